@@ -1,0 +1,124 @@
+/**
+ * Messages between nodes, and their schemas (DESIGN.md §4: every message from a peer is untrusted).
+ *
+ * A transport hands the core whatever it decoded; `parseMessage` checks it against these schemas
+ * (valibot) and the core drops, counts and logs anything that does not fit. Every field has a bound,
+ * so a peer cannot make a node allocate without limit.
+ *
+ * Request/response pairs carry a `requestId` chosen by the requester (unique per requester):
+ *
+ *   gossip            push-pull of the membership map (paper §4.8.1)
+ *   replica-get    →  replica-get-reply          read one replica's version set (§4.5)
+ *   replica-put    →  replica-put-reply          merge a version set into a replica, durably (§4.5)
+ *   coordinate-get →  coordinate-get-reply       ask a preference-list node to coordinate a get (§4.1)
+ *   coordinate-put →  coordinate-put-reply       ask a preference-list node to coordinate a put (§4.1)
+ *   any request    →  error-reply                the request failed at the peer
+ */
+import * as v from 'valibot';
+import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './value-codec.js';
+
+/** Most siblings a version set may carry on the wire. */
+export const MAX_WIRE_SIBLINGS = 64;
+/** Most vector-clock entries a clock may carry on the wire. */
+export const MAX_WIRE_CLOCK_ENTRIES = 64;
+/** Most member records one gossip message may carry. */
+export const MAX_WIRE_MEMBERS = 10_000;
+/** Longest node id. */
+export const MAX_NODE_ID_LENGTH = 64;
+
+const nodeId = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_NODE_ID_LENGTH), v.regex(/^[a-z0-9]+$/));
+const counter = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
+const timestampMs = v.pipe(v.number(), v.finite());
+const requestId = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
+// Characters bound the key cheaply here; the UTF-8 byte bound is checked by the core.
+const key = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_BYTES));
+const timeoutMs = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(600_000));
+const quorum = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64));
+
+const clockEntry = v.object({ node: nodeId, counter, timestampMs });
+const clock = v.pipe(v.array(clockEntry), v.maxLength(MAX_WIRE_CLOCK_ENTRIES));
+const dot = v.object({ node: nodeId, counter: v.pipe(counter, v.minValue(1)), timestampMs });
+const data = v.nullable(
+  v.custom<Uint8Array>(
+    (bytes) => bytes instanceof Uint8Array && bytes.byteLength <= MAX_VALUE_BYTES,
+    `expected bytes of at most ${MAX_VALUE_BYTES}`,
+  ),
+);
+const sibling = v.object({ dot, data });
+/** Schema of a VersionSet on the wire. */
+export const versionSetSchema = v.object({
+  clock,
+  siblings: v.pipe(v.array(sibling), v.maxLength(MAX_WIRE_SIBLINGS)),
+});
+
+const memberRecord = v.object({
+  id: nodeId,
+  capacity: v.pipe(v.number(), v.finite(), v.minValue(Number.MIN_VALUE), v.maxValue(1_000_000)),
+  status: v.picklist(['up', 'leaving', 'left']),
+  version: counter,
+});
+
+/** Schema of every message a node accepts. */
+export const messageSchema = v.variant('type', [
+  v.object({
+    type: v.literal('gossip'),
+    members: v.pipe(v.array(memberRecord), v.maxLength(MAX_WIRE_MEMBERS)),
+    reply: v.boolean(),
+  }),
+  v.object({ type: v.literal('replica-get'), requestId, key }),
+  v.object({ type: v.literal('replica-get-reply'), requestId, versions: v.nullable(versionSetSchema) }),
+  v.object({ type: v.literal('replica-put'), requestId, key, versions: versionSetSchema }),
+  v.object({ type: v.literal('replica-put-reply'), requestId }),
+  v.object({ type: v.literal('coordinate-get'), requestId, key, r: quorum, timeoutMs }),
+  v.object({ type: v.literal('coordinate-get-reply'), requestId, versions: v.nullable(versionSetSchema), answered: counter }),
+  v.object({
+    type: v.literal('coordinate-put'),
+    requestId,
+    key,
+    data,
+    context: clock,
+    contextDots: v.pipe(v.array(dot), v.maxLength(MAX_WIRE_CLOCK_ENTRIES)),
+    w: quorum,
+    timeoutMs,
+  }),
+  v.object({ type: v.literal('coordinate-put-reply'), requestId, dot, answered: counter }),
+  v.object({
+    type: v.literal('error-reply'),
+    requestId,
+    code: v.pipe(v.string(), v.maxLength(64)),
+    message: v.pipe(v.string(), v.maxLength(2048)),
+    answered: v.optional(counter),
+    needed: v.optional(counter),
+    replicas: v.optional(counter),
+  }),
+]);
+
+/** A message between nodes. */
+export type Message = v.InferOutput<typeof messageSchema>;
+/** The `type` tags of messages. */
+export type MessageType = Message['type'];
+/** Messages that answer a request. */
+export type ReplyMessage = Extract<
+  Message,
+  { type: 'replica-get-reply' | 'replica-put-reply' | 'coordinate-get-reply' | 'coordinate-put-reply' | 'error-reply' }
+>;
+
+/** Result of {@link parseMessage}. */
+export type ParseResult = { ok: true; message: Message } | { ok: false; reason: string };
+
+/**
+ * Checks an untrusted decoded value against {@link messageSchema}.
+ * Never throws: a misfit is returned as `{ ok: false, reason }` naming the first problem.
+ */
+export function parseMessage(input: unknown): ParseResult {
+  const result = v.safeParse(messageSchema, input);
+  if (result.success) return { ok: true, message: result.output };
+  const issue = result.issues[0];
+  const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+  return { ok: false, reason: `${path ? `${path}: ` : ''}${issue.message}` };
+}
+
+/** True for messages that answer a request. */
+export function isReply(message: Message): message is ReplyMessage {
+  return message.type.endsWith('-reply');
+}

@@ -1,0 +1,733 @@
+/**
+ * One storage node's protocol logic, free of I/O (DESIGN.md §2, STYLE.md habits 1–2).
+ *
+ * The node reacts to three kinds of input and nothing else:
+ *   receive(from, message)   a decoded message from a peer (validated here, dropped and counted if bad)
+ *   tick(now)                the passage of time: gossip rounds and request deadlines
+ *   get / put / delete       client operations (the public API calls these)
+ * and acts only through its ports: `Transport.send`, the `Store`, the `Clock` and `Random`.
+ *
+ * Put (paper §4.5):  client ─▶ coordinator (first of the key's N replicas that is this node, else
+ *   forwarded to the first replica) ─▶ applyPut locally, durably ─▶ replica-put to the other N−1 ─▶
+ *   answer after W durable acks (the local write counts as one).
+ * Get (paper §4.5):  coordinator ─▶ replica-get to the N replicas (itself included) ─▶ answer after R
+ *   replies with every causally-maximal version (siblings) and their merged context; once all replies
+ *   are in, replicas that returned older versions are sent the merge (read repair, §5).
+ */
+import { contextAfterPut, decodeContext, encodeContext, type CausalContext } from './context.js';
+import {
+  DynamoError,
+  InvalidOptionError,
+  NodeNotRunningError,
+  NoReplicasError,
+  QuorumNotReachedError,
+  RemoteError,
+  RequestTimeoutError,
+  VersionSetTooLargeError,
+} from './errors.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { Membership, type MemberRecord } from './membership.js';
+import { isReply, parseMessage, type Message, type ReplyMessage } from './messages.js';
+import { awaitQuorum, QuorumImpossible } from './quorum.js';
+import { DEFAULT_PARTITION_COUNT, Ring } from './ring.js';
+import type { Clock, Dot, NodeId, Random, Store, VersionSet } from './types.js';
+import { decodeValue, encodeValue, validateKey, type Value } from './value-codec.js';
+import { applyPut, DEFAULT_MAX_CLOCK_ENTRIES, mergeVersionSets, versionSetsEqual, versionSetSizeBytes } from './version-set.js';
+
+/** The core's transport port: best-effort delivery of one message to one node. Failures show as timeouts. */
+export interface Transport {
+  send(to: NodeId, message: Message): void;
+}
+
+/** Cluster-wide settings of a node (DESIGN.md §3). */
+export interface NodeConfig {
+  /** Replicas per key (paper's N). Default 3. */
+  n: number;
+  /** Replies a get waits for (R). Default 2. */
+  r: number;
+  /** Durable acks a put waits for (W). Default 2. */
+  w: number;
+  /** Partitions of the ring (Q), a power of two, equal on every node of a cluster. Default 256. */
+  partitionCount: number;
+  /** This node's relative capacity (share of partitions). Default 1. */
+  capacity: number;
+  /** Default deadline of a client operation and of each request to a peer, in ms. Default 3000. */
+  requestTimeoutMs: number;
+  /** Period of gossip rounds, in ms (paper §4.8.1). Default 1000. */
+  gossipIntervalMs: number;
+  /** Vector-clock entries kept before truncation (paper §4.4). Default 10. */
+  maxClockEntries: number;
+  /** Largest version set (all siblings of a key) a put may create, in bytes. Default 4 MiB. */
+  maxVersionSetBytes: number;
+}
+
+/** Defaults of {@link NodeConfig}: (N, R, W) = (3, 2, 2), Q = 256. */
+export const DEFAULT_NODE_CONFIG: NodeConfig = {
+  n: 3,
+  r: 2,
+  w: 2,
+  partitionCount: DEFAULT_PARTITION_COUNT,
+  capacity: 1,
+  requestTimeoutMs: 3000,
+  gossipIntervalMs: 1000,
+  maxClockEntries: DEFAULT_MAX_CLOCK_ENTRIES,
+  maxVersionSetBytes: 4 * 1024 * 1024,
+};
+
+/** A version returned by `get`: a value, or a delete concurrent with values (`deleted: true`). */
+export interface SiblingView {
+  /** The value; `null` for a deleted sibling. */
+  value: Value | null;
+  /** True when this sibling is a delete (tombstone) concurrent with the other siblings. */
+  deleted: boolean;
+  /** The write that made it: coordinator node, its counter for this key, wall time (ms). */
+  version: Dot;
+}
+
+/** Result of `get` (paper §4.1 `get(key)` → objects + context). */
+export interface GetResult {
+  /** Every causally-maximal version; empty when the key does not exist or was deleted. */
+  siblings: SiblingView[];
+  /** Opaque context to pass to the next put/delete of this key. '' when nothing was found. */
+  context: string;
+  /** Replicas that answered (including this node when it is a replica). */
+  answeredBy: NodeId[];
+}
+
+/** Result of `put` / `delete`. */
+export interface PutResult {
+  /** Context covering what the writer had seen plus this write; pass it to the next put of the key. */
+  context: string;
+  /** The dot naming this write. */
+  version: Dot;
+  /** How many replicas acknowledged durably before the answer (≥ W). */
+  acks: number;
+}
+
+/** Per-request options of get (paper §4.5: R can be chosen per request). */
+export interface GetOptions {
+  r?: number;
+  timeoutMs?: number;
+}
+
+/** Per-request options of put and delete. */
+export interface PutOptions {
+  context?: string;
+  w?: number;
+  timeoutMs?: number;
+}
+
+/** Events a node emits for UIs and logs. */
+export type NodeEvent =
+  | { type: 'membership'; members: MemberRecord[] }
+  | { type: 'ring'; owners: readonly NodeId[] }
+  | { type: 'put'; key: string; version: Dot; acks: number; coordinator: NodeId; latencyMs: number }
+  | { type: 'get'; key: string; siblings: number; answeredBy: NodeId[]; latencyMs: number }
+  | { type: 'read-repair'; key: string; replicas: NodeId[] }
+  | { type: 'gossip'; peer: NodeId; direction: 'sent' | 'received'; changed: boolean }
+  | { type: 'message-dropped'; from: NodeId; reason: string }
+  | { type: 'error'; error: DynamoError; context: string };
+
+/** Counters of a node's traffic and work. */
+export interface NodeStats {
+  messagesReceived: number;
+  messagesSent: number;
+  messagesDropped: number;
+  dropReasons: Record<string, number>;
+  repliesUnmatched: number;
+  putsCoordinated: number;
+  getsCoordinated: number;
+  requestsForwarded: number;
+  readRepairs: number;
+  gossipRounds: number;
+  pendingRequests: number;
+}
+
+/** What a node needs from its host. */
+export interface NodeCoreOptions {
+  id: NodeId;
+  config?: Partial<NodeConfig>;
+  clock: Clock;
+  random: Random;
+  transport: Transport;
+  store: Store;
+  onEvent?: (event: NodeEvent) => void;
+}
+
+interface PendingRequest {
+  to: NodeId;
+  deadlineMs: number;
+  resolve: (reply: ReplyMessage) => void;
+  reject: (error: unknown) => void;
+}
+
+type RequestMessage = Extract<Message, { type: 'replica-get' | 'replica-put' | 'coordinate-get' | 'coordinate-put' }>;
+/** A request without its id, which `request()` assigns. */
+type RequestBody = RequestMessage extends infer M ? (M extends RequestMessage ? Omit<M, 'requestId'> : never) : never;
+
+const META_SELF = 'self';
+const META_MEMBERS = 'members';
+
+/**
+ * The protocol engine of one node. Construct, `await start()`, then feed it `receive` and `tick`.
+ */
+export class NodeCore {
+  readonly id: NodeId;
+  readonly config: NodeConfig;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly transport: Transport;
+  private readonly store: Store;
+  private readonly emit: (event: NodeEvent) => void;
+  private readonly membership: Membership;
+  private currentRing: Ring;
+  private readonly locks = new KeyedMutex();
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextRequestId = 1;
+  private nextGossipAtMs = 0;
+  private readonly seeds = new Set<NodeId>();
+  private running = false;
+  private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons'> = {
+    messagesReceived: 0,
+    messagesSent: 0,
+    messagesDropped: 0,
+    repliesUnmatched: 0,
+    putsCoordinated: 0,
+    getsCoordinated: 0,
+    requestsForwarded: 0,
+    readRepairs: 0,
+    gossipRounds: 0,
+  };
+  private readonly dropReasons: Record<string, number> = {};
+
+  constructor(options: NodeCoreOptions) {
+    this.id = options.id;
+    this.config = resolveConfig(options.config);
+    this.clock = options.clock;
+    this.random = options.random;
+    this.transport = options.transport;
+    this.store = options.store;
+    this.emit = options.onEvent ?? (() => undefined);
+    this.membership = new Membership(this.id);
+    this.currentRing = Ring.build([], this.config.partitionCount);
+  }
+
+  /**
+   * Loads what this node remembers (its own record's version, the members it knew), announces itself
+   * as `up` with a higher version than it ever gossiped, and builds the ring.
+   * @throws StorageError when the store cannot be read or written.
+   */
+  async start(): Promise<void> {
+    const self = await this.store.getMeta<{ version: number }>(META_SELF);
+    const known = await this.store.getMeta<MemberRecord[]>(META_MEMBERS);
+    if (Array.isArray(known)) this.membership.merge(known.filter((r) => r.id !== this.id));
+    const record = this.membership.updateSelf({ status: 'up', capacity: this.config.capacity }, (self?.version ?? 0) + 1);
+    await this.store.putMeta(META_SELF, { version: record.version });
+    this.running = true;
+    this.onMembershipChanged();
+    this.nextGossipAtMs = this.clock.now();
+  }
+
+  /** Stops the node: pending requests fail with NodeNotRunningError; further input is ignored. */
+  stop(): void {
+    this.running = false;
+    for (const [id, request] of this.pending) {
+      this.pending.delete(id);
+      request.reject(new NodeNotRunningError('the node stopped'));
+    }
+  }
+
+  /** True between `start()` and `stop()`. */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Bootstrap seeds (paper §4.8.2): nodes to gossip with until they show up in the membership. */
+  addSeeds(ids: readonly NodeId[]): void {
+    let added = false;
+    for (const id of ids) {
+      if (id !== this.id && this.membership.get(id) === undefined && !this.seeds.has(id)) {
+        this.seeds.add(id);
+        added = true;
+      }
+    }
+    if (added) this.nextGossipAtMs = this.clock.now(); // contact a seed at the next tick
+  }
+
+  /** The membership as this node sees it, sorted by id. */
+  members(): MemberRecord[] {
+    return this.membership.all();
+  }
+
+  /** The ring computed from the current membership. */
+  ring(): Ring {
+    return this.currentRing;
+  }
+
+  /** The key's preference list: every ring node, the N replicas first (paper §4.3). @throws InvalidKeyError */
+  preferenceList(key: string): NodeId[] {
+    validateKey(key);
+    return [...this.currentRing.preferenceList(key)];
+  }
+
+  /** Counters since start. */
+  stats(): NodeStats {
+    return { ...this.counters, dropReasons: { ...this.dropReasons }, pendingRequests: this.pending.size };
+  }
+
+  /** Counts a message dropped before it reached the core (framing or decoding errors in a transport). */
+  recordDrop(from: NodeId, reason: string): void {
+    this.counters.messagesDropped++;
+    const category = reason.split(':')[0] ?? reason;
+    this.dropReasons[category] = (this.dropReasons[category] ?? 0) + 1;
+    this.emit({ type: 'message-dropped', from, reason });
+  }
+
+  // ─── time ────────────────────────────────────────────────────────────────────────────────────
+
+  /** Advances the node to `nowMs`: expires request deadlines and runs a gossip round when due. */
+  tick(nowMs: number): void {
+    if (!this.running) return;
+    for (const [id, request] of this.pending) {
+      if (request.deadlineMs <= nowMs) {
+        this.pending.delete(id);
+        request.reject(new RequestTimeoutError(`no answer from ${request.to} in time`));
+      }
+    }
+    if (nowMs >= this.nextGossipAtMs) {
+      // Jitter (±20%) keeps nodes that started together from gossiping in lockstep.
+      const jitter = 0.8 + 0.4 * this.random.next();
+      this.nextGossipAtMs = nowMs + this.config.gossipIntervalMs * jitter;
+      this.gossipRound();
+    }
+  }
+
+  private gossipRound(): void {
+    const candidates = [...this.seeds, ...this.membership.peers()];
+    if (candidates.length === 0) return;
+    // Prefer an unconfirmed seed while there is one, so a new node joins quickly.
+    const pool = this.seeds.size > 0 ? [...this.seeds] : candidates;
+    const peer = pool[Math.floor(this.random.next() * pool.length)];
+    if (peer === undefined) return;
+    this.counters.gossipRounds++;
+    this.send(peer, { type: 'gossip', members: this.membership.all(), reply: true });
+    this.emit({ type: 'gossip', peer, direction: 'sent', changed: false });
+  }
+
+  // ─── input from peers ────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Handles one decoded message from `from`. Never throws: a message that fails validation is
+   * dropped and counted (`stats().messagesDropped`) with its reason.
+   */
+  receive(from: NodeId, input: unknown): void {
+    if (!this.running) return;
+    this.counters.messagesReceived++;
+    const parsed = parseMessage(input);
+    if (!parsed.ok) {
+      this.recordDrop(from, `invalid: ${parsed.reason}`);
+      return;
+    }
+    const message = parsed.message;
+    if (isReply(message)) {
+      this.settleReply(from, message);
+      return;
+    }
+    switch (message.type) {
+      case 'gossip':
+        this.onGossip(from, message.members, message.reply);
+        return;
+      case 'replica-get':
+      case 'replica-put':
+      case 'coordinate-get':
+      case 'coordinate-put':
+        void this.serve(from, message);
+        return;
+    }
+  }
+
+  private onGossip(from: NodeId, members: MemberRecord[], reply: boolean): void {
+    // A node may only speak for itself about its own record being present; others' records are hearsay
+    // we accept by version. We do not let a peer rewrite our own record.
+    const changed = this.membership.merge(members.filter((r) => r.id !== this.id));
+    this.seeds.delete(from);
+    for (const r of members) this.seeds.delete(r.id);
+    if (changed) this.onMembershipChanged();
+    this.emit({ type: 'gossip', peer: from, direction: 'received', changed });
+    const theirView = members.find((r) => r.id === this.id);
+    let selfRecord = this.membership.get(this.id);
+    if (selfRecord !== undefined && theirView !== undefined && theirView.version >= selfRecord.version &&
+        (theirView.version > selfRecord.version || theirView.status !== selfRecord.status || theirView.capacity !== selfRecord.capacity)) {
+      // Someone holds a record of this node at least as new as ours (we lost our state, or it was
+      // forged): out-version it so our own record wins again.
+      selfRecord = this.membership.updateSelf({}, theirView.version + 1);
+      this.store.putMeta(META_SELF, { version: selfRecord.version }).catch((error: unknown) => this.reportError(error, 'saving this node\'s record'));
+      this.onMembershipChanged();
+    }
+    const stale = selfRecord !== undefined && (theirView === undefined || theirView.version < selfRecord.version);
+    // Push-pull: answer a round, and correct a peer that holds an old record of this node.
+    if (reply || stale) this.send(from, { type: 'gossip', members: this.membership.all(), reply: false });
+  }
+
+  private onMembershipChanged(): void {
+    const before = this.currentRing;
+    this.currentRing = Ring.build(this.membership.ringMembers(), this.config.partitionCount);
+    const members = this.membership.all();
+    this.emit({ type: 'membership', members });
+    if (Ring.movedPartitions(before, this.currentRing) > 0 || before.members.length !== this.currentRing.members.length) {
+      this.emit({ type: 'ring', owners: this.currentRing.owners() });
+    }
+    this.store.putMeta(META_MEMBERS, members).catch((error: unknown) => this.reportError(error, 'saving the membership'));
+  }
+
+  private settleReply(from: NodeId, reply: ReplyMessage): void {
+    const request = this.pending.get(reply.requestId);
+    if (request === undefined || request.to !== from) {
+      // Late (after its deadline) or spoofed: nothing waits for it.
+      this.counters.repliesUnmatched++;
+      return;
+    }
+    this.pending.delete(reply.requestId);
+    if (reply.type === 'error-reply') {
+      if (reply.code === 'QuorumNotReachedError' && reply.needed !== undefined) {
+        request.reject(new QuorumNotReachedError('get', reply.answered ?? 0, reply.needed, reply.replicas ?? 0, `at ${from}`));
+      } else {
+        request.reject(new RemoteError(reply.code, `${from}: ${reply.message}`));
+      }
+    } else {
+      request.resolve(reply);
+    }
+  }
+
+  /** Serves a request from a peer and answers it; failures become an error-reply. */
+  private async serve(from: NodeId, message: RequestMessage): Promise<void> {
+    try {
+      switch (message.type) {
+        case 'replica-get': {
+          validateKey(message.key);
+          const versions = await this.store.getObject(message.key);
+          this.send(from, { type: 'replica-get-reply', requestId: message.requestId, versions: versions ?? null });
+          return;
+        }
+        case 'replica-put': {
+          validateKey(message.key);
+          await this.mergeLocal(message.key, message.versions);
+          this.send(from, { type: 'replica-put-reply', requestId: message.requestId });
+          return;
+        }
+        case 'coordinate-get': {
+          validateKey(message.key);
+          const outcome = await this.coordinateGet(message.key, message.r, message.timeoutMs);
+          this.send(from, {
+            type: 'coordinate-get-reply',
+            requestId: message.requestId,
+            versions: outcome.versions ?? null,
+            answered: outcome.answeredBy.length,
+          });
+          return;
+        }
+        case 'coordinate-put': {
+          validateKey(message.key);
+          const context: CausalContext = { clock: message.context, dots: message.contextDots };
+          const outcome = await this.coordinatePut(message.key, message.data, context, message.w, message.timeoutMs);
+          this.send(from, { type: 'coordinate-put-reply', requestId: message.requestId, dot: outcome.dot, answered: outcome.acks });
+          return;
+        }
+      }
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      const quorum = error instanceof QuorumNotReachedError ? error : undefined;
+      this.send(from, {
+        type: 'error-reply',
+        requestId: message.requestId,
+        code: err.name.slice(0, 64),
+        message: err.message.slice(0, 2048),
+        ...(quorum ? { answered: quorum.answered, needed: quorum.needed, replicas: quorum.replicas } : {}),
+      });
+    }
+  }
+
+  // ─── client operations ───────────────────────────────────────────────────────────────────────
+
+  /**
+   * Reads a key (paper §4.1, §4.5): waits for R replicas and returns every concurrent version.
+   * @throws InvalidKeyError, InvalidOptionError, NoReplicasError, QuorumNotReachedError (how many
+   *   answered of how many needed), NodeNotRunningError, StorageError.
+   */
+  async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+    this.assertRunning();
+    validateKey(key);
+    const r = this.quorumOption('r', options.r ?? this.config.r);
+    const timeoutMs = this.timeoutOption(options.timeoutMs);
+    const startedMs = this.clock.now();
+    const outcome = await this.routeGet(key, r, timeoutMs);
+    const siblings = toSiblingViews(outcome.versions);
+    const result: GetResult = {
+      siblings,
+      context: outcome.versions ? encodeContext({ clock: outcome.versions.clock, dots: [] }) : '',
+      answeredBy: outcome.answeredBy,
+    };
+    this.emit({ type: 'get', key, siblings: siblings.length, answeredBy: outcome.answeredBy, latencyMs: this.clock.now() - startedMs });
+    return result;
+  }
+
+  /**
+   * Writes a value (paper §4.1 `put(key, context, object)`, §4.5): answers after W durable acks.
+   * Without a context the write is concurrent with every existing version (it becomes a sibling).
+   * @throws InvalidKeyError, InvalidValueError, ValueTooLargeError (nothing written), InvalidContextError,
+   *   InvalidOptionError, VersionSetTooLargeError, NoReplicasError, QuorumNotReachedError,
+   *   NodeNotRunningError, StorageError.
+   */
+  async put(key: string, value: unknown, options: PutOptions = {}): Promise<PutResult> {
+    this.assertRunning();
+    validateKey(key);
+    const data = encodeValue(value);
+    return this.write(key, data, options);
+  }
+
+  /**
+   * Deletes a key by writing a tombstone with the given context (DESIGN.md §3 "Deletes"). A delete
+   * concurrent with a write leaves both as siblings. Same errors as {@link put}.
+   */
+  async delete(key: string, options: PutOptions = {}): Promise<PutResult> {
+    this.assertRunning();
+    validateKey(key);
+    return this.write(key, null, options);
+  }
+
+  private async write(key: string, data: Uint8Array | null, options: PutOptions): Promise<PutResult> {
+    const context = decodeContext(options.context);
+    const w = this.quorumOption('w', options.w ?? this.config.w);
+    const timeoutMs = this.timeoutOption(options.timeoutMs);
+    const startedMs = this.clock.now();
+    const outcome = await this.routePut(key, data, context, w, timeoutMs);
+    const result: PutResult = {
+      context: encodeContext(contextAfterPut(context, outcome.dot)),
+      version: outcome.dot,
+      acks: outcome.acks,
+    };
+    this.emit({ type: 'put', key, version: outcome.dot, acks: outcome.acks, coordinator: outcome.dot.node, latencyMs: this.clock.now() - startedMs });
+    return result;
+  }
+
+  private replicasOf(key: string): NodeId[] {
+    const list = this.currentRing.preferenceList(key);
+    if (list.length === 0) throw new NoReplicasError('no node owns partitions yet; wait for the node to join the ring');
+    return list.slice(0, this.config.n);
+  }
+
+  /** Coordinates locally when this node is one of the N replicas, else forwards (paper §4.1, §6.4). */
+  private async routeGet(key: string, r: number, timeoutMs: number): Promise<{ versions: VersionSet | undefined; answeredBy: NodeId[] }> {
+    const replicas = this.replicasOf(key);
+    if (replicas.includes(this.id)) return this.coordinateGet(key, r, timeoutMs);
+    return this.forward(replicas, 'get', r, async (coordinator) => {
+      const reply = await this.request(coordinator, { type: 'coordinate-get', key, r, timeoutMs }, timeoutMs * 2);
+      if (reply.type !== 'coordinate-get-reply') throw new RemoteError('UnexpectedReply', `${coordinator} answered ${reply.type}`);
+      return { versions: reply.versions ?? undefined, answeredBy: [coordinator] };
+    });
+  }
+
+  private async routePut(key: string, data: Uint8Array | null, context: CausalContext, w: number, timeoutMs: number): Promise<{ dot: Dot; acks: number }> {
+    const replicas = this.replicasOf(key);
+    if (replicas.includes(this.id)) return this.coordinatePut(key, data, context, w, timeoutMs);
+    return this.forward(replicas, 'put', w, async (coordinator) => {
+      const reply = await this.request(
+        coordinator,
+        { type: 'coordinate-put', key, data, context: context.clock, contextDots: context.dots, w, timeoutMs },
+        timeoutMs * 2,
+      );
+      if (reply.type !== 'coordinate-put-reply') throw new RemoteError('UnexpectedReply', `${coordinator} answered ${reply.type}`);
+      return { dot: reply.dot, acks: reply.answered };
+    });
+  }
+
+  /**
+   * Tries the replicas in preference-list order as coordinators until one answers. A quorum failure
+   * reported by a coordinator is final (retrying elsewhere could write twice); an unreachable
+   * coordinator is skipped.
+   */
+  private async forward<T>(replicas: NodeId[], operation: 'get' | 'put', needed: number, attempt: (coordinator: NodeId) => Promise<T>): Promise<T> {
+    this.counters.requestsForwarded++;
+    let lastError: unknown;
+    for (const coordinator of replicas) {
+      try {
+        return await attempt(coordinator);
+      } catch (error) {
+        if (error instanceof QuorumNotReachedError) throw new QuorumNotReachedError(operation, error.answered, error.needed, error.replicas, `coordinated by ${coordinator}`);
+        if (error instanceof RemoteError && error.code !== 'NodeNotRunningError' && error.code !== 'NoReplicasError') throw error;
+        lastError = error;
+      }
+    }
+    throw new QuorumNotReachedError(operation, 0, needed, replicas.length, `no coordinator reachable (${(lastError as Error | undefined)?.message ?? 'none tried'})`);
+  }
+
+  private async coordinateGet(key: string, r: number, timeoutMs: number): Promise<{ versions: VersionSet | undefined; answeredBy: NodeId[] }> {
+    this.counters.getsCoordinated++;
+    const replicas = this.replicasOf(key);
+    const attempts = new Map<string, Promise<VersionSet | undefined>>();
+    for (const replica of replicas) {
+      attempts.set(
+        replica,
+        replica === this.id
+          ? this.store.getObject(key)
+          : this.request(replica, { type: 'replica-get', key }, timeoutMs).then((reply) => {
+              if (reply.type !== 'replica-get-reply') throw new RemoteError('UnexpectedReply', `${replica} answered ${reply.type}`);
+              return reply.versions ?? undefined;
+            }),
+      );
+    }
+    const { quorum, settled } = awaitQuorum(attempts, r);
+    let outcome;
+    try {
+      outcome = await quorum;
+    } catch (error) {
+      if (error instanceof QuorumImpossible) {
+        throw new QuorumNotReachedError('get', error.outcome.successes.size, r, replicas.length, firstFailure(error.outcome.failures));
+      }
+      throw error;
+    }
+    const answeredBy = [...outcome.successes.keys()];
+    const versions = [...outcome.successes.values()].reduce<VersionSet | undefined>(
+      (acc, v) => (v === undefined ? acc : acc === undefined ? v : mergeVersionSets(acc, v)),
+      undefined,
+    );
+    void settled.then((all) => this.readRepair(key, all.successes));
+    return { versions, answeredBy };
+  }
+
+  /** After every replica answered (or timed out), sends the merge to those that returned less (paper §5). */
+  private readRepair(key: string, replies: Map<string, VersionSet | undefined>): void {
+    if (!this.running) return;
+    let merged: VersionSet | undefined;
+    for (const v of replies.values()) if (v !== undefined) merged = merged === undefined ? v : mergeVersionSets(merged, v);
+    if (merged === undefined) return;
+    const stale = [...replies].filter(([, v]) => !versionSetsEqual(v, merged)).map(([id]) => id);
+    if (stale.length === 0) return;
+    this.counters.readRepairs++;
+    for (const replica of stale) {
+      if (replica === this.id) {
+        this.mergeLocal(key, merged).catch((error: unknown) => this.reportError(error, `read repair of ${key}`));
+      } else {
+        this.request(replica, { type: 'replica-put', key, versions: merged }, this.config.requestTimeoutMs).catch(() => undefined);
+      }
+    }
+    this.emit({ type: 'read-repair', key, replicas: stale });
+  }
+
+  private async coordinatePut(key: string, data: Uint8Array | null, context: CausalContext, w: number, timeoutMs: number): Promise<{ dot: Dot; acks: number }> {
+    this.counters.putsCoordinated++;
+    const replicas = this.replicasOf(key);
+    const { versions, dot } = await this.locks.run(key, async () => {
+      const local = await this.store.getObject(key);
+      const result = applyPut(local, context.clock, this.id, data, this.clock.now(), this.config.maxClockEntries, context.dots);
+      const size = versionSetSizeBytes(result.versions);
+      if (size > this.config.maxVersionSetBytes) throw new VersionSetTooLargeError(size, this.config.maxVersionSetBytes);
+      await this.store.putObject(key, result.versions);
+      return result;
+    });
+    const attempts = new Map<string, Promise<void>>();
+    attempts.set(this.id, Promise.resolve());
+    for (const replica of replicas) {
+      if (replica === this.id) continue;
+      attempts.set(
+        replica,
+        this.request(replica, { type: 'replica-put', key, versions }, timeoutMs).then((reply) => {
+          if (reply.type !== 'replica-put-reply') throw new RemoteError('UnexpectedReply', `${replica} answered ${reply.type}`);
+        }),
+      );
+    }
+    const { quorum } = awaitQuorum(attempts, w);
+    try {
+      const outcome = await quorum;
+      return { dot, acks: outcome.successes.size };
+    } catch (error) {
+      if (error instanceof QuorumImpossible) {
+        throw new QuorumNotReachedError('put', error.outcome.successes.size, w, replicas.length, firstFailure(error.outcome.failures));
+      }
+      throw error;
+    }
+  }
+
+  /** Merges a version set into the local replica (under the key's lock); writes only when it changed. */
+  private async mergeLocal(key: string, incoming: VersionSet): Promise<void> {
+    await this.locks.run(key, async () => {
+      const local = await this.store.getObject(key);
+      const merged = mergeVersionSets(local, incoming);
+      if (!versionSetsEqual(local, merged) || local === undefined) await this.store.putObject(key, merged);
+    });
+  }
+
+  // ─── plumbing ────────────────────────────────────────────────────────────────────────────────
+
+  private request(to: NodeId, body: RequestBody, timeoutMs: number): Promise<ReplyMessage> {
+    const requestId = this.nextRequestId++;
+    return new Promise<ReplyMessage>((resolve, reject) => {
+      this.pending.set(requestId, { to, deadlineMs: this.clock.now() + timeoutMs, resolve, reject });
+      this.send(to, { ...body, requestId } as Message);
+    });
+  }
+
+  private send(to: NodeId, message: Message): void {
+    this.counters.messagesSent++;
+    this.transport.send(to, message);
+  }
+
+  private assertRunning(): void {
+    if (!this.running) throw new NodeNotRunningError('the node is not running; wait for it to start');
+  }
+
+  private quorumOption(name: 'r' | 'w', value: number): number {
+    if (!Number.isInteger(value) || value < 1 || value > this.config.n) {
+      throw new InvalidOptionError(`${name} must be an integer from 1 to n (${this.config.n}), got ${value}`);
+    }
+    return value;
+  }
+
+  private timeoutOption(value: number | undefined): number {
+    const timeoutMs = value ?? this.config.requestTimeoutMs;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
+      throw new InvalidOptionError(`timeoutMs must be an integer from 1 to 600000, got ${timeoutMs}`);
+    }
+    return timeoutMs;
+  }
+
+  private reportError(error: unknown, context: string): void {
+    const err = error instanceof DynamoError ? error : new DynamoError(error instanceof Error ? error.message : String(error));
+    this.emit({ type: 'error', error: err, context });
+  }
+}
+
+function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeConfig {
+  const config = { ...DEFAULT_NODE_CONFIG, ...partial };
+  const positiveInt = (name: keyof NodeConfig, max: number): void => {
+    const value = config[name];
+    if (!Number.isInteger(value) || value < 1 || value > max) throw new InvalidOptionError(`${name} must be an integer from 1 to ${max}, got ${value}`);
+  };
+  positiveInt('n', 16);
+  positiveInt('r', config.n);
+  positiveInt('w', config.n);
+  positiveInt('requestTimeoutMs', 600_000);
+  positiveInt('gossipIntervalMs', 3_600_000);
+  positiveInt('maxClockEntries', 64);
+  positiveInt('maxVersionSetBytes', 64 * 1024 * 1024);
+  if (!Number.isFinite(config.capacity) || config.capacity <= 0) throw new InvalidOptionError(`capacity must be a positive number, got ${config.capacity}`);
+  return config;
+}
+
+function firstFailure(failures: Map<string, unknown>): string {
+  for (const [id, error] of failures) return `${id}: ${error instanceof Error ? error.message : String(error)}`;
+  return '';
+}
+
+/** Live siblings as values; tombstones only when concurrent with a live value (an edit-vs-delete conflict). */
+function toSiblingViews(versions: VersionSet | undefined): SiblingView[] {
+  if (versions === undefined) return [];
+  const live = versions.siblings.filter((s) => s.data !== null);
+  if (live.length === 0) return [];
+  return versions.siblings.map((s) => ({
+    value: s.data === null ? null : decodeValue(s.data),
+    deleted: s.data === null,
+    version: { ...s.dot },
+  }));
+}
+

@@ -1,0 +1,375 @@
+/**
+ * The core's `Transport` over PeerJS data channels (WebRTC), DESIGN.md §1–2.
+ *
+ * - Connections are opened on demand, when the core first sends to a node, and capped
+ *   (`maxConnections`): at the cap the least recently used connection is closed. A browser handles a
+ *   few dozen peer connections well and caps a page at 500 (BROWSER-FACTS.md), so no full mesh.
+ * - Messages are MessagePack bytes, cut into frames of at most `FRAME_PAYLOAD_BYTES` (Chrome refuses
+ *   data-channel messages over 256 KiB) and sent over a reliable, ordered channel with PeerJS's `raw`
+ *   serialization. Frame layout (big-endian):
+ *
+ *     ┌──────────────┬──────────────┬──────────────────────────┐
+ *     │ u32 total    │ u32 offset   │ payload (≤ 64 KiB)       │
+ *     └──────────────┴──────────────┴──────────────────────────┘
+ *
+ *   A receiver reassembles one message at a time per connection (frames of a message are contiguous
+ *   on an ordered channel) and refuses a total over `MAX_MESSAGE_BYTES` before allocating it.
+ * - PeerJS reports errors as events with string types; they are translated here, and only here.
+ *
+ * Node ids map to PeerJS ids as `dyn-<cluster>-<node>`, so clusters sharing a signaling server never mix.
+ */
+import type { DataConnection, Peer, PeerOptions } from 'peerjs';
+import type { Message } from '../core/messages.js';
+import type { Transport } from '../core/node-core.js';
+import type { NodeId } from '../core/types.js';
+import { PeerUnreachableError } from '../core/errors.js';
+import { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES } from './wire.js';
+
+/** Payload bytes per frame. */
+export const FRAME_PAYLOAD_BYTES = 64 * 1024;
+const HEADER_BYTES = 8;
+
+/** Options of {@link PeerjsTransport.open}. */
+export interface PeerjsTransportOptions {
+  cluster: string;
+  nodeId: NodeId;
+  /** PeerJS client options reaching the signaling server (host, port, path, secure). */
+  peerOptions: PeerOptions;
+  /** Most open connections (default 24). */
+  maxConnections?: number;
+  /** How long to wait for a connection to open, in ms (default 8000). */
+  connectTimeoutMs?: number;
+  /** How long to keep retrying when the signaling server still holds this id (a reload), in ms (default 15000). */
+  claimIdTimeoutMs?: number;
+}
+
+/** Counters of the transport. */
+export interface TransportStats {
+  openConnections: number;
+  connectionsOpened: number;
+  connectionsEvicted: number;
+  connectFailures: number;
+  framesSent: number;
+  framesReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  messagesDroppedUnsent: number;
+}
+
+interface Link {
+  node: NodeId;
+  conn: DataConnection;
+  open: boolean;
+  queue: Uint8Array[];
+  lastUsedMs: number;
+  openTimer: ReturnType<typeof setTimeout> | undefined;
+  // reassembly
+  buffer: Uint8Array | undefined;
+  filled: number;
+}
+
+/** The PeerJS id of a node in a cluster. */
+export function peerIdOf(cluster: string, node: NodeId): string {
+  return `dyn-${cluster}-${node}`;
+}
+
+/** The node id behind a PeerJS id of `cluster`, or undefined when it belongs to no node of it. */
+export function nodeIdOfPeer(cluster: string, peerId: string): NodeId | undefined {
+  const prefix = `dyn-${cluster}-`;
+  if (!peerId.startsWith(prefix)) return undefined;
+  const node = peerId.slice(prefix.length);
+  return /^[a-z0-9]{1,64}$/.test(node) ? node : undefined;
+}
+
+/** Cuts an encoded message into frames. */
+export function toFrames(bytes: Uint8Array): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  for (let offset = 0; offset < bytes.byteLength || offset === 0; offset += FRAME_PAYLOAD_BYTES) {
+    const payload = bytes.subarray(offset, Math.min(offset + FRAME_PAYLOAD_BYTES, bytes.byteLength));
+    const frame = new Uint8Array(HEADER_BYTES + payload.byteLength);
+    const view = new DataView(frame.buffer);
+    view.setUint32(0, bytes.byteLength);
+    view.setUint32(4, offset);
+    frame.set(payload, HEADER_BYTES);
+    frames.push(frame);
+    if (bytes.byteLength === 0) break;
+  }
+  return frames;
+}
+
+/**
+ * Reassembles frames of one connection.
+ * @returns the complete message when this frame finished one, `undefined` while incomplete.
+ * @throws Error for a malformed frame (the caller drops the partial message and counts it).
+ */
+export function acceptFrame(state: { buffer: Uint8Array | undefined; filled: number }, frame: Uint8Array): Uint8Array | undefined {
+  if (frame.byteLength < HEADER_BYTES) throw new Error('framing: frame shorter than its header');
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const total = view.getUint32(0);
+  const offset = view.getUint32(4);
+  const payload = frame.subarray(HEADER_BYTES);
+  if (total > MAX_MESSAGE_BYTES) throw new Error(`framing: message of ${total} bytes exceeds ${MAX_MESSAGE_BYTES}`);
+  if (offset === 0) {
+    state.buffer = new Uint8Array(total);
+    state.filled = 0;
+  }
+  const buffer = state.buffer;
+  if (buffer === undefined || buffer.byteLength !== total || offset !== state.filled || offset + payload.byteLength > total) {
+    state.buffer = undefined;
+    state.filled = 0;
+    throw new Error('framing: frame out of sequence');
+  }
+  buffer.set(payload, offset);
+  state.filled += payload.byteLength;
+  if (state.filled < total) return undefined;
+  state.buffer = undefined;
+  state.filled = 0;
+  return buffer;
+}
+
+/** A transport over PeerJS. Create with {@link PeerjsTransport.open}. */
+export class PeerjsTransport implements Transport {
+  private readonly links = new Map<NodeId, Link[]>();
+  private onMessage: (from: NodeId, message: unknown) => void = () => undefined;
+  private onDrop: (from: NodeId, reason: string) => void = () => undefined;
+  private readonly maxConnections: number;
+  private readonly connectTimeoutMs: number;
+  private closed = false;
+  readonly counters: Omit<TransportStats, 'openConnections'> = {
+    connectionsOpened: 0,
+    connectionsEvicted: 0,
+    connectFailures: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    messagesDroppedUnsent: 0,
+  };
+
+  private constructor(
+    private readonly peer: Peer,
+    readonly cluster: string,
+    readonly nodeId: NodeId,
+    options: PeerjsTransportOptions,
+  ) {
+    this.maxConnections = options.maxConnections ?? 24;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 8000;
+    peer.on('connection', (conn) => this.accept(conn));
+    peer.on('error', (error) => this.onPeerError(error));
+    peer.on('disconnected', () => {
+      // Lost the signaling server: data channels keep working; reconnect for new connections.
+      if (!this.closed && !peer.destroyed) setTimeout(() => !this.closed && !peer.destroyed && peer.reconnect(), 1000);
+    });
+  }
+
+  /**
+   * Registers this node with the signaling server under its PeerJS id and resolves once it is reachable.
+   * While the server still holds the id (a reloaded tab whose old socket has not closed yet) it retries
+   * until `claimIdTimeoutMs`.
+   * @throws PeerUnreachableError when the signaling server cannot be reached or the id stays taken.
+   */
+  static async open(options: PeerjsTransportOptions): Promise<PeerjsTransport> {
+    const { default: PeerClass } = await import('peerjs');
+    const peerId = peerIdOf(options.cluster, options.nodeId);
+    const deadline = Date.now() + (options.claimIdTimeoutMs ?? 15_000);
+    for (;;) {
+      const peer = new PeerClass(peerId, { debug: 0, config: { iceServers: [] }, ...options.peerOptions });
+      const outcome = await new Promise<'open' | 'taken' | Error>((resolve) => {
+        peer.once('open', () => resolve('open'));
+        peer.once('error', (error) => resolve(error.type === 'unavailable-id' ? 'taken' : error));
+      });
+      if (outcome === 'open') return new PeerjsTransport(peer, options.cluster, options.nodeId, options);
+      peer.destroy();
+      if (outcome !== 'taken' || Date.now() > deadline) {
+        throw new PeerUnreachableError(
+          outcome === 'taken' ? `the signaling server still holds id ${peerId}` : `cannot reach the signaling server: ${outcome.message}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  /** Sets the receiver of decoded (untrusted) messages and of drop reports. */
+  listen(onMessage: (from: NodeId, message: unknown) => void, onDrop: (from: NodeId, reason: string) => void): void {
+    this.onMessage = onMessage;
+    this.onDrop = onDrop;
+  }
+
+  /** Sends a message, opening a connection when needed. Best effort: a failure drops it silently (the core times out). */
+  send(to: NodeId, message: Message): void {
+    if (this.closed) return;
+    const frames = toFrames(encodeMessage(message));
+    this.sendFrames(to, frames);
+  }
+
+  /** Sends raw bytes as one framed message (tests use it to deliver malformed messages). */
+  sendBytes(to: NodeId, bytes: Uint8Array): void {
+    this.sendFrames(to, toFrames(bytes));
+  }
+
+  /** Nodes with an open connection. */
+  connectedNodes(): NodeId[] {
+    return [...this.links].filter(([, links]) => links.some((l) => l.open)).map(([node]) => node);
+  }
+
+  /** Counters, with the number of open connections. */
+  stats(): TransportStats {
+    let open = 0;
+    for (const links of this.links.values()) open += links.filter((l) => l.open).length;
+    return { ...this.counters, openConnections: open };
+  }
+
+  /** Closes every connection and leaves the signaling server. */
+  close(): void {
+    this.closed = true;
+    for (const node of [...this.links.keys()]) this.dropNode(node);
+    this.peer.destroy();
+  }
+
+  private sendFrames(to: NodeId, frames: Uint8Array[]): void {
+    let link = this.bestLink(to);
+    if (link === undefined) link = this.connect(to);
+    link.lastUsedMs = Date.now();
+    if (!link.open) {
+      link.queue.push(...frames);
+      return;
+    }
+    this.write(link, frames);
+  }
+
+  private write(link: Link, frames: Uint8Array[]): void {
+    for (const frame of frames) {
+      this.counters.framesSent++;
+      this.counters.bytesSent += frame.byteLength;
+      void link.conn.send(frame);
+    }
+  }
+
+  private bestLink(node: NodeId): Link | undefined {
+    const links = this.links.get(node);
+    if (!links || links.length === 0) return undefined;
+    return links.find((l) => l.open) ?? links[0];
+  }
+
+  private connect(node: NodeId): Link {
+    this.makeRoom();
+    const conn = this.peer.connect(peerIdOf(this.cluster, node), { serialization: 'raw', reliable: true });
+    const link = this.track(node, conn);
+    link.openTimer = setTimeout(() => {
+      if (!link.open) {
+        this.counters.connectFailures++;
+        this.dropLink(link);
+      }
+    }, this.connectTimeoutMs);
+    return link;
+  }
+
+  private accept(conn: DataConnection): void {
+    const node = nodeIdOfPeer(this.cluster, conn.peer);
+    if (node === undefined || node === this.nodeId || conn.serialization !== 'raw') {
+      this.onDrop(conn.peer.slice(0, 80), `connection: refused a connection from ${conn.peer.slice(0, 80)}`);
+      conn.close();
+      return;
+    }
+    this.makeRoom();
+    this.track(node, conn);
+  }
+
+  private track(node: NodeId, conn: DataConnection): Link {
+    const link: Link = { node, conn, open: false, queue: [], lastUsedMs: Date.now(), openTimer: undefined, buffer: undefined, filled: 0 };
+    const list = this.links.get(node) ?? [];
+    list.push(link);
+    this.links.set(node, list);
+    conn.on('open', () => {
+      link.open = true;
+      this.counters.connectionsOpened++;
+      if (link.openTimer) clearTimeout(link.openTimer);
+      const queued = link.queue;
+      link.queue = [];
+      this.write(link, queued);
+    });
+    conn.on('data', (data) => this.onData(link, data));
+    conn.on('close', () => this.dropLink(link));
+    conn.on('error', () => this.dropLink(link));
+    return link;
+  }
+
+  private onData(link: Link, data: unknown): void {
+    link.lastUsedMs = Date.now();
+    let frame: Uint8Array;
+    if (data instanceof ArrayBuffer) frame = new Uint8Array(data);
+    else if (ArrayBuffer.isView(data)) frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else {
+      this.onDrop(link.node, `framing: received a ${typeof data} instead of bytes`);
+      return;
+    }
+    this.counters.framesReceived++;
+    this.counters.bytesReceived += frame.byteLength;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = acceptFrame(link, frame);
+    } catch (error) {
+      this.onDrop(link.node, (error as Error).message);
+      return;
+    }
+    if (bytes === undefined) return;
+    let message: unknown;
+    try {
+      message = decodeMessage(bytes);
+    } catch (error) {
+      this.onDrop(link.node, `decoding: ${(error as Error).message}`);
+      return;
+    }
+    this.onMessage(link.node, message);
+  }
+
+  /** At the cap, closes the least recently used connection(s) to make room for one more. */
+  private makeRoom(): void {
+    const all = [...this.links.values()].flat();
+    if (all.length < this.maxConnections) return;
+    all.sort((a, b) => a.lastUsedMs - b.lastUsedMs);
+    for (const link of all.slice(0, all.length - this.maxConnections + 1)) {
+      this.counters.connectionsEvicted++;
+      this.dropLink(link);
+    }
+  }
+
+  private dropLink(link: Link): void {
+    if (link.openTimer) clearTimeout(link.openTimer);
+    const list = this.links.get(link.node);
+    if (list) {
+      const rest = list.filter((l) => l !== link);
+      if (rest.length > 0) this.links.set(link.node, rest);
+      else this.links.delete(link.node);
+    }
+    if (link.queue.length > 0) {
+      this.counters.messagesDroppedUnsent++;
+      // Hand queued frames to another open link to the same node, if one exists.
+      const other = this.bestLink(link.node);
+      if (other?.open) this.write(other, link.queue);
+      link.queue = [];
+    }
+    link.open = false;
+    try {
+      link.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  private dropNode(node: NodeId): void {
+    for (const link of [...(this.links.get(node) ?? [])]) this.dropLink(link);
+  }
+
+  private onPeerError(error: { type: string; message: string }): void {
+    if (error.type === 'peer-unavailable') {
+      // "Could not connect to peer dyn-…": fail its pending connection at once instead of at the timeout.
+      const match = /dyn-[a-z0-9-]+/.exec(error.message);
+      const node = match ? nodeIdOfPeer(this.cluster, match[0]) : undefined;
+      if (node !== undefined) {
+        this.counters.connectFailures++;
+        for (const link of [...(this.links.get(node) ?? [])]) if (!link.open) this.dropLink(link);
+      }
+    }
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * The public API of a node: one browser tab, one storage node (DESIGN.md §1–2).
+ *
+ * `DynamoNode.start()` wires the pure core to its ports — PeerJS data channels for transport, IndexedDB
+ * (or memory) for storage, the wall clock and `crypto` randomness — and drives the core's clock with a
+ * timer. Everything the UI shows comes from the methods and events here.
+ *
+ * ```ts
+ * const node = await DynamoNode.start({ cluster: 'demo' });
+ * const { context } = await node.put('cart:alice', { items: ['book'] });
+ * const { siblings, context: latest } = await node.get('cart:alice');   // every concurrent version
+ * await node.put('cart:alice', merged, { context: latest });             // collapses the siblings
+ * ```
+ */
+import { InvalidOptionError } from '../core/errors.js';
+import type { MemberRecord } from '../core/membership.js';
+import {
+  NodeCore,
+  type GetOptions,
+  type GetResult,
+  type NodeConfig,
+  type NodeEvent,
+  type NodeStats,
+  type PutOptions,
+  type PutResult,
+} from '../core/node-core.js';
+import type { Ring } from '../core/ring.js';
+import type { NodeId, Store } from '../core/types.js';
+import { nodeIdOfPeer, PeerjsTransport, type TransportStats } from '../net/peerjs-transport.js';
+import { IdbStore } from '../storage/idb-store.js';
+import { MemoryStore } from '../storage/memory-store.js';
+import { claimIdentity, type NodeIdentity } from './identity.js';
+
+export type { GetOptions, GetResult, NodeEvent, PutOptions, PutResult, MemberRecord, NodeStats, TransportStats };
+
+/** Where the signaling server is (PeerJS client options). Defaults to the page's own origin. */
+export interface SignalingOptions {
+  host: string;
+  port: number;
+  path: string;
+  secure: boolean;
+  /** URL of the peer listing used to find bootstrap seeds. */
+  peersUrl: string;
+}
+
+/** Options of {@link DynamoNode.start}. */
+export interface DynamoNodeOptions {
+  /** Cluster name, `[a-z0-9]+(-[a-z0-9]+)*`, at most 32 characters; namespaces PeerJS ids and databases. Default 'default'. */
+  cluster?: string;
+  /** Replicas per key (N), default 3. */
+  n?: number;
+  /** Default read quorum (R), default 2. */
+  r?: number;
+  /** Default write quorum (W), default 2. */
+  w?: number;
+  /** Partitions (Q), a power of two, default 256. Must be equal on every node of the cluster. */
+  q?: number;
+  /** Relative capacity of this node, default 1. */
+  capacity?: number;
+  /** Signaling server; default: the page's origin with path '/peerjs'. */
+  signaling: SignalingOptions;
+  /** Storage backend: 'indexeddb' (default, durable) or 'memory' (lost on reload). */
+  storage?: 'indexeddb' | 'memory';
+  /** Other core settings (timeouts, gossip period). */
+  config?: Partial<NodeConfig>;
+  /** How often the core's clock is advanced, ms. Default 100. */
+  tickIntervalMs?: number;
+}
+
+/** Events of a node: the core's, plus `seeds` when bootstrap seeds were fetched. */
+export type DynamoEvent = NodeEvent | { type: 'seeds'; seeds: NodeId[] };
+type Listener<T extends DynamoEvent['type']> = (event: Extract<DynamoEvent, { type: T }>) => void;
+
+const CLUSTER_NAME = /^[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/** A running node. */
+export class DynamoNode {
+  private readonly listeners = new Map<string, Set<(event: DynamoEvent) => void>>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private seedTimer: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly id: NodeId,
+    readonly cluster: string,
+    private readonly core: NodeCore,
+    private readonly transport: PeerjsTransport,
+    private readonly store: Store,
+    private readonly identity: NodeIdentity,
+    private readonly signaling: SignalingOptions,
+  ) {}
+
+  /**
+   * Starts this tab's node: claims its identity (kept across reloads, never shared with a duplicated
+   * tab), opens its database, registers with the signaling server, fetches seeds and starts gossip.
+   * @throws InvalidOptionError for a bad cluster name or N/R/W/Q; IdentityLockedError; StorageError;
+   *   PeerUnreachableError when the signaling server cannot be reached.
+   */
+  static async start(options: DynamoNodeOptions): Promise<DynamoNode> {
+    const cluster = options.cluster ?? 'default';
+    if (!CLUSTER_NAME.test(cluster) || cluster.length > 32) {
+      throw new InvalidOptionError(`cluster must match [a-z0-9]+(-[a-z0-9]+)* and be at most 32 characters, got "${cluster}"`);
+    }
+    const identity = await claimIdentity(cluster);
+    const nodeId = identity.nodeId;
+    let store: Store | undefined;
+    let transport: PeerjsTransport | undefined;
+    try {
+      store = options.storage === 'memory' ? new MemoryStore() : await IdbStore.open(databaseName(cluster, nodeId));
+      const events: NodeEvent[] = [];
+      let node: DynamoNode | undefined;
+      const core = new NodeCore({
+        id: nodeId,
+        config: {
+          ...options.config,
+          ...(options.n !== undefined ? { n: options.n } : {}),
+          ...(options.r !== undefined ? { r: options.r } : {}),
+          ...(options.w !== undefined ? { w: options.w } : {}),
+          ...(options.q !== undefined ? { partitionCount: options.q } : {}),
+          ...(options.capacity !== undefined ? { capacity: options.capacity } : {}),
+        },
+        clock: { now: () => Date.now() },
+        random: { next: () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32 },
+        transport: { send: (to, message) => transport?.send(to, message) },
+        store,
+        onEvent: (event) => (node ? node.dispatch(event) : events.push(event)),
+      });
+      transport = await PeerjsTransport.open({
+        cluster,
+        nodeId,
+        peerOptions: { host: options.signaling.host, port: options.signaling.port, path: options.signaling.path, secure: options.signaling.secure },
+      });
+      const t = transport;
+      t.listen(
+        (from, message) => core.receive(from, message),
+        (from, reason) => core.recordDrop(from, reason),
+      );
+      await core.start();
+      node = new DynamoNode(nodeId, cluster, core, t, store, identity, options.signaling);
+      for (const event of events) node.dispatch(event);
+      node.timer = setInterval(() => core.tick(Date.now()), options.tickIntervalMs ?? 100);
+      await node.refreshSeeds();
+      // A node alone keeps looking for others (tabs opened later find it, but it may have started first).
+      node.seedTimer = setInterval(() => {
+        if (core.members().length <= 1) void node?.refreshSeeds();
+      }, 3000);
+      return node;
+    } catch (error) {
+      transport?.close();
+      await store?.close().catch(() => undefined);
+      identity.release();
+      throw error;
+    }
+  }
+
+  /**
+   * Reads `key` from R replicas (paper §4.1, §4.5).
+   * @param options `r` replies to wait for (1..N, default the cluster's R); `timeoutMs` deadline (default 3000).
+   * @returns `{ siblings, context, answeredBy }`: every causally-maximal version (empty when absent or
+   *   deleted) and the context to pass to the next put.
+   * @throws InvalidKeyError, InvalidOptionError, QuorumNotReachedError (`answered` of `needed`),
+   *   NoReplicasError, NodeNotRunningError, StorageError.
+   */
+  get(key: string, options?: GetOptions): Promise<GetResult> {
+    return this.core.get(key, options);
+  }
+
+  /**
+   * Writes `value` under `key` after W durable acks (paper §4.1, §4.5). Pass the context from the last
+   * get (or put) of the key; without one the write becomes a sibling of what is there.
+   * @param value JSON-compatible data or bytes (`Uint8Array`), at most 1 MiB encoded.
+   * @returns `{ context, version, acks }`.
+   * @throws InvalidKeyError, InvalidValueError, ValueTooLargeError, InvalidContextError, InvalidOptionError,
+   *   VersionSetTooLargeError, QuorumNotReachedError, NoReplicasError, NodeNotRunningError, StorageError.
+   *   Nothing is written when validation fails.
+   */
+  put(key: string, value: unknown, options?: PutOptions): Promise<PutResult> {
+    return this.core.put(key, value, options);
+  }
+
+  /** Deletes `key` by writing a tombstone with the given context. Same results and errors as {@link put}. */
+  delete(key: string, options?: PutOptions): Promise<PutResult> {
+    return this.core.delete(key, options);
+  }
+
+  /** The membership this node sees: `{ id, capacity, status, version }`, sorted by id. */
+  members(): MemberRecord[] {
+    return this.core.members();
+  }
+
+  /** The ring computed from the membership (partitions, owners, preference lists). */
+  ring(): Ring {
+    return this.core.ring();
+  }
+
+  /** The key's preference list: node ids, the N replicas first, then the fallbacks. @throws InvalidKeyError */
+  preferenceList(key: string): NodeId[] {
+    return this.core.preferenceList(key);
+  }
+
+  /** The node's N, R, W, Q and timing settings. */
+  config(): NodeConfig {
+    return { ...this.core.config };
+  }
+
+  /** Counters of the core and the transport. */
+  stats(): NodeStats & { transport: TransportStats; connectedPeers: NodeId[] } {
+    return { ...this.core.stats(), transport: this.transport.stats(), connectedPeers: this.transport.connectedNodes() };
+  }
+
+  /** Keys stored on this node (its replicas), for inspection. */
+  localKeys(): Promise<string[]> {
+    return this.store.listKeys();
+  }
+
+  /**
+   * Subscribes to events of one type ('membership', 'ring', 'put', 'get', 'read-repair', 'gossip',
+   * 'message-dropped', 'error', 'seeds'), or '*' for all. Returns the unsubscribe function.
+   */
+  on<T extends DynamoEvent['type']>(type: T, listener: Listener<T>): () => void;
+  on(type: '*', listener: (event: DynamoEvent) => void): () => void;
+  on(type: string, listener: (event: never) => void): () => void {
+    const set = this.listeners.get(type) ?? new Set();
+    set.add(listener as (event: DynamoEvent) => void);
+    this.listeners.set(type, set);
+    return () => set.delete(listener as (event: DynamoEvent) => void);
+  }
+
+  /** Sends raw bytes to a node as one framed message. For fault tests only. */
+  sendRawForTesting(to: NodeId, bytes: Uint8Array): void {
+    this.transport.sendBytes(to, bytes);
+  }
+
+  /** Stops the node: leaves the signaling server, closes connections and the database, frees the id. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    clearInterval(this.seedTimer);
+    this.core.stop();
+    this.transport.close();
+    await this.store.close().catch(() => undefined);
+    this.identity.release();
+  }
+
+  /** Fetches the signaling server's peer listing and hands this cluster's nodes to the core as seeds (paper §4.8.2). */
+  private async refreshSeeds(): Promise<void> {
+    try {
+      const response = await fetch(this.signaling.peersUrl, { cache: 'no-store' });
+      if (!response.ok) return;
+      const listing: unknown = await response.json();
+      if (!Array.isArray(listing)) return;
+      const seeds = listing
+        .filter((p): p is string => typeof p === 'string')
+        .map((p) => nodeIdOfPeer(this.cluster, p))
+        .filter((id): id is NodeId => id !== undefined && id !== this.id);
+      this.core.addSeeds(seeds.slice(0, 16));
+      this.dispatch({ type: 'seeds', seeds });
+    } catch {
+      // The signaling server is unreachable; gossip with known members goes on.
+    }
+  }
+
+  private dispatch(event: DynamoEvent): void {
+    for (const key of [event.type, '*']) {
+      for (const listener of this.listeners.get(key) ?? []) {
+        try {
+          listener(event);
+        } catch (error) {
+          console.error('listener of', event.type, 'failed', error);
+        }
+      }
+    }
+  }
+}
+
+/** The IndexedDB database name of a node: namespaced by cluster so clusters never mix. */
+export function databaseName(cluster: string, nodeId: NodeId): string {
+  return `tabdynamo-${cluster}-${nodeId}`;
+}

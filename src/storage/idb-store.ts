@@ -1,0 +1,379 @@
+/**
+ * IndexedDB implementation of the core's `Store` port (DESIGN.md §2 `src/storage/`), built on `idb`.
+ * Each node owns one database, named by its node id (tabs of one origin share IndexedDB).
+ *
+ * Schema (version `IDB_SCHEMA_VERSION`):
+ *
+ * ```
+ *   database <name>
+ *   ├── objects   out-of-line key: the object key (string)   value: VersionSet, stored as-is
+ *   ├── meta      out-of-line key: the record name (string)  value: any structured-cloneable record
+ *   └── hints     (planned for version 2: hinted handoff, DESIGN.md §3 / paper §4.6)
+ * ```
+ *
+ * Durability (DESIGN.md §4: "an acknowledged write is on disk first"): every write runs in its own
+ * `readwrite` transaction opened with the configured durability (`'strict'` by default, which asks the
+ * browser to flush to disk before reporting completion), and the returned promise resolves only after
+ * the transaction's `complete` event (idb's `tx.done`).
+ *
+ * Errors: whatever IndexedDB throws or reports is translated in one place, `toStorageError`:
+ * `QuotaExceededError` becomes `StorageQuotaError`; everything else (aborted transaction, closed
+ * connection, version mismatch, blocked upgrade, uncloneable value) becomes `StorageError` whose
+ * message names the operation, the database and what happened, with the original error as `cause`.
+ *
+ * Other connections: when another connection (usually another tab running newer code, or
+ * `IdbStore.destroy`) needs a version change, this store closes its connection at once so that the
+ * other side is not blocked; from then on every call rejects with `StorageError` and
+ * `options.onForcedClose` is told. The same happens when the browser closes the connection itself
+ * (site data cleared, disk failure).
+ */
+
+import { deleteDB, openDB } from 'idb';
+import type { DBSchema, IDBPDatabase, IDBPObjectStore, IDBPTransaction, StoreNames } from 'idb';
+import { StorageError, StorageQuotaError } from '../core/errors';
+import type { Store, VersionSet } from '../core/types';
+
+/** The shape of the database at the current schema version. */
+interface StoreSchema extends DBSchema {
+  objects: { key: string; value: VersionSet };
+  meta: { key: string; value: unknown };
+  // Version 2 adds: hints: { key: ...; value: ...; indexes: ... };
+}
+
+type Database = IDBPDatabase<StoreSchema>;
+type UpgradeTransaction = IDBPTransaction<StoreSchema, StoreNames<StoreSchema>[], 'versionchange'>;
+
+/**
+ * One schema migration: turns a database of version `i` into version `i + 1`. It runs inside the
+ * upgrade transaction, so if it throws, the whole upgrade is rolled back and `open` rejects.
+ */
+type UpgradeStep = (db: Database, tx: UpgradeTransaction) => void;
+
+/**
+ * Migrations in order: `UPGRADES[i]` migrates version `i` to `i + 1`. A database is brought from
+ * whatever version it has on disk to the newest by running every step after it, so a tab that last ran
+ * version 1 of the code and one that never ran at all both end up with the same schema.
+ *
+ * To add a version, append a step (and extend `StoreSchema`); never edit a step that has shipped.
+ */
+const UPGRADES: readonly UpgradeStep[] = [
+  // 0 → 1: the objects and their metadata.
+  (db) => {
+    db.createObjectStore('objects');
+    db.createObjectStore('meta');
+  },
+  // 1 → 2 (planned): durable hints for hinted handoff, e.g.
+  //   (db) => { db.createObjectStore('hints', { keyPath: 'id' }).createIndex('byTarget', 'target'); },
+];
+
+/** The schema version this code opens databases at (the number of `UPGRADES`). */
+export const IDB_SCHEMA_VERSION = UPGRADES.length;
+
+function upgradeSchema(db: Database, oldVersion: number, newVersion: number | null, tx: UpgradeTransaction): void {
+  const target = newVersion ?? IDB_SCHEMA_VERSION;
+  for (let version = oldVersion; version < target; version += 1) {
+    const step = UPGRADES[version];
+    if (step === undefined) throw new Error(`no upgrade step from schema version ${version}`);
+    step(db, tx);
+  }
+}
+
+/** Options of `IdbStore.open`. */
+export interface IdbStoreOptions {
+  /**
+   * Durability asked of every write transaction. `'strict'` (the default) makes the browser flush to
+   * disk before a write is reported complete, which is what lets a replica acknowledge it;
+   * `'relaxed'` and `'default'` are faster but a power loss may drop acknowledged writes.
+   */
+  durability?: 'strict' | 'relaxed' | 'default';
+  /**
+   * Called once when the connection is closed other than by `close()`: another connection needed a
+   * version change (a newer tab upgrading, or `IdbStore.destroy`), or the browser closed the database.
+   * Receives the `StorageError` that later calls will reject with. The runtime should stop the node
+   * and tell the user to reload.
+   */
+  onForcedClose?: (error: StorageError) => void;
+}
+
+/** IndexedDB error names that mean "out of space" (the second is older Firefox). */
+const QUOTA_ERROR_NAMES = new Set(['QuotaExceededError', 'NS_ERROR_DOM_QUOTA_REACHED']);
+
+/** Plain-language meaning of the IndexedDB errors this store can meet, by `DOMException` name. */
+const ERROR_MEANINGS: Readonly<Record<string, string>> = {
+  AbortError: 'the transaction was aborted before it committed, so nothing was written',
+  InvalidStateError: 'the database connection is closed or closing',
+  TransactionInactiveError: 'the transaction had already finished',
+  VersionError: 'the database on disk has a newer schema version than this code; reload the page to run the newer code',
+  DataCloneError: 'the value is not structured-cloneable (it holds a function, a DOM node or similar)',
+  DataError: 'the key is not a valid IndexedDB key',
+  NotFoundError: 'an object store is missing; the database schema is not what this code expects',
+  UnknownError: 'the browser could not read or write its storage (disk error, or the profile is being shut down)',
+};
+
+/**
+ * The one place where failures of IndexedDB (or of `idb`) become the store's typed errors.
+ * A `StorageError` passes through unchanged.
+ *
+ * @param error what was thrown or reported (usually a `DOMException`).
+ * @param operation the `Store` method or lifecycle step that failed, e.g. `"putObject"`.
+ * @param databaseName the database involved, for the message.
+ */
+function toStorageError(error: unknown, operation: string, databaseName: string): StorageError {
+  if (error instanceof StorageError) return error;
+  const name = typeof error === 'object' && error !== null && 'name' in error ? String(error.name) : 'Error';
+  const message = typeof error === 'object' && error !== null && 'message' in error ? String(error.message) : String(error);
+  const original = message ? `${name}: ${message}` : name;
+  const where = `${operation} on IndexedDB database "${databaseName}"`;
+  if (QUOTA_ERROR_NAMES.has(name)) {
+    return new StorageQuotaError(
+      `${where} failed: the browser refused to store more data (${original}); nothing was written. Free space (delete keys or other site data) and retry.`,
+      { cause: error },
+    );
+  }
+  const meaning = ERROR_MEANINGS[name] ?? 'IndexedDB reported an unexpected error';
+  return new StorageError(`${where} failed: ${meaning} (${original})`, { cause: error });
+}
+
+/**
+ * A promise that rejects when `onBlocked` is called, to race against an open or delete request: such a
+ * request waits without end while other connections keep the database open and ignore the version
+ * change, and we would rather report that (as `StorageError`) than hang.
+ */
+function rejectWhenBlocked(): { blocked: Promise<never>; onBlocked: (error: StorageError) => void } {
+  let onBlocked: (error: StorageError) => void = () => undefined;
+  const blocked = new Promise<never>((_resolve, reject) => {
+    onBlocked = reject;
+  });
+  // Only ever read through Promise.race; keep a late rejection from being reported as unhandled.
+  blocked.catch(() => undefined);
+  return { blocked, onBlocked };
+}
+
+/**
+ * `Store` on one IndexedDB database. Create it with `IdbStore.open`.
+ *
+ * Errors: every method rejects with `StorageQuotaError` when the browser is out of space for a write,
+ * and with `StorageError` for any other failure, after `close()`, and after a forced close (see
+ * `IdbStoreOptions.onForcedClose`).
+ */
+export class IdbStore implements Store {
+  /** Always `"indexeddb"`. */
+  readonly kind = 'indexeddb';
+  /** The IndexedDB database name. */
+  readonly name: string;
+  /** Durability asked of write transactions. */
+  readonly durability: 'strict' | 'relaxed' | 'default';
+
+  readonly #db: Database;
+  /** Why this store no longer serves calls; `undefined` while open. */
+  #closedReason: string | undefined;
+
+  private constructor(db: Database, name: string, durability: 'strict' | 'relaxed' | 'default') {
+    this.#db = db;
+    this.name = name;
+    this.durability = durability;
+  }
+
+  /**
+   * Opens (creating or upgrading as needed) the database `name` at `IDB_SCHEMA_VERSION`.
+   *
+   * @param name database name; one per node (e.g. the node id).
+   * @param options durability of writes (default `'strict'`) and the forced-close callback.
+   * @throws StorageError when IndexedDB is unavailable, the database on disk has a newer version
+   *   (`VersionError` as `cause`), the upgrade fails, or the upgrade is blocked by another connection
+   *   that keeps an older version open (close the app's other tabs and retry). After a blocked open the
+   *   request stays queued in the browser; if it completes later its connection is closed at once.
+   * @throws StorageQuotaError when there is no space to create the database.
+   */
+  static async open(name: string, options: IdbStoreOptions = {}): Promise<IdbStore> {
+    const durability = options.durability ?? 'strict';
+    const { blocked, onBlocked } = rejectWhenBlocked();
+    let store: IdbStore | undefined;
+    let abandoned = false;
+
+    const opening = openDB<StoreSchema>(name, IDB_SCHEMA_VERSION, {
+      upgrade: upgradeSchema,
+      blocked: (currentVersion) =>
+        onBlocked(
+          new StorageError(
+            `open on IndexedDB database "${name}" failed: another connection keeps version ${currentVersion} open and did not ` +
+              `close for the upgrade to version ${IDB_SCHEMA_VERSION}; close the app's other tabs and retry`,
+          ),
+        ),
+      // The store exists by then: these events are dispatched in later tasks, after `open` resumed.
+      blocking: (_currentVersion, blockedVersion) => {
+        const reason =
+          blockedVersion === null
+            ? 'another connection is deleting the database, so this connection was closed; reopen the store'
+            : `another connection is upgrading the database to version ${blockedVersion}, so this connection was closed; reload the page to run the newer code`;
+        if (store !== undefined) store.#forceClose(reason, options.onForcedClose);
+      },
+      terminated: () => {
+        const reason = 'the browser closed the database connection (site data cleared or a storage failure); reopen the store';
+        if (store !== undefined) store.#forceClose(reason, options.onForcedClose);
+      },
+    });
+    // A blocked open may still succeed later: do not leak that connection.
+    opening.then(
+      (db) => {
+        if (abandoned) db.close();
+      },
+      () => undefined,
+    );
+
+    try {
+      const db = await Promise.race([opening, blocked]);
+      store = new IdbStore(db, name, durability);
+      return store;
+    } catch (error) {
+      abandoned = true;
+      throw toStorageError(error, 'open', name);
+    }
+  }
+
+  /**
+   * Deletes the database `name` with everything in it (tests, and a later "wipe this node" feature).
+   * An open `IdbStore` on it closes itself first (see `onForcedClose`). Resolves when deleted, and also
+   * when there was no such database.
+   *
+   * @throws StorageError when another connection keeps the database open and ignores the request; the
+   *   deletion then stays queued in the browser and happens once that connection closes.
+   */
+  static async destroy(name: string): Promise<void> {
+    const { blocked, onBlocked } = rejectWhenBlocked();
+    const deleting = deleteDB(name, {
+      blocked: () =>
+        onBlocked(
+          new StorageError(
+            `destroy of IndexedDB database "${name}" is waiting: another connection keeps it open; ` +
+              'it will be deleted once that connection closes (close the app\'s other tabs)',
+          ),
+        ),
+    });
+    deleting.catch(() => undefined);
+    try {
+      await Promise.race([deleting, blocked]);
+    } catch (error) {
+      throw toStorageError(error, 'destroy', name);
+    }
+  }
+
+  /** The stored version set of `key`, or `undefined`. `Uint8Array` data comes back as `Uint8Array`. */
+  async getObject(key: string): Promise<VersionSet | undefined> {
+    return this.#run('getObject', (db) => db.get('objects', key));
+  }
+
+  /**
+   * Replaces the version set of `key`. Resolves after its transaction completed with the configured
+   * durability; on failure nothing is written.
+   *
+   * @throws StorageQuotaError when the browser is out of space; StorageError otherwise.
+   */
+  async putObject(key: string, versions: VersionSet): Promise<void> {
+    await this.#write('putObject', 'objects', (store) => store.put(withCompactData(versions), key));
+  }
+
+  /** Removes `key` (resolves when absent too), after its transaction completed. */
+  async deleteObject(key: string): Promise<void> {
+    await this.#write('deleteObject', 'objects', (store) => store.delete(key));
+  }
+
+  /** Every stored key, ascending by UTF-16 code unit (IndexedDB's own key order). */
+  async listKeys(): Promise<string[]> {
+    return this.#run('listKeys', (db) => db.getAllKeys('objects'));
+  }
+
+  /** Number of stored keys. */
+  async countObjects(): Promise<number> {
+    return this.#run('countObjects', (db) => db.count('objects'));
+  }
+
+  /** The metadata record `name`, or `undefined`. */
+  async getMeta<T = unknown>(name: string): Promise<T | undefined> {
+    return this.#run('getMeta', async (db) => (await db.get('meta', name)) as T | undefined);
+  }
+
+  /**
+   * Stores the metadata record `name` after its transaction completed.
+   *
+   * @throws StorageError when `value` is not structured-cloneable (nothing is stored);
+   *   StorageQuotaError when the browser is out of space.
+   */
+  async putMeta(name: string, value: unknown): Promise<void> {
+    await this.#write('putMeta', 'meta', (store) => store.put(value, name));
+  }
+
+  /**
+   * Closes the connection; transactions already started still complete. Later calls reject with
+   * `StorageError`. Calling it again, or after a forced close, resolves and does nothing.
+   */
+  async close(): Promise<void> {
+    if (this.#closedReason !== undefined) return;
+    this.#closedReason = 'the store was closed';
+    this.#db.close();
+  }
+
+  /** Closes the connection because something outside asked for it, and says so once. */
+  #forceClose(reason: string, onForcedClose: ((error: StorageError) => void) | undefined): void {
+    if (this.#closedReason !== undefined) return;
+    this.#closedReason = reason;
+    this.#db.close();
+    onForcedClose?.(new StorageError(`IndexedDB database "${this.name}": ${reason}`));
+  }
+
+  /** Runs one operation on the open database, translating every failure through `toStorageError`. */
+  async #run<T>(operation: string, body: (db: Database) => Promise<T>): Promise<T> {
+    if (this.#closedReason !== undefined) {
+      throw new StorageError(`${operation} on IndexedDB database "${this.name}" failed: ${this.#closedReason}`);
+    }
+    try {
+      return await body(this.#db);
+    } catch (error) {
+      throw toStorageError(error, operation, this.name);
+    }
+  }
+
+  /**
+   * Runs one change in its own `readwrite` transaction on `storeName` and waits until that transaction
+   * completed (not just until the request succeeded: a transaction can still abort afterwards, e.g. with
+   * `QuotaExceededError` at commit).
+   */
+  async #write<N extends StoreNames<StoreSchema>>(
+    operation: string,
+    storeName: N,
+    change: (store: IDBPObjectStore<StoreSchema, [N], N, 'readwrite'>) => Promise<unknown>,
+  ): Promise<void> {
+    await this.#run(operation, async (db) => {
+      const tx = db.transaction(storeName, 'readwrite', { durability: this.durability });
+      const done = tx.done;
+      try {
+        await Promise.all([change(tx.store), done]);
+      } catch (error) {
+        // One failure is reported (the first); the transaction's own rejection is expected and ignored.
+        done.catch(() => undefined);
+        try {
+          tx.abort();
+        } catch {
+          // Already aborted or finished.
+        }
+        throw error;
+      }
+    });
+  }
+}
+
+/**
+ * Returns `versions` with every sibling's bytes in a buffer of their own. A `Uint8Array` that views part
+ * of a larger buffer (as `@msgpack/msgpack`'s `encode` returns: 4 bytes of data in a 2 KiB buffer)
+ * would otherwise be stored with its whole buffer, multiplying the disk used by small values.
+ */
+function withCompactData(versions: VersionSet): VersionSet {
+  const needsCopy = versions.siblings.some(({ data }) => data !== null && data.byteLength !== data.buffer.byteLength);
+  if (!needsCopy) return versions;
+  return {
+    clock: versions.clock,
+    siblings: versions.siblings.map((sibling) =>
+      sibling.data === null || sibling.data.byteLength === sibling.data.buffer.byteLength ? sibling : { ...sibling, data: new Uint8Array(sibling.data) },
+    ),
+  };
+}

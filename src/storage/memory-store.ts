@@ -1,0 +1,183 @@
+/**
+ * In-memory implementation of the core's `Store` port (DESIGN.md §2 `src/storage/`), used by the
+ * deterministic simulation and by unit tests.
+ *
+ * The committed state lives in a `MemoryStoreData` object, separate from the `MemoryStore` that serves
+ * it. That split is what lets a simulation model a node crash (DESIGN.md §2: "nodes that crash and
+ * restart with their stored state"):
+ *
+ * ```
+ *   MemoryStore (node before the crash) ──┐
+ *                                          ├──> MemoryStoreData { objects, meta }
+ *   MemoryStore (node after the restart) ──┘
+ * ```
+ *
+ * A crash drops the node and closes its store (so a write still in flight from the dead node is
+ * refused), then `new MemoryStore(oldStore.data)` reopens what had been committed.
+ *
+ * Every value is copied with `structuredClone` on the way in and on the way out, exactly as IndexedDB
+ * copies, so neither the caller nor the store can change the other's objects by mutation, and a value
+ * that IndexedDB would refuse (a function, a DOM node) is refused here too.
+ */
+
+import { StorageError } from '../core/errors';
+import type { Store, VersionSet } from '../core/types';
+
+/**
+ * The committed contents of one `MemoryStore`: version sets by key and metadata records by name.
+ * Holds copies owned by the store; read it through a `MemoryStore` rather than directly, since the
+ * maps hand out the stored objects themselves.
+ */
+export class MemoryStoreData {
+  /** Version sets by key (the `objects` store of `IdbStore`). */
+  readonly objects = new Map<string, VersionSet>();
+  /** Metadata records by name (the `meta` store of `IdbStore`). */
+  readonly meta = new Map<string, unknown>();
+}
+
+/**
+ * `Store` kept in process memory. Operations complete synchronously when called (the returned promise
+ * only reports the outcome), so a write is "committed" as soon as its promise resolves and the
+ * simulation's ordering is fully deterministic.
+ *
+ * Errors: every method rejects with `StorageError` after `close()`, when a value cannot be
+ * structured-cloned, and (for writes) while failures injected with `failNextWrites` remain.
+ */
+export class MemoryStore implements Store {
+  /** Always `"memory"`. */
+  readonly kind = 'memory';
+  /** The committed contents; pass it to `new MemoryStore(data)` to reopen them after a simulated crash. */
+  readonly data: MemoryStoreData;
+
+  #closed = false;
+  #failuresLeft = 0;
+  #failure: StorageError | undefined;
+
+  /**
+   * @param data committed contents to serve; a fresh, empty `MemoryStoreData` when omitted. Only one
+   *   open store should serve a given `data` at a time (close the old one first), like one IndexedDB
+   *   database per node.
+   */
+  constructor(data: MemoryStoreData = new MemoryStoreData()) {
+    this.data = data;
+  }
+
+  /**
+   * Fault injection for tests: the next `count` writes (`putObject`, `deleteObject`, `putMeta`) reject
+   * with `error` and leave the data unchanged; later writes behave normally again. Reads are never
+   * affected. Calling it again replaces any failures still pending.
+   *
+   * @param count number of writes to fail; a non-negative integer (0 cancels pending failures).
+   * @param error the error to reject with, e.g. a `StorageQuotaError` to model a full disk. Defaults to
+   *   a `StorageError` saying the failure was injected.
+   * @throws RangeError when `count` is not a non-negative integer (a programmer error).
+   */
+  failNextWrites(count: number, error: StorageError = new StorageError('injected storage failure (MemoryStore.failNextWrites)')): void {
+    if (!Number.isInteger(count) || count < 0) {
+      throw new RangeError(`failNextWrites: count must be a non-negative integer, got ${count}`);
+    }
+    this.#failuresLeft = count;
+    this.#failure = error;
+  }
+
+  /** The stored version set of `key` (a copy), or `undefined`. Rejects with `StorageError` after `close()`. */
+  async getObject(key: string): Promise<VersionSet | undefined> {
+    this.#assertOpen('getObject');
+    const stored = this.data.objects.get(key);
+    return stored === undefined ? undefined : structuredClone(stored);
+  }
+
+  /**
+   * Replaces the version set of `key` with a copy of `versions`. Rejects with `StorageError` after
+   * `close()`, when `versions` cannot be cloned, or on an injected failure; nothing is stored then.
+   */
+  async putObject(key: string, versions: VersionSet): Promise<void> {
+    this.#beginWrite('putObject');
+    this.data.objects.set(key, copyForStorage(withCompactData(versions), 'putObject'));
+  }
+
+  /** Removes `key`; resolves when it was absent too. Rejects with `StorageError` after `close()` or on an injected failure. */
+  async deleteObject(key: string): Promise<void> {
+    this.#beginWrite('deleteObject');
+    this.data.objects.delete(key);
+  }
+
+  /** Every stored key in ascending UTF-16 code-unit order (IndexedDB's key order). Rejects with `StorageError` after `close()`. */
+  async listKeys(): Promise<string[]> {
+    this.#assertOpen('listKeys');
+    // The default sort compares UTF-16 code units, which is also how IndexedDB orders string keys.
+    return [...this.data.objects.keys()].sort();
+  }
+
+  /** Number of stored keys. Rejects with `StorageError` after `close()`. */
+  async countObjects(): Promise<number> {
+    this.#assertOpen('countObjects');
+    return this.data.objects.size;
+  }
+
+  /** A copy of the metadata record `name`, or `undefined`. Rejects with `StorageError` after `close()`. */
+  async getMeta<T = unknown>(name: string): Promise<T | undefined> {
+    this.#assertOpen('getMeta');
+    if (!this.data.meta.has(name)) return undefined;
+    return structuredClone(this.data.meta.get(name)) as T;
+  }
+
+  /**
+   * Stores a copy of `value` as metadata record `name`. Rejects with `StorageError` after `close()`,
+   * when `value` cannot be structured-cloned, or on an injected failure; nothing is stored then.
+   */
+  async putMeta(name: string, value: unknown): Promise<void> {
+    this.#beginWrite('putMeta');
+    this.data.meta.set(name, copyForStorage(value, 'putMeta'));
+  }
+
+  /**
+   * Stops serving `data`; later calls reject with `StorageError`. The data itself is kept for a
+   * `new MemoryStore(data)`. Calling `close()` again resolves and does nothing.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#closed) {
+      throw new StorageError(`${operation}: the memory store is closed; open a new MemoryStore on its data`);
+    }
+  }
+
+  /** Checks that a write may proceed, consuming one injected failure if any is pending. */
+  #beginWrite(operation: string): void {
+    this.#assertOpen(operation);
+    if (this.#failuresLeft > 0 && this.#failure !== undefined) {
+      this.#failuresLeft -= 1;
+      throw this.#failure;
+    }
+  }
+}
+
+/**
+ * Returns `versions` with every sibling's bytes in a buffer of their own. A `Uint8Array` that views part
+ * of a larger buffer (as `@msgpack/msgpack`'s `encode` returns: 4 bytes of data in a 2 KiB buffer) would
+ * otherwise be cloned with its whole buffer, wasting space and handing readers a view at an offset.
+ * `IdbStore` does the same, so both stores return identical shapes.
+ */
+function withCompactData(versions: VersionSet): VersionSet {
+  const needsCopy = versions.siblings.some(({ data }) => data !== null && data.byteLength !== data.buffer.byteLength);
+  if (!needsCopy) return versions;
+  return {
+    clock: versions.clock,
+    siblings: versions.siblings.map((sibling) =>
+      sibling.data === null || sibling.data.byteLength === sibling.data.buffer.byteLength ? sibling : { ...sibling, data: new Uint8Array(sibling.data) },
+    ),
+  };
+}
+
+/** Copies a value before storing it, turning a clone failure into the `StorageError` IndexedDB would give. */
+function copyForStorage<T>(value: T, operation: string): T {
+  try {
+    return structuredClone(value);
+  } catch (cause) {
+    const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    throw new StorageError(`${operation}: the value cannot be stored because it is not structured-cloneable (${detail})`, { cause });
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * The page: hosts this tab's node and shows its view of the cluster (a plain first view of the ring,
+ * members and activity) with a small put/get/delete form. Built only on the public API
+ * (`DynamoNode`) and its events; every piece of data is rendered as text, never as HTML.
+ *
+ * URL parameters: cluster, n, r, w, q, capacity (see README). The node is exposed as `window.dynamo`
+ * once it has started (the console API).
+ */
+import { InvalidOptionError } from '../core/errors.js';
+import { peerClientOptions, peersListUrl } from '../signaling/signaling-plugin.js';
+import { DynamoNode, type DynamoEvent, type GetResult } from '../runtime/dynamo-node.js';
+import { renderLog, renderMembers, renderRing, renderSiblings, type LogEntry } from './views.js';
+import './style.css';
+
+/** The console API: the node's public methods, bound, plus its id. */
+export interface ConsoleApi {
+  id: string;
+  cluster: string;
+  node: DynamoNode;
+  put: DynamoNode['put'];
+  get: DynamoNode['get'];
+  delete: DynamoNode['delete'];
+  members: DynamoNode['members'];
+  preferenceList: DynamoNode['preferenceList'];
+  ring: DynamoNode['ring'];
+  stats: DynamoNode['stats'];
+  config: DynamoNode['config'];
+  localKeys: DynamoNode['localKeys'];
+  on: DynamoNode['on'];
+}
+
+declare global {
+  interface Window {
+    dynamo?: ConsoleApi;
+    dynamoError?: { name: string; message: string };
+  }
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`missing #${id}`);
+  return element as T;
+};
+
+function intParam(params: URLSearchParams, name: string): number | undefined {
+  const raw = params.get(name);
+  if (raw === null || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new InvalidOptionError(`URL parameter ${name} must be a number, got "${raw}"`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const cluster = params.get('cluster') ?? 'default';
+  const status = $('status');
+  status.textContent = 'joining…';
+  const node = await DynamoNode.start({
+    cluster,
+    ...optional('n', intParam(params, 'n')),
+    ...optional('r', intParam(params, 'r')),
+    ...optional('w', intParam(params, 'w')),
+    ...optional('q', intParam(params, 'q')),
+    ...optional('capacity', intParam(params, 'capacity')),
+    signaling: { ...peerClientOptions(location), peersUrl: peersListUrl(location.origin) },
+  });
+  const config = node.config();
+  $('node-id').textContent = node.id;
+  $('cluster').textContent = cluster;
+  $('quorum').textContent = `${config.n} / ${config.r} / ${config.w}`;
+  $('partitions').textContent = String(config.partitionCount);
+  $<HTMLAnchorElement>('open-tab').href = location.pathname + location.search;
+  document.title = `${node.id} — tabdynamo`;
+
+  const log: LogEntry[] = [];
+  const contexts = new Map<string, string>();
+  let renderQueued = false;
+  const render = (): void => {
+    if (renderQueued) return;
+    renderQueued = true;
+    requestAnimationFrame(() => {
+      renderQueued = false;
+      const ring = node.ring();
+      const members = node.members();
+      renderRing($('ring') as unknown as SVGSVGElement, $('legend'), ring, node.id);
+      renderMembers($('members').querySelector('tbody')!, members, ring, node.id, node.stats().connectedPeers);
+      renderLog($('log'), log);
+      const peers = members.length - 1;
+      status.textContent = peers === 0 ? 'alone — open another tab to add a node' : `joined, ${peers} other node${peers === 1 ? '' : 's'}`;
+      status.dataset.state = 'joined';
+      refreshPreference();
+    });
+  };
+  const note = (text: string): void => {
+    log.unshift({ atMs: Date.now(), text });
+    if (log.length > 40) log.length = 40;
+    render();
+  };
+  node.on('*', (event: DynamoEvent) => {
+    const text = describeEvent(event);
+    if (text) note(text);
+    else if (event.type === 'membership' || event.type === 'ring') render();
+  });
+
+  // ── the form ──
+  const keyInput = $<HTMLInputElement>('key');
+  const valueInput = $<HTMLTextAreaElement>('value');
+  const result = $('kv-result');
+  const refreshPreference = (): void => {
+    const key = keyInput.value;
+    const box = $('preference');
+    box.replaceChildren();
+    if (key === '') return;
+    try {
+      const list = node.preferenceList(key);
+      const label = document.createElement('span');
+      label.textContent = 'Preference list: ';
+      box.append(label);
+      list.forEach((id, i) => {
+        const item = document.createElement('span');
+        item.className = i < config.n ? 'replica' : 'fallback';
+        item.textContent = id + (id === node.id ? ' (this tab)' : '');
+        item.title = i < config.n ? `replica ${i + 1} of ${config.n}` : 'fallback';
+        box.append(item);
+      });
+    } catch (error) {
+      box.textContent = (error as Error).message;
+    }
+  };
+  keyInput.addEventListener('input', refreshPreference);
+  $<HTMLFormElement>('kv-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const op = ((event as SubmitEvent).submitter as HTMLButtonElement | null)?.dataset.op ?? 'get';
+    const key = keyInput.value;
+    void (async () => {
+      result.dataset.state = 'busy';
+      result.textContent = `${op}…`;
+      try {
+        if (op === 'get') {
+          const got: GetResult = await node.get(key);
+          contexts.set(key, got.context);
+          renderSiblings($('siblings'), got.siblings);
+          result.textContent = got.siblings.length === 0 ? `“${key}” not found (answered by ${got.answeredBy.join(', ')})` : `${got.siblings.length} version${got.siblings.length === 1 ? '' : 's'} of “${key}” (answered by ${got.answeredBy.join(', ')})`;
+        } else {
+          const context = contexts.get(key);
+          const written = op === 'put' ? await node.put(key, parseValue(valueInput.value), context !== undefined ? { context } : {}) : await node.delete(key, context !== undefined ? { context } : {});
+          contexts.set(key, written.context);
+          result.textContent = `${op === 'put' ? 'stored' : 'deleted'} “${key}” as ${written.version.node}:${written.version.counter} (${written.acks} acks)`;
+        }
+        result.dataset.state = 'ok';
+      } catch (error) {
+        result.dataset.state = 'error';
+        const err = error as Error;
+        result.textContent = `${err.name}: ${err.message}`;
+      }
+    })();
+  });
+
+  window.dynamo = {
+    id: node.id,
+    cluster,
+    node,
+    put: node.put.bind(node),
+    get: node.get.bind(node),
+    delete: node.delete.bind(node),
+    members: node.members.bind(node),
+    preferenceList: node.preferenceList.bind(node),
+    ring: node.ring.bind(node),
+    stats: node.stats.bind(node),
+    config: node.config.bind(node),
+    localKeys: node.localKeys.bind(node),
+    on: node.on.bind(node) as DynamoNode['on'],
+  };
+  window.addEventListener('pagehide', () => void node.close());
+  render();
+}
+
+function optional<K extends string>(name: K, value: number | undefined): { [P in K]?: number } {
+  return (value === undefined ? {} : { [name]: value }) as { [P in K]?: number };
+}
+
+/** JSON when it parses, else the text itself. */
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function describeEvent(event: DynamoEvent): string | undefined {
+  switch (event.type) {
+    case 'put':
+      return `put ${event.key} → ${event.version.node}:${event.version.counter}, ${event.acks} acks, ${event.latencyMs} ms`;
+    case 'get':
+      return `get ${event.key} → ${event.siblings} version(s) from ${event.answeredBy.join(', ')}, ${event.latencyMs} ms`;
+    case 'read-repair':
+      return `read repair of ${event.key} on ${event.replicas.join(', ')}`;
+    case 'membership':
+      return `membership: ${event.members.map((m) => m.id).join(', ')}`;
+    case 'message-dropped':
+      return `dropped a message from ${event.from}: ${event.reason}`;
+    case 'error':
+      return `error (${event.context}): ${event.error.message}`;
+    case 'seeds':
+      return event.seeds.length > 0 ? `seeds from signaling: ${event.seeds.join(', ')}` : undefined;
+    default:
+      return undefined;
+  }
+}
+
+main().catch((error: unknown) => {
+  const err = error instanceof Error ? error : new Error(String(error));
+  window.dynamoError = { name: err.name, message: err.message };
+  const status = document.getElementById('status');
+  if (status) {
+    status.textContent = `could not start: ${err.name}: ${err.message}`;
+    status.dataset.state = 'error';
+  }
+  console.error(err);
+});

@@ -1,0 +1,114 @@
+/**
+ * Small render functions of the page. Each takes plain data from the public API and writes DOM nodes
+ * with `textContent` only (data is never parsed as HTML). Arc geometry comes from d3-shape.
+ */
+import { arc } from 'd3-shape';
+import type { MemberRecord } from '../core/membership.js';
+import type { SiblingView } from '../core/node-core.js';
+import type { Ring } from '../core/ring.js';
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** One line of the activity log. */
+export interface LogEntry {
+  atMs: number;
+  text: string;
+}
+
+/** A stable colour per node id (the same id gets the same colour in every tab). */
+export function nodeColour(id: string): string {
+  let hash = 2166136261;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 16777619);
+  const hue = (hash >>> 0) % 360;
+  return `hsl(${hue} 62% 52%)`;
+}
+
+/** Draws the Q partitions as arcs coloured by owner, this node's outlined; a legend lists owners. */
+export function renderRing(svg: SVGSVGElement, legend: HTMLElement, ring: Ring, self: string): void {
+  const q = ring.partitionCount;
+  const owners = ring.members.length > 0 ? ring.owners() : [];
+  const shape = arc<number>()
+    .innerRadius(62)
+    .outerRadius(100)
+    .startAngle((p) => (p / q) * 2 * Math.PI)
+    .endAngle((p) => ((p + 1) / q) * 2 * Math.PI)
+    .padAngle(q <= 64 ? 0.01 : 0);
+  svg.replaceChildren();
+  for (let p = 0; p < owners.length; p++) {
+    const owner = owners[p]!;
+    const path = document.createElementNS(SVG, 'path');
+    path.setAttribute('d', shape(p) ?? '');
+    path.setAttribute('fill', nodeColour(owner));
+    if (owner === self) path.setAttribute('class', 'mine');
+    const title = document.createElementNS(SVG, 'title');
+    title.textContent = `partition ${p}: ${owner}`;
+    path.append(title);
+    svg.append(path);
+  }
+  const label = document.createElementNS(SVG, 'text');
+  label.setAttribute('text-anchor', 'middle');
+  label.setAttribute('dy', '0.35em');
+  label.textContent = `${q} partitions`;
+  svg.append(label);
+  legend.replaceChildren(
+    ...ring.members.map((m) => {
+      const item = document.createElement('li');
+      const swatch = document.createElement('span');
+      swatch.className = 'swatch';
+      swatch.style.background = nodeColour(m.id);
+      item.append(swatch, `${m.id}${m.id === self ? ' (this tab)' : ''}: ${ring.partitionsOf(m.id).length}`);
+      return item;
+    }),
+  );
+}
+
+/** Fills the members table. */
+export function renderMembers(tbody: HTMLElement, members: MemberRecord[], ring: Ring, self: string, connected: string[]): void {
+  tbody.replaceChildren(
+    ...members.map((m) => {
+      const row = document.createElement('tr');
+      row.dataset.node = m.id;
+      if (m.id === self) row.className = 'self';
+      const partitions = ring.members.some((r) => r.id === m.id) ? ring.partitionsOf(m.id).length : 0;
+      const link = m.id === self ? 'this tab' : connected.includes(m.id) ? 'connected' : 'known';
+      for (const text of [m.id, `${m.status} · ${link}`, String(m.capacity), String(partitions), String(m.version)]) {
+        const cell = document.createElement('td');
+        cell.textContent = text;
+        row.append(cell);
+      }
+      return row;
+    }),
+  );
+}
+
+/** Shows the versions a get returned, each with the write (dot) that made it. */
+export function renderSiblings(list: HTMLElement, siblings: SiblingView[]): void {
+  list.replaceChildren(
+    ...siblings.map((s) => {
+      const item = document.createElement('li');
+      const value = document.createElement('pre');
+      value.textContent = s.deleted ? '(deleted)' : showValue(s.value);
+      const meta = document.createElement('small');
+      meta.textContent = `written by ${s.version.node} as write #${s.version.counter} at ${new Date(s.version.timestampMs).toLocaleTimeString()}`;
+      item.append(value, meta);
+      return item;
+    }),
+  );
+}
+
+/** Renders the activity log, newest first. */
+export function renderLog(list: HTMLElement, entries: LogEntry[]): void {
+  list.replaceChildren(
+    ...entries.map((e) => {
+      const item = document.createElement('li');
+      const time = document.createElement('time');
+      time.textContent = new Date(e.atMs).toLocaleTimeString();
+      item.append(time, ' ', e.text);
+      return item;
+    }),
+  );
+}
+
+function showValue(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.byteLength} bytes>` : v), 2) ?? 'null';
+}

@@ -1,0 +1,239 @@
+import 'fake-indexeddb/auto';
+import { forceCloseDatabase } from 'fake-indexeddb';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { StorageError, StorageQuotaError } from '../../src/core/errors';
+import type { VersionSet } from '../../src/core/types';
+import { IDB_SCHEMA_VERSION, IdbStore } from '../../src/storage/idb-store';
+import { runStoreContract } from './store-contract';
+
+let databaseCount = 0;
+/** A database name no other test uses. */
+function freshName(): string {
+  databaseCount += 1;
+  return `idb-store-test-${databaseCount}`;
+}
+
+runStoreContract('IdbStore (fake-indexeddb)', async () => {
+  const name = freshName();
+  return {
+    store: await IdbStore.open(name),
+    reopen: () => IdbStore.open(name),
+    cleanup: () => IdbStore.destroy(name),
+  };
+});
+
+function versionSet(byte: number): VersionSet {
+  return {
+    clock: [{ node: 'a', counter: byte, timestampMs: 0 }],
+    siblings: [{ dot: { node: 'a', counter: byte, timestampMs: 0 }, data: Uint8Array.of(byte) }],
+  };
+}
+
+/** The settled outcome of `promise`: its rejection, or `undefined` when it resolved. */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
+
+/** Opens a raw connection (no `idb`, no versionchange handler), running `upgrade` when needed. */
+function openRaw(name: string, version?: number, upgrade?: (db: IDBDatabase) => void): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(name, version);
+    request.onupgradeneeded = () => upgrade?.(request.result);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+/**
+ * Makes the next `IDBObjectStore.put` succeed as a request and then have its transaction aborted with
+ * a `DOMException` named `errorName`, rolling the put back. That is what a browser does when the commit
+ * would exceed the origin's quota: the request looked fine, the transaction fires `abort` with
+ * `error.name === 'QuotaExceededError'`. fake-indexeddb exposes no public way to fail a commit, so this
+ * calls its internal "abort the transaction with this error" step (`_abort`), which the spec describes.
+ */
+function abortNextPutWith(errorName: string): void {
+  const originalPut = IDBObjectStore.prototype.put;
+  vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementationOnce(function (this: IDBObjectStore, value: unknown, key?: IDBValidKey) {
+    const request = originalPut.call(this, value, key);
+    const transaction = this.transaction as IDBTransaction & { _abort(name: string): void };
+    request.addEventListener('success', () => transaction._abort(errorName));
+    return request;
+  });
+}
+
+describe('IdbStore', () => {
+  const opened: IdbStore[] = [];
+  const names: string[] = [];
+
+  /** Opens a store on a fresh database, closed and deleted after the test. */
+  async function openFresh(options?: Parameters<typeof IdbStore.open>[1]): Promise<IdbStore> {
+    const name = freshName();
+    names.push(name);
+    const store = await IdbStore.open(name, options);
+    opened.push(store);
+    return store;
+  }
+
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    for (const store of opened.splice(0)) await store.close();
+    for (const name of names.splice(0)) await IdbStore.destroy(name);
+  });
+
+  it('is of kind "indexeddb" and creates schema version 1 with the objects and meta stores', async () => {
+    const store = await openFresh();
+    expect(store.kind).toBe('indexeddb');
+    expect(IDB_SCHEMA_VERSION).toBe(1);
+    await store.close();
+
+    const raw = await openRaw(store.name);
+    expect(raw.version).toBe(1);
+    expect([...raw.objectStoreNames]).toEqual(['meta', 'objects']);
+    raw.close();
+  });
+
+  it('asks for strict durability on writes by default, and for the configured one otherwise', async () => {
+    const transaction = vi.spyOn(IDBDatabase.prototype, 'transaction');
+    const strict = await openFresh();
+    await strict.putObject('k', versionSet(1));
+    await strict.deleteObject('k');
+    await strict.putMeta('m', 1);
+    const relaxed = await openFresh({ durability: 'relaxed' });
+    await relaxed.putObject('k', versionSet(1));
+
+    const writes = transaction.mock.calls.filter(([, mode]) => mode === 'readwrite');
+    expect(writes.map(([, , options]) => options?.durability)).toEqual(['strict', 'strict', 'strict', 'relaxed']);
+    expect(strict.durability).toBe('strict');
+  });
+
+  describe('quota and aborted transactions', () => {
+    it('surfaces a QuotaExceededError at commit as StorageQuotaError and keeps the previous value', async () => {
+      const store = await openFresh();
+      await store.putObject('k', versionSet(1));
+
+      abortNextPutWith('QuotaExceededError');
+      const error = await rejectionOf(store.putObject('k', versionSet(2)));
+
+      expect(error).toBeInstanceOf(StorageQuotaError);
+      expect((error as Error).name).toBe('StorageQuotaError');
+      expect((error as Error).message).toMatch(/putObject .*refused to store more data/);
+      expect(((error as Error).cause as DOMException).name).toBe('QuotaExceededError');
+      expect(await store.getObject('k')).toEqual(versionSet(1));
+
+      // The store stays usable once space is free again.
+      await store.putObject('k', versionSet(3));
+      expect(await store.getObject('k')).toEqual(versionSet(3));
+    });
+
+    it('surfaces a quota failure of a meta write too, storing nothing', async () => {
+      const store = await openFresh();
+      abortNextPutWith('QuotaExceededError');
+      const error = await rejectionOf(store.putMeta('m', { big: true }));
+      expect((error as Error).name).toBe('StorageQuotaError');
+      expect(await store.getMeta('m')).toBeUndefined();
+    });
+
+    it('surfaces any other abort as StorageError (not quota) with the original error as cause', async () => {
+      const store = await openFresh();
+      await store.putObject('k', versionSet(1));
+      abortNextPutWith('UnknownError');
+      const error = await rejectionOf(store.putObject('k', versionSet(2)));
+      expect(error).toBeInstanceOf(StorageError);
+      expect(error).not.toBeInstanceOf(StorageQuotaError);
+      expect((error as Error).name).toBe('StorageError');
+      expect((error as Error).message).toMatch(/putObject on IndexedDB database ".*" failed: the browser could not read or write/);
+      expect(((error as Error).cause as DOMException).name).toBe('UnknownError');
+      expect(await store.getObject('k')).toEqual(versionSet(1));
+    });
+  });
+
+  describe('opening', () => {
+    it('refuses a database that a newer version of the code created, with StorageError (VersionError as cause)', async () => {
+      const name = freshName();
+      names.push(name);
+      const raw = await openRaw(name, IDB_SCHEMA_VERSION + 5, (db) => db.createObjectStore('objects'));
+      raw.close();
+
+      const error = await rejectionOf(IdbStore.open(name));
+      expect(error).toBeInstanceOf(StorageError);
+      expect((error as Error).name).toBe('StorageError');
+      expect((error as Error).message).toMatch(/newer schema version/);
+      expect(((error as Error).cause as DOMException).name).toBe('VersionError');
+    });
+  });
+
+  describe('other connections', () => {
+    it('closes itself when another connection upgrades the database, then rejects calls with StorageError', async () => {
+      const onForcedClose = vi.fn();
+      const store = await openFresh({ onForcedClose });
+      await store.putObject('k', versionSet(1));
+
+      // A newer tab opening version 2 must not be blocked by this one.
+      const newer = await openRaw(store.name, IDB_SCHEMA_VERSION + 1, (db) => db.createObjectStore('hints'));
+      expect(newer.version).toBe(IDB_SCHEMA_VERSION + 1);
+      newer.close();
+
+      expect(onForcedClose).toHaveBeenCalledTimes(1);
+      expect((onForcedClose.mock.calls[0]?.[0] as Error).name).toBe('StorageError');
+      const error = await rejectionOf(store.getObject('k'));
+      expect((error as Error).name).toBe('StorageError');
+      expect((error as Error).message).toMatch(/upgrading the database to version 2/);
+      await expect(store.close()).resolves.toBeUndefined();
+    });
+
+    it('closes itself when the browser terminates the connection', async () => {
+      const open = vi.spyOn(indexedDB, 'open');
+      const onForcedClose = vi.fn();
+      const store = await openFresh({ onForcedClose });
+      const raw = open.mock.results[0]?.value as IDBOpenDBRequest;
+
+      // What DevTools "clear site data" does to an open connection. fake-indexeddb's typings declare
+      // the parameter as the database class, but the function takes a connection (see its README).
+      forceCloseDatabase(raw.result as unknown as Parameters<typeof forceCloseDatabase>[0]);
+      await vi.waitFor(() => expect(onForcedClose).toHaveBeenCalledTimes(1));
+
+      const error = await rejectionOf(store.putObject('k', versionSet(1)));
+      expect((error as Error).name).toBe('StorageError');
+      expect((error as Error).message).toMatch(/browser closed the database connection/);
+    });
+
+    it('destroy deletes the database even while a store has it open', async () => {
+      const onForcedClose = vi.fn();
+      const store = await openFresh({ onForcedClose });
+      await store.putObject('k', versionSet(1));
+      await store.putMeta('m', 1);
+
+      await IdbStore.destroy(store.name);
+
+      expect(onForcedClose).toHaveBeenCalledTimes(1);
+      expect((await rejectionOf(store.listKeys()) as Error).message).toMatch(/deleting the database/);
+      const again = await IdbStore.open(store.name);
+      opened.push(again);
+      expect(await again.countObjects()).toBe(0);
+      expect(await again.getMeta('m')).toBeUndefined();
+    });
+
+    it('destroy rejects with StorageError when a connection ignores it, and deletes once that one closes', async () => {
+      const store = await openFresh();
+      await store.putObject('k', versionSet(1));
+      await store.close();
+      const stubborn = await openRaw(store.name); // no versionchange handler: never closes by itself
+
+      const error = await rejectionOf(IdbStore.destroy(store.name));
+      expect(error).toBeInstanceOf(StorageError);
+      expect((error as Error).message).toMatch(/another connection keeps it open/);
+
+      stubborn.close();
+      const again = await IdbStore.open(store.name); // queued behind the pending deletion
+      opened.push(again);
+      expect(await again.countObjects()).toBe(0);
+    });
+
+    it('destroy of a database that does not exist resolves', async () => {
+      await expect(IdbStore.destroy(freshName())).resolves.toBeUndefined();
+    });
+  });
+});

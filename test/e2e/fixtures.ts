@@ -1,0 +1,185 @@
+/**
+ * End-to-end fixtures: the built app served by Vite's preview server with the real signaling plugin,
+ * and real Chromium tabs driven by playwright-core (page objects, after peerjs's own e2e tests).
+ *
+ * Chromium is the system one (`/usr/bin/chromium`, or `CHROMIUM_PATH`). Launch flags follow
+ * BROWSER-FACTS.md: WebRTC over loopback needs --allow-loopback-in-peer-connection and
+ * --use-fake-ui-for-media-stream; the background-networking flags keep Chromium off the network.
+ */
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { preview, type PreviewServer } from 'vite';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ARTIFACTS = path.join(REPO, 'test-results');
+
+/** Flags every test launch uses. */
+export const CHROMIUM_ARGS = [
+  '--allow-loopback-in-peer-connection',
+  '--use-fake-ui-for-media-stream',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-gpu',
+  // Tabs in the background must keep their timers running like a visible one for these tests.
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+
+/** Starts the preview server over dist/ (built by `npm run build`) on a free port. */
+export async function startApp(): Promise<{ server: PreviewServer; origin: string }> {
+  if (!existsSync(path.join(REPO, 'dist', 'index.html'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+  const server = await preview({
+    root: REPO,
+    configFile: path.join(REPO, 'vite.config.ts'),
+    logLevel: 'silent',
+    preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
+  });
+  const address = server.httpServer.address() as AddressInfo;
+  return { server, origin: `http://127.0.0.1:${address.port}` };
+}
+
+/** Launches the system Chromium. */
+export async function launchBrowser(): Promise<Browser> {
+  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+}
+
+/** Polls `check` in Node until it returns a value other than undefined/false, or throws after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** What a get returns inside the page, made serialisable. */
+export interface GetView {
+  values: unknown[];
+  deleted: boolean[];
+  context: string;
+  answeredBy: string[];
+}
+
+/** One tab = one node. Methods run the console API (`window.dynamo`) inside the page. */
+export class NodeTab {
+  private constructor(
+    readonly page: Page,
+    readonly url: string,
+  ) {}
+
+  /** Opens a tab on `url` and waits until its node has started. */
+  static async open(context: BrowserContext, url: string): Promise<NodeTab> {
+    const page = await context.newPage();
+    const tab = new NodeTab(page, url);
+    await page.goto(url);
+    await tab.waitStarted();
+    return tab;
+  }
+
+  /** Waits until `window.dynamo` exists (or the page reports a start error). */
+  async waitStarted(): Promise<void> {
+    await this.page.waitForFunction(() => window.dynamo !== undefined || window.dynamoError !== undefined, undefined, { timeout: 30_000 });
+    const error = await this.page.evaluate(() => window.dynamoError);
+    if (error) throw new Error(`node failed to start: ${error.name}: ${error.message}`);
+  }
+
+  id(): Promise<string> {
+    return this.page.evaluate(() => window.dynamo!.id);
+  }
+
+  memberIds(): Promise<string[]> {
+    return this.page.evaluate(() => window.dynamo!.members().map((m) => m.id));
+  }
+
+  ringOwners(): Promise<string[]> {
+    return this.page.evaluate(() => [...window.dynamo!.ring().owners()]);
+  }
+
+  preferenceList(key: string): Promise<string[]> {
+    return this.page.evaluate((k) => window.dynamo!.preferenceList(k), key);
+  }
+
+  /** Waits until this node sees `count` members. */
+  async waitMembers(count: number, timeoutMs = 30_000): Promise<void> {
+    await this.page.waitForFunction((n) => window.dynamo!.members().length === n, count, { timeout: timeoutMs });
+  }
+
+  put(key: string, value: unknown, options: { context?: string; w?: number } = {}): Promise<{ context: string; acks: number }> {
+    return this.page.evaluate(
+      async ([k, v, o]) => {
+        const result = await window.dynamo!.put(k, v, o);
+        return { context: result.context, acks: result.acks };
+      },
+      [key, value, options] as const,
+    );
+  }
+
+  delete(key: string, options: { context?: string } = {}): Promise<{ context: string }> {
+    return this.page.evaluate(async ([k, o]) => ({ context: (await window.dynamo!.delete(k, o)).context }), [key, options] as const);
+  }
+
+  get(key: string, options: { r?: number } = {}): Promise<GetView> {
+    return this.page.evaluate(
+      async ([k, o]) => {
+        const result = await window.dynamo!.get(k, o);
+        return {
+          values: result.siblings.map((s) => s.value),
+          deleted: result.siblings.map((s) => s.deleted),
+          context: result.context,
+          answeredBy: result.answeredBy,
+        };
+      },
+      [key, options] as const,
+    );
+  }
+
+  /** Runs an operation in the page and returns the error's name and message (or null when it succeeded). */
+  errorOf(script: string): Promise<{ name: string; message: string } | null> {
+    return this.page.evaluate(async (code) => {
+      try {
+        await (0, eval)(code);
+        return null;
+      } catch (error) {
+        const e = error as Error;
+        return { name: e.name, message: e.message };
+      }
+    }, script);
+  }
+
+  stats(): Promise<{ messagesDropped: number; dropReasons: Record<string, number>; connectedPeers: string[] }> {
+    return this.page.evaluate(() => {
+      const s = window.dynamo!.stats();
+      return { messagesDropped: s.messagesDropped, dropReasons: s.dropReasons, connectedPeers: s.connectedPeers };
+    });
+  }
+
+  localKeys(): Promise<string[]> {
+    return this.page.evaluate(() => window.dynamo!.localKeys());
+  }
+
+  async reload(): Promise<void> {
+    await this.page.reload();
+    await this.waitStarted();
+  }
+
+  async screenshot(name: string): Promise<string> {
+    const file = path.join(ARTIFACTS, `${name}.png`);
+    await this.page.screenshot({ path: file, fullPage: true });
+    return file;
+  }
+}

@@ -1,0 +1,31 @@
+import { defineConfig } from 'vite';
+import type { Plugin } from 'vite';
+import { SIGNALING_PATH, signalingPlugin } from './src/signaling/signaling-plugin';
+
+/** After Vite's own URL lines, one line on where signaling lives and what a tab is. */
+function announceSignaling(): Plugin {
+  const announce = (server: {
+    printUrls(): void;
+    resolvedUrls: { local: string[] } | null;
+    config: { logger: { info(msg: string): void } };
+  }): void => {
+    const printUrls = server.printUrls.bind(server);
+    server.printUrls = () => {
+      printUrls();
+      const origin = server.resolvedUrls?.local[0]?.replace(/\/+$/, '');
+      if (origin === undefined) return;
+      server.config.logger.info(
+        `  ➜  Signaling: ${origin}${SIGNALING_PATH} (same port); every tab you open is a storage node`,
+      );
+    };
+  };
+  return { name: 'tabdynamo:announce', configureServer: announce, configurePreviewServer: announce };
+}
+
+export default defineConfig({
+  plugins: [signalingPlugin(), announceSignaling()],
+  server: { host: '127.0.0.1', port: 5173 },
+  preview: { host: '127.0.0.1', port: 4173 },
+  build: { target: 'es2022' },
+  worker: { format: 'es' },
+});
