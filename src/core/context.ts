@@ -63,7 +63,8 @@ export function contextAfterPut(context: CausalContext, dot: Dot): CausalContext
     }
     pending = rest;
   }
-  pending.sort((a, b) => a.timestampMs - b.timestampMs);
+  // Keep the newest dots by arrival (the new write's dot last, so it is always kept): timestamps come
+  // from different coordinators' wall clocks and cannot order them.
   return {
     clock: [...clock.values()].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0)),
     dots: pending.slice(-MAX_CONTEXT_DOTS),

@@ -23,6 +23,8 @@ export interface MemberRecord {
   capacity: number;
   status: MemberStatus;
   version: number;
+  /** When the node first joined (ms, its own clock); orders the ring's replay of joins (see ring.ts). */
+  joinedAtMs: number;
 }
 
 /** Orders two records of the same member: higher version wins; equal versions fall back to content. */
@@ -34,7 +36,7 @@ export function newerRecord(a: MemberRecord, b: MemberRecord): MemberRecord {
 }
 
 function recordKey(r: MemberRecord): string {
-  return `${r.status}|${r.capacity}`;
+  return `${r.status}|${r.capacity}|${r.joinedAtMs}`;
 }
 
 /**
@@ -66,7 +68,7 @@ export class Membership {
   ringMembers(): RingMember[] {
     return this.all()
       .filter((r) => r.status === 'up')
-      .map((r) => ({ id: r.id, capacity: r.capacity }));
+      .map((r) => ({ id: r.id, capacity: r.capacity, joinedAtMs: r.joinedAtMs }));
   }
 
   /**
@@ -95,13 +97,14 @@ export class Membership {
    * Changes this node's own record (the only record a node writes), bumping its version.
    * @returns the new record.
    */
-  updateSelf(change: Partial<Pick<MemberRecord, 'capacity' | 'status'>>, minVersion = 0): MemberRecord {
+  updateSelf(change: Partial<Pick<MemberRecord, 'capacity' | 'status' | 'joinedAtMs'>>, minVersion = 0): MemberRecord {
     const current = this.records.get(this.self);
     const record: MemberRecord = {
       id: this.self,
       capacity: change.capacity ?? current?.capacity ?? 1,
       status: change.status ?? current?.status ?? 'up',
       version: Math.max((current?.version ?? 0) + 1, minVersion),
+      joinedAtMs: change.joinedAtMs ?? current?.joinedAtMs ?? 0,
     };
     this.records.set(this.self, record);
     return record;

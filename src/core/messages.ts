@@ -49,6 +49,7 @@ const sibling = v.object({ dot, data });
 export const versionSetSchema = v.object({
   clock,
   siblings: v.pipe(v.array(sibling), v.maxLength(MAX_WIRE_SIBLINGS)),
+  dots: v.optional(v.pipe(v.array(dot), v.maxLength(MAX_WIRE_CLOCK_ENTRIES))),
 });
 
 const memberRecord = v.object({
@@ -56,6 +57,7 @@ const memberRecord = v.object({
   capacity: v.pipe(v.number(), v.finite(), v.minValue(Number.MIN_VALUE), v.maxValue(1_000_000)),
   status: v.picklist(['up', 'leaving', 'left']),
   version: counter,
+  joinedAtMs: timestampMs,
 });
 
 /** Schema of every message a node accepts. */

@@ -218,11 +218,14 @@ export class NodeCore {
    * @throws StorageError when the store cannot be read or written.
    */
   async start(): Promise<void> {
-    const self = await this.store.getMeta<{ version: number }>(META_SELF);
+    const self = await this.store.getMeta<{ version: number; joinedAtMs?: number }>(META_SELF);
     const known = await this.store.getMeta<MemberRecord[]>(META_MEMBERS);
     if (Array.isArray(known)) this.membership.merge(known.filter((r) => r.id !== this.id));
-    const record = this.membership.updateSelf({ status: 'up', capacity: this.config.capacity }, (self?.version ?? 0) + 1);
-    await this.store.putMeta(META_SELF, { version: record.version });
+    // The join time is set once, on the first start, and kept across restarts: it fixes this node's
+    // place in the ring's replay of joins (ring.ts), so a restart moves no partition.
+    const joinedAtMs = self?.joinedAtMs ?? this.clock.now();
+    const record = this.membership.updateSelf({ status: 'up', capacity: this.config.capacity, joinedAtMs }, (self?.version ?? 0) + 1);
+    await this.store.putMeta(META_SELF, { version: record.version, joinedAtMs });
     this.running = true;
     this.onMembershipChanged();
     this.nextGossipAtMs = this.clock.now();
@@ -361,7 +364,7 @@ export class NodeCore {
       // Someone holds a record of this node at least as new as ours (we lost our state, or it was
       // forged): out-version it so our own record wins again.
       selfRecord = this.membership.updateSelf({}, theirView.version + 1);
-      this.store.putMeta(META_SELF, { version: selfRecord.version }).catch((error: unknown) => this.reportError(error, 'saving this node\'s record'));
+      this.store.putMeta(META_SELF, { version: selfRecord.version, joinedAtMs: selfRecord.joinedAtMs }).catch((error: unknown) => this.reportError(error, 'saving this node\'s record'));
       this.onMembershipChanged();
     }
     const stale = selfRecord !== undefined && (theirView === undefined || theirView.version < selfRecord.version);
@@ -464,7 +467,7 @@ export class NodeCore {
     const siblings = toSiblingViews(outcome.versions);
     const result: GetResult = {
       siblings,
-      context: outcome.versions ? encodeContext({ clock: outcome.versions.clock, dots: [] }) : '',
+      context: outcome.versions ? encodeContext({ clock: outcome.versions.clock, dots: outcome.versions.dots ?? [] }) : '',
       answeredBy: outcome.answeredBy,
     };
     this.emit({ type: 'get', key, siblings: siblings.length, answeredBy: outcome.answeredBy, latencyMs: this.clock.now() - startedMs });

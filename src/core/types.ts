@@ -56,6 +56,12 @@ export interface Sibling {
 export interface VersionSet {
   clock: ClockEntry[];
   siblings: Sibling[];
+  /**
+   * Writes seen beyond `clock` that do not follow on from it (the "dot cloud" of a causal context):
+   * a write whose context named a dot this replica never held records it here, so that the dot,
+   * arriving later, is known as overwritten. Absent when empty; sorted by dot.
+   */
+  dots?: Dot[];
 }
 
 /**

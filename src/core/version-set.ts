@@ -29,6 +29,9 @@ import type { ClockEntry, Dot, NodeId, Sibling, VersionSet } from './types.js';
 /** Number of clock entries kept after a put before the oldest are dropped (paper §4.4 uses 10). */
 export const DEFAULT_MAX_CLOCK_ENTRIES = 10;
 
+/** Most separate dots (the dot cloud) a version set keeps; beyond it the oldest are forgotten. */
+export const MAX_CLOUD_DOTS = 32;
+
 /**
  * How two vector clocks relate (paper §4.4 vocabulary), read as "`a` is ... `b`":
  * `'before'` — `a` is an ancestor of `b` (`b` descends `a`, they differ); `'after'` — the reverse;
@@ -73,6 +76,54 @@ function copySibling(s: Sibling): Sibling {
  */
 export function covers(clock: readonly ClockEntry[], dot: Dot): boolean {
   return counterOf(clock, dot.node) >= dot.counter;
+}
+
+/** Whether a causal context (a clock plus separate dots) has seen `dot`. */
+export function coversWithDots(clock: readonly ClockEntry[], dots: readonly Dot[] | undefined, dot: Dot): boolean {
+  return covers(clock, dot) || (dots ?? []).some((d) => sameDot(d, dot));
+}
+
+/**
+ * Normalizes a causal context in place of a version set's `clock` + `dots`: folds every dot that
+ * directly follows the clock's counter for its node into the clock (repeatedly), drops dots the clock
+ * covers and duplicates, and keeps at most {@link MAX_CLOUD_DOTS} (the newest by timestamp; forgetting a
+ * dot can only make an old write look concurrent again — an extra sibling — never lose one).
+ * @returns the new clock (sorted by node) and dots (sorted by dot); inputs are not modified.
+ */
+export function compactContext(clock: readonly ClockEntry[], dots: readonly Dot[]): { clock: ClockEntry[]; dots: Dot[] } {
+  const entries = new Map<NodeId, ClockEntry>(clock.map((e) => [e.node, { node: e.node, counter: e.counter, timestampMs: e.timestampMs }]));
+  let pending = dots.map((d) => ({ node: d.node, counter: d.counter, timestampMs: d.timestampMs }));
+  let changed = true;
+  while (changed && pending.length > 0) {
+    changed = false;
+    const rest: Dot[] = [];
+    for (const d of pending) {
+      const entry = entries.get(d.node);
+      const counter = entry?.counter ?? 0;
+      if (d.counter <= counter) {
+        changed = true;
+      } else if (d.counter === counter + 1) {
+        entries.set(d.node, { node: d.node, counter: d.counter, timestampMs: Math.max(d.timestampMs, entry?.timestampMs ?? d.timestampMs) });
+        changed = true;
+      } else if (!rest.some((r) => sameDot(r, d))) {
+        rest.push(d);
+      }
+    }
+    pending = rest;
+  }
+  if (pending.length > MAX_CLOUD_DOTS) {
+    pending.sort((x, y) => y.timestampMs - x.timestampMs || compareDots(x, y));
+    pending = pending.slice(0, MAX_CLOUD_DOTS);
+  }
+  return {
+    clock: [...entries.values()].sort((x, y) => compareNodeIds(x.node, y.node)),
+    dots: pending.sort(compareDots),
+  };
+}
+
+/** Builds a version set, leaving `dots` out when empty. */
+function makeVersionSet(clock: ClockEntry[], siblings: Sibling[], dots: Dot[]): VersionSet {
+  return dots.length > 0 ? { clock, siblings, dots } : { clock, siblings };
 }
 
 /**
@@ -190,19 +241,24 @@ export function applyPut(
 ): { versions: VersionSet; dot: Dot } {
   if (!Number.isFinite(nowMs)) throw new RangeError(`applyPut: nowMs must be finite, got ${nowMs}`);
   const base = local ?? emptyVersionSet();
-  const counter = Math.max(counterOf(base.clock, node), counterOf(context, node)) + 1;
+  // The new counter exceeds every counter of this node anywhere in sight, so a dot is never reused.
+  let highest = Math.max(counterOf(base.clock, node), counterOf(context, node));
+  for (const d of [...contextDots, ...(base.dots ?? [])]) if (d.node === node) highest = Math.max(highest, d.counter);
+  const counter = highest + 1;
   const dot: Dot = { node, counter, timestampMs: nowMs };
 
-  const seenDot = (d: Dot): boolean => covers(context, d) || contextDots.some((c) => c.node === d.node && c.counter === d.counter);
-  const survivors = base.siblings.filter((s) => !seenDot(s.dot)).map(copySibling);
+  const survivors = base.siblings.filter((s) => !coversWithDots(context, contextDots, s.dot)).map(copySibling);
   const siblings = [...survivors, { dot: { ...dot }, data }].sort((x, y) => compareDots(x.dot, y.dot));
 
   const joined = mergeClocks(base.clock, context).filter((e) => e.node !== node);
   joined.push({ node, counter, timestampMs: nowMs });
+  // The context's separate dots were overwritten by this write: remember them even when this replica
+  // never held them, so that they are recognised as overwritten when they arrive (never resurrected).
+  const compacted = compactContext(joined, [...(base.dots ?? []), ...contextDots]);
   const keep = new Set(siblings.map((s) => s.dot.node));
-  const clock = truncateClock(joined, maxClockEntries, keep);
+  const clock = truncateClock(compacted.clock, maxClockEntries, keep);
 
-  return { versions: { clock, siblings }, dot };
+  return { versions: makeVersionSet(clock, siblings, compacted.dots), dot };
 }
 
 /**
@@ -245,14 +301,15 @@ export function mergeVersionSets(a: VersionSet | undefined, b: VersionSet | unde
   for (const s of left.siblings) {
     const twin = right.siblings.find((t) => sameDot(t.dot, s.dot));
     if (twin !== undefined) siblings.push(copySibling(pickSameDot(s, twin)));
-    else if (!covers(right.clock, s.dot)) siblings.push(copySibling(s));
+    else if (!coversWithDots(right.clock, right.dots, s.dot)) siblings.push(copySibling(s));
   }
   for (const t of right.siblings) {
     const twin = left.siblings.find((s) => sameDot(s.dot, t.dot));
-    if (twin === undefined && !covers(left.clock, t.dot)) siblings.push(copySibling(t));
+    if (twin === undefined && !coversWithDots(left.clock, left.dots, t.dot)) siblings.push(copySibling(t));
   }
   siblings.sort((x, y) => compareDots(x.dot, y.dot));
-  return { clock: mergeClocks(left.clock, right.clock), siblings };
+  const context = compactContext(mergeClocks(left.clock, right.clock), [...(left.dots ?? []), ...(right.dots ?? [])]);
+  return makeVersionSet(context.clock, siblings, context.dots);
 }
 
 /**
@@ -264,6 +321,9 @@ export function versionSetsEqual(a: VersionSet | undefined, b: VersionSet | unde
   const left = a ?? emptyVersionSet();
   const right = b ?? emptyVersionSet();
   if (compareClocks(left.clock, right.clock) !== 'equal') return false;
+  const leftDots = left.dots ?? [];
+  const rightDots = right.dots ?? [];
+  if (leftDots.length !== rightDots.length || !leftDots.every((d) => rightDots.some((e) => sameDot(d, e)))) return false;
   if (left.siblings.length !== right.siblings.length) return false;
   return left.siblings.every((s) => right.siblings.some((t) => sameDot(s.dot, t.dot)));
 }
@@ -289,6 +349,6 @@ export function isTombstoneOnly(v: VersionSet): boolean {
 export function versionSetSizeBytes(v: VersionSet): number {
   let total = 0;
   for (const s of v.siblings) total += (s.data?.length ?? 0) + s.dot.node.length + 24;
-  for (const e of v.clock) total += e.node.length + 24;
+  for (const e of [...v.clock, ...(v.dots ?? [])]) total += e.node.length + 24;
   return total;
 }

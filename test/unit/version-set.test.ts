@@ -7,6 +7,7 @@ import {
   clockDescends,
   compareClocks,
   covers,
+  coversWithDots,
   emptyVersionSet,
   isTombstoneOnly,
   liveSiblings,
@@ -168,13 +169,14 @@ describe('clocks', () => {
 describe('mergeVersionSets on random states', () => {
   /**
    * Builds states the way a cluster would: a few replicas taking puts (with contexts of every kind:
-   * blind, own, another replica's, an old one) and syncing with each other; clocks sometimes truncated.
+   * blind, a read's, a previous put's with its separate dots, an old one) and syncing with each other;
+   * clocks sometimes truncated.
    */
   function randomStates(seed: number): VersionSet[] {
     const rnd = prng(seed);
     const nodes = ['a', 'b', 'c', 'd'];
     const replicas = new Map<string, VersionSet | undefined>(nodes.map((n) => [n, undefined]));
-    const contexts: ClockEntry[][] = [[]];
+    const contexts: CausalContext[] = [emptyContext()];
     const pool: VersionSet[] = [emptyVersionSet()];
     const maxEntries = 2 + rnd.int(3);
     for (let step = 0; step < 40; step++) {
@@ -182,9 +184,9 @@ describe('mergeVersionSets on random states', () => {
       if (rnd.next() < 0.6) {
         const ctx = contexts[rnd.int(contexts.length)]!;
         const data = rnd.next() < 0.2 ? null : bytes(`${seed}-${step}`);
-        const { versions } = applyPut(replicas.get(n), ctx, n, data, step, maxEntries);
+        const { versions, dot } = applyPut(replicas.get(n), ctx.clock, n, data, step, maxEntries, ctx.dots);
         replicas.set(n, versions);
-        contexts.push(versions.clock);
+        contexts.push({ clock: versions.clock, dots: [] }, contextAfterPut(ctx, dot));
         pool.push(versions);
       } else {
         const m = nodes[rnd.int(nodes.length)]!;
@@ -240,7 +242,7 @@ describe('mergeVersionSets on random states', () => {
           for (const s of mine.siblings) {
             if (hasDot(merged, s.dot)) continue;
             dropped++;
-            expect(covers(other.clock, s.dot), `seed ${seed}: dropped ${s.dot.node}:${s.dot.counter} not covered`).toBe(true);
+            expect(coversWithDots(other.clock, other.dots, s.dot), `seed ${seed}: dropped ${s.dot.node}:${s.dot.counter} not covered`).toBe(true);
             expect(hasDot(other, s.dot), `seed ${seed}: dropped a sibling both sides hold`).toBe(false);
           }
         }

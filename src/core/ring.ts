@@ -1,0 +1,417 @@
+/**
+ * The ring: where a key lives (paper §4.2 partitioning, §4.3 replication, §6.2 strategy 3).
+ *
+ * The MD5 output space [0, 2^128) is cut into Q equal partitions (Q a power of two, default 256), so the
+ * partition of a key is simply the top log2(Q) bits of MD5(key). Each partition has exactly one owner.
+ * A key's preference list starts at the owner of its partition and walks the ring clockwise, keeping
+ * each node the first time it is met:
+ *
+ *                      partition 0
+ *                 Q-1    .---.    1            key k: MD5(k) = 0x3f2a...
+ *                    .-'  c  a  '-.                 |  top log2(Q) bits
+ *                  .'  b         b  '.              v
+ *                 /  a              c  \       partition p (owner a)
+ *                |  c    clockwise    a |      preference list: a, c, b, ...   (first N: the replicas,
+ *                 \  b      --->     b /        the rest: fallbacks of the sloppy quorum, paper §4.6)
+ *                  '.  a          c .'
+ *                    '-.  b  c  .-'
+ *                        '---'
+ *
+ * Ownership is a pure function of the member set: every node that sees the same members (ids and
+ * capacities), in whatever order it learned them, computes the same owners. There is no claim history
+ * to agree on, which is what lets gossip converge on a ring without a coordinator (DESIGN.md §3).
+ *
+ * How owners are chosen (a "claim" in riak_core's words): by replaying the joins.
+ *   Members are taken in join order — `joinedAtMs`, then id, both gossiped with the member — and each
+ *   join is applied to the ring of the members before it:
+ *     1. Quotas. Every member's share is Q * capacity / total capacity; it gets floor(share) or
+ *        ceil(share) partitions, Q in total, by the largest-remainder method. Equal remainders (always
+ *        the case for equal capacities) go to the members already holding more, so no one gives up a
+ *        partition it would have to take back.
+ *     2. Release. A member holding more than its quota releases the surplus: the partitions it scores
+ *        lowest (a per-(partition, node) pseudo-random score from MD5 of the id, as in rendezvous
+ *        hashing), so what it gives up is scattered around the ring.
+ *     3. Claim. Released partitions go to members below quota, best score first.
+ *   A join appended at the end of the order therefore moves exactly the partitions the newcomer must
+ *   own (plus a rounding seat at most): the minimum. The result depends only on the set of members
+ *   (ids, capacities, join times) — never on the order gossip delivered them — so every node that
+ *   sees the same members computes the same owners. Two nodes that join concurrently are ordered by
+ *   (joinedAtMs, id) like any others. Members without a join time count as joined at 0.
+ *
+ * Measured in test/unit/ring.test.ts: counts are exact (floor or ceil of the share); a join moves the
+ * minimum number of partitions; consecutive partitions belong to unrelated nodes, so a preference list
+ * meets N distinct nodes about as fast as with independently drawn owners.
+ */
+
+import { md5 } from '@noble/hashes/legacy.js';
+import { utf8ToBytes } from '@noble/hashes/utils.js';
+import { InvalidOptionError } from './errors.js';
+import type { NodeId } from './types.js';
+
+/** Default number of partitions Q of a cluster (DESIGN.md §3). Fixed for the life of a cluster. */
+export const DEFAULT_PARTITION_COUNT = 256;
+
+/** Largest partition count `Ring.build` accepts (2^16: the partition is then the first two MD5 bytes). */
+const MAX_PARTITION_COUNT = 65_536;
+
+/** Most members `Ring.build` accepts; keeps every (partition, node) pair index within 32 bits. */
+const MAX_MEMBERS = 65_536;
+
+const TWO_POW_128 = 1n << 128n;
+
+/**
+ * A key's position on the ring (paper §4.2): MD5 of the key's UTF-8 bytes, read as an unsigned
+ * big-endian 128-bit integer, in [0, 2^128). Lone surrogates encode as U+FFFD (`TextEncoder`).
+ *
+ * @throws TypeError when `key` is not a string.
+ */
+export function keyPosition(key: string): bigint {
+  const digest = md5(utf8ToBytes(key));
+  const view = new DataView(digest.buffer, digest.byteOffset, digest.byteLength);
+  return (view.getBigUint64(0) << 64n) | view.getBigUint64(8);
+}
+
+/**
+ * One node as the ring sees it (paper §6.2 strategy 3: nodes own whole partitions).
+ * `id`: the node's id, unique in the cluster. `capacity`: a finite number > 0, a relative weight; a
+ * node with capacity 2 owns about twice the partitions of a node with capacity 1.
+ */
+export interface RingMember {
+  id: NodeId;
+  capacity: number;
+  /** When the member joined (ms; any monotonic scale shared by the cluster). Orders the replay of joins. Default 0. */
+  joinedAtMs?: number;
+  /**
+   * When the member left the ring for good (paper §4.8.1 explicit removal), if it did. A departed
+   * member owns nothing; it is kept in the replay so that its departure moves only its own partitions.
+   */
+  leftAtMs?: number;
+}
+
+/**
+ * An immutable assignment of Q equal partitions to member nodes, and the preference lists derived
+ * from it (paper §4.2, §4.3, §6.2 strategy 3). Build one with `Ring.build`; build a new one whenever
+ * the membership changes (adding or removing a node is explicit, paper §4.8.1).
+ *
+ * A member whose share rounds down to zero partitions (possible when there are more members than
+ * partitions, or with a tiny capacity) owns nothing and appears in no preference list.
+ */
+export class Ring {
+  /** Q: the number of partitions, a power of two in [1, 65536]. */
+  readonly partitionCount: number;
+  /** The members the ring was built from, sorted by id (code-unit order), frozen. */
+  readonly members: readonly RingMember[];
+
+  /** log2(Q): how many top bits of a position name its partition. */
+  readonly #partitionBits: number;
+  /** Owner of each partition, by index; empty for an empty ring. Frozen. */
+  readonly #owners: readonly NodeId[];
+  /** Partitions of each owning node, ascending. */
+  readonly #partitionsByNode: ReadonlyMap<NodeId, readonly number[]>;
+  /** How many distinct nodes own at least one partition (the length of every preference list). */
+  readonly #owningNodeCount: number;
+  /** Preference lists, computed on first use per partition. */
+  readonly #preferenceLists: (readonly NodeId[] | undefined)[];
+
+  private constructor(partitionCount: number, members: readonly RingMember[], owners: readonly NodeId[]) {
+    this.partitionCount = partitionCount;
+    this.members = members;
+    this.#partitionBits = Math.log2(partitionCount);
+    this.#owners = owners;
+    const byNode = new Map<NodeId, number[]>();
+    owners.forEach((node, partition) => {
+      const list = byNode.get(node);
+      if (list) list.push(partition);
+      else byNode.set(node, [partition]);
+    });
+    this.#partitionsByNode = byNode;
+    this.#owningNodeCount = byNode.size;
+    this.#preferenceLists = new Array<readonly NodeId[] | undefined>(owners.length).fill(undefined);
+  }
+
+  /**
+   * Builds the ring of `members` with `partitionCount` partitions (paper §6.2 strategy 3, see the
+   * module header for the rule). The result depends only on the set of (id, capacity) pairs, not on
+   * their order. Zero members give an empty ring, whose preference lists are empty.
+   *
+   * Cost: O(Q * members) hashing in a few passes; Q = 256 with 100 members takes a few milliseconds.
+   *
+   * @param members nodes that own partitions (at most 65536); ids unique, capacities finite and > 0.
+   * @param partitionCount Q, a power of two in [1, 65536]; default `DEFAULT_PARTITION_COUNT`.
+   * @throws InvalidOptionError when `partitionCount` is not a power of two in [1, 65536], a capacity is
+   *   not a finite number > 0, an id is not a non-empty string, ids repeat, or there are more than
+   *   65536 members.
+   */
+  static build(members: readonly RingMember[], partitionCount: number = DEFAULT_PARTITION_COUNT): Ring {
+    if (
+      typeof partitionCount !== 'number' ||
+      !Number.isInteger(partitionCount) ||
+      partitionCount < 1 ||
+      partitionCount > MAX_PARTITION_COUNT ||
+      (partitionCount & (partitionCount - 1)) !== 0
+    ) {
+      throw new InvalidOptionError(`partitionCount must be a power of two between 1 and ${MAX_PARTITION_COUNT}, got ${String(partitionCount)}`);
+    }
+    if (members.length > MAX_MEMBERS) {
+      throw new InvalidOptionError(`a ring holds at most ${MAX_MEMBERS} members, got ${members.length}`);
+    }
+    for (const member of members) {
+      if (typeof member.id !== 'string' || member.id.length === 0) {
+        throw new InvalidOptionError(`a ring member's id must be a non-empty string, got ${JSON.stringify(member.id)}`);
+      }
+      const { capacity } = member;
+      if (typeof capacity !== 'number' || !Number.isFinite(capacity) || capacity <= 0) {
+        throw new InvalidOptionError(`capacity of ${member.id} must be a finite number > 0, got ${String(capacity)}`);
+      }
+    }
+    for (const member of members) {
+      for (const field of ['joinedAtMs', 'leftAtMs'] as const) {
+        const value = member[field];
+        if (value !== undefined && !Number.isFinite(value)) {
+          throw new InvalidOptionError(`${field} of ${member.id} must be a finite number, got ${String(value)}`);
+        }
+      }
+    }
+    const all = members
+      .map((m) =>
+        Object.freeze({ id: m.id, capacity: m.capacity, joinedAtMs: m.joinedAtMs ?? 0, ...(m.leftAtMs !== undefined ? { leftAtMs: m.leftAtMs } : {}) }),
+      )
+      .sort((a, b) => compareIds(a.id, b.id));
+    for (let i = 1; i < all.length; i++) {
+      if (all[i]!.id === all[i - 1]!.id) throw new InvalidOptionError(`duplicate ring member id ${all[i]!.id}`);
+    }
+    const sorted = all.filter((m) => m.leftAtMs === undefined);
+    for (let i = 1; i < sorted.length; i++) {
+      if (sorted[i]!.id === sorted[i - 1]!.id) throw new InvalidOptionError(`duplicate ring member id ${sorted[i]!.id}`);
+    }
+    const frozenMembers = Object.freeze(sorted);
+    if (sorted.length === 0) return new Ring(partitionCount, frozenMembers, Object.freeze([]));
+    const joinOrder = [...all].sort((a, b) => a.joinedAtMs - b.joinedAtMs || compareIds(a.id, b.id));
+    const ownerIndex = replayJoins(joinOrder, partitionCount);
+    const owners = Object.freeze(Array.from(ownerIndex, (i) => joinOrder[i]!.id));
+    return new Ring(partitionCount, frozenMembers, owners);
+  }
+
+  /**
+   * The partition of `key` (paper §4.2): the top log2(Q) bits of `keyPosition(key)`, in [0, Q).
+   * @throws TypeError when `key` is not a string.
+   */
+  partitionOfKey(key: string): number {
+    if (this.#partitionBits === 0) {
+      utf8ToBytes(key); // same argument check as keyPosition
+      return 0;
+    }
+    const digest = md5(utf8ToBytes(key));
+    const top32 = ((digest[0]! << 24) | (digest[1]! << 16) | (digest[2]! << 8) | digest[3]!) >>> 0;
+    return top32 >>> (32 - this.#partitionBits);
+  }
+
+  /**
+   * The partition holding a ring position (top log2(Q) bits of a 128-bit position), in [0, Q).
+   * @throws RangeError when `position` is outside [0, 2^128) (a programmer error).
+   */
+  partitionOfPosition(position: bigint): number {
+    if (typeof position !== 'bigint' || position < 0n || position >= TWO_POW_128) {
+      throw new RangeError(`ring position must be a bigint in [0, 2^128), got ${String(position)}`);
+    }
+    return Number(position >> BigInt(128 - this.#partitionBits));
+  }
+
+  /**
+   * The node that owns `partition` (the first node of its preference list).
+   * @throws RangeError when the ring is empty or `partition` is not an integer in [0, Q) (programmer errors).
+   */
+  owner(partition: number): NodeId {
+    this.#checkPartition(partition);
+    const node = this.#owners[partition];
+    if (node === undefined) throw new RangeError('the ring is empty: no node owns partitions');
+    return node;
+  }
+
+  /** Owner of every partition, indexed by partition (length Q); empty for an empty ring. Frozen. */
+  owners(): readonly NodeId[] {
+    return this.#owners;
+  }
+
+  /** The partitions `node` owns, ascending; `[]` when it owns none or is not a member. A fresh array. */
+  partitionsOf(node: NodeId): number[] {
+    return [...(this.#partitionsByNode.get(node) ?? [])];
+  }
+
+  /**
+   * The preference list of `key` (paper §4.3): every node that owns a partition, each once, in the
+   * order met walking partitions clockwise from the key's partition. The first N are the key's
+   * replicas (the first is the owner of its partition); the rest are, in order, the fallback nodes
+   * that take writes with a hint when replicas are unreachable (sloppy quorum, paper §4.6).
+   * Empty for an empty ring. The array is cached and frozen: do not modify it.
+   * @throws TypeError when `key` is not a string.
+   */
+  preferenceList(key: string): NodeId[] {
+    return this.preferenceListForPartition(this.partitionOfKey(key));
+  }
+
+  /**
+   * The preference list shared by every key of `partition` (see `preferenceList`). Computed on first
+   * use and cached; the returned array is frozen and must be treated as read-only. Empty for an empty
+   * ring.
+   * @throws RangeError when `partition` is not an integer in [0, Q) (a programmer error).
+   */
+  preferenceListForPartition(partition: number): NodeId[] {
+    this.#checkPartition(partition);
+    if (this.#owners.length === 0) return EMPTY_LIST as NodeId[];
+    const cached = this.#preferenceLists[partition];
+    // The cache holds frozen arrays; the mutable type is kept for callers that only read.
+    if (cached) return cached as NodeId[];
+    const list: NodeId[] = [];
+    const seen = new Set<NodeId>();
+    const q = this.#owners.length;
+    for (let step = 0; step < q && list.length < this.#owningNodeCount; step++) {
+      const node = this.#owners[(partition + step) % q]!;
+      if (!seen.has(node)) {
+        seen.add(node);
+        list.push(node);
+      }
+    }
+    Object.freeze(list);
+    this.#preferenceLists[partition] = list;
+    return list;
+  }
+
+  /**
+   * How many partitions have a different owner in `a` and in `b` (the partitions a membership change
+   * hands off, paper §4.9). Against an empty ring every partition counts as moved; two empty rings
+   * differ in none.
+   * @throws RangeError when the rings have different partition counts (a programmer error).
+   */
+  static movedPartitions(a: Ring, b: Ring): number {
+    if (a.partitionCount !== b.partitionCount) {
+      throw new RangeError(`cannot compare rings of ${a.partitionCount} and ${b.partitionCount} partitions`);
+    }
+    const ownersA = a.#owners;
+    const ownersB = b.#owners;
+    if (ownersA.length === 0 && ownersB.length === 0) return 0;
+    let moved = 0;
+    for (let p = 0; p < a.partitionCount; p++) if (ownersA[p] !== ownersB[p]) moved++;
+    return moved;
+  }
+
+  #checkPartition(partition: number): void {
+    if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitionCount) {
+      throw new RangeError(`partition must be an integer in [0, ${this.partitionCount}), got ${String(partition)}`);
+    }
+  }
+}
+
+/** The preference list of every partition of an empty ring. */
+const EMPTY_LIST: readonly NodeId[] = Object.freeze([]);
+
+/** Code-unit order of ids, the same in every JavaScript engine. */
+function compareIds(a: NodeId, b: NodeId): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Largest-remainder apportionment of `partitionCount` seats to `capacities`. Ties on the remainder go
+ * to the member holding more partitions now (`current`), then to the earlier member.
+ */
+function quotasOf(capacities: ArrayLike<number>, current: Int32Array, partitionCount: number): Int32Array {
+  const n = capacities.length;
+  // Divide by the largest capacity first so the total cannot overflow to Infinity.
+  let largest = 0;
+  for (let i = 0; i < n; i++) largest = Math.max(largest, capacities[i]!);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += capacities[i]! / largest;
+  const quotas = new Int32Array(n);
+  const remainders = new Float64Array(n);
+  let seated = 0;
+  for (let i = 0; i < n; i++) {
+    const share = (partitionCount * (capacities[i]! / largest)) / total;
+    quotas[i] = Math.floor(share);
+    remainders[i] = share - quotas[i]!;
+    seated += quotas[i]!;
+  }
+  const order = Array.from({ length: n }, (_, i) => i)
+    .filter((i) => capacities[i]! > 0)
+    .sort((a, b) => remainders[b]! - remainders[a]! || current[b]! - current[a]! || a - b);
+  for (let k = 0; seated < partitionCount; k = (k + 1) % order.length) {
+    quotas[order[k]!]!++;
+    seated++;
+  }
+  return quotas;
+}
+
+/** murmur3's 32-bit finaliser: a cheap bijective mix with full avalanche. */
+function mix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85eb_ca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2_ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** The claim score of (partition, node), from the node's two seed words (MD5 of its id). */
+function claimScore(partition: number, seedA: number, seedB: number): number {
+  return mix32((mix32(Math.imul(partition, 0x9e37_79b1) ^ seedA) + seedB) | 0);
+}
+
+/**
+ * Replays the joins of `members` (already in join order) and returns the owner of every partition
+ * as an index into `members` (module header, steps 1–3).
+ */
+function replayJoins(members: readonly RingMember[], partitionCount: number): Int32Array {
+  const n = members.length;
+  const seeds = new Uint32Array(2 * n);
+  members.forEach((m, i) => {
+    const digest = md5(utf8ToBytes(m.id));
+    const view = new DataView(digest.buffer, digest.byteOffset, digest.byteLength);
+    seeds[2 * i] = view.getUint32(0);
+    seeds[2 * i + 1] = view.getUint32(4);
+  });
+  const score = (p: number, i: number): number => claimScore(p, seeds[2 * i]!, seeds[2 * i + 1]!);
+  const owner = new Int32Array(partitionCount).fill(-1);
+  const counts = new Int32Array(n);
+  // Events in time order: joins, then departures; at equal times joins first, then by id.
+  const events: { atMs: number; kind: 0 | 1; i: number }[] = [];
+  members.forEach((m, i) => {
+    events.push({ atMs: m.joinedAtMs ?? 0, kind: 0, i });
+    if (m.leftAtMs !== undefined) events.push({ atMs: Math.max(m.leftAtMs, m.joinedAtMs ?? 0), kind: 1, i });
+  });
+  events.sort((a, b) => a.atMs - b.atMs || a.kind - b.kind || a.i - b.i);
+  const weight = new Float64Array(n); // capacity while active, 0 otherwise
+  for (const event of events) {
+    weight[event.i] = event.kind === 0 ? members[event.i]!.capacity : 0;
+    if (!weight.some((w) => w > 0)) {
+      owner.fill(-1);
+      counts.fill(0);
+      continue;
+    }
+    const active = n;
+    const quotas = quotasOf(weight, counts, partitionCount);
+    const pool: number[] = [];
+    for (let p = 0; p < partitionCount; p++) if (owner[p] === -1) pool.push(p);
+    for (let i = 0; i < active; i++) {
+      const surplus = counts[i]! - quotas[i]!;
+      if (surplus <= 0) continue;
+      const held: number[] = [];
+      for (let p = 0; p < partitionCount; p++) if (owner[p] === i) held.push(p);
+      held.sort((a, b) => score(a, i) - score(b, i) || a - b);
+      for (const p of held.slice(0, surplus)) {
+        owner[p] = -1;
+        pool.push(p);
+      }
+      counts[i] = quotas[i]!;
+    }
+    const needy: number[] = [];
+    for (let i = 0; i < active; i++) if (counts[i]! < quotas[i]!) needy.push(i);
+    const pairs: { p: number; i: number; s: number }[] = [];
+    for (const p of pool) for (const i of needy) pairs.push({ p, i, s: score(p, i) });
+    pairs.sort((a, b) => b.s - a.s || a.i - b.i || a.p - b.p);
+    for (const { p, i } of pairs) {
+      if (owner[p] !== -1 || counts[i]! >= quotas[i]!) continue;
+      owner[p] = i;
+      counts[i]!++;
+    }
+  }
+  return owner;
+}
