@@ -72,7 +72,7 @@ export const messageSchema = v.variant('type', [
   v.object({ type: v.literal('replica-put'), requestId, key, versions: versionSetSchema }),
   v.object({ type: v.literal('replica-put-reply'), requestId }),
   v.object({ type: v.literal('coordinate-get'), requestId, key, r: quorum, timeoutMs }),
-  v.object({ type: v.literal('coordinate-get-reply'), requestId, versions: v.nullable(versionSetSchema), answered: counter }),
+  v.object({ type: v.literal('coordinate-get-reply'), requestId, versions: v.nullable(versionSetSchema), answeredBy: v.pipe(v.array(nodeId), v.maxLength(64)) }),
   v.object({
     type: v.literal('coordinate-put'),
     requestId,

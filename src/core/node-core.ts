@@ -425,7 +425,7 @@ export class NodeCore {
             type: 'coordinate-get-reply',
             requestId: message.requestId,
             versions: outcome.versions ?? null,
-            answered: outcome.answeredBy.length,
+            answeredBy: outcome.answeredBy,
           });
           return;
         }
@@ -526,7 +526,7 @@ export class NodeCore {
     return this.forward(replicas, 'get', r, async (coordinator) => {
       const reply = await this.request(coordinator, { type: 'coordinate-get', key, r, timeoutMs }, timeoutMs * 2);
       if (reply.type !== 'coordinate-get-reply') throw new RemoteError('UnexpectedReply', `${coordinator} answered ${reply.type}`);
-      return { versions: reply.versions ?? undefined, answeredBy: [coordinator] };
+      return { versions: reply.versions ?? undefined, answeredBy: reply.answeredBy };
     });
   }
 

@@ -2,6 +2,7 @@
  * Small render functions of the page. Each takes plain data from the public API and writes DOM nodes
  * with `textContent` only (data is never parsed as HTML). Arc geometry comes from d3-shape.
  */
+import { schemeTableau10 } from 'd3-scale-chromatic';
 import { arc } from 'd3-shape';
 import type { MemberRecord } from '../core/membership.js';
 import type { SiblingView } from '../core/node-core.js';
@@ -15,12 +16,32 @@ export interface LogEntry {
   text: string;
 }
 
-/** A stable colour per node id (the same id gets the same colour in every tab). */
-export function nodeColour(id: string): string {
+function hashId(id: string): number {
   let hash = 2166136261;
   for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 16777619);
-  const hue = (hash >>> 0) % 360;
-  return `hsl(${hue} 62% 52%)`;
+  return hash >>> 0;
+}
+
+/**
+ * Colours for a set of node ids: each id prefers one of ten well-separated colours (by a hash of the
+ * id) and takes the next free one on a clash; past ten nodes, hues come from the hash. The result
+ * depends only on the set, so every tab shows a node in the same colour.
+ */
+export function nodeColours(ids: readonly string[]): Map<string, string> {
+  const colours = new Map<string, string>();
+  const taken = new Set<number>();
+  const byHash = [...ids].sort((a, b) => hashId(a) - hashId(b) || (a < b ? -1 : 1));
+  for (const id of byHash) {
+    if (taken.size >= schemeTableau10.length) {
+      colours.set(id, `hsl(${hashId(id) % 360} 55% 50%)`);
+      continue;
+    }
+    let slot = hashId(id) % schemeTableau10.length;
+    while (taken.has(slot)) slot = (slot + 1) % schemeTableau10.length;
+    taken.add(slot);
+    colours.set(id, schemeTableau10[slot]!);
+  }
+  return colours;
 }
 
 /** Draws the Q partitions as arcs coloured by owner, this node's outlined; a legend lists owners. */
@@ -33,12 +54,13 @@ export function renderRing(svg: SVGSVGElement, legend: HTMLElement, ring: Ring, 
     .startAngle((p) => (p / q) * 2 * Math.PI)
     .endAngle((p) => ((p + 1) / q) * 2 * Math.PI)
     .padAngle(q <= 64 ? 0.01 : 0);
+  const colours = nodeColours(ring.members.map((m) => m.id));
   svg.replaceChildren();
   for (let p = 0; p < owners.length; p++) {
     const owner = owners[p]!;
     const path = document.createElementNS(SVG, 'path');
     path.setAttribute('d', shape(p) ?? '');
-    path.setAttribute('fill', nodeColour(owner));
+    path.setAttribute('fill', colours.get(owner) ?? 'gray');
     if (owner === self) path.setAttribute('class', 'mine');
     const title = document.createElementNS(SVG, 'title');
     title.textContent = `partition ${p}: ${owner}`;
@@ -55,7 +77,7 @@ export function renderRing(svg: SVGSVGElement, legend: HTMLElement, ring: Ring, 
       const item = document.createElement('li');
       const swatch = document.createElement('span');
       swatch.className = 'swatch';
-      swatch.style.background = nodeColour(m.id);
+      swatch.style.background = colours.get(m.id) ?? 'gray';
       item.append(swatch, `${m.id}${m.id === self ? ' (this tab)' : ''}: ${ring.partitionsOf(m.id).length}`);
       return item;
     }),

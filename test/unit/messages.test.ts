@@ -52,7 +52,7 @@ const valid: Record<MessageType, () => Json> = {
   'replica-put': () => ({ type: 'replica-put', requestId: 8, key: 'cart:alice', versions: versions() }),
   'replica-put-reply': () => ({ type: 'replica-put-reply', requestId: 8 }),
   'coordinate-get': () => ({ type: 'coordinate-get', requestId: 9, key: 'cart:alice', r: 2, timeoutMs: 1000 }),
-  'coordinate-get-reply': () => ({ type: 'coordinate-get-reply', requestId: 9, versions: versions(), answered: 2 }),
+  'coordinate-get-reply': () => ({ type: 'coordinate-get-reply', requestId: 9, versions: versions(), answeredBy: ['n1', 'n2'] }),
   'coordinate-put': () => ({
     type: 'coordinate-put',
     requestId: 10,
@@ -70,7 +70,7 @@ const valid: Record<MessageType, () => Json> = {
 /** Further well-formed messages at the edges of what is allowed. */
 const validEdges: [string, Json][] = [
   ['replica-get-reply for an unknown key', { type: 'replica-get-reply', requestId: 0, versions: null }],
-  ['coordinate-get-reply with nothing found', { type: 'coordinate-get-reply', requestId: 1, versions: null, answered: 0 }],
+  ['coordinate-get-reply with nothing found', { type: 'coordinate-get-reply', requestId: 1, versions: null, answeredBy: ['n1'] }],
   ['coordinate-put of a delete, blind', { ...valid['coordinate-put'](), data: null, context: [], contextDots: [] }],
   ['error-reply without the optional counts', { type: 'error-reply', requestId: 1, code: 'StorageError', message: '' }],
   ['gossip with no members', { type: 'gossip', members: [], reply: false }],
@@ -228,7 +228,7 @@ describe('parseMessage refuses malformed messages without throwing', () => {
     ['negative requestId', withChange('replica-put-reply', (m) => (m.requestId = -1)), 'requestId'],
     ['fractional requestId', withChange('replica-get', (m) => (m.requestId = 7.25)), 'requestId'],
     ['negative member version', withChange('gossip', (m) => (at(m, 'members', 2).version = -1)), 'members.2.version'],
-    ['fractional answered', withChange('coordinate-get-reply', (m) => (m.answered = 1.5)), 'answered'],
+    ['answeredBy with a bad node id', withChange('coordinate-get-reply', (m) => (m.answeredBy = ['n1', 'N 2'])), 'answeredBy'],
     // data
     ['data as a number array', withChange('coordinate-put', (m) => (m.data = [4, 5])), 'data'],
     ['data as a string', withChange('coordinate-put', (m) => (m.data = 'bytes')), 'data'],
