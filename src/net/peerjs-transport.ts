@@ -343,10 +343,11 @@ export class PeerjsTransport implements Transport {
       else this.links.delete(link.node);
     }
     if (link.queue.length > 0) {
-      this.counters.messagesDroppedUnsent++;
-      // Hand queued frames to another open link to the same node, if one exists.
+      // Hand queued frames to another open link to the same node, if one exists; else they are lost
+      // (the core's request deadlines notice).
       const other = this.bestLink(link.node);
       if (other?.open) this.write(other, link.queue);
+      else this.counters.messagesDroppedUnsent++;
       link.queue = [];
     }
     link.open = false;

@@ -65,6 +65,8 @@ export interface DynamoNodeOptions {
   config?: Partial<NodeConfig>;
   /** How often the core's clock is advanced, ms. Default 100. */
   tickIntervalMs?: number;
+  /** Most WebRTC connections kept open (least recently used closed first), 2..500. Default 24. */
+  maxConnections?: number;
 }
 
 /** Events of a node: the core's, plus `seeds` when bootstrap seeds were fetched. */
@@ -101,6 +103,10 @@ export class DynamoNode {
     if (!CLUSTER_NAME.test(cluster) || cluster.length > 32) {
       throw new InvalidOptionError(`cluster must match [a-z0-9]+(-[a-z0-9]+)* and be at most 32 characters, got "${cluster}"`);
     }
+    const maxConnections = options.maxConnections ?? 24;
+    if (!Number.isInteger(maxConnections) || maxConnections < 2 || maxConnections > 500) {
+      throw new InvalidOptionError(`maxConnections must be an integer from 2 to 500, got ${maxConnections}`);
+    }
     const identity = await claimIdentity(cluster);
     const nodeId = identity.nodeId;
     let store: Store | undefined;
@@ -128,6 +134,7 @@ export class DynamoNode {
       transport = await PeerjsTransport.open({
         cluster,
         nodeId,
+        maxConnections,
         peerOptions: { host: options.signaling.host, port: options.signaling.port, path: options.signaling.path, secure: options.signaling.secure },
       });
       const t = transport;

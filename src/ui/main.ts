@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     ...optional('w', intParam(params, 'w')),
     ...optional('q', intParam(params, 'q')),
     ...optional('capacity', intParam(params, 'capacity')),
+    ...optional('maxConnections', intParam(params, 'maxConnections')),
     signaling: { ...peerClientOptions(location), peersUrl: peersListUrl(location.origin) },
   });
   const config = node.config();

@@ -1,0 +1,50 @@
+/**
+ * No full mesh: with `maxConnections=3`, five real tabs still serve every put and get, no tab ever
+ * holds more than three connections, and connections are closed (least recently used first) to make
+ * room — the cap is exercised, not just unreached.
+ */
+import type { Browser } from 'playwright-core';
+import type { PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, NodeTab, startApp } from './fixtures.js';
+
+describe('connection cap', () => {
+  let server: PreviewServer;
+  let browser: Browser;
+  const tabs: NodeTab[] = [];
+
+  beforeAll(async () => {
+    const app = await startApp();
+    server = app.server;
+    browser = await launchBrowser();
+    const context = await browser.newContext();
+    const url = `${app.origin}/?cluster=cap${Date.now().toString(36)}&maxConnections=3`;
+    for (let i = 0; i < 5; i++) tabs.push(await NodeTab.open(context, url));
+    await Promise.all(tabs.map((tab) => tab.waitMembers(5)));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  const transportOf = (tab: NodeTab): Promise<{ openConnections: number; connectionsEvicted: number }> =>
+    tab.page.evaluate(() => {
+      const t = window.dynamo!.stats().transport;
+      return { openConnections: t.openConnections, connectionsEvicted: t.connectionsEvicted };
+    });
+
+  it('serves every operation while no tab holds more than three connections', async () => {
+    let peak = 0;
+    for (let i = 0; i < 40; i++) {
+      const writer = tabs[i % 5]!;
+      const reader = tabs[(i + 2) % 5]!;
+      await writer.put(`cap:${i}`, { i });
+      expect((await reader.get(`cap:${i}`)).values).toEqual([{ i }]);
+      for (const tab of tabs) peak = Math.max(peak, (await transportOf(tab)).openConnections);
+    }
+    expect(peak).toBeLessThanOrEqual(3);
+    const evicted = (await Promise.all(tabs.map(transportOf))).reduce((sum, t) => sum + t.connectionsEvicted, 0);
+    expect(evicted, 'the cap must have closed connections to make room').toBeGreaterThan(0);
+  });
+});
