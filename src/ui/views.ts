@@ -36,7 +36,9 @@ export function nodeColours(ids: readonly string[]): Map<string, string> {
       colours.set(id, `hsl(${hashId(id) % 360} 55% 50%)`);
       continue;
     }
-    let slot = hashId(id) % schemeTableau10.length;
+    // Tableau10's eight vivid colours first; its brown and grey only once those are taken.
+    const vivid = taken.size < 8 ? 8 : schemeTableau10.length;
+    let slot = hashId(id) % vivid;
     while (taken.has(slot)) slot = (slot + 1) % schemeTableau10.length;
     taken.add(slot);
     colours.set(id, schemeTableau10[slot]!);
@@ -54,6 +56,12 @@ export function renderRing(svg: SVGSVGElement, legend: HTMLElement, ring: Ring, 
     .startAngle((p) => (p / q) * 2 * Math.PI)
     .endAngle((p) => ((p + 1) / q) * 2 * Math.PI)
     .padAngle(q <= 64 ? 0.01 : 0);
+  // A thin band inside the ring marks the partitions this tab owns.
+  const ownMark = arc<number>()
+    .innerRadius(55)
+    .outerRadius(59)
+    .startAngle((p) => (p / q) * 2 * Math.PI)
+    .endAngle((p) => ((p + 1) / q) * 2 * Math.PI);
   const colours = nodeColours(ring.members.map((m) => m.id));
   svg.replaceChildren();
   for (let p = 0; p < owners.length; p++) {
@@ -61,11 +69,16 @@ export function renderRing(svg: SVGSVGElement, legend: HTMLElement, ring: Ring, 
     const path = document.createElementNS(SVG, 'path');
     path.setAttribute('d', shape(p) ?? '');
     path.setAttribute('fill', colours.get(owner) ?? 'gray');
-    if (owner === self) path.setAttribute('class', 'mine');
     const title = document.createElementNS(SVG, 'title');
-    title.textContent = `partition ${p}: ${owner}`;
+    title.textContent = `partition ${p}: ${owner}${owner === self ? ' (this tab)' : ''}`;
     path.append(title);
     svg.append(path);
+    if (owner === self) {
+      const mark = document.createElementNS(SVG, 'path');
+      mark.setAttribute('d', ownMark(p) ?? '');
+      mark.setAttribute('class', 'mine');
+      svg.append(mark);
+    }
   }
   const label = document.createElementNS(SVG, 'text');
   label.setAttribute('text-anchor', 'middle');
@@ -92,8 +105,9 @@ export function renderMembers(tbody: HTMLElement, members: MemberRecord[], ring:
       row.dataset.node = m.id;
       if (m.id === self) row.className = 'self';
       const partitions = ring.members.some((r) => r.id === m.id) ? ring.partitionsOf(m.id).length : 0;
-      const link = m.id === self ? 'this tab' : connected.includes(m.id) ? 'connected' : 'known';
-      for (const text of [m.id, `${m.status} · ${link}`, String(m.capacity), String(partitions), String(m.version)]) {
+      const link = m.id === self ? 'this tab' : connected.includes(m.id) ? 'connected' : '—';
+      row.title = `record version ${m.version}, joined ${new Date(m.joinedAtMs).toLocaleString()}`;
+      for (const text of [m.id, m.status, link, String(partitions), String(m.capacity)]) {
         const cell = document.createElement('td');
         cell.textContent = text;
         row.append(cell);
