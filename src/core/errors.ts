@@ -122,3 +122,11 @@ export class IdentityLockedError extends DynamoError {
 export class PeerUnreachableError extends DynamoError {
   override name = 'PeerUnreachableError';
 }
+
+/**
+ * A node id that has written before finds its stored state gone (storage evicted or cleared). It must
+ * not run under that id again (its dot counters would restart): the host starts a new identity.
+ */
+export class StoredStateLostError extends DynamoError {
+  override name = 'StoredStateLostError';
+}

@@ -25,6 +25,11 @@ export interface MemberRecord {
   version: number;
   /** When the node first joined (ms, its own clock); orders the ring's replay of joins (see ring.ts). */
   joinedAtMs: number;
+  /**
+   * Raised by the node itself on every start and whenever it hears itself suspected (SWIM): a record
+   * with a higher incarnation proves the node is up again and clears suspicions of it.
+   */
+  incarnation: number;
 }
 
 /** Orders two records of the same member: higher version wins; equal versions fall back to content. */
@@ -36,7 +41,7 @@ export function newerRecord(a: MemberRecord, b: MemberRecord): MemberRecord {
 }
 
 function recordKey(r: MemberRecord): string {
-  return `${r.status}|${r.capacity}|${r.joinedAtMs}`;
+  return `${r.status}|${r.capacity}|${r.joinedAtMs}|${r.incarnation}`;
 }
 
 /**
@@ -97,7 +102,7 @@ export class Membership {
    * Changes this node's own record (the only record a node writes), bumping its version.
    * @returns the new record.
    */
-  updateSelf(change: Partial<Pick<MemberRecord, 'capacity' | 'status' | 'joinedAtMs'>>, minVersion = 0): MemberRecord {
+  updateSelf(change: Partial<Pick<MemberRecord, 'capacity' | 'status' | 'joinedAtMs' | 'incarnation'>>, minVersion = 0): MemberRecord {
     const current = this.records.get(this.self);
     const record: MemberRecord = {
       id: this.self,
@@ -105,6 +110,7 @@ export class Membership {
       status: change.status ?? current?.status ?? 'up',
       version: Math.max((current?.version ?? 0) + 1, minVersion),
       joinedAtMs: change.joinedAtMs ?? current?.joinedAtMs ?? 0,
+      incarnation: change.incarnation ?? current?.incarnation ?? 0,
     };
     this.records.set(this.self, record);
     return record;

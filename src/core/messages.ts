@@ -12,6 +12,9 @@
  *   replica-put    →  replica-put-reply          merge a version set into a replica, durably (§4.5)
  *   coordinate-get →  coordinate-get-reply       ask a preference-list node to coordinate a get (§4.1)
  *   coordinate-put →  coordinate-put-reply       ask a preference-list node to coordinate a put (§4.1)
+ *   hinted-put     →  hinted-put-reply           a fallback keeps a write for an unreachable replica (§4.6)
+ *   ping           →  ping-reply                 failure-detector probe (SWIM)
+ *   ping-req       →  ping-reply                 probe `target` on the sender's behalf (SWIM indirect probe)
  *   any request    →  error-reply                the request failed at the peer
  */
 import * as v from 'valibot';
@@ -58,6 +61,7 @@ const memberRecord = v.object({
   status: v.picklist(['up', 'leaving', 'left']),
   version: counter,
   joinedAtMs: timestampMs,
+  incarnation: counter,
 });
 
 /** Schema of every message a node accepts. */
@@ -66,7 +70,13 @@ export const messageSchema = v.variant('type', [
     type: v.literal('gossip'),
     members: v.pipe(v.array(memberRecord), v.maxLength(MAX_WIRE_MEMBERS)),
     reply: v.boolean(),
+    suspects: v.optional(v.pipe(v.array(v.object({ id: nodeId, incarnation: counter })), v.maxLength(MAX_WIRE_MEMBERS))),
   }),
+  v.object({ type: v.literal('ping'), requestId }),
+  v.object({ type: v.literal('ping-req'), requestId, target: nodeId, timeoutMs }),
+  v.object({ type: v.literal('ping-reply'), requestId }),
+  v.object({ type: v.literal('hinted-put'), requestId, key, versions: versionSetSchema, intendedFor: nodeId }),
+  v.object({ type: v.literal('hinted-put-reply'), requestId }),
   v.object({ type: v.literal('replica-get'), requestId, key }),
   v.object({ type: v.literal('replica-get-reply'), requestId, versions: v.nullable(versionSetSchema) }),
   v.object({ type: v.literal('replica-put'), requestId, key, versions: versionSetSchema }),
@@ -102,7 +112,16 @@ export type MessageType = Message['type'];
 /** Messages that answer a request. */
 export type ReplyMessage = Extract<
   Message,
-  { type: 'replica-get-reply' | 'replica-put-reply' | 'coordinate-get-reply' | 'coordinate-put-reply' | 'error-reply' }
+  {
+    type:
+      | 'replica-get-reply'
+      | 'replica-put-reply'
+      | 'coordinate-get-reply'
+      | 'coordinate-put-reply'
+      | 'ping-reply'
+      | 'hinted-put-reply'
+      | 'error-reply';
+  }
 >;
 
 /** Result of {@link parseMessage}. */

@@ -21,16 +21,18 @@ import {
   NodeNotRunningError,
   NoReplicasError,
   QuorumNotReachedError,
+  PeerUnreachableError,
   RemoteError,
   RequestTimeoutError,
+  StoredStateLostError,
   VersionSetTooLargeError,
 } from './errors.js';
+import { DEFAULT_FAILURE_DETECTOR_CONFIG, FailureDetector, type Reachability } from './failure-detector.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { Membership, type MemberRecord } from './membership.js';
 import { isReply, parseMessage, type Message, type ReplyMessage } from './messages.js';
-import { awaitQuorum, QuorumImpossible } from './quorum.js';
 import { DEFAULT_PARTITION_COUNT, Ring } from './ring.js';
-import type { Clock, Dot, NodeId, Random, Store, VersionSet } from './types.js';
+import type { Clock, Dot, Hint, NodeId, Random, Store, VersionSet } from './types.js';
 import { decodeValue, encodeValue, validateKey, type Value } from './value-codec.js';
 import { applyPut, DEFAULT_MAX_CLOCK_ENTRIES, mergeVersionSets, versionSetsEqual, versionSetSizeBytes } from './version-set.js';
 
@@ -59,6 +61,23 @@ export interface NodeConfig {
   maxClockEntries: number;
   /** Largest version set (all siblings of a key) a put may create, in bytes. Default 4 MiB. */
   maxVersionSetBytes: number;
+  /**
+   * Deadline of one replica's answer inside an operation, in ms: a replica silent this long is
+   * replaced by the next fallback of the preference list (sloppy quorum, §4.6). Default 1000.
+   */
+  replicaTimeoutMs: number;
+  /** Failure detector: SWIM protocol period, in ms. Default 1000. */
+  probeIntervalMs: number;
+  /** Failure detector: direct ping deadline before indirect probes, in ms. Default 400. */
+  probeTimeoutMs: number;
+  /** Failure detector: peers asked to probe indirectly. Default 3. */
+  indirectProbes: number;
+  /** Failure detector: time a peer stays suspect before it is unreachable, in ms. Default 3000. */
+  suspicionTimeoutMs: number;
+  /** Period of hinted-handoff delivery rounds, in ms. Default 500. */
+  hintIntervalMs: number;
+  /** Most hints delivered per round (throttling, so handoff never starves foreground requests). Default 32. */
+  hintBatchSize: number;
 }
 
 /** Defaults of {@link NodeConfig}: (N, R, W) = (3, 2, 2), Q = 256. */
@@ -72,6 +91,10 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   gossipIntervalMs: 1000,
   maxClockEntries: DEFAULT_MAX_CLOCK_ENTRIES,
   maxVersionSetBytes: 4 * 1024 * 1024,
+  replicaTimeoutMs: 1000,
+  ...DEFAULT_FAILURE_DETECTOR_CONFIG,
+  hintIntervalMs: 500,
+  hintBatchSize: 32,
 };
 
 /** A version returned by `get`: a value, or a delete concurrent with values (`deleted: true`). */
@@ -126,6 +149,9 @@ export type NodeEvent =
   | { type: 'read-repair'; key: string; replicas: NodeId[] }
   | { type: 'gossip'; peer: NodeId; direction: 'sent' | 'received'; changed: boolean }
   | { type: 'message-dropped'; from: NodeId; reason: string }
+  | { type: 'reachability'; peer: NodeId; from: Reachability; to: Reachability }
+  | { type: 'hint-stored'; key: string; intendedFor: NodeId }
+  | { type: 'hints-delivered'; peer: NodeId; count: number }
   | { type: 'error'; error: DynamoError; context: string };
 
 /** Counters of a node's traffic and work. */
@@ -141,6 +167,16 @@ export interface NodeStats {
   readRepairs: number;
   gossipRounds: number;
   pendingRequests: number;
+  /** Writes this node sent to fallbacks in place of unreachable replicas. */
+  fallbackWrites: number;
+  /** Hints this node stored for other nodes, and delivered (acknowledged, then deleted). */
+  hintsStored: number;
+  hintsDelivered: number;
+  /** Times this node raised its incarnation to refute a suspicion of itself. */
+  refutations: number;
+  /** Failure-detector probes sent and indirect probe rounds. */
+  probesSent: number;
+  indirectProbeRounds: number;
 }
 
 /** What a node needs from its host. */
@@ -161,7 +197,10 @@ interface PendingRequest {
   reject: (error: unknown) => void;
 }
 
-type RequestMessage = Extract<Message, { type: 'replica-get' | 'replica-put' | 'coordinate-get' | 'coordinate-put' }>;
+type RequestMessage = Extract<
+  Message,
+  { type: 'replica-get' | 'replica-put' | 'coordinate-get' | 'coordinate-put' | 'hinted-put' | 'ping' | 'ping-req' }
+>;
 /** A request without its id, which `request()` assigns. */
 type RequestBody = RequestMessage extends infer M ? (M extends RequestMessage ? Omit<M, 'requestId'> : never) : never;
 
@@ -187,7 +226,14 @@ export class NodeCore {
   private nextGossipAtMs = 0;
   private readonly seeds = new Set<NodeId>();
   private running = false;
-  private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons'> = {
+  private readonly detector: FailureDetector;
+  /** Deadlines of whole operations, fired by tick(). */
+  private timers: { atMs: number; fire: () => void; cancelled: boolean }[] = [];
+  /** Nodes this node holds hints for (loaded at start, kept up to date). */
+  private readonly hintTargets = new Set<NodeId>();
+  private nextHintAtMs = 0;
+  private delivering = false;
+  private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons' | 'probesSent' | 'indirectProbeRounds'> = {
     messagesReceived: 0,
     messagesSent: 0,
     messagesDropped: 0,
@@ -197,6 +243,10 @@ export class NodeCore {
     requestsForwarded: 0,
     readRepairs: 0,
     gossipRounds: 0,
+    fallbackWrites: 0,
+    hintsStored: 0,
+    hintsDelivered: 0,
+    refutations: 0,
   };
   private readonly dropReasons: Record<string, number> = {};
 
@@ -210,6 +260,19 @@ export class NodeCore {
     this.emit = options.onEvent ?? (() => undefined);
     this.membership = new Membership(this.id);
     this.currentRing = Ring.build([], this.config.partitionCount);
+    this.detector = new FailureDetector(this.id, this.config, this.random, {
+      ping: async (target, timeoutMs) => {
+        await this.request(target, { type: 'ping' }, timeoutMs);
+      },
+      pingVia: async (via, target, timeoutMs) => {
+        await this.request(via, { type: 'ping-req', target, timeoutMs: Math.max(1, Math.floor(timeoutMs * 0.8)) }, timeoutMs);
+      },
+      onChange: (peer, from, to, nowMs) => {
+        this.emit({ type: 'reachability', peer, from, to });
+        // A peer back from a failure gets its hints at the next tick (paper §4.6).
+        if (to === 'alive' && this.hintTargets.has(peer)) this.nextHintAtMs = nowMs;
+      },
+    });
   }
 
   /**
@@ -217,23 +280,34 @@ export class NodeCore {
    * as `up` with a higher version than it ever gossiped, and builds the ring.
    * @throws StorageError when the store cannot be read or written.
    */
-  async start(): Promise<void> {
-    const self = await this.store.getMeta<{ version: number; joinedAtMs?: number }>(META_SELF);
+  async start(options: { expectStoredState?: boolean } = {}): Promise<void> {
+    const self = await this.store.getMeta<{ version: number; joinedAtMs?: number; incarnation?: number }>(META_SELF);
+    if (options.expectStoredState && self === undefined) {
+      // This id has written before, but its storage is gone (evicted or cleared). Reusing the id would
+      // restart its dot counters and make replicas discard its new writes as already seen (Riak's
+      // kv679): the host must start a new identity instead.
+      throw new StoredStateLostError(`the stored state of node ${this.id} is gone; start this node under a new id`);
+    }
     const known = await this.store.getMeta<MemberRecord[]>(META_MEMBERS);
     if (Array.isArray(known)) this.membership.merge(known.filter((r) => r.id !== this.id));
     // The join time is set once, on the first start, and kept across restarts: it fixes this node's
     // place in the ring's replay of joins (ring.ts), so a restart moves no partition.
     const joinedAtMs = self?.joinedAtMs ?? this.clock.now();
-    const record = this.membership.updateSelf({ status: 'up', capacity: this.config.capacity, joinedAtMs }, (self?.version ?? 0) + 1);
-    await this.store.putMeta(META_SELF, { version: record.version, joinedAtMs });
+    // A new incarnation on every start: it tells every peer that suspected this node that it is back.
+    const incarnation = (self?.incarnation ?? 0) + 1;
+    const record = this.membership.updateSelf({ status: 'up', capacity: this.config.capacity, joinedAtMs, incarnation }, (self?.version ?? 0) + 1);
+    await this.store.putMeta(META_SELF, { version: record.version, joinedAtMs, incarnation });
+    for (const hint of await this.store.listHints()) this.hintTargets.add(hint.intendedFor);
     this.running = true;
     this.onMembershipChanged();
     this.nextGossipAtMs = this.clock.now();
+    this.nextHintAtMs = this.clock.now();
   }
 
   /** Stops the node: pending requests fail with NodeNotRunningError; further input is ignored. */
   stop(): void {
     this.running = false;
+    this.timers = [];
     for (const [id, request] of this.pending) {
       this.pending.delete(id);
       request.reject(new NodeNotRunningError('the node stopped'));
@@ -273,9 +347,46 @@ export class NodeCore {
     return [...this.currentRing.preferenceList(key)];
   }
 
+  /** How this node sees `peer` right now (failure detector, paper §4.8.3): alive, suspect or unreachable. */
+  reachability(peer: NodeId): Reachability {
+    return peer === this.id ? 'alive' : this.detector.status(peer);
+  }
+
+  /** Every peer with its reachability, incarnation and when it changed / was last heard from (ms). */
+  peerHealth(): ReturnType<FailureDetector['snapshot']> {
+    return this.detector.snapshot();
+  }
+
+  /**
+   * The transport could not reach `peer` at all (e.g. the signaling server does not know it: its tab is
+   * closed). Suspects it at once and fails requests waiting on it, so fallbacks take over now.
+   */
+  reportUnreachable(peer: NodeId): void {
+    if (!this.running) return;
+    this.detector.unreachableReported(peer, this.clock.now());
+    for (const [id, request] of this.pending) {
+      if (request.to === peer) {
+        this.pending.delete(id);
+        request.reject(new PeerUnreachableError(`${peer} cannot be reached`));
+      }
+    }
+  }
+
+  /** Gossips at the next tick instead of waiting for the period (a tab that was frozen or offline catches up). */
+  wake(): void {
+    this.nextGossipAtMs = this.clock.now();
+    this.nextHintAtMs = this.clock.now();
+  }
+
   /** Counters since start. */
   stats(): NodeStats {
-    return { ...this.counters, dropReasons: { ...this.dropReasons }, pendingRequests: this.pending.size };
+    return {
+      ...this.counters,
+      dropReasons: { ...this.dropReasons },
+      pendingRequests: this.pending.size,
+      probesSent: this.detector.probesSent,
+      indirectProbeRounds: this.detector.indirectRounds,
+    };
   }
 
   /** Counts a message dropped before it reached the core (framing or decoding errors in a transport). */
@@ -297,6 +408,16 @@ export class NodeCore {
         request.reject(new RequestTimeoutError(`no answer from ${request.to} in time`));
       }
     }
+    if (this.timers.length > 0) {
+      const due = this.timers.filter((t) => t.atMs <= nowMs);
+      this.timers = this.timers.filter((t) => t.atMs > nowMs && !t.cancelled);
+      for (const timer of due) if (!timer.cancelled) timer.fire();
+    }
+    this.detector.tick(nowMs);
+    if (nowMs >= this.nextHintAtMs && !this.delivering && this.hintTargets.size > 0) {
+      this.nextHintAtMs = nowMs + this.config.hintIntervalMs;
+      void this.deliverHints();
+    }
     if (nowMs >= this.nextGossipAtMs) {
       // Jitter (±20%) keeps nodes that started together from gossiping in lockstep.
       const jitter = 0.8 + 0.4 * this.random.next();
@@ -313,7 +434,7 @@ export class NodeCore {
     const peer = pool[Math.floor(this.random.next() * pool.length)];
     if (peer === undefined) return;
     this.counters.gossipRounds++;
-    this.send(peer, { type: 'gossip', members: this.membership.all(), reply: true });
+    this.send(peer, { type: 'gossip', members: this.membership.all(), reply: true, suspects: this.detector.suspicions() });
     this.emit({ type: 'gossip', peer, direction: 'sent', changed: false });
   }
 
@@ -332,24 +453,28 @@ export class NodeCore {
       return;
     }
     const message = parsed.message;
+    this.detector.heardFrom(from, this.clock.now());
     if (isReply(message)) {
       this.settleReply(from, message);
       return;
     }
     switch (message.type) {
       case 'gossip':
-        this.onGossip(from, message.members, message.reply);
+        this.onGossip(from, message.members, message.reply, message.suspects ?? []);
         return;
       case 'replica-get':
       case 'replica-put':
       case 'coordinate-get':
       case 'coordinate-put':
+      case 'hinted-put':
+      case 'ping':
+      case 'ping-req':
         void this.serve(from, message);
         return;
     }
   }
 
-  private onGossip(from: NodeId, members: MemberRecord[], reply: boolean): void {
+  private onGossip(from: NodeId, members: MemberRecord[], reply: boolean, suspects: { id: NodeId; incarnation: number }[]): void {
     // A node may only speak for itself about its own record being present; others' records are hearsay
     // we accept by version. We do not let a peer rewrite our own record.
     const changed = this.membership.merge(members.filter((r) => r.id !== this.id));
@@ -364,18 +489,36 @@ export class NodeCore {
       // Someone holds a record of this node at least as new as ours (we lost our state, or it was
       // forged): out-version it so our own record wins again.
       selfRecord = this.membership.updateSelf({}, theirView.version + 1);
-      this.store.putMeta(META_SELF, { version: selfRecord.version, joinedAtMs: selfRecord.joinedAtMs }).catch((error: unknown) => this.reportError(error, 'saving this node\'s record'));
+      this.store.putMeta(META_SELF, { version: selfRecord.version, joinedAtMs: selfRecord.joinedAtMs, incarnation: selfRecord.incarnation }).catch((error: unknown) => this.reportError(error, 'saving this node\'s record'));
       this.onMembershipChanged();
+    }
+    const nowMs = this.clock.now();
+    for (const record of members) if (record.id !== this.id) this.detector.incarnationSeen(record.id, record.incarnation, nowMs);
+    for (const suspicion of suspects) {
+      if (suspicion.id === this.id) {
+        if (selfRecord !== undefined && suspicion.incarnation >= selfRecord.incarnation) {
+          // Refute (SWIM): a higher incarnation, gossiped, clears the suspicion everywhere.
+          selfRecord = this.membership.updateSelf({ incarnation: suspicion.incarnation + 1 });
+          this.counters.refutations++;
+          this.store
+            .putMeta(META_SELF, { version: selfRecord.version, joinedAtMs: selfRecord.joinedAtMs, incarnation: selfRecord.incarnation })
+            .catch((error: unknown) => this.reportError(error, "saving this node's record"));
+          this.onMembershipChanged();
+        }
+      } else {
+        this.detector.suspicionHeard(suspicion.id, suspicion.incarnation, nowMs);
+      }
     }
     const stale = selfRecord !== undefined && (theirView === undefined || theirView.version < selfRecord.version);
     // Push-pull: answer a round, and correct a peer that holds an old record of this node.
-    if (reply || stale) this.send(from, { type: 'gossip', members: this.membership.all(), reply: false });
+    if (reply || stale) this.send(from, { type: 'gossip', members: this.membership.all(), reply: false, suspects: this.detector.suspicions() });
   }
 
   private onMembershipChanged(): void {
     const before = this.currentRing;
     this.currentRing = Ring.build(this.membership.ringMembers(), this.config.partitionCount);
     const members = this.membership.all();
+    this.detector.setPeers(this.membership.peers(), this.clock.now());
     this.emit({ type: 'membership', members });
     if (Ring.movedPartitions(before, this.currentRing) > 0 || before.members.length !== this.currentRing.members.length) {
       this.emit({ type: 'ring', owners: this.currentRing.owners() });
@@ -408,8 +551,23 @@ export class NodeCore {
       switch (message.type) {
         case 'replica-get': {
           validateKey(message.key);
-          const versions = await this.store.getObject(message.key);
+          const versions = await this.localState(message.key);
           this.send(from, { type: 'replica-get-reply', requestId: message.requestId, versions: versions ?? null });
+          return;
+        }
+        case 'hinted-put': {
+          validateKey(message.key);
+          if (message.intendedFor === this.id) await this.mergeLocal(message.key, message.versions);
+          else await this.storeHint(message.intendedFor, message.key, message.versions);
+          this.send(from, { type: 'hinted-put-reply', requestId: message.requestId });
+          return;
+        }
+        case 'ping':
+          this.send(from, { type: 'ping-reply', requestId: message.requestId });
+          return;
+        case 'ping-req': {
+          await this.request(message.target, { type: 'ping' }, message.timeoutMs);
+          this.send(from, { type: 'ping-reply', requestId: message.requestId });
           return;
         }
         case 'replica-put': {
@@ -513,27 +671,50 @@ export class NodeCore {
     return result;
   }
 
-  private replicasOf(key: string): NodeId[] {
+  /**
+   * Where requests for `key` go (paper §4.5, §4.6): the key's N replicas, and the first N healthy
+   * nodes of its preference list — each healthy replica for itself, and for every unreachable replica
+   * the next healthy fallback, standing in for it — plus the remaining healthy fallbacks, in order, to
+   * replace targets that fail during the request.
+   * @throws NoReplicasError when no node owns partitions yet.
+   */
+  private targetsOf(key: string): { replicas: NodeId[]; targets: { node: NodeId; intendedFor?: NodeId }[]; spare: NodeId[] } {
     const list = this.currentRing.preferenceList(key);
     if (list.length === 0) throw new NoReplicasError('no node owns partitions yet; wait for the node to join the ring');
-    return list.slice(0, this.config.n);
+    const replicas = list.slice(0, this.config.n);
+    const healthy = (id: NodeId): boolean => id === this.id || this.detector.isHealthy(id);
+    const spare = list.slice(this.config.n).filter(healthy);
+    const targets: { node: NodeId; intendedFor?: NodeId }[] = [];
+    for (const replica of replicas) {
+      if (healthy(replica)) targets.push({ node: replica });
+    }
+    for (const replica of replicas) {
+      if (healthy(replica)) continue;
+      const standIn = spare.shift();
+      if (standIn !== undefined) targets.push({ node: standIn, intendedFor: replica });
+    }
+    return { replicas, targets, spare };
   }
 
-  /** Coordinates locally when this node is one of the N replicas, else forwards (paper §4.1, §6.4). */
+  /**
+   * Coordinates locally when this node is one of the key's N replicas (paper §6.4); otherwise forwards
+   * to the healthy replicas in order, and coordinates itself only when none of them answers.
+   */
   private async routeGet(key: string, r: number, timeoutMs: number): Promise<{ versions: VersionSet | undefined; answeredBy: NodeId[] }> {
-    const replicas = this.replicasOf(key);
+    const { replicas } = this.targetsOf(key);
     if (replicas.includes(this.id)) return this.coordinateGet(key, r, timeoutMs);
-    return this.forward(replicas, 'get', r, async (coordinator) => {
+    const forwarded = await this.forward(replicas, 'get', async (coordinator) => {
       const reply = await this.request(coordinator, { type: 'coordinate-get', key, r, timeoutMs }, timeoutMs * 2);
       if (reply.type !== 'coordinate-get-reply') throw new RemoteError('UnexpectedReply', `${coordinator} answered ${reply.type}`);
       return { versions: reply.versions ?? undefined, answeredBy: reply.answeredBy };
     });
+    return forwarded ?? this.coordinateGet(key, r, timeoutMs);
   }
 
   private async routePut(key: string, data: Uint8Array | null, context: CausalContext, w: number, timeoutMs: number): Promise<{ dot: Dot; acks: number }> {
-    const replicas = this.replicasOf(key);
+    const { replicas } = this.targetsOf(key);
     if (replicas.includes(this.id)) return this.coordinatePut(key, data, context, w, timeoutMs);
-    return this.forward(replicas, 'put', w, async (coordinator) => {
+    const forwarded = await this.forward(replicas, 'put', async (coordinator) => {
       const reply = await this.request(
         coordinator,
         { type: 'coordinate-put', key, data, context: context.clock, contextDots: context.dots, w, timeoutMs },
@@ -542,113 +723,192 @@ export class NodeCore {
       if (reply.type !== 'coordinate-put-reply') throw new RemoteError('UnexpectedReply', `${coordinator} answered ${reply.type}`);
       return { dot: reply.dot, acks: reply.answered };
     });
+    return forwarded ?? this.coordinatePut(key, data, context, w, timeoutMs);
   }
 
   /**
-   * Tries the replicas in preference-list order as coordinators until one answers. A quorum failure
-   * reported by a coordinator is final (retrying elsewhere could write twice); an unreachable
-   * coordinator is skipped.
+   * Tries the healthy replicas in preference-list order as coordinators until one answers; resolves
+   * `undefined` when none could be reached. A quorum failure reported by a coordinator is final
+   * (retrying elsewhere could write twice).
    */
-  private async forward<T>(replicas: NodeId[], operation: 'get' | 'put', needed: number, attempt: (coordinator: NodeId) => Promise<T>): Promise<T> {
+  private async forward<T>(replicas: NodeId[], operation: 'get' | 'put', attempt: (coordinator: NodeId) => Promise<T>): Promise<T | undefined> {
     this.counters.requestsForwarded++;
-    let lastError: unknown;
     for (const coordinator of replicas) {
+      if (!this.detector.isHealthy(coordinator)) continue;
       try {
         return await attempt(coordinator);
       } catch (error) {
         if (error instanceof QuorumNotReachedError) throw new QuorumNotReachedError(operation, error.answered, error.needed, error.replicas, `coordinated by ${coordinator}`);
         if (error instanceof RemoteError && error.code !== 'NodeNotRunningError' && error.code !== 'NoReplicasError') throw error;
-        lastError = error;
       }
     }
-    throw new QuorumNotReachedError(operation, 0, needed, replicas.length, `no coordinator reachable (${(lastError as Error | undefined)?.message ?? 'none tried'})`);
+    return undefined;
+  }
+
+  /**
+   * Sends one request per target and keeps going until `needed` succeeded: a target that fails or
+   * stays silent past `replicaTimeoutMs` is replaced by the next spare fallback, which then stands in
+   * for the replica the failed target served (sloppy quorum, paper §4.6). Work continues in the
+   * background after the answer, so every replica (or its stand-in) gets the request.
+   *
+   * @param local the coordinator's own contribution, already done (counted as one success), if any.
+   * @returns a promise of the successes by node once `needed` is reached (rejecting with
+   *   QuorumNotReachedError on the deadline or when candidates run out), and a promise of every
+   *   outcome once all attempts ended.
+   */
+  private fanOut<T>(
+    operation: 'get' | 'put' | 'delete',
+    targets: { node: NodeId; intendedFor?: NodeId }[],
+    spare: NodeId[],
+    needed: number,
+    timeoutMs: number,
+    local: { node: NodeId; value: T } | undefined,
+    send: (node: NodeId, intendedFor: NodeId | undefined) => Promise<T>,
+  ): { quorum: Promise<Map<NodeId, { value: T; intendedFor?: NodeId }>>; done: Promise<Map<NodeId, { value: T; intendedFor?: NodeId }>> } {
+    const successes = new Map<NodeId, { value: T; intendedFor?: NodeId }>();
+    if (local) successes.set(local.node, { value: local.value });
+    const failures: string[] = [];
+    const queue = spare.filter((id) => id !== this.id && !targets.some((t) => t.node === id));
+    const asked = targets.filter((t) => t.node !== local?.node).length + (local ? 1 : 0);
+    let outstanding = 0;
+    let settled = false;
+    let resolveQuorum!: (v: Map<NodeId, { value: T; intendedFor?: NodeId }>) => void;
+    let rejectQuorum!: (e: unknown) => void;
+    const quorum = new Promise<Map<NodeId, { value: T; intendedFor?: NodeId }>>((resolve, reject) => {
+      resolveQuorum = resolve;
+      rejectQuorum = reject;
+    });
+    let resolveDone!: (v: Map<NodeId, { value: T; intendedFor?: NodeId }>) => void;
+    const done = new Promise<Map<NodeId, { value: T; intendedFor?: NodeId }>>((resolve) => (resolveDone = resolve));
+    const fail = (): void => {
+      settled = true;
+      rejectQuorum(new QuorumNotReachedError(operation, successes.size, needed, Math.max(asked, needed), failures[0] ?? ''));
+    };
+    const deadline = this.after(timeoutMs, () => {
+      if (!settled) {
+        failures.unshift(`deadline of ${timeoutMs} ms passed`);
+        fail();
+      }
+    });
+    const check = (): void => {
+      if (!settled && successes.size >= needed) {
+        settled = true;
+        deadline.cancel();
+        resolveQuorum(successes);
+      } else if (outstanding === 0) {
+        if (!settled) {
+          deadline.cancel();
+          fail();
+        }
+        resolveDone(successes);
+      }
+    };
+    const launch = (node: NodeId, intendedFor: NodeId | undefined): void => {
+      outstanding++;
+      send(node, intendedFor).then(
+        (value) => {
+          successes.set(node, intendedFor === undefined ? { value } : { value, intendedFor });
+          if (intendedFor !== undefined && operation !== 'get') this.counters.fallbackWrites++;
+          outstanding--;
+          check();
+        },
+        (error: unknown) => {
+          failures.push(`${node}: ${error instanceof Error ? error.message : String(error)}`);
+          const next = queue.shift();
+          // The stand-in takes over whatever the failed target stood for.
+          if (next !== undefined && this.running) launch(next, intendedFor ?? node);
+          outstanding--;
+          check();
+        },
+      );
+    };
+    for (const target of targets) if (target.node !== local?.node) launch(target.node, target.intendedFor);
+    check();
+    return { quorum, done };
   }
 
   private async coordinateGet(key: string, r: number, timeoutMs: number): Promise<{ versions: VersionSet | undefined; answeredBy: NodeId[] }> {
     this.counters.getsCoordinated++;
-    const replicas = this.replicasOf(key);
-    const attempts = new Map<string, Promise<VersionSet | undefined>>();
-    for (const replica of replicas) {
-      attempts.set(
-        replica,
-        replica === this.id
-          ? this.store.getObject(key)
-          : this.request(replica, { type: 'replica-get', key }, timeoutMs).then((reply) => {
-              if (reply.type !== 'replica-get-reply') throw new RemoteError('UnexpectedReply', `${replica} answered ${reply.type}`);
-              return reply.versions ?? undefined;
-            }),
-      );
-    }
-    const { quorum, settled } = awaitQuorum(attempts, r);
-    let outcome;
-    try {
-      outcome = await quorum;
-    } catch (error) {
-      if (error instanceof QuorumImpossible) {
-        throw new QuorumNotReachedError('get', error.outcome.successes.size, r, replicas.length, firstFailure(error.outcome.failures));
-      }
-      throw error;
-    }
-    const answeredBy = [...outcome.successes.keys()];
-    const versions = [...outcome.successes.values()].reduce<VersionSet | undefined>(
-      (acc, v) => (v === undefined ? acc : acc === undefined ? v : mergeVersionSets(acc, v)),
-      undefined,
+    const { targets, spare } = this.targetsOf(key);
+    const localTarget = targets.find((t) => t.node === this.id);
+    const local = localTarget ? { node: this.id, value: await this.localState(key) } : undefined;
+    const { quorum, done } = this.fanOut<VersionSet | undefined>('get', targets, spare, r, timeoutMs, local, (node) =>
+      this.request(node, { type: 'replica-get', key }, Math.min(timeoutMs, this.config.replicaTimeoutMs)).then((reply) => {
+        if (reply.type !== 'replica-get-reply') throw new RemoteError('UnexpectedReply', `${node} answered ${reply.type}`);
+        return reply.versions ?? undefined;
+      }),
     );
-    void settled.then((all) => this.readRepair(key, all.successes));
-    return { versions, answeredBy };
+    const successes = await quorum;
+    let versions: VersionSet | undefined;
+    for (const { value } of successes.values()) if (value !== undefined) versions = versions === undefined ? value : mergeVersionSets(versions, value);
+    const intended = new Map(targets.filter((t) => t.intendedFor !== undefined).map((t) => [t.node, t.intendedFor!]));
+    void done.then((all) => this.readRepair(key, all, intended));
+    return { versions, answeredBy: [...successes.keys()] };
   }
 
-  /** After every replica answered (or timed out), sends the merge to those that returned less (paper §5). */
-  private readRepair(key: string, replies: Map<string, VersionSet | undefined>): void {
+  /**
+   * After every target answered (or failed), sends the merge to those that returned less (read repair,
+   * paper §5): replicas get it as a replica-put, fallbacks as a hint for the replica they stand in for.
+   */
+  private readRepair(key: string, replies: Map<NodeId, { value: VersionSet | undefined; intendedFor?: NodeId }>, intended: Map<NodeId, NodeId>): void {
     if (!this.running) return;
     let merged: VersionSet | undefined;
-    for (const v of replies.values()) if (v !== undefined) merged = merged === undefined ? v : mergeVersionSets(merged, v);
+    for (const { value } of replies.values()) if (value !== undefined) merged = merged === undefined ? value : mergeVersionSets(merged, value);
     if (merged === undefined) return;
-    const stale = [...replies].filter(([, v]) => !versionSetsEqual(v, merged)).map(([id]) => id);
+    const stale = [...replies].filter(([, reply]) => !versionSetsEqual(reply.value, merged)).map(([id]) => id);
     if (stale.length === 0) return;
     this.counters.readRepairs++;
-    for (const replica of stale) {
-      if (replica === this.id) {
+    for (const node of stale) {
+      const intendedFor = replies.get(node)?.intendedFor ?? intended.get(node);
+      if (node === this.id) {
         this.mergeLocal(key, merged).catch((error: unknown) => this.reportError(error, `read repair of ${key}`));
+      } else if (intendedFor !== undefined) {
+        this.request(node, { type: 'hinted-put', key, versions: merged, intendedFor }, this.config.requestTimeoutMs).catch(() => undefined);
       } else {
-        this.request(replica, { type: 'replica-put', key, versions: merged }, this.config.requestTimeoutMs).catch(() => undefined);
+        this.request(node, { type: 'replica-put', key, versions: merged }, this.config.requestTimeoutMs).catch(() => undefined);
       }
     }
     this.emit({ type: 'read-repair', key, replicas: stale });
   }
 
+  /**
+   * Applies a client's write here and replicates it (paper §4.5, §4.6): the coordinator writes locally
+   * and durably first (its counter for the key must be on disk before any other node sees the dot),
+   * then sends the new version set to the other targets and answers after W durable acks.
+   *
+   * When this node is not one of the key's replicas (every replica was unreachable), it writes under a
+   * fresh actor id — it keeps no lasting record of the key, so its own counters for it could repeat —
+   * and keeps its copy as a hint for the first replica.
+   */
   private async coordinatePut(key: string, data: Uint8Array | null, context: CausalContext, w: number, timeoutMs: number): Promise<{ dot: Dot; acks: number }> {
     this.counters.putsCoordinated++;
-    const replicas = this.replicasOf(key);
+    const { replicas, targets, spare } = this.targetsOf(key);
+    const isReplica = replicas.includes(this.id);
+    const actor = isReplica ? this.id : this.freshActorId();
     const { versions, dot } = await this.locks.run(key, async () => {
-      const local = await this.store.getObject(key);
-      const result = applyPut(local, context.clock, this.id, data, this.clock.now(), this.config.maxClockEntries, context.dots);
+      const local = await this.localState(key);
+      const result = applyPut(local, context.clock, actor, data, this.clock.now(), this.config.maxClockEntries, context.dots);
       const size = versionSetSizeBytes(result.versions);
       if (size > this.config.maxVersionSetBytes) throw new VersionSetTooLargeError(size, this.config.maxVersionSetBytes);
-      await this.store.putObject(key, result.versions);
+      if (isReplica) await this.store.putObject(key, result.versions);
+      else await this.writeHint(replicas[0]!, key, result.versions);
       return result;
     });
-    const attempts = new Map<string, Promise<void>>();
-    attempts.set(this.id, Promise.resolve());
-    for (const replica of replicas) {
-      if (replica === this.id) continue;
-      attempts.set(
-        replica,
-        this.request(replica, { type: 'replica-put', key, versions }, timeoutMs).then((reply) => {
-          if (reply.type !== 'replica-put-reply') throw new RemoteError('UnexpectedReply', `${replica} answered ${reply.type}`);
-        }),
-      );
-    }
-    const { quorum } = awaitQuorum(attempts, w);
-    try {
-      const outcome = await quorum;
-      return { dot, acks: outcome.successes.size };
-    } catch (error) {
-      if (error instanceof QuorumImpossible) {
-        throw new QuorumNotReachedError('put', error.outcome.successes.size, w, replicas.length, firstFailure(error.outcome.failures));
-      }
-      throw error;
-    }
+    const operation = data === null ? 'delete' : 'put';
+    const { quorum } = this.fanOut<void>(operation, targets, spare, w, timeoutMs, { node: this.id, value: undefined }, async (node, intendedFor) => {
+      const deadlineMs = Math.min(timeoutMs, this.config.replicaTimeoutMs);
+      if (intendedFor !== undefined) await this.request(node, { type: 'hinted-put', key, versions, intendedFor }, deadlineMs);
+      else await this.request(node, { type: 'replica-put', key, versions }, deadlineMs);
+    });
+    const successes = await quorum;
+    return { dot, acks: successes.size };
+  }
+
+  /** Everything this node holds of `key`: its replica's version set merged with hints it keeps for others. */
+  private async localState(key: string): Promise<VersionSet | undefined> {
+    let state = await this.store.getObject(key);
+    for (const hint of await this.store.hintsForKey(key)) state = state === undefined ? hint.versions : mergeVersionSets(state, hint.versions);
+    return state;
   }
 
   /** Merges a version set into the local replica (under the key's lock); writes only when it changed. */
@@ -658,6 +918,93 @@ export class NodeCore {
       const merged = mergeVersionSets(local, incoming);
       if (!versionSetsEqual(local, merged) || local === undefined) await this.store.putObject(key, merged);
     });
+  }
+
+  /** Keeps a write for `intendedFor` (paper §4.6), merged with any hint already held for that pair. */
+  private async storeHint(intendedFor: NodeId, key: string, versions: VersionSet): Promise<void> {
+    await this.locks.run(key, () => this.writeHint(intendedFor, key, versions));
+    this.counters.hintsStored++;
+    this.emit({ type: 'hint-stored', key, intendedFor });
+  }
+
+  /** The body of {@link storeHint}, for callers that already hold the key's lock. */
+  private async writeHint(intendedFor: NodeId, key: string, versions: VersionSet): Promise<void> {
+    const existing = await this.store.getHint(intendedFor, key);
+    const hint: Hint = {
+      intendedFor,
+      key,
+      versions: existing ? mergeVersionSets(existing.versions, versions) : versions,
+      createdAtMs: existing?.createdAtMs ?? this.clock.now(),
+    };
+    await this.store.putHint(hint);
+    this.hintTargets.add(intendedFor);
+  }
+
+  /**
+   * One round of hinted handoff (paper §4.6): for every node this node holds hints for and sees alive,
+   * sends up to `hintBatchSize` hints in all as replica-puts, and deletes each hint only after its
+   * node acknowledged it — and only if it did not change meanwhile (a newer hinted write waits for the
+   * next round).
+   */
+  private async deliverHints(): Promise<void> {
+    this.delivering = true;
+    try {
+      let budget = this.config.hintBatchSize;
+      for (const target of [...this.hintTargets].sort()) {
+        if (budget <= 0) break;
+        if (this.detector.status(target) !== 'alive' || this.membership.get(target) === undefined) continue;
+        const hints = await this.store.listHints(target, budget);
+        if (hints.length === 0) {
+          this.hintTargets.delete(target);
+          continue;
+        }
+        budget -= hints.length;
+        const delivered = await Promise.all(
+          hints.map(async (hint) => {
+            try {
+              await this.request(target, { type: 'replica-put', key: hint.key, versions: hint.versions }, this.config.requestTimeoutMs);
+            } catch {
+              return false;
+            }
+            return this.locks.run(hint.key, async () => {
+              const current = await this.store.getHint(target, hint.key);
+              if (current === undefined || !versionSetsEqual(current.versions, hint.versions)) return false;
+              await this.store.deleteHint(target, hint.key);
+              return true;
+            });
+          }),
+        );
+        const count = delivered.filter(Boolean).length;
+        if (count > 0) {
+          this.counters.hintsDelivered += count;
+          this.emit({ type: 'hints-delivered', peer: target, count });
+        }
+        // Everything sent went through: look again soon rather than a full period later.
+        if (count === hints.length) this.nextHintAtMs = Math.min(this.nextHintAtMs, this.clock.now() + 50);
+      }
+    } catch (error) {
+      this.reportError(error, 'hinted handoff');
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  /** Number of hints held for other nodes (a cheap count from the store). */
+  hintCount(): Promise<number> {
+    return this.store.countHints();
+  }
+
+  private freshActorId(): NodeId {
+    let suffix = '';
+    for (let i = 0; i < 8; i++) suffix += '0123456789abcdefghijklmnopqrstuvwxyz'[Math.floor(this.random.next() * 36)];
+    return `${this.id.slice(0, 50)}x${suffix}`;
+  }
+
+  /** Runs `fire` at `delayMs` from now (checked on tick); returns a handle to cancel it. */
+  private after(delayMs: number, fire: () => void): { cancel(): void } {
+    const timer = { atMs: this.clock.now() + delayMs, fire, cancelled: false };
+    this.timers.push(timer);
+    return { cancel: () => (timer.cancelled = true) };
   }
 
   // ─── plumbing ────────────────────────────────────────────────────────────────────────────────
@@ -713,13 +1060,15 @@ function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeConfig {
   positiveInt('gossipIntervalMs', 3_600_000);
   positiveInt('maxClockEntries', 64);
   positiveInt('maxVersionSetBytes', 64 * 1024 * 1024);
+  positiveInt('replicaTimeoutMs', 600_000);
+  positiveInt('probeIntervalMs', 3_600_000);
+  positiveInt('probeTimeoutMs', config.probeIntervalMs);
+  positiveInt('indirectProbes', 16);
+  positiveInt('suspicionTimeoutMs', 3_600_000);
+  positiveInt('hintIntervalMs', 3_600_000);
+  positiveInt('hintBatchSize', 10_000);
   if (!Number.isFinite(config.capacity) || config.capacity <= 0) throw new InvalidOptionError(`capacity must be a positive number, got ${config.capacity}`);
   return config;
-}
-
-function firstFailure(failures: Map<string, unknown>): string {
-  for (const [id, error] of failures) return `${id}: ${error instanceof Error ? error.message : String(error)}`;
-  return '';
 }
 
 /** Live siblings as values; tombstones only when concurrent with a live value (an edit-vs-delete conflict). */

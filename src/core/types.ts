@@ -65,6 +65,20 @@ export interface VersionSet {
 }
 
 /**
+ * A write held for a replica that could not take it (paper §4.6 hinted handoff): the fallback node
+ * that stored it keeps it, durably, until `intendedFor` acknowledged it. One hint per (intended node,
+ * key); a newer hinted write for the same pair is merged into it.
+ */
+export interface Hint {
+  /** The replica the write was meant for. */
+  intendedFor: NodeId;
+  key: string;
+  versions: VersionSet;
+  /** When the hint was first stored (ms), for age and expiry policies. */
+  createdAtMs: number;
+}
+
+/**
  * The core's storage port (DESIGN.md §2 `src/storage/`). Implementations: in-memory and IndexedDB;
  * both pass `test/contract/store-contract.ts`.
  *
@@ -91,6 +105,21 @@ export interface Store {
   getMeta<T = unknown>(name: string): Promise<T | undefined>;
   /** Stores a metadata record (structured-cloneable). Resolves once durable. */
   putMeta(name: string, value: unknown): Promise<void>;
-  /** Releases the underlying resources. Further calls reject with `StorageError`. */
+  /** The hint for (`intendedFor`, `key`), or `undefined`. */
+  getHint(intendedFor: NodeId, key: string): Promise<Hint | undefined>;
+  /** Stores (replaces) the hint for (`hint.intendedFor`, `hint.key`). Resolves once durable. */
+  putHint(hint: Hint): Promise<void>;
+  /** Removes the hint for (`intendedFor`, `key`); no error when absent. Resolves once durable. */
+  deleteHint(intendedFor: NodeId, key: string): Promise<void>;
+  /**
+   * Hints, ordered by (intendedFor, key) in code-unit order: all of them, or only those for
+   * `intendedFor`; at most `limit` (default: no limit).
+   */
+  listHints(intendedFor?: NodeId, limit?: number): Promise<Hint[]>;
+  /** Every hint for `key`, whoever it is intended for (a fallback answers reads with them too). */
+  hintsForKey(key: string): Promise<Hint[]>;
+  /** Number of stored hints. */
+  countHints(): Promise<number>;
+  /** Releases the underlying resources; calling it again does nothing. Other calls afterwards reject with `StorageError`. */
   close(): Promise<void>;
 }

@@ -132,6 +132,8 @@ export class PeerjsTransport implements Transport {
   private readonly links = new Map<NodeId, Link[]>();
   private onMessage: (from: NodeId, message: unknown) => void = () => undefined;
   private onDrop: (from: NodeId, reason: string) => void = () => undefined;
+  private onUnreachable: (node: NodeId) => void = () => undefined;
+  private offline = false;
   private readonly maxConnections: number;
   private readonly connectTimeoutMs: number;
   private closed = false;
@@ -189,21 +191,49 @@ export class PeerjsTransport implements Transport {
     }
   }
 
-  /** Sets the receiver of decoded (untrusted) messages and of drop reports. */
-  listen(onMessage: (from: NodeId, message: unknown) => void, onDrop: (from: NodeId, reason: string) => void): void {
+  /**
+   * Sets the receivers of decoded (untrusted) messages, of drop reports, and of peers found
+   * unreachable (the signaling server does not know them: their tab is closed).
+   */
+  listen(
+    onMessage: (from: NodeId, message: unknown) => void,
+    onDrop: (from: NodeId, reason: string) => void,
+    onUnreachable: (node: NodeId) => void = () => undefined,
+  ): void {
     this.onMessage = onMessage;
     this.onDrop = onDrop;
+    this.onUnreachable = onUnreachable;
+  }
+
+  /**
+   * Cuts this node off, as a network failure would: closes every connection, refuses new ones, and
+   * drops whatever is sent or arrives until {@link reconnect}. The signaling registration is kept.
+   */
+  disconnect(): void {
+    this.offline = true;
+    for (const node of [...this.links.keys()]) this.dropNode(node);
+  }
+
+  /** Ends a {@link disconnect}: connections open on demand again. */
+  reconnect(): void {
+    this.offline = false;
+  }
+
+  /** False while disconnected. */
+  get connected(): boolean {
+    return !this.offline;
   }
 
   /** Sends a message, opening a connection when needed. Best effort: a failure drops it silently (the core times out). */
   send(to: NodeId, message: Message): void {
-    if (this.closed) return;
+    if (this.closed || this.offline) return;
     const frames = toFrames(encodeMessage(message));
     this.sendFrames(to, frames);
   }
 
   /** Sends raw bytes as one framed message (tests use it to deliver malformed messages). */
   sendBytes(to: NodeId, bytes: Uint8Array): void {
+    if (this.closed || this.offline) return;
     this.sendFrames(to, toFrames(bytes));
   }
 
@@ -266,6 +296,10 @@ export class PeerjsTransport implements Transport {
 
   private accept(conn: DataConnection): void {
     const node = nodeIdOfPeer(this.cluster, conn.peer);
+    if (this.offline) {
+      conn.close();
+      return;
+    }
     if (node === undefined || node === this.nodeId || conn.serialization !== 'raw') {
       this.onDrop(conn.peer.slice(0, 80), `connection: refused a connection from ${conn.peer.slice(0, 80)}`);
       conn.close();
@@ -295,6 +329,7 @@ export class PeerjsTransport implements Transport {
   }
 
   private onData(link: Link, data: unknown): void {
+    if (this.offline) return;
     link.lastUsedMs = Date.now();
     let frame: Uint8Array;
     if (data instanceof ArrayBuffer) frame = new Uint8Array(data);
@@ -370,6 +405,7 @@ export class PeerjsTransport implements Transport {
       if (node !== undefined) {
         this.counters.connectFailures++;
         for (const link of [...(this.links.get(node) ?? [])]) if (!link.open) this.dropLink(link);
+        this.onUnreachable(node);
       }
     }
   }

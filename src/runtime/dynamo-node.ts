@@ -12,7 +12,7 @@
  * await node.put('cart:alice', merged, { context: latest });             // collapses the siblings
  * ```
  */
-import { InvalidOptionError } from '../core/errors.js';
+import { InvalidOptionError, StoredStateLostError } from '../core/errors.js';
 import type { MemberRecord } from '../core/membership.js';
 import {
   NodeCore,
@@ -70,7 +70,7 @@ export interface DynamoNodeOptions {
 }
 
 /** Events of a node: the core's, plus `seeds` when bootstrap seeds were fetched. */
-export type DynamoEvent = NodeEvent | { type: 'seeds'; seeds: NodeId[] };
+export type DynamoEvent = NodeEvent | { type: 'seeds'; seeds: NodeId[] } | { type: 'connectivity'; connected: boolean };
 type Listener<T extends DynamoEvent['type']> = (event: Extract<DynamoEvent, { type: T }>) => void;
 
 const CLUSTER_NAME = /^[a-z0-9]+(-[a-z0-9]+)*$/;
@@ -79,6 +79,8 @@ const CLUSTER_NAME = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 export class DynamoNode {
   private readonly listeners = new Map<string, Set<(event: DynamoEvent) => void>>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private worker: Worker | undefined;
+  private readonly lifecycle = new AbortController();
   private seedTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
@@ -107,14 +109,35 @@ export class DynamoNode {
     if (!Number.isInteger(maxConnections) || maxConnections < 2 || maxConnections > 500) {
       throw new InvalidOptionError(`maxConnections must be an integer from 2 to 500, got ${maxConnections}`);
     }
-    const identity = await claimIdentity(cluster);
+    let identity = await claimIdentity(cluster);
+    try {
+      return await DynamoNode.startAs(identity, cluster, maxConnections, options);
+    } catch (error) {
+      if (!(error instanceof StoredStateLostError)) throw error;
+      // This tab's node id has written before but its database is gone (storage evicted or cleared):
+      // continue under a new id, so that no replica takes its new writes for old ones (kv679).
+      await IdbStore.destroy(databaseName(cluster, identity.nodeId)).catch(() => undefined);
+      identity = await claimIdentity(cluster, { forceNew: true });
+      return DynamoNode.startAs(identity, cluster, maxConnections, options);
+    }
+  }
+
+  private static async startAs(identity: NodeIdentity, cluster: string, maxConnections: number, options: DynamoNodeOptions): Promise<DynamoNode> {
     const nodeId = identity.nodeId;
     let store: Store | undefined;
     let transport: PeerjsTransport | undefined;
     try {
-      store = options.storage === 'memory' ? new MemoryStore() : await IdbStore.open(databaseName(cluster, nodeId));
       const events: NodeEvent[] = [];
       let node: DynamoNode | undefined;
+      const report = (event: NodeEvent): void => void (node ? node.dispatch(event) : events.push(event));
+      store =
+        options.storage === 'memory'
+          ? new MemoryStore()
+          : await IdbStore.open(databaseName(cluster, nodeId), {
+              // Another tab upgrading or deleting this database, or the browser closing it: every later
+              // storage call fails with StorageError; tell the page.
+              onForcedClose: (error) => report({ type: 'error', error, context: 'the database was closed' }),
+            });
       const core = new NodeCore({
         id: nodeId,
         config: {
@@ -129,7 +152,7 @@ export class DynamoNode {
         random: { next: () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32 },
         transport: { send: (to, message) => transport?.send(to, message) },
         store,
-        onEvent: (event) => (node ? node.dispatch(event) : events.push(event)),
+        onEvent: report,
       });
       transport = await PeerjsTransport.open({
         cluster,
@@ -141,11 +164,12 @@ export class DynamoNode {
       t.listen(
         (from, message) => core.receive(from, message),
         (from, reason) => core.recordDrop(from, reason),
+        (peer) => core.reportUnreachable(peer),
       );
-      await core.start();
+      await core.start({ expectStoredState: !identity.fresh && options.storage !== 'memory' });
       node = new DynamoNode(nodeId, cluster, core, t, store, identity, options.signaling);
       for (const event of events) node.dispatch(event);
-      node.timer = setInterval(() => core.tick(Date.now()), options.tickIntervalMs ?? 100);
+      node.startClock(options.tickIntervalMs ?? 100);
       await node.refreshSeeds();
       // A node alone keeps looking for others (tabs opened later find it, but it may have started first).
       node.seedTimer = setInterval(() => {
@@ -233,6 +257,38 @@ export class DynamoNode {
     return () => set.delete(listener as (event: DynamoEvent) => void);
   }
 
+  /**
+   * Cuts this node off the network (as a real network failure would) until {@link reconnect}: peers
+   * see it as unreachable, writes meant for it go to fallbacks as hints (paper §4.6), and its own
+   * requests fail or time out. Its data stays.
+   */
+  disconnect(): void {
+    this.transport.disconnect();
+    this.dispatch({ type: 'connectivity', connected: false });
+  }
+
+  /** Ends a {@link disconnect}: the node gossips at once and peers deliver the hints they hold for it. */
+  reconnect(): void {
+    this.transport.reconnect();
+    this.core.wake();
+    this.dispatch({ type: 'connectivity', connected: true });
+  }
+
+  /** False while disconnected. */
+  get connected(): boolean {
+    return this.transport.connected;
+  }
+
+  /** How this node sees each peer (failure detector, paper §4.8.3): alive, suspect or unreachable. */
+  peerHealth(): ReturnType<NodeCore['peerHealth']> {
+    return this.core.peerHealth();
+  }
+
+  /** Hints this node holds for other nodes (paper §4.6). */
+  hintCount(): Promise<number> {
+    return this.core.hintCount();
+  }
+
   /** Sends raw bytes to a node as one framed message. For fault tests only. */
   sendRawForTesting(to: NodeId, bytes: Uint8Array): void {
     this.transport.sendBytes(to, bytes);
@@ -244,10 +300,40 @@ export class DynamoNode {
     this.closed = true;
     clearInterval(this.timer);
     clearInterval(this.seedTimer);
+    this.worker?.terminate();
+    this.lifecycle.abort();
     this.core.stop();
     this.transport.close();
     await this.store.close().catch(() => undefined);
     this.identity.release();
+  }
+
+  /**
+   * Drives the core's clock from a dedicated worker, which hidden tabs do not throttle, falling back to
+   * a page timer; a page coming back from being frozen or hidden gossips at once to catch up.
+   */
+  private startClock(intervalMs: number): void {
+    const tick = (): void => this.core.tick(Date.now());
+    try {
+      this.worker = new Worker(new URL('./tick-worker.ts', import.meta.url), { type: 'module' });
+      this.worker.onmessage = tick;
+      this.worker.onerror = () => {
+        this.worker?.terminate();
+        this.worker = undefined;
+        this.timer ??= setInterval(tick, intervalMs);
+      };
+      this.worker.postMessage({ intervalMs });
+    } catch {
+      this.timer = setInterval(tick, intervalMs);
+    }
+    if (typeof document !== 'undefined') {
+      const wake = (): void => {
+        this.core.wake();
+        tick();
+      };
+      document.addEventListener('resume', wake, { signal: this.lifecycle.signal });
+      document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && wake(), { signal: this.lifecycle.signal });
+    }
   }
 
   /** Fetches the signaling server's peer listing and hands this cluster's nodes to the core as seeds (paper §4.8.2). */

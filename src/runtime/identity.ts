@@ -23,6 +23,8 @@ export interface ClaimOptions {
   locks?: LockManager;
   /** How long to wait for the lock of a remembered id before deciding this tab is a duplicate, ms. */
   waitForReloadMs?: number;
+  /** Ignore the remembered id and make a new one (its stored state is lost). */
+  forceNew?: boolean;
 }
 
 /** A new random node id: 12 characters of [a-z0-9]. */
@@ -47,7 +49,7 @@ export async function claimIdentity(cluster: string, options: ClaimOptions = {})
   if (!locks) throw new IdentityLockedError('this browser has no Web Locks API; a node id cannot be protected');
   const slot = `tabdynamo:${cluster}:node-id`;
   const remembered = storage.getItem(slot);
-  if (remembered && /^[a-z0-9]{1,64}$/.test(remembered)) {
+  if (remembered && /^[a-z0-9]{1,64}$/.test(remembered) && !options.forceNew) {
     const release = await holdLock(locks, identityLockName(cluster, remembered), options.waitForReloadMs ?? 1500);
     if (release) return { nodeId: remembered, fresh: false, release };
   }

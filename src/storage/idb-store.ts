@@ -8,8 +8,21 @@
  *   database <name>
  *   ├── objects   out-of-line key: the object key (string)   value: VersionSet, stored as-is
  *   ├── meta      out-of-line key: the record name (string)  value: any structured-cloneable record
- *   └── hints     (planned for version 2: hinted handoff, DESIGN.md §3 / paper §4.6)
+ *   └── hints     in-line key: [intendedFor, key]             value: Hint (since version 2)
+ *       └── byKey index on `key` (not unique): the hints for one key, whoever they are meant for
  * ```
+ *
+ * Hints (hinted handoff, DESIGN.md §3 / paper §4.6) are keyed by the compound `[intendedFor, key]`.
+ * IndexedDB compares arrays element by element, so the store's own order is (intendedFor, key) and
+ * the hints for one intended node form one contiguous key range:
+ *
+ * ```
+ *   ["n1", "a"]  ["n1", "b"]  ["n10", "a"]  ["n2", "a"]   ...
+ *   └── [["n1"], ["n1", []]) ─┘
+ * ```
+ *
+ * (A shorter array sorts before any longer one it prefixes, and an array sorts after every string,
+ * so `["n1"] < ["n1", any string] < ["n1", []]`.)
  *
  * Durability (DESIGN.md §4: "an acknowledged write is on disk first"): every write runs in its own
  * `readwrite` transaction opened with the configured durability (`'strict'` by default, which asks the
@@ -31,13 +44,14 @@
 import { deleteDB, openDB } from 'idb';
 import type { DBSchema, IDBPDatabase, IDBPObjectStore, IDBPTransaction, StoreNames } from 'idb';
 import { StorageError, StorageQuotaError } from '../core/errors';
-import type { Store, VersionSet } from '../core/types';
+import type { Hint, NodeId, Store, VersionSet } from '../core/types';
 
 /** The shape of the database at the current schema version. */
 interface StoreSchema extends DBSchema {
   objects: { key: string; value: VersionSet };
   meta: { key: string; value: unknown };
-  // Version 2 adds: hints: { key: ...; value: ...; indexes: ... };
+  /** Since version 2. Key: `[intendedFor, key]`, taken from the value (in-line). */
+  hints: { key: [NodeId, string]; value: Hint; indexes: { byKey: string } };
 }
 
 type Database = IDBPDatabase<StoreSchema>;
@@ -62,8 +76,10 @@ const UPGRADES: readonly UpgradeStep[] = [
     db.createObjectStore('objects');
     db.createObjectStore('meta');
   },
-  // 1 → 2 (planned): durable hints for hinted handoff, e.g.
-  //   (db) => { db.createObjectStore('hints', { keyPath: 'id' }).createIndex('byTarget', 'target'); },
+  // 1 → 2: durable hints for hinted handoff. Adds a store; objects and meta are left as they are.
+  (db) => {
+    db.createObjectStore('hints', { keyPath: ['intendedFor', 'key'] }).createIndex('byKey', 'key');
+  },
 ];
 
 /** The schema version this code opens databases at (the number of `UPGRADES`). */
@@ -303,6 +319,58 @@ export class IdbStore implements Store {
     await this.#write('putMeta', 'meta', (store) => store.put(value, name));
   }
 
+  /** The hint for (`intendedFor`, `key`), or `undefined`. `Uint8Array` data comes back as `Uint8Array`. */
+  async getHint(intendedFor: NodeId, key: string): Promise<Hint | undefined> {
+    return this.#run('getHint', (db) => db.get('hints', [intendedFor, key]));
+  }
+
+  /**
+   * Stores `hint`, replacing any hint for the same (`intendedFor`, `key`). Resolves after its
+   * transaction completed with the configured durability; on failure nothing is written.
+   *
+   * @throws StorageQuotaError when the browser is out of space; StorageError otherwise (including a
+   *   hint whose `intendedFor` or `key` is not a valid IndexedDB key, or that is not structured-cloneable).
+   */
+  async putHint(hint: Hint): Promise<void> {
+    await this.#write('putHint', 'hints', (store) => store.put(withCompactHint(hint)));
+  }
+
+  /** Removes the hint for (`intendedFor`, `key`) (resolves when absent too), after its transaction completed. */
+  async deleteHint(intendedFor: NodeId, key: string): Promise<void> {
+    await this.#write('deleteHint', 'hints', (store) => store.delete([intendedFor, key]));
+  }
+
+  /**
+   * Hints ordered by (`intendedFor`, `key`) in UTF-16 code-unit order (the store's key order): all of
+   * them, or, through a key range on the compound key, only those for `intendedFor`; at most `limit`.
+   *
+   * @param intendedFor only hints meant for this node; every hint when omitted.
+   * @param limit most hints returned, a non-negative integer; no limit when omitted.
+   * @throws StorageError on a storage failure or after `close()`.
+   * @throws RangeError when `limit` is not a non-negative integer (a programmer error).
+   */
+  async listHints(intendedFor?: NodeId, limit?: number): Promise<Hint[]> {
+    return this.#run('listHints', async (db) => {
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+        throw new RangeError(`listHints: limit must be a non-negative integer, got ${limit}`);
+      }
+      // IndexedDB reads a count of 0 as "no limit".
+      if (limit === 0) return [];
+      const range = intendedFor === undefined ? null : IDBKeyRange.bound([intendedFor], [intendedFor, []], false, true);
+      return db.getAll('hints', range, limit);
+    });
+  }
+
+  /** Every hint for `key`, ordered by `intendedFor` (the `byKey` index's order within one key). */
+  async hintsForKey(key: string): Promise<Hint[]> {
+    return this.#run('hintsForKey', (db) => db.getAllFromIndex('hints', 'byKey', key));
+  }
+
+  /** Number of stored hints, over every intended node. */
+  async countHints(): Promise<number> {
+    return this.#run('countHints', (db) => db.count('hints'));
+  }
+
   /**
    * Closes the connection; transactions already started still complete. Later calls reject with
    * `StorageError`. Calling it again, or after a forced close, resolves and does nothing.
@@ -321,7 +389,10 @@ export class IdbStore implements Store {
     onForcedClose?.(new StorageError(`IndexedDB database "${this.name}": ${reason}`));
   }
 
-  /** Runs one operation on the open database, translating every failure through `toStorageError`. */
+  /**
+   * Runs one operation on the open database, translating every failure through `toStorageError`
+   * (except a `RangeError`, which reports a programmer error and passes through).
+   */
   async #run<T>(operation: string, body: (db: Database) => Promise<T>): Promise<T> {
     if (this.#closedReason !== undefined) {
       throw new StorageError(`${operation} on IndexedDB database "${this.name}" failed: ${this.#closedReason}`);
@@ -329,6 +400,7 @@ export class IdbStore implements Store {
     try {
       return await body(this.#db);
     } catch (error) {
+      if (error instanceof RangeError) throw error;
       throw toStorageError(error, operation, this.name);
     }
   }
@@ -371,9 +443,15 @@ function withCompactData(versions: VersionSet): VersionSet {
   const needsCopy = versions.siblings.some(({ data }) => data !== null && data.byteLength !== data.buffer.byteLength);
   if (!needsCopy) return versions;
   return {
-    clock: versions.clock,
+    ...versions,
     siblings: versions.siblings.map((sibling) =>
       sibling.data === null || sibling.data.byteLength === sibling.data.buffer.byteLength ? sibling : { ...sibling, data: new Uint8Array(sibling.data) },
     ),
   };
+}
+
+/** `hint` with its version set compacted as by `withCompactData` (the same object when nothing needs it). */
+function withCompactHint(hint: Hint): Hint {
+  const versions = withCompactData(hint.versions);
+  return versions === hint.versions ? hint : { ...hint, versions };
 }

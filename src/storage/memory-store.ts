@@ -8,7 +8,7 @@
  *
  * ```
  *   MemoryStore (node before the crash) ──┐
- *                                          ├──> MemoryStoreData { objects, meta }
+ *                                          ├──> MemoryStoreData { objects, meta, hints }
  *   MemoryStore (node after the restart) ──┘
  * ```
  *
@@ -21,18 +21,24 @@
  */
 
 import { StorageError } from '../core/errors';
-import type { Store, VersionSet } from '../core/types';
+import type { Hint, NodeId, Store, VersionSet } from '../core/types';
 
 /**
- * The committed contents of one `MemoryStore`: version sets by key and metadata records by name.
- * Holds copies owned by the store; read it through a `MemoryStore` rather than directly, since the
- * maps hand out the stored objects themselves.
+ * The committed contents of one `MemoryStore`: version sets by key, metadata records by name, and
+ * hints by intended node and key. Holds copies owned by the store; read it through a `MemoryStore`
+ * rather than directly, since the maps hand out the stored objects themselves.
  */
 export class MemoryStoreData {
   /** Version sets by key (the `objects` store of `IdbStore`). */
   readonly objects = new Map<string, VersionSet>();
   /** Metadata records by name (the `meta` store of `IdbStore`). */
   readonly meta = new Map<string, unknown>();
+  /**
+   * Hints for hinted handoff (paper §4.6; the `hints` store of `IdbStore`), by `intendedFor`, then by
+   * `key`. An intended node without hints has no entry, so the outer map's keys are exactly the nodes
+   * that have hints waiting.
+   */
+  readonly hints = new Map<NodeId, Map<string, Hint>>();
 }
 
 /**
@@ -63,7 +69,8 @@ export class MemoryStore implements Store {
   }
 
   /**
-   * Fault injection for tests: the next `count` writes (`putObject`, `deleteObject`, `putMeta`) reject
+   * Fault injection for tests: the next `count` writes (`putObject`, `deleteObject`, `putMeta`,
+   * `putHint`, `deleteHint`) reject
    * with `error` and leave the data unchanged; later writes behave normally again. Reads are never
    * affected. Calling it again replaces any failures still pending.
    *
@@ -131,6 +138,89 @@ export class MemoryStore implements Store {
     this.data.meta.set(name, copyForStorage(value, 'putMeta'));
   }
 
+  /** A copy of the hint for (`intendedFor`, `key`), or `undefined`. Rejects with `StorageError` after `close()`. */
+  async getHint(intendedFor: NodeId, key: string): Promise<Hint | undefined> {
+    this.#assertOpen('getHint');
+    const stored = this.data.hints.get(intendedFor)?.get(key);
+    return stored === undefined ? undefined : structuredClone(stored);
+  }
+
+  /**
+   * Stores a copy of `hint`, replacing any hint for the same (`intendedFor`, `key`). Rejects with
+   * `StorageError` after `close()`, when `intendedFor` or `key` is not a string (IndexedDB could not key
+   * it), when the hint cannot be structured-cloned, or on an injected failure; nothing is stored then.
+   */
+  async putHint(hint: Hint): Promise<void> {
+    this.#beginWrite('putHint');
+    if (typeof hint.intendedFor !== 'string' || typeof hint.key !== 'string') {
+      throw new StorageError('putHint: the hint cannot be stored because its intendedFor and key must both be strings');
+    }
+    const copy = copyForStorage(withCompactHint(hint), 'putHint');
+    let forTarget = this.data.hints.get(hint.intendedFor);
+    if (forTarget === undefined) {
+      forTarget = new Map();
+      this.data.hints.set(hint.intendedFor, forTarget);
+    }
+    forTarget.set(hint.key, copy);
+  }
+
+  /**
+   * Removes the hint for (`intendedFor`, `key`); resolves when it was absent too. Rejects with
+   * `StorageError` after `close()` or on an injected failure.
+   */
+  async deleteHint(intendedFor: NodeId, key: string): Promise<void> {
+    this.#beginWrite('deleteHint');
+    const forTarget = this.data.hints.get(intendedFor);
+    if (forTarget === undefined) return;
+    forTarget.delete(key);
+    if (forTarget.size === 0) this.data.hints.delete(intendedFor);
+  }
+
+  /**
+   * Copies of the stored hints ordered by (`intendedFor`, `key`) in UTF-16 code-unit order (IndexedDB's
+   * order of the compound key): all of them, or only those for `intendedFor`; at most `limit`.
+   *
+   * @param intendedFor only hints meant for this node; every hint when omitted.
+   * @param limit most hints returned, a non-negative integer; no limit when omitted.
+   * @throws StorageError after `close()`.
+   * @throws RangeError when `limit` is not a non-negative integer (a programmer error).
+   */
+  async listHints(intendedFor?: NodeId, limit?: number): Promise<Hint[]> {
+    this.#assertOpen('listHints');
+    assertLimit(limit);
+    const targets = intendedFor === undefined ? [...this.data.hints.keys()].sort() : [intendedFor];
+    const found: Hint[] = [];
+    const max = limit ?? Infinity;
+    for (const target of targets) {
+      const forTarget = this.data.hints.get(target);
+      if (forTarget === undefined) continue;
+      for (const key of [...forTarget.keys()].sort()) {
+        if (found.length >= max) return found;
+        found.push(structuredClone(forTarget.get(key) as Hint));
+      }
+    }
+    return found;
+  }
+
+  /** Copies of every hint for `key`, ordered by `intendedFor` (code-unit order). Rejects with `StorageError` after `close()`. */
+  async hintsForKey(key: string): Promise<Hint[]> {
+    this.#assertOpen('hintsForKey');
+    const found: Hint[] = [];
+    for (const target of [...this.data.hints.keys()].sort()) {
+      const stored = this.data.hints.get(target)?.get(key);
+      if (stored !== undefined) found.push(structuredClone(stored));
+    }
+    return found;
+  }
+
+  /** Number of stored hints, over every intended node. Rejects with `StorageError` after `close()`. */
+  async countHints(): Promise<number> {
+    this.#assertOpen('countHints');
+    let count = 0;
+    for (const forTarget of this.data.hints.values()) count += forTarget.size;
+    return count;
+  }
+
   /**
    * Stops serving `data`; later calls reject with `StorageError`. The data itself is kept for a
    * `new MemoryStore(data)`. Calling `close()` again resolves and does nothing.
@@ -165,11 +255,24 @@ function withCompactData(versions: VersionSet): VersionSet {
   const needsCopy = versions.siblings.some(({ data }) => data !== null && data.byteLength !== data.buffer.byteLength);
   if (!needsCopy) return versions;
   return {
-    clock: versions.clock,
+    ...versions,
     siblings: versions.siblings.map((sibling) =>
       sibling.data === null || sibling.data.byteLength === sibling.data.buffer.byteLength ? sibling : { ...sibling, data: new Uint8Array(sibling.data) },
     ),
   };
+}
+
+/** `hint` with its version set compacted as by `withCompactData` (the same object when nothing needs it). */
+function withCompactHint(hint: Hint): Hint {
+  const versions = withCompactData(hint.versions);
+  return versions === hint.versions ? hint : { ...hint, versions };
+}
+
+/** Checks `listHints`'s `limit`: absent, or a non-negative integer. Same rule as `IdbStore`. */
+function assertLimit(limit: number | undefined): void {
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw new RangeError(`listHints: limit must be a non-negative integer, got ${limit}`);
+  }
 }
 
 /** Copies a value before storing it, turning a clone failure into the `StorageError` IndexedDB would give. */

@@ -2,7 +2,7 @@ import 'fake-indexeddb/auto';
 import { forceCloseDatabase } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StorageError, StorageQuotaError } from '../../src/core/errors';
-import type { VersionSet } from '../../src/core/types';
+import type { Hint, VersionSet } from '../../src/core/types';
 import { IDB_SCHEMA_VERSION, IdbStore } from '../../src/storage/idb-store';
 import { runStoreContract } from './store-contract';
 
@@ -27,6 +27,18 @@ function versionSet(byte: number): VersionSet {
     clock: [{ node: 'a', counter: byte, timestampMs: 0 }],
     siblings: [{ dot: { node: 'a', counter: byte, timestampMs: 0 }, data: Uint8Array.of(byte) }],
   };
+}
+
+function hint(intendedFor: string, key: string, byte: number): Hint {
+  return { intendedFor, key, versions: versionSet(byte), createdAtMs: 1_000 };
+}
+
+/** Resolves with the result of `request`, rejects with its error. */
+function requested<T>(request: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
 }
 
 /** The settled outcome of `promise`: its rejection, or `undefined` when it resolved. */
@@ -83,16 +95,82 @@ describe('IdbStore', () => {
     for (const name of names.splice(0)) await IdbStore.destroy(name);
   });
 
-  it('is of kind "indexeddb" and creates schema version 1 with the objects and meta stores', async () => {
+  it('is of kind "indexeddb" and creates schema version 2 with the objects, meta and hints stores', async () => {
     const store = await openFresh();
     expect(store.kind).toBe('indexeddb');
-    expect(IDB_SCHEMA_VERSION).toBe(1);
+    expect(IDB_SCHEMA_VERSION).toBe(2);
     await store.close();
 
     const raw = await openRaw(store.name);
-    expect(raw.version).toBe(1);
-    expect([...raw.objectStoreNames]).toEqual(['meta', 'objects']);
+    expect(raw.version).toBe(2);
+    expect([...raw.objectStoreNames]).toEqual(['hints', 'meta', 'objects']);
+    const hints = raw.transaction('hints').objectStore('hints');
+    expect(hints.keyPath).toEqual(['intendedFor', 'key']);
+    expect([...hints.indexNames]).toEqual(['byKey']);
+    expect(hints.index('byKey').keyPath).toBe('key');
+    expect(hints.index('byKey').unique).toBe(false);
     raw.close();
+  });
+
+  describe('upgrading from schema version 1', () => {
+    /** Creates `name` as version 1 of this code did (objects and meta, out-of-line keys), with one of each. */
+    async function createVersion1(name: string): Promise<void> {
+      const raw = await openRaw(name, 1, (db) => {
+        db.createObjectStore('objects');
+        db.createObjectStore('meta');
+      });
+      const tx = raw.transaction(['objects', 'meta'], 'readwrite');
+      tx.objectStore('objects').put(versionSet(7), 'k');
+      tx.objectStore('meta').put({ id: 'n1', epoch: 3 }, 'node');
+      await new Promise<void>((resolve, reject) => {
+        tx.oncomplete = () => resolve();
+        tx.onabort = () => reject(tx.error);
+      });
+      raw.close();
+    }
+
+    it('keeps the objects and meta of a version 1 database and adds a working hints store', async () => {
+      const name = freshName();
+      names.push(name);
+      await createVersion1(name);
+
+      const store = await IdbStore.open(name);
+      opened.push(store);
+      expect(await store.getObject('k')).toEqual(versionSet(7));
+      expect(await store.listKeys()).toEqual(['k']);
+      expect(await store.getMeta('node')).toEqual({ id: 'n1', epoch: 3 });
+      expect(await store.countHints()).toBe(0);
+
+      await store.putHint(hint('n2', 'k', 8));
+      expect(await store.getHint('n2', 'k')).toEqual(hint('n2', 'k', 8));
+      expect(await store.hintsForKey('k')).toEqual([hint('n2', 'k', 8)]);
+      expect(await store.getObject('k')).toEqual(versionSet(7));
+      await store.close();
+
+      const raw = await openRaw(name);
+      expect(raw.version).toBe(2);
+      expect([...raw.objectStoreNames]).toEqual(['hints', 'meta', 'objects']);
+      expect(await requested(raw.transaction('objects').objectStore('objects').count())).toBe(1);
+      raw.close();
+    });
+
+    it('rejects with StorageError when a version 1 connection blocks the upgrade, and upgrades once it closed', async () => {
+      const name = freshName();
+      names.push(name);
+      await createVersion1(name);
+      const stubborn = await openRaw(name); // an old tab without a versionchange handler
+
+      const error = await rejectionOf(IdbStore.open(name));
+      expect(error).toBeInstanceOf(StorageError);
+      expect((error as Error).message).toMatch(/keeps version 1 open .*upgrade to version 2/);
+
+      stubborn.close();
+      const store = await IdbStore.open(name); // queued behind the abandoned open, which closes itself
+      opened.push(store);
+      expect(await store.getObject('k')).toEqual(versionSet(7));
+      await store.putHint(hint('n2', 'k', 8));
+      expect(await store.countHints()).toBe(1);
+    });
   });
 
   it('asks for strict durability on writes by default, and for the configured one otherwise', async () => {
@@ -101,11 +179,14 @@ describe('IdbStore', () => {
     await strict.putObject('k', versionSet(1));
     await strict.deleteObject('k');
     await strict.putMeta('m', 1);
+    await strict.putHint(hint('n1', 'k', 1));
+    await strict.deleteHint('n1', 'k');
     const relaxed = await openFresh({ durability: 'relaxed' });
     await relaxed.putObject('k', versionSet(1));
+    await relaxed.putHint(hint('n1', 'k', 1));
 
     const writes = transaction.mock.calls.filter(([, mode]) => mode === 'readwrite');
-    expect(writes.map(([, , options]) => options?.durability)).toEqual(['strict', 'strict', 'strict', 'relaxed']);
+    expect(writes.map(([, , options]) => options?.durability)).toEqual(['strict', 'strict', 'strict', 'strict', 'strict', 'relaxed', 'relaxed']);
     expect(strict.durability).toBe('strict');
   });
 
@@ -134,6 +215,35 @@ describe('IdbStore', () => {
       const error = await rejectionOf(store.putMeta('m', { big: true }));
       expect((error as Error).name).toBe('StorageQuotaError');
       expect(await store.getMeta('m')).toBeUndefined();
+    });
+
+    it('surfaces a quota failure of a hint write as StorageQuotaError and keeps the previous hint', async () => {
+      const store = await openFresh();
+      await store.putHint(hint('n1', 'k', 1));
+      abortNextPutWith('QuotaExceededError');
+      const error = await rejectionOf(store.putHint(hint('n1', 'k', 2)));
+      expect(error).toBeInstanceOf(StorageQuotaError);
+      expect((error as Error).message).toMatch(/putHint .*refused to store more data/);
+      expect(await store.getHint('n1', 'k')).toEqual(hint('n1', 'k', 1));
+      expect(await store.countHints()).toBe(1);
+    });
+
+    it('surfaces an aborted hint write as StorageError (not quota), storing nothing', async () => {
+      const store = await openFresh();
+      abortNextPutWith('UnknownError');
+      const error = await rejectionOf(store.putHint(hint('n1', 'k', 1)));
+      expect(error).toBeInstanceOf(StorageError);
+      expect(error).not.toBeInstanceOf(StorageQuotaError);
+      expect((error as Error).message).toMatch(/putHint on IndexedDB database ".*" failed/);
+      expect(await store.countHints()).toBe(0);
+    });
+
+    it('refuses a hint whose key is not a valid IndexedDB key with StorageError (DataError as cause)', async () => {
+      const store = await openFresh();
+      const error = await rejectionOf(store.putHint({ ...hint('n1', 'k', 1), key: undefined } as unknown as Hint));
+      expect(error).toBeInstanceOf(StorageError);
+      expect(((error as Error).cause as DOMException).name).toBe('DataError');
+      expect(await store.countHints()).toBe(0);
     });
 
     it('surfaces any other abort as StorageError (not quota) with the original error as cause', async () => {
@@ -171,8 +281,8 @@ describe('IdbStore', () => {
       const store = await openFresh({ onForcedClose });
       await store.putObject('k', versionSet(1));
 
-      // A newer tab opening version 2 must not be blocked by this one.
-      const newer = await openRaw(store.name, IDB_SCHEMA_VERSION + 1, (db) => db.createObjectStore('hints'));
+      // A newer tab opening the next version must not be blocked by this one.
+      const newer = await openRaw(store.name, IDB_SCHEMA_VERSION + 1, (db) => db.createObjectStore('future'));
       expect(newer.version).toBe(IDB_SCHEMA_VERSION + 1);
       newer.close();
 
@@ -180,7 +290,7 @@ describe('IdbStore', () => {
       expect((onForcedClose.mock.calls[0]?.[0] as Error).name).toBe('StorageError');
       const error = await rejectionOf(store.getObject('k'));
       expect((error as Error).name).toBe('StorageError');
-      expect((error as Error).message).toMatch(/upgrading the database to version 2/);
+      expect((error as Error).message).toContain(`upgrading the database to version ${IDB_SCHEMA_VERSION + 1}`);
       await expect(store.close()).resolves.toBeUndefined();
     });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StorageError, StorageQuotaError } from '../../src/core/errors';
-import type { VersionSet } from '../../src/core/types';
+import type { Hint, VersionSet } from '../../src/core/types';
 import { MemoryStore, MemoryStoreData } from '../../src/storage/memory-store';
 import { runStoreContract } from './store-contract';
 
@@ -14,6 +14,10 @@ function versionSet(byte: number): VersionSet {
     clock: [{ node: 'a', counter: byte, timestampMs: 0 }],
     siblings: [{ dot: { node: 'a', counter: byte, timestampMs: 0 }, data: Uint8Array.of(byte) }],
   };
+}
+
+function hint(intendedFor: string, key: string, byte: number): Hint {
+  return { intendedFor, key, versions: versionSet(byte), createdAtMs: 1_000 };
 }
 
 /** The settled outcome of `promise`: its rejection, or `undefined` when it resolved. */
@@ -42,6 +46,37 @@ describe('MemoryStore', () => {
     expect(await restarted.getObject('k')).toEqual(versionSet(1));
     expect(await restarted.getMeta('node')).toEqual({ id: 'n1' });
     expect(await restarted.listKeys()).toEqual(['k']);
+  });
+
+  it('keeps hints across a crash and restart, in MemoryStoreData', async () => {
+    const node = new MemoryStore();
+    await node.putHint(hint('n2', 'k', 1));
+    await node.putHint(hint('n1', 'k', 2));
+    await node.putHint(hint('n1', 'j', 3));
+    await node.deleteHint('n1', 'j');
+    expect([...node.data.hints.keys()].sort()).toEqual(['n1', 'n2']);
+
+    await node.close();
+    await expect(node.putHint(hint('n3', 'late', 9))).rejects.toBeInstanceOf(StorageError);
+
+    const restarted = new MemoryStore(node.data);
+    expect(await restarted.listHints()).toEqual([hint('n1', 'k', 2), hint('n2', 'k', 1)]);
+    expect(await restarted.countHints()).toBe(2);
+    expect(await restarted.getHint('n3', 'late')).toBeUndefined();
+  });
+
+  it('drops the entry of an intended node once its last hint is deleted', async () => {
+    const store = new MemoryStore();
+    await store.putHint(hint('n1', 'k', 1));
+    await store.deleteHint('n1', 'k');
+    expect(store.data.hints.size).toBe(0);
+  });
+
+  it('refuses a hint whose intendedFor or key is not a string, as IndexedDB would', async () => {
+    const store = new MemoryStore();
+    const error = await rejectionOf(store.putHint({ ...hint('n1', 'k', 1), key: 7 } as unknown as Hint));
+    expect((error as Error).name).toBe('StorageError');
+    expect(await store.countHints()).toBe(0);
   });
 
   it('keeps separate data for separate stores', async () => {
@@ -84,6 +119,23 @@ describe('MemoryStore', () => {
       expect(error).toBeInstanceOf(StorageError);
       expect((error as Error).name).toBe('StorageError');
       expect(await store.countObjects()).toBe(1);
+    });
+
+    it('fails hint writes too, leaving the hints unchanged, and never hint reads', async () => {
+      const store = new MemoryStore();
+      await store.putHint(hint('n1', 'k', 1));
+      store.failNextWrites(2, new StorageQuotaError('disk full (injected)'));
+
+      expect(await store.getHint('n1', 'k')).toEqual(hint('n1', 'k', 1));
+      expect(await store.listHints()).toHaveLength(1);
+      expect(await store.hintsForKey('k')).toHaveLength(1);
+      expect(await store.countHints()).toBe(1);
+      const errors = [await rejectionOf(store.putHint(hint('n1', 'k', 2))), await rejectionOf(store.deleteHint('n1', 'k'))];
+      for (const error of errors) expect((error as Error).name).toBe('StorageQuotaError');
+      expect(await store.getHint('n1', 'k')).toEqual(hint('n1', 'k', 1));
+
+      await store.putHint(hint('n2', 'k', 3));
+      expect(await store.countHints()).toBe(2);
     });
 
     it('is cancelled by a count of 0 and refuses a bad count', async () => {

@@ -6,7 +6,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/core/errors';
-import type { Store, VersionSet } from '../../src/core/types';
+import type { Hint, NodeId, Store, VersionSet } from '../../src/core/types';
 
 /** What the factory hands to each test. */
 export interface StoreFixture {
@@ -24,6 +24,24 @@ function versionSet(data: Uint8Array | null, node = 'a', timestampMs = 1_000): V
     clock: [{ node, counter: 1, timestampMs }],
     siblings: [{ dot: { node, counter: 1, timestampMs }, data }],
   };
+}
+
+/** A hint for (`intendedFor`, `key`) holding one sibling with `data`. */
+function hint(intendedFor: NodeId, key: string, data: Uint8Array | null = bytes(1), createdAtMs = 5_000): Hint {
+  return { intendedFor, key, versions: versionSet(data, 'f', createdAtMs), createdAtMs };
+}
+
+/** The (intendedFor, key) pairs of `hints`, in order, for compact ordering assertions. */
+function pairs(hints: Hint[]): Array<[NodeId, string]> {
+  return hints.map((each) => [each.intendedFor, each.key]);
+}
+
+/** The settled outcome of `promise`: its rejection, or `undefined` when it resolved. */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 }
 
 function bytes(...values: number[]): Uint8Array {
@@ -189,6 +207,14 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
         got.forEach((versions, i) => expect(versions).toEqual(versionSet(bytes(i))));
       });
 
+      it('keeps the dots of a version set, also when its data needs compacting', async () => {
+        const buffer = new Uint8Array(64);
+        buffer.set([7, 8], 10);
+        const versions: VersionSet = { ...versionSet(buffer.subarray(10, 12)), dots: [{ node: 'c', counter: 4, timestampMs: 30 }] };
+        await store.putObject('k', versions);
+        expect(await store.getObject('k')).toEqual({ ...versionSet(bytes(7, 8)), dots: [{ node: 'c', counter: 4, timestampMs: 30 }] });
+      });
+
       it('applies concurrent writes to one key in call order', async () => {
         await Promise.all([
           store.putObject('k', versionSet(bytes(1))),
@@ -244,6 +270,231 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
       });
     });
 
+    describe('hints', () => {
+      it('returns undefined for a hint never stored, also when another node has one for the key', async () => {
+        expect(await store.getHint('n1', 'k')).toBeUndefined();
+        await store.putHint(hint('n1', 'k'));
+        expect(await store.getHint('n2', 'k')).toBeUndefined();
+        expect(await store.getHint('n1', 'other')).toBeUndefined();
+      });
+
+      it('returns what was put, with Uint8Array data as Uint8Array and tombstones as null', async () => {
+        const held: Hint = {
+          intendedFor: 'n1',
+          key: 'k',
+          versions: {
+            clock: [
+              { node: 'a', counter: 3, timestampMs: 10 },
+              { node: 'b', counter: 1, timestampMs: 20 },
+            ],
+            siblings: [
+              { dot: { node: 'a', counter: 3, timestampMs: 10 }, data: bytes(1, 2, 255) },
+              { dot: { node: 'b', counter: 1, timestampMs: 20 }, data: null },
+            ],
+            dots: [{ node: 'c', counter: 5, timestampMs: 30 }],
+          },
+          createdAtMs: 1_234,
+        };
+        await store.putHint(held);
+        const got = await store.getHint('n1', 'k');
+        expect(got).toEqual(held);
+        expect(sameBytes(firstData(got?.versions), bytes(1, 2, 255))).toBe(true);
+        expect(got?.versions.siblings[1]?.data).toBeNull();
+
+        await store.putHint(hint('n1', 'gone', null));
+        expect(await store.getHint('n1', 'gone')).toEqual(hint('n1', 'gone', null));
+      });
+
+      it('stores only the viewed bytes of a Uint8Array that views part of a larger buffer', async () => {
+        const buffer = new Uint8Array(4096).fill(9);
+        buffer.set([1, 2, 3], 200);
+        await store.putHint(hint('n1', 'view', buffer.subarray(200, 203)));
+        const got = firstData((await store.getHint('n1', 'view'))?.versions);
+        expect(sameBytes(got, bytes(1, 2, 3))).toBe(true);
+        expect(got.byteOffset).toBe(0);
+        expect(got.buffer.byteLength).toBe(3);
+      });
+
+      it('replaces the hint for the same intended node and key', async () => {
+        await store.putHint(hint('n1', 'k', bytes(1), 100));
+        await store.putHint(hint('n1', 'k', bytes(2), 200));
+        expect(await store.getHint('n1', 'k')).toEqual(hint('n1', 'k', bytes(2), 200));
+        expect(await store.countHints()).toBe(1);
+      });
+
+      it('deletes one hint, leaving the others, and resolves when deleting a hint that is absent', async () => {
+        await store.putHint(hint('n1', 'k'));
+        await store.putHint(hint('n2', 'k'));
+        await store.putHint(hint('n1', 'j'));
+        await store.deleteHint('n1', 'k');
+        await store.deleteHint('n1', 'k');
+        await store.deleteHint('n9', 'never-there');
+        expect(await store.getHint('n1', 'k')).toBeUndefined();
+        expect(pairs(await store.listHints())).toEqual([
+          ['n1', 'j'],
+          ['n2', 'k'],
+        ]);
+        expect(await store.countHints()).toBe(2);
+      });
+
+      it('lists every hint ordered by intended node, then key, in code-unit order', async () => {
+        expect(await store.listHints()).toEqual([]);
+        // 'n10' sorts between 'n1' and 'n2'; keys as in the objects ordering test.
+        const stored: Array<[NodeId, string]> = [
+          ['n2', 'a'],
+          ['n10', 'b'],
+          ['n1', '\uFFFD'],
+          ['n1', '\u{1F600}'],
+          ['n1', 'ä'],
+          ['n1', 'B'],
+          ['n1', 'a'],
+          ['n10', 'a'],
+        ];
+        for (const [target, key] of stored) await store.putHint(hint(target, key));
+        expect(pairs(await store.listHints())).toEqual([
+          ['n1', 'B'],
+          ['n1', 'a'],
+          ['n1', 'ä'],
+          ['n1', '\u{1F600}'],
+          ['n1', '\uFFFD'],
+          ['n10', 'a'],
+          ['n10', 'b'],
+          ['n2', 'a'],
+        ]);
+        const all = await store.listHints();
+        expect(all[0]).toEqual(hint('n1', 'B'));
+      });
+
+      it('lists the hints of one intended node only (not of a node whose id it prefixes)', async () => {
+        for (const [target, key] of [
+          ['n10', 'a'],
+          ['n1', 'b'],
+          ['n1', ''],
+          ['n2', 'a'],
+          ['n1', 'a'],
+          ['n', 'z'],
+        ] as Array<[NodeId, string]>) {
+          await store.putHint(hint(target, key));
+        }
+        expect(pairs(await store.listHints('n1'))).toEqual([
+          ['n1', ''],
+          ['n1', 'a'],
+          ['n1', 'b'],
+        ]);
+        expect(pairs(await store.listHints('n10'))).toEqual([['n10', 'a']]);
+        expect(pairs(await store.listHints('n'))).toEqual([['n', 'z']]);
+        expect(await store.listHints('nobody')).toEqual([]);
+      });
+
+      it('returns at most limit hints, the first ones in order', async () => {
+        for (const [target, key] of [
+          ['n2', 'a'],
+          ['n1', 'c'],
+          ['n1', 'a'],
+          ['n1', 'b'],
+        ] as Array<[NodeId, string]>) {
+          await store.putHint(hint(target, key));
+        }
+        expect(pairs(await store.listHints(undefined, 2))).toEqual([
+          ['n1', 'a'],
+          ['n1', 'b'],
+        ]);
+        expect(pairs(await store.listHints('n1', 2))).toEqual([
+          ['n1', 'a'],
+          ['n1', 'b'],
+        ]);
+        expect(pairs(await store.listHints('n2', 2))).toEqual([['n2', 'a']]);
+        expect(await store.listHints(undefined, 10)).toHaveLength(4);
+        expect(await store.listHints(undefined, 0)).toEqual([]);
+        expect(await store.listHints('n1', 0)).toEqual([]);
+      });
+
+      it('refuses a negative or fractional limit with RangeError (a programmer error)', async () => {
+        await store.putHint(hint('n1', 'k'));
+        expect(await rejectionOf(store.listHints(undefined, -1))).toBeInstanceOf(RangeError);
+        expect(await rejectionOf(store.listHints('n1', 1.5))).toBeInstanceOf(RangeError);
+        expect(await rejectionOf(store.listHints('n1', Number.NaN))).toBeInstanceOf(RangeError);
+      });
+
+      it('finds every hint for one key across intended nodes, ordered by intended node', async () => {
+        await store.putHint(hint('n2', 'k', bytes(2)));
+        await store.putHint(hint('n10', 'k', bytes(10)));
+        await store.putHint(hint('n1', 'k', bytes(1)));
+        await store.putHint(hint('n1', 'k2'));
+        await store.putHint(hint('n3', 'j'));
+        expect(await store.hintsForKey('k')).toEqual([hint('n1', 'k', bytes(1)), hint('n10', 'k', bytes(10)), hint('n2', 'k', bytes(2))]);
+        expect(pairs(await store.hintsForKey('k2'))).toEqual([['n1', 'k2']]);
+        expect(await store.hintsForKey('missing')).toEqual([]);
+      });
+
+      it('counts hints over every intended node', async () => {
+        expect(await store.countHints()).toBe(0);
+        await store.putHint(hint('n1', 'a'));
+        await store.putHint(hint('n1', 'b'));
+        await store.putHint(hint('n2', 'a'));
+        await store.putHint(hint('n2', 'a', bytes(9)));
+        expect(await store.countHints()).toBe(3);
+        await store.deleteHint('n1', 'a');
+        expect(await store.countHints()).toBe(2);
+      });
+
+      it('keeps hints apart from objects and meta with the same key', async () => {
+        await store.putObject('k', versionSet(bytes(1)));
+        await store.putMeta('k', 'meta');
+        await store.putHint(hint('n1', 'k', bytes(2)));
+
+        expect(await store.getObject('k')).toEqual(versionSet(bytes(1)));
+        expect(await store.listKeys()).toEqual(['k']);
+        expect(await store.countObjects()).toBe(1);
+
+        await store.deleteObject('k');
+        expect(await store.getHint('n1', 'k')).toEqual(hint('n1', 'k', bytes(2)));
+        await store.putObject('k', versionSet(bytes(3)));
+        await store.deleteHint('n1', 'k');
+        expect(await store.getObject('k')).toEqual(versionSet(bytes(3)));
+        expect(await store.getMeta('k')).toBe('meta');
+        expect(await store.countHints()).toBe(0);
+      });
+
+      it('does not alias the caller objects: mutating after put or after get changes nothing stored', async () => {
+        const held = hint('n1', 'k', bytes(1, 2, 3));
+        await store.putHint(held);
+        firstData(held.versions)[0] = 99;
+        held.versions.clock[0]!.counter = 42;
+        held.createdAtMs = 0;
+
+        const got = await store.getHint('n1', 'k');
+        expect(got).toEqual(hint('n1', 'k', bytes(1, 2, 3)));
+        firstData(got?.versions)[1] = 77;
+        got!.versions.siblings.length = 0;
+        const listed = await store.listHints('n1');
+        listed[0]!.createdAtMs = -1;
+        const byKey = await store.hintsForKey('k');
+        byKey[0]!.versions.clock.length = 0;
+
+        expect(await store.getHint('n1', 'k')).toEqual(hint('n1', 'k', bytes(1, 2, 3)));
+      });
+
+      it('refuses a hint that is not structured-cloneable with StorageError, storing nothing', async () => {
+        await store.putHint(hint('n1', 'k', bytes(1)));
+        const bad = { ...hint('n1', 'k', bytes(2)), callback: () => 1 } as Hint;
+        const error = await rejectionOf(store.putHint(bad));
+        expect(error).toBeInstanceOf(StorageError);
+        expect((error as Error).name).toBe('StorageError');
+        expect(await store.getHint('n1', 'k')).toEqual(hint('n1', 'k', bytes(1)));
+      });
+
+      it('applies concurrent writes to one hint in call order', async () => {
+        await Promise.all([
+          store.putHint(hint('n1', 'k', bytes(1))),
+          store.putHint(hint('n1', 'k', bytes(2))),
+          store.deleteHint('n1', 'k'),
+          store.putHint(hint('n1', 'k', bytes(3))),
+        ]);
+        expect(await store.getHint('n1', 'k')).toEqual(hint('n1', 'k', bytes(3)));
+      });
+    });
+
     describe('lifecycle', () => {
       it('keeps objects and meta across close and reopen', async (context) => {
         if (fixture.reopen === undefined) context.skip();
@@ -259,6 +510,22 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
         expect(await again.listKeys()).toEqual(['k', 'tomb']);
       });
 
+      it('keeps hints across close and reopen', async (context) => {
+        if (fixture.reopen === undefined) context.skip();
+        await store.putHint(hint('n2', 'k', bytes(2)));
+        await store.putHint(hint('n1', 'k', null));
+        await store.putHint(hint('n1', 'j', bytes(1)));
+        await store.deleteHint('n1', 'j');
+        await store.close();
+
+        const again = await reopen();
+        expect(await again.listHints()).toEqual([hint('n1', 'k', null), hint('n2', 'k', bytes(2))]);
+        expect(await again.hintsForKey('k')).toHaveLength(2);
+        expect(await again.countHints()).toBe(2);
+        await again.putHint(hint('n3', 'x'));
+        expect(await again.countHints()).toBe(3);
+      });
+
       it('rejects every call after close with StorageError', async () => {
         await store.putObject('k', versionSet(bytes(1)));
         await store.close();
@@ -270,6 +537,13 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
           ['countObjects', () => store.countObjects()],
           ['getMeta', () => store.getMeta('m')],
           ['putMeta', () => store.putMeta('m', 1)],
+          ['getHint', () => store.getHint('n1', 'k')],
+          ['putHint', () => store.putHint(hint('n1', 'k'))],
+          ['deleteHint', () => store.deleteHint('n1', 'k')],
+          ['listHints', () => store.listHints()],
+          ['listHints (one node)', () => store.listHints('n1', 1)],
+          ['hintsForKey', () => store.hintsForKey('k')],
+          ['countHints', () => store.countHints()],
         ];
         for (const [method, call] of calls) {
           const error = await call().then(

@@ -41,9 +41,9 @@ const valid: Record<MessageType, () => Json> = {
   gossip: () => ({
     type: 'gossip',
     members: [
-      { id: 'n1', capacity: 1, status: 'up', version: 3, joinedAtMs: 1700000000000 },
-      { id: 'n2', capacity: 0.5, status: 'leaving', version: 0, joinedAtMs: 0 },
-      { id: 'n3', capacity: 2, status: 'left', version: 9, joinedAtMs: 5 },
+      { id: 'n1', capacity: 1, status: 'up', version: 3, joinedAtMs: 1700000000000, incarnation: 2 },
+      { id: 'n2', capacity: 0.5, status: 'leaving', version: 0, joinedAtMs: 0, incarnation: 0 },
+      { id: 'n3', capacity: 2, status: 'left', version: 9, joinedAtMs: 5, incarnation: 1 },
     ],
     reply: true,
   }),
@@ -65,6 +65,11 @@ const valid: Record<MessageType, () => Json> = {
   }),
   'coordinate-put-reply': () => ({ type: 'coordinate-put-reply', requestId: 10, dot: { node: 'n1', counter: 5, timestampMs: 7 }, answered: 2 }),
   'error-reply': () => ({ type: 'error-reply', requestId: 11, code: 'QuorumNotReachedError', message: 'put: 1 of 2 needed replicas answered', answered: 1, needed: 2, replicas: 3 }),
+  ping: () => ({ type: 'ping', requestId: 12 }),
+  'ping-req': () => ({ type: 'ping-req', requestId: 13, target: 'n2', timeoutMs: 600 }),
+  'ping-reply': () => ({ type: 'ping-reply', requestId: 14 }),
+  'hinted-put': () => ({ type: 'hinted-put', requestId: 15, key: 'k', versions: versions(), intendedFor: 'n3' }),
+  'hinted-put-reply': () => ({ type: 'hinted-put-reply', requestId: 16 }),
 };
 
 /** Further well-formed messages at the edges of what is allowed. */
@@ -90,7 +95,7 @@ function siblingsOf(n: number): Json[] {
   return Array.from({ length: n }, (_, i) => ({ dot: { node: 'n0', counter: i + 1, timestampMs: i }, data: null }));
 }
 function membersOf(n: number): Json[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `m${i}`, capacity: 1, status: 'up', version: 1, joinedAtMs: i }));
+  return Array.from({ length: n }, (_, i) => ({ id: `m${i}`, capacity: 1, status: 'up', version: 1, joinedAtMs: i, incarnation: 0 }));
 }
 
 /** A well-formed message of `type` with one change applied (to a fresh copy). */
