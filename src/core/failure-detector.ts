@@ -113,6 +113,17 @@ export class FailureDetector {
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /**
+   * Forgets every suspicion: this node was cut off itself (its own network went down), so what it
+   * concluded about others meanwhile says nothing about them. Every peer starts alive again.
+   */
+  forgetSuspicions(nowMs: number): void {
+    for (const [id, state] of this.peers) {
+      state.lastHeardMs = nowMs;
+      if (state.status !== 'alive') this.change(id, state, 'alive', nowMs);
+    }
+  }
+
   /** Any message from `id` proves it is up: it becomes alive. */
   heardFrom(id: NodeId, nowMs: number): void {
     const state = this.peers.get(id);

@@ -233,6 +233,8 @@ export class NodeCore {
   private readonly hintTargets = new Set<NodeId>();
   private nextHintAtMs = 0;
   private delivering = false;
+  /** Set while the host reports this node cut off from the network: every peer counts as unreachable. */
+  private offline = false;
   private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons' | 'probesSent' | 'indirectProbeRounds'> = {
     messagesReceived: 0,
     messagesSent: 0,
@@ -372,6 +374,25 @@ export class NodeCore {
     }
   }
 
+  /**
+   * This node's own connectivity came back (it was disconnected): suspicions it formed meanwhile are
+   * dropped, since the fault was its own, and it gossips at once.
+   */
+  reconnected(): void {
+    this.offline = false;
+    this.detector.forgetSuspicions(this.clock.now());
+    this.wake();
+  }
+
+  /**
+   * The host cut this node off the network (a demonstration toggle, or the browser reports it
+   * offline): until {@link reconnected}, no peer counts as healthy, so requests do not wait for
+   * answers that cannot come — a put with w = 1 is accepted locally at once, others fail fast.
+   */
+  disconnected(): void {
+    this.offline = true;
+  }
+
   /** Gossips at the next tick instead of waiting for the period (a tab that was frozen or offline catches up). */
   wake(): void {
     this.nextGossipAtMs = this.clock.now();
@@ -413,7 +434,7 @@ export class NodeCore {
       this.timers = this.timers.filter((t) => t.atMs > nowMs && !t.cancelled);
       for (const timer of due) if (!timer.cancelled) timer.fire();
     }
-    this.detector.tick(nowMs);
+    if (!this.offline) this.detector.tick(nowMs);
     if (nowMs >= this.nextHintAtMs && !this.delivering && this.hintTargets.size > 0) {
       this.nextHintAtMs = nowMs + this.config.hintIntervalMs;
       void this.deliverHints();
@@ -682,7 +703,7 @@ export class NodeCore {
     const list = this.currentRing.preferenceList(key);
     if (list.length === 0) throw new NoReplicasError('no node owns partitions yet; wait for the node to join the ring');
     const replicas = list.slice(0, this.config.n);
-    const healthy = (id: NodeId): boolean => id === this.id || this.detector.isHealthy(id);
+    const healthy = (id: NodeId): boolean => id === this.id || this.isHealthy(id);
     const spare = list.slice(this.config.n).filter(healthy);
     const targets: { node: NodeId; intendedFor?: NodeId }[] = [];
     for (const replica of replicas) {
@@ -734,7 +755,7 @@ export class NodeCore {
   private async forward<T>(replicas: NodeId[], operation: 'get' | 'put', attempt: (coordinator: NodeId) => Promise<T>): Promise<T | undefined> {
     this.counters.requestsForwarded++;
     for (const coordinator of replicas) {
-      if (!this.detector.isHealthy(coordinator)) continue;
+      if (!this.isHealthy(coordinator)) continue;
       try {
         return await attempt(coordinator);
       } catch (error) {
@@ -992,6 +1013,10 @@ export class NodeCore {
   /** Number of hints held for other nodes (a cheap count from the store). */
   hintCount(): Promise<number> {
     return this.store.countHints();
+  }
+
+  private isHealthy(id: NodeId): boolean {
+    return !this.offline && this.detector.isHealthy(id);
   }
 
   private freshActorId(): NodeId {

@@ -66,6 +66,7 @@ interface Link {
   // reassembly
   buffer: Uint8Array | undefined;
   filled: number;
+  discarded: number;
 }
 
 /** The PeerJS id of a node in a cluster. */
@@ -99,10 +100,12 @@ export function toFrames(bytes: Uint8Array): Uint8Array[] {
 
 /**
  * Reassembles frames of one connection.
+ * A first frame arriving while a message is incomplete starts the new message and counts the partial
+ * one in `state.discarded`.
  * @returns the complete message when this frame finished one, `undefined` while incomplete.
  * @throws Error for a malformed frame (the caller drops the partial message and counts it).
  */
-export function acceptFrame(state: { buffer: Uint8Array | undefined; filled: number }, frame: Uint8Array): Uint8Array | undefined {
+export function acceptFrame(state: { buffer: Uint8Array | undefined; filled: number; discarded?: number }, frame: Uint8Array): Uint8Array | undefined {
   if (frame.byteLength < HEADER_BYTES) throw new Error('framing: frame shorter than its header');
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const total = view.getUint32(0);
@@ -110,6 +113,8 @@ export function acceptFrame(state: { buffer: Uint8Array | undefined; filled: num
   const payload = frame.subarray(HEADER_BYTES);
   if (total > MAX_MESSAGE_BYTES) throw new Error(`framing: message of ${total} bytes exceeds ${MAX_MESSAGE_BYTES}`);
   if (offset === 0) {
+    // A new message while one was incomplete: the partial one is lost; count it (the caller reports it).
+    if (state.buffer !== undefined) state.discarded = (state.discarded ?? 0) + 1;
     state.buffer = new Uint8Array(total);
     state.filled = 0;
   }
@@ -310,7 +315,7 @@ export class PeerjsTransport implements Transport {
   }
 
   private track(node: NodeId, conn: DataConnection): Link {
-    const link: Link = { node, conn, open: false, queue: [], lastUsedMs: Date.now(), openTimer: undefined, buffer: undefined, filled: 0 };
+    const link: Link = { node, conn, open: false, queue: [], lastUsedMs: Date.now(), openTimer: undefined, buffer: undefined, filled: 0, discarded: 0 };
     const list = this.links.get(node) ?? [];
     list.push(link);
     this.links.set(node, list);
@@ -341,12 +346,14 @@ export class PeerjsTransport implements Transport {
     this.counters.framesReceived++;
     this.counters.bytesReceived += frame.byteLength;
     let bytes: Uint8Array | undefined;
+    const discardedBefore = link.discarded;
     try {
       bytes = acceptFrame(link, frame);
     } catch (error) {
       this.onDrop(link.node, (error as Error).message);
       return;
     }
+    if (link.discarded > discardedBefore) this.onDrop(link.node, 'framing: a message restarted before the previous one was complete');
     if (bytes === undefined) return;
     let message: unknown;
     try {

@@ -264,13 +264,14 @@ export class DynamoNode {
    */
   disconnect(): void {
     this.transport.disconnect();
+    this.core.disconnected();
     this.dispatch({ type: 'connectivity', connected: false });
   }
 
   /** Ends a {@link disconnect}: the node gossips at once and peers deliver the hints they hold for it. */
   reconnect(): void {
     this.transport.reconnect();
-    this.core.wake();
+    this.core.reconnected();
     this.dispatch({ type: 'connectivity', connected: true });
   }
 

@@ -82,9 +82,16 @@ export class NodeTab {
     readonly url: string,
   ) {}
 
-  /** Opens a tab on `url` and waits until its node has started. */
-  static async open(context: BrowserContext, url: string): Promise<NodeTab> {
+  /**
+   * Opens a tab on `url` and waits until its node has started. With `asNode`, the tab starts with that
+   * node id in its sessionStorage — a closed tab reopened (or restored) under its old identity.
+   */
+  static async open(context: BrowserContext, url: string, asNode?: string): Promise<NodeTab> {
     const page = await context.newPage();
+    if (asNode !== undefined) {
+      const cluster = new URL(url).searchParams.get('cluster') ?? 'default';
+      await page.addInitScript(([slot, id]) => sessionStorage.setItem(slot, id), [`tabdynamo:${cluster}:node-id`, asNode] as const);
+    }
     const tab = new NodeTab(page, url);
     await page.goto(url);
     await tab.waitStarted();
@@ -166,6 +173,23 @@ export class NodeTab {
       const s = window.dynamo!.stats();
       return { messagesDropped: s.messagesDropped, dropReasons: s.dropReasons, connectedPeers: s.connectedPeers };
     });
+  }
+
+  /** How this tab sees `peer`: 'alive', 'suspect' or 'unreachable'. */
+  reachabilityOf(peer: string): Promise<string> {
+    return this.page.evaluate((p) => window.dynamo!.node.peerHealth().find((h) => h.id === p)?.status ?? 'unknown', peer);
+  }
+
+  hintCount(): Promise<number> {
+    return this.page.evaluate(() => window.dynamo!.node.hintCount());
+  }
+
+  disconnect(): Promise<void> {
+    return this.page.evaluate(() => window.dynamo!.node.disconnect());
+  }
+
+  reconnect(): Promise<void> {
+    return this.page.evaluate(() => window.dynamo!.node.reconnect());
   }
 
   localKeys(): Promise<string[]> {

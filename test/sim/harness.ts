@@ -7,10 +7,24 @@
  * minute of cluster time runs in milliseconds and a seed replays exactly.
  *
  * The nodes are the production `NodeCore` with in-memory stores and the in-memory network.
+ *
+ * Faults are plain data and can change at any moment of a run:
+ *
+ *   network   `setNetworkFaults({ lossProbability, duplicateProbability, delayMinMs, delayMaxMs })`;
+ *             reordering follows from the spread between the delay bounds
+ *   partition `setPartition(spec)`, one at a time, with `spec` one of
+ *               halves   [a b] | [c d e]      no traffic between the groups
+ *               one-way  [a] -/-> [b c]       a cannot reach b or c; b and c still reach a
+ *               bridge   [a b] - x - [d e]    the groups cannot reach each other, both reach x
+ *   nodes     `crash(id)`             the tab dies; only its committed storage (MemoryStoreData) survives
+ *             `restart(id)`           a new NodeCore with the same id over that storage
+ *             `wipeAndRestart(id)`    the storage was evicted: a fresh node under a NEW id; the old id
+ *                                     stays a member that never comes back
  */
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
-import type { NodeConfig, NodeEvent } from '../../src/core/node-core.js';
+import type { Message } from '../../src/core/messages.js';
+import type { NodeConfig, NodeEvent, Transport } from '../../src/core/node-core.js';
 import { NodeCore } from '../../src/core/node-core.js';
 import type { NodeId, Random } from '../../src/core/types.js';
 import { MemoryNetwork, type NetworkFaults } from '../../src/net/memory-network.js';
@@ -22,6 +36,49 @@ export function seededRandom(seed: number): Random {
   return { next: () => uniformFloat64(rng) };
 }
 
+/**
+ * A network partition, as data (see the module header). Node ids are fixed when the partition starts:
+ * a node that joins later is not blocked by it.
+ */
+export type PartitionSpec =
+  | { mode: 'halves'; groups: [NodeId[], NodeId[]] }
+  | { mode: 'one-way'; from: NodeId[]; to: NodeId[] }
+  | { mode: 'bridge'; left: NodeId[]; right: NodeId[]; bridge: NodeId };
+
+/** The directed links (`from`, `to`) a partition blocks. */
+export function blockedLinks(spec: PartitionSpec): [NodeId, NodeId][] {
+  const links: [NodeId, NodeId][] = [];
+  const both = (a: readonly NodeId[], b: readonly NodeId[]): void => {
+    for (const x of a) for (const y of b) links.push([x, y], [y, x]);
+  };
+  switch (spec.mode) {
+    case 'halves':
+      both(spec.groups[0], spec.groups[1]);
+      break;
+    case 'one-way':
+      for (const x of spec.from) for (const y of spec.to) links.push([x, y]);
+      break;
+    case 'bridge':
+      // The bridge is in neither group, so its links stay open in both directions.
+      both(spec.left, spec.right);
+      break;
+  }
+  return links;
+}
+
+/** One line describing a partition, e.g. `halves [n0 n3] | [n1 n2 n4]`. */
+export function formatPartition(spec: PartitionSpec): string {
+  const list = (ids: readonly NodeId[]): string => `[${ids.join(' ')}]`;
+  switch (spec.mode) {
+    case 'halves':
+      return `halves ${list(spec.groups[0])} | ${list(spec.groups[1])}`;
+    case 'one-way':
+      return `one-way ${list(spec.from)} -/-> ${list(spec.to)}`;
+    case 'bridge':
+      return `bridge ${list(spec.left)} - ${spec.bridge} - ${list(spec.right)}`;
+  }
+}
+
 /** Settings of a {@link Simulation}. */
 export interface SimulationOptions {
   seed: number;
@@ -30,6 +87,18 @@ export interface SimulationOptions {
   faults?: Partial<NetworkFaults>;
   /** Period at which every node's `tick` runs, in virtual ms. Default 50. */
   tickIntervalMs?: number;
+}
+
+/** Counters of what the harness itself did (not the network's or the nodes' own counters). */
+export interface SimulationStats {
+  crashes: number;
+  restarts: number;
+  wipes: number;
+  /**
+   * Messages addressed to a node that crashed after they were sent, caught in flight and dropped
+   * rather than handed to the node's next incarnation (a reload closes a tab's connections).
+   */
+  staleDeliveriesDropped: number;
 }
 
 /** One simulated node. */
@@ -79,15 +148,29 @@ export class Simulation {
   readonly random: Random;
   readonly network: MemoryNetwork;
   readonly nodes = new Map<NodeId, SimNode>();
+  /** Nodes that crashed and have not restarted yet, with the storage they committed. */
+  readonly crashed = new Map<NodeId, MemoryStoreData>();
+  /** Ids whose storage was wiped (`wipeAndRestart`): members that will never answer again. */
+  readonly retired = new Set<NodeId>();
+  /** The partition in force, or null. */
+  partition: PartitionSpec | null = null;
+  /** Called with every event any node emits (after it is recorded in the node's `events`). */
+  onNodeEvent: ((node: NodeId, event: NodeEvent) => void) | undefined;
+  readonly stats: SimulationStats = { crashes: 0, restarts: 0, wipes: 0, staleDeliveriesDropped: 0 };
   nowMs = 0;
   private seq = 0;
   private queue: Scheduled[] = [];
   private readonly tickIntervalMs: number;
+  /** How many times each id has been started; a delivery stamped with an older one is stale. */
+  private readonly incarnations = new Map<NodeId, number>();
+  /** The recipient of the message being sent right now (set around the network's `schedule` call). */
+  private sendingTo: NodeId | undefined;
+  private nextNodeIndex = 0;
 
   constructor(readonly options: SimulationOptions) {
     this.seed = options.seed;
     this.random = seededRandom(options.seed);
-    this.network = new MemoryNetwork((delayMs, fn) => this.schedule(delayMs, fn), seededRandom(options.seed ^ 0x5bd1e995), options.faults);
+    this.network = new MemoryNetwork((delayMs, fn) => this.scheduleDelivery(delayMs, fn), seededRandom(options.seed ^ 0x5bd1e995), options.faults);
     this.tickIntervalMs = options.tickIntervalMs ?? 50;
   }
 
@@ -111,19 +194,69 @@ export class Simulation {
     this.queue.splice(lo, 0, item);
   }
 
+  /**
+   * The network calls this once per copy of a message it sends. When the message comes from a node's
+   * core (see `addNode`), the delivery is stamped with the recipient's incarnation, and dropped if the
+   * recipient crashed meanwhile: a late reply must not reach the restarted node, whose request ids
+   * start again from 1 and could match it to the wrong request. A real reload closes the connection.
+   */
+  private scheduleDelivery(delayMs: number, fn: () => void): void {
+    const to = this.sendingTo;
+    if (to === undefined) {
+      this.schedule(delayMs, fn);
+      return;
+    }
+    const incarnation = this.incarnations.get(to) ?? 0;
+    this.schedule(delayMs, () => {
+      if ((this.incarnations.get(to) ?? 0) !== incarnation) {
+        this.stats.staleDeliveriesDropped++;
+        return;
+      }
+      fn();
+    });
+  }
+
+  /** A promise that resolves after `delayMs` of virtual time (for client think time and deadlines). */
+  sleep(delayMs: number): Promise<void> {
+    return new Promise((resolve) => this.schedule(delayMs, resolve));
+  }
+
   /** Creates and starts `options.nodes` nodes named n0, n1, …; every node gets n0 as its seed. */
   async start(): Promise<void> {
     for (let i = 0; i < this.options.nodes; i++) await this.addNode(`n${i}`);
     for (const node of this.nodes.values()) node.core.addSeeds(['n0']);
   }
 
+  /** Ids of the running nodes, sorted. */
+  liveIds(): NodeId[] {
+    return [...this.nodes.keys()].sort();
+  }
+
   /** Adds and starts one node (optionally reopening stored data after a crash). */
   async addNode(id: NodeId, data = new MemoryStoreData()): Promise<SimNode> {
     const store = new MemoryStore(data);
     const events: NodeEvent[] = [];
-    const nodeRandom = seededRandom((this.seed * 31 + hashId(id)) | 0);
+    const incarnation = (this.incarnations.get(id) ?? -1) + 1;
+    this.incarnations.set(id, incarnation);
+    const match = /^n(\d+)$/.exec(id);
+    if (match) this.nextNodeIndex = Math.max(this.nextNodeIndex, Number(match[1]) + 1);
+    const nodeRandom = seededRandom((this.seed * 31 + hashId(id) + 7919 * incarnation) | 0);
     let core!: NodeCore;
-    const transport = this.network.attach(id, (from, message) => core.receive(from, message));
+    let self: SimNode | undefined;
+    const attached = this.network.attach(id, (from, message) => core.receive(from, message));
+    // A crashed node's core may still be finishing work it had started (an await on its closed store);
+    // whatever it tries to send after the crash goes nowhere.
+    const transport: Transport = {
+      send: (to: NodeId, message: Message): void => {
+        if (self === undefined || this.nodes.get(id) !== self) return;
+        this.sendingTo = to;
+        try {
+          attached.send(to, message);
+        } finally {
+          this.sendingTo = undefined;
+        }
+      },
+    };
     core = new NodeCore({
       id,
       config: this.options.config,
@@ -131,13 +264,113 @@ export class Simulation {
       random: nodeRandom,
       transport,
       store,
-      onEvent: (event) => events.push(event),
+      onEvent: (event) => {
+        events.push(event);
+        this.onNodeEvent?.(id, event);
+      },
     });
-    await core.start();
     const node: SimNode = { id, core, store, data, events };
+    self = node;
+    // Registered before start() so that what start() sends (nothing today; a join announcement later)
+    // is not mistaken for a dead node's traffic.
     this.nodes.set(id, node);
+    await core.start();
     this.scheduleTicks(node);
     return node;
+  }
+
+  /**
+   * Crashes a running node: its core stops (pending requests fail), it leaves the network (messages
+   * to it are lost, including those already in flight), and its store is closed, so that only what it
+   * had committed to its `MemoryStoreData` survives. Nothing is flushed: a write the core had not yet
+   * committed is lost, as in a tab killed mid-transaction.
+   * @throws Error when `id` is not running (a programmer error in the test).
+   */
+  crash(id: NodeId): void {
+    const node = this.node(id);
+    this.nodes.delete(id);
+    this.crashed.set(id, node.data);
+    this.stats.crashes++;
+    node.core.stop();
+    this.network.detach(id);
+    void node.store.close();
+  }
+
+  /**
+   * Restarts a crashed node: a new `NodeCore` with the same id over the same committed storage, told
+   * about one running node as a seed (it also remembers the members it had stored).
+   * @throws Error when `id` has not crashed.
+   */
+  async restart(id: NodeId): Promise<SimNode> {
+    const data = this.crashed.get(id);
+    if (data === undefined) throw new Error(`restart(${id}): the node has not crashed`);
+    this.crashed.delete(id);
+    this.stats.restarts++;
+    const node = await this.addNode(id, data);
+    const seed = this.liveIds().find((other) => other !== id);
+    if (seed !== undefined) node.core.addSeeds([seed]);
+    return node;
+  }
+
+  /**
+   * What a tab whose storage was evicted does: the node (crashed first if it is running) comes back
+   * with empty storage under a new id, `n<k>` with k one past the highest index used so far. The old
+   * id is retired: it stays in everyone's membership and never answers again.
+   * @returns the new node.
+   */
+  async wipeAndRestart(id: NodeId): Promise<SimNode> {
+    if (this.nodes.has(id)) this.crash(id);
+    if (!this.crashed.delete(id)) throw new Error(`wipeAndRestart(${id}): no such node`);
+    this.retired.add(id);
+    this.stats.wipes++;
+    const node = await this.addNode(this.nextFreshId());
+    const seed = this.liveIds().find((other) => other !== node.id);
+    if (seed !== undefined) node.core.addSeeds([seed]);
+    return node;
+  }
+
+  /** The id `wipeAndRestart` will give the next fresh node. */
+  nextFreshId(): NodeId {
+    return `n${this.nextNodeIndex}`;
+  }
+
+  /** Changes the network's loss, duplication and delay settings; the rest stay as they are. */
+  setNetworkFaults(faults: Partial<NetworkFaults>): void {
+    Object.assign(this.network.faults, faults);
+  }
+
+  /**
+   * Replaces the partition in force (null: none). Blocks are set on the network by id, so they hold
+   * for a node across its crash and restart.
+   */
+  setPartition(spec: PartitionSpec | null): void {
+    this.network.heal();
+    this.partition = spec;
+    if (spec !== null) for (const [from, to] of blockedLinks(spec)) this.network.block(from, to);
+  }
+
+  /**
+   * Ends every fault: no partition, no loss or duplication (delays keep their bounds, so messages still
+   * reorder), and every crashed node restarted with its storage. Retired ids stay gone.
+   */
+  async healAll(): Promise<void> {
+    this.setPartition(null);
+    this.setNetworkFaults({ lossProbability: 0, duplicateProbability: 0 });
+    for (const id of [...this.crashed.keys()].sort()) await this.restart(id);
+  }
+
+  /**
+   * Runs in steps of `pollMs` until `condition()` (which may read stores asynchronously) holds, or
+   * virtual time passes `deadlineMs`. Checking every `pollMs` rather than after every event keeps
+   * expensive conditions cheap; the time it returns is exact to `pollMs`.
+   * @returns the virtual time at which the condition was first seen to hold, or undefined.
+   */
+  async runUntilPolled(condition: () => boolean | Promise<boolean>, deadlineMs: number, pollMs = 100): Promise<number | undefined> {
+    for (;;) {
+      if (await condition()) return this.nowMs;
+      if (this.nowMs >= deadlineMs) return undefined;
+      await this.runFor(Math.min(pollMs, deadlineMs - this.nowMs));
+    }
   }
 
   /** The node called `id`. */
@@ -191,13 +424,19 @@ export class Simulation {
     return tracked.value as T;
   }
 
-  /** Runs until every node sees every other node as a member, within `timeoutMs`. */
+  /** Runs until every running node sees every running node as a member, within `timeoutMs`. */
   async converge(timeoutMs = 30_000): Promise<boolean> {
+    return this.runUntil(() => this.membershipConverged(), this.nowMs + timeoutMs);
+  }
+
+  /** Whether every running node has every running node in its membership (crashed ones may linger). */
+  membershipConverged(): boolean {
     const ids = [...this.nodes.keys()];
-    return this.runUntil(
-      () => [...this.nodes.values()].every((n) => n.core.members().length === ids.length),
-      this.nowMs + timeoutMs,
-    );
+    for (const node of this.nodes.values()) {
+      const known = new Set(node.core.members().map((m) => m.id));
+      if (!ids.every((id) => known.has(id))) return false;
+    }
+    return true;
   }
 }
 

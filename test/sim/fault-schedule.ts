@@ -1,0 +1,259 @@
+/**
+ * Fault schedules: a seed's list of timed faults, as plain data that prints as a short script.
+ *
+ *   0ms      network loss=0.010 dup=0.020 delay=1..23ms (baseline)
+ *   840ms    crash n3
+ *   1900ms   partition bridge [n0 n4] - n1 - [n2 n3]
+ *   2410ms   network loss=0.400 dup=0.020 delay=1..23ms (loss burst)
+ *   3120ms   network loss=0.010 dup=0.020 delay=1..23ms (baseline)
+ *   4005ms   restart n3
+ *   ...
+ *
+ * Three independent tracks share the chaos window, so their faults overlap in every combination:
+ *   nodes      crash episodes: usually one node, sometimes two, rarely three at once (with N=3, W=2 a
+ *              key keeps a strict write quorum while at most one of its replicas is down; two or
+ *              three down leave some keys without one, and only the sloppy quorum can take them)
+ *   partitions one at a time: halves (1|4 or 2|3), one-way, or a bridge
+ *   network    a baseline of light loss, duplication and delay for the whole run, broken by bursts
+ *              of heavy loss, slow and reordering periods, and duplication storms
+ * Every fault ends inside the window: a crashed node restarts, a partition heals, the baseline returns.
+ * (The runner heals everything at the end of the window regardless.)
+ *
+ * The schedule draws from its own stream of the seed, so adding a client to a workload does not
+ * change the faults of a seed.
+ */
+import type { NetworkFaults } from '../../src/net/memory-network.js';
+import type { NodeId, Random } from '../../src/core/types.js';
+import { formatPartition, seededRandom, type PartitionSpec, type Simulation } from './harness.js';
+
+/** One timed fault. `atMs` counts from the start of the chaos window. */
+export type FaultEvent =
+  | { atMs: number; type: 'crash'; node: NodeId }
+  | { atMs: number; type: 'restart'; node: NodeId }
+  /** The node's storage is evicted; it comes back empty as `newId` (see `Simulation.wipeAndRestart`). */
+  | { atMs: number; type: 'wipe'; node: NodeId; newId: NodeId }
+  | { atMs: number; type: 'partition'; partition: PartitionSpec }
+  | { atMs: number; type: 'heal-partition' }
+  | { atMs: number; type: 'network'; faults: NetworkFaults; label: 'baseline' | 'loss burst' | 'slow' | 'duplication storm' };
+
+/** A seed's faults, sorted by time. */
+export interface FaultSchedule {
+  seed: number;
+  durationMs: number;
+  events: FaultEvent[];
+}
+
+/** Settings of {@link generateFaultSchedule}. */
+export interface ScheduleOptions {
+  /** The ids of the nodes at the start of the window. */
+  nodeIds: readonly NodeId[];
+  /** Length of the chaos window, in virtual ms. */
+  durationMs: number;
+  /** Most nodes crashed at once. Default 3 (the distribution keeps it rare; see the module header). */
+  maxCrashed?: number;
+  /**
+   * Whether a crash may end in a wipe (storage evicted, new id) instead of a restart. Default false:
+   * a wiped id stays a member that never answers, which a cluster without node removal cannot heal.
+   */
+  wipes?: boolean;
+  /** Index of the next fresh id `n<k>` (as `Simulation.nextFreshId()`); needed with `wipes`. */
+  nextNodeIndex?: number;
+}
+
+/** Crashes last at least this long: longer than any message delay, so nothing sent before lands after. */
+const MIN_DOWNTIME_MS = 600;
+
+/**
+ * Draws a fault schedule from `seed`. Pure: the same seed and options give the same schedule.
+ */
+export function generateFaultSchedule(seed: number, options: ScheduleOptions): FaultSchedule {
+  const random = seededRandom((seed ^ 0x2545f491) | 0);
+  const { durationMs } = options;
+  const events: FaultEvent[] = [
+    ...nodeTrack(random, options),
+    ...partitionTrack(random, options),
+    ...networkTrack(random, durationMs),
+  ];
+  // Stable sort: at equal times the tracks keep their order (nodes, partitions, network).
+  events.sort((a, b) => a.atMs - b.atMs);
+  return { seed, durationMs, events };
+}
+
+const between = (random: Random, min: number, max: number): number => Math.round(min + random.next() * (max - min));
+
+function pickDistinct<T>(random: Random, items: readonly T[], count: number): T[] {
+  const pool = [...items];
+  const picked: T[] = [];
+  while (picked.length < count && pool.length > 0) picked.push(pool.splice(Math.floor(random.next() * pool.length), 1)[0]!);
+  return picked;
+}
+
+function nodeTrack(random: Random, options: ScheduleOptions): FaultEvent[] {
+  const events: FaultEvent[] = [];
+  const live = [...options.nodeIds];
+  const maxCrashed = Math.min(options.maxCrashed ?? 3, live.length - 1);
+  let nextIndex = options.nextNodeIndex ?? live.length;
+  let t = between(random, 200, 2_000);
+  while (t < options.durationMs - MIN_DOWNTIME_MS) {
+    const roll = random.next();
+    const count = Math.min(maxCrashed, roll < 0.7 ? 1 : roll < 0.95 ? 2 : 3);
+    const victims = pickDistinct(random, live, count);
+    let end = t;
+    for (const node of victims) {
+      const crashAt = t + between(random, 0, 400);
+      const upAt = Math.min(options.durationMs, crashAt + between(random, MIN_DOWNTIME_MS, 5_000));
+      if (upAt - crashAt < MIN_DOWNTIME_MS) continue;
+      events.push({ atMs: crashAt, type: 'crash', node });
+      if (options.wipes && random.next() < 0.15) {
+        const newId = `n${nextIndex++}`;
+        events.push({ atMs: upAt, type: 'wipe', node, newId });
+        live.splice(live.indexOf(node), 1, newId);
+      } else {
+        events.push({ atMs: upAt, type: 'restart', node });
+      }
+      end = Math.max(end, upAt);
+    }
+    t = end + between(random, 300, 3_000);
+  }
+  return events;
+}
+
+function partitionTrack(random: Random, options: ScheduleOptions): FaultEvent[] {
+  const events: FaultEvent[] = [];
+  // Partitions name the original ids; a node that a wipe replaced is simply not blocked.
+  const ids = [...options.nodeIds];
+  let t = between(random, 0, 3_000);
+  while (t < options.durationMs - 500) {
+    const shuffled = pickDistinct(random, ids, ids.length);
+    const roll = random.next();
+    let partition: PartitionSpec;
+    if (roll < 0.4) {
+      const cut = random.next() < 0.5 ? 1 : Math.floor(ids.length / 2);
+      partition = { mode: 'halves', groups: [shuffled.slice(0, cut).sort(), shuffled.slice(cut).sort()] };
+    } else if (roll < 0.7) {
+      const fromCount = random.next() < 0.6 ? 1 : 2;
+      const toCount = between(random, 1, Math.max(1, ids.length - fromCount - 1));
+      partition = { mode: 'one-way', from: shuffled.slice(0, fromCount).sort(), to: shuffled.slice(fromCount, fromCount + toCount).sort() };
+    } else {
+      const [bridge, ...rest] = shuffled;
+      const half = Math.ceil(rest.length / 2);
+      partition = { mode: 'bridge', left: rest.slice(0, half).sort(), right: rest.slice(half).sort(), bridge: bridge! };
+    }
+    const end = Math.min(options.durationMs, t + between(random, 800, 4_000));
+    events.push({ atMs: t, type: 'partition', partition }, { atMs: end, type: 'heal-partition' });
+    t = end + between(random, 500, 4_000);
+  }
+  return events;
+}
+
+function networkTrack(random: Random, durationMs: number): FaultEvent[] {
+  const baseline: NetworkFaults = {
+    lossProbability: round3(random.next() * 0.02),
+    duplicateProbability: round3(random.next() * 0.05),
+    delayMinMs: 1,
+    delayMaxMs: between(random, 5, 40),
+  };
+  const events: FaultEvent[] = [{ atMs: 0, type: 'network', faults: baseline, label: 'baseline' }];
+  let t = between(random, 500, 3_000);
+  while (t < durationMs - 300) {
+    const roll = random.next();
+    let faults: NetworkFaults;
+    let label: 'loss burst' | 'slow' | 'duplication storm';
+    let length: number;
+    if (roll < 0.5) {
+      faults = { ...baseline, lossProbability: round3(0.2 + random.next() * 0.4) };
+      label = 'loss burst';
+      length = between(random, 300, 2_500);
+    } else if (roll < 0.8) {
+      faults = { ...baseline, delayMinMs: between(random, 1, 20), delayMaxMs: between(random, 100, 300) };
+      label = 'slow';
+      length = between(random, 500, 3_000);
+    } else {
+      faults = { ...baseline, duplicateProbability: round3(0.2 + random.next() * 0.3) };
+      label = 'duplication storm';
+      length = between(random, 300, 2_000);
+    }
+    const end = Math.min(durationMs, t + length);
+    events.push({ atMs: t, type: 'network', faults, label }, { atMs: end, type: 'network', faults: baseline, label: 'baseline' });
+    t = end + between(random, 300, 3_000);
+  }
+  return events;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** How many faults a schedule injects (crashes, wipes, partitions, non-baseline network periods). */
+export function countFaults(schedule: FaultSchedule): number {
+  return schedule.events.filter((e) => e.type === 'crash' || e.type === 'partition' || (e.type === 'network' && e.label !== 'baseline')).length;
+}
+
+/** One line per event, as in the module header. */
+export function formatFaultSchedule(schedule: FaultSchedule): string {
+  const lines = schedule.events.map((e) => `  ${`${e.atMs}ms`.padEnd(8)} ${formatFaultEvent(e)}`);
+  return [`fault schedule of seed=${schedule.seed} (${schedule.durationMs}ms window):`, ...lines].join('\n');
+}
+
+/** The event without its time, e.g. `crash n3`. */
+export function formatFaultEvent(e: FaultEvent): string {
+  switch (e.type) {
+    case 'crash':
+    case 'restart':
+      return `${e.type} ${e.node}`;
+    case 'wipe':
+      return `wipe ${e.node} (returns as ${e.newId})`;
+    case 'partition':
+      return `partition ${formatPartition(e.partition)}`;
+    case 'heal-partition':
+      return 'heal partition';
+    case 'network': {
+      const f = e.faults;
+      return `network loss=${f.lossProbability.toFixed(3)} dup=${f.duplicateProbability.toFixed(3)} delay=${f.delayMinMs}..${f.delayMaxMs}ms (${e.label})`;
+    }
+  }
+}
+
+/**
+ * Applies one event to a running simulation. Restarts are asynchronous (the node loads its storage);
+ * their promise settles while the simulation drains pending work after the current event.
+ * @throws Error when the event does not fit the simulation's state (a bug in the schedule).
+ */
+export async function applyFaultEvent(sim: Simulation, e: FaultEvent): Promise<void> {
+  switch (e.type) {
+    case 'crash':
+      if (sim.nodes.has(e.node)) sim.crash(e.node);
+      return;
+    case 'restart':
+      if (sim.crashed.has(e.node)) await sim.restart(e.node);
+      return;
+    case 'wipe': {
+      const expected = sim.nextFreshId();
+      if (expected !== e.newId) throw new Error(`schedule expected the wiped node to return as ${e.newId}, the simulation would name it ${expected}`);
+      await sim.wipeAndRestart(e.node);
+      return;
+    }
+    case 'partition':
+      sim.setPartition(e.partition);
+      return;
+    case 'heal-partition':
+      sim.setPartition(null);
+      return;
+    case 'network':
+      sim.setNetworkFaults(e.faults);
+      return;
+  }
+}
+
+/**
+ * Queues every event of `schedule` on the simulation, `offsetMs` after now. Errors (a schedule that
+ * does not fit) are passed to `onError` rather than lost in a detached promise.
+ */
+export function scheduleFaults(sim: Simulation, schedule: FaultSchedule, onApplied: (e: FaultEvent) => void, onError: (error: unknown) => void): void {
+  for (const e of schedule.events) {
+    sim.schedule(e.atMs, () => {
+      onApplied(e);
+      applyFaultEvent(sim, e).catch(onError);
+    });
+  }
+}
