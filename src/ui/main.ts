@@ -84,11 +84,20 @@ async function main(): Promise<void> {
       const ring = node.ring();
       const members = node.members();
       renderRing($('ring') as unknown as SVGSVGElement, $('legend'), ring, node.id);
-      renderMembers($('members').querySelector('tbody')!, members, ring, node.id, node.stats().connectedPeers);
+      const reachability = new Map(node.peerHealth().map((h) => [h.id, h.status] as const));
+      renderMembers($('members').querySelector('tbody')!, members, ring, node.id, node.stats().connectedPeers, reachability);
+      void node.hintCount().then((n) => ($('hints').textContent = String(n)));
+      const toggle = $<HTMLButtonElement>('toggle-connection');
+      toggle.textContent = node.connected ? 'Disconnect this node' : 'Reconnect this node';
+      toggle.setAttribute('aria-pressed', String(!node.connected));
       renderLog($('log'), log);
       const peers = members.length - 1;
-      status.textContent = peers === 0 ? 'alone — open another tab to add a node' : `joined, ${peers} other node${peers === 1 ? '' : 's'}`;
-      status.dataset.state = 'joined';
+      status.textContent = !node.connected
+        ? 'disconnected — writes with w = 1 are kept here and sync on reconnect'
+        : peers === 0
+          ? 'alone — open another tab to add a node'
+          : `joined, ${peers} other node${peers === 1 ? '' : 's'}`;
+      status.dataset.state = node.connected ? 'joined' : 'offline';
       refreshPreference();
     });
   };
@@ -100,7 +109,11 @@ async function main(): Promise<void> {
   node.on('*', (event: DynamoEvent) => {
     const text = describeEvent(event);
     if (text) note(text);
-    else if (event.type === 'membership' || event.type === 'ring') render();
+    else render();
+  });
+  $<HTMLButtonElement>('toggle-connection').addEventListener('click', () => {
+    if (node.connected) node.disconnect();
+    else node.reconnect();
   });
 
   // ── the form ──
@@ -203,6 +216,14 @@ function describeEvent(event: DynamoEvent): string | undefined {
       return `dropped a message from ${event.from}: ${event.reason}`;
     case 'error':
       return `error (${event.context}): ${event.error.message}`;
+    case 'reachability':
+      return `${event.peer} is ${event.to} (was ${event.from})`;
+    case 'hint-stored':
+      return `holding a hint for ${event.intendedFor}: ${event.key}`;
+    case 'hints-delivered':
+      return `delivered ${event.count} hint${event.count === 1 ? '' : 's'} to ${event.peer}`;
+    case 'connectivity':
+      return event.connected ? 'reconnected' : 'disconnected';
     case 'seeds':
       return event.seeds.length > 0 ? `seeds from signaling: ${event.seeds.join(', ')}` : undefined;
     default:

@@ -98,16 +98,25 @@ export function renderRing(svg: SVGSVGElement, legend: HTMLElement, ring: Ring, 
 }
 
 /** Fills the members table. */
-export function renderMembers(tbody: HTMLElement, members: MemberRecord[], ring: Ring, self: string, connected: string[]): void {
+export function renderMembers(
+  tbody: HTMLElement,
+  members: MemberRecord[],
+  ring: Ring,
+  self: string,
+  connected: string[],
+  reachability: ReadonlyMap<string, string>,
+): void {
   tbody.replaceChildren(
     ...members.map((m) => {
       const row = document.createElement('tr');
       row.dataset.node = m.id;
       if (m.id === self) row.className = 'self';
       const partitions = ring.members.some((r) => r.id === m.id) ? ring.partitionsOf(m.id).length : 0;
-      const link = m.id === self ? 'this tab' : connected.includes(m.id) ? 'connected' : '—';
-      row.title = `record version ${m.version}, joined ${new Date(m.joinedAtMs).toLocaleString()}`;
-      for (const text of [m.id, m.status, link, String(partitions), String(m.capacity)]) {
+      const seen = m.id === self ? 'this tab' : (reachability.get(m.id) ?? 'alive');
+      const link = m.id === self ? '' : connected.includes(m.id) ? ' · linked' : '';
+      row.dataset.reachability = seen;
+      row.title = `record version ${m.version}, incarnation ${m.incarnation}, joined ${new Date(m.joinedAtMs).toLocaleString()}`;
+      for (const text of [m.id, m.status, `${seen}${link}`, String(partitions), String(m.capacity)]) {
         const cell = document.createElement('td');
         cell.textContent = text;
         row.append(cell);

@@ -45,6 +45,7 @@ describe('faults with five real tabs', () => {
     const held = (await Promise.all(writers.map((t) => t.hintCount()))).reduce((a, b) => a + b, 0);
     expect(held, 'fallbacks hold hints for the closed node').toBeGreaterThanOrEqual(replicasOfClosed.length);
 
+    await writers[0]!.screenshot('faults-closed-tab');
     const reopenedAt = Date.now();
     const reopened = await NodeTab.open(context, url, closedId);
     expect(await reopened.id()).toBe(closedId);
@@ -105,6 +106,7 @@ describe('faults with five real tabs', () => {
       expect(Date.now() - started).toBeLessThan(2000);
       // …but with w = 1 it accepts the write locally, while the rest of the cluster writes the same key.
       await cut.put(key, 'from the cut-off tab', { context: base, w: 1 });
+      await cut.screenshot('faults-disconnected-tab');
       await tabs[1]!.put(key, 'from tab 2', { context: base });
     } finally {
       await cut.reconnect();
