@@ -84,7 +84,8 @@ async function main(): Promise<void> {
       const ring = node.ring();
       const members = node.members();
       renderRing($('ring') as unknown as SVGSVGElement, $('legend'), ring, node.id);
-      const reachability = new Map(node.peerHealth().map((h) => [h.id, h.status] as const));
+      // While this node is cut off, no peer is reachable from here, whatever the detector last saw.
+      const reachability = new Map(node.peerHealth().map((h) => [h.id, node.connected ? h.status : 'cut off'] as const));
       renderMembers($('members').querySelector('tbody')!, members, ring, node.id, node.stats().connectedPeers, reachability);
       void node.hintCount().then((n) => ($('hints').textContent = String(n)));
       const toggle = $<HTMLButtonElement>('toggle-connection');
