@@ -9,7 +9,7 @@
  *   --nodes N      cluster size (default 5)
  *   --chaos-ms MS  length of the fault window in virtual ms (default 12000)
  *   --wipes        let crashes end in storage wipes (the node returns under a new id)
- *   --repair-reads a client reads every key (R = N) every 2 s after the heal: shows whether read
+ *   --repair-reads a client reads every key every 2 s after the heal: shows whether read
  *                  repair converges the replicas where handoff alone does not (no anti-entropy yet)
  *   --verbose      a line per seed; with --runs 1, the fault schedule and the whole trace as well
  *

@@ -93,6 +93,27 @@ describe('faults with five real tabs', () => {
     }
   });
 
+  it('a tab whose storage was wiped does not reuse its old identity (kv679): it comes back as a new node', async () => {
+    const tab = tabs[1]!;
+    const oldId = await tab.id();
+    await tab.put('wipe:before', 'kept by the other replicas');
+    // Wipe the node's database as the browser would when evicting storage: the open connection is
+    // asked to close (versionchange), the database is deleted, then the tab reloads.
+    await tab.page.evaluate(async (name) => {
+      await new Promise<void>((resolve, reject) => {
+        const request = indexedDB.deleteDatabase(name);
+        request.onsuccess = () => resolve();
+        request.onerror = () => reject(request.error);
+      });
+    }, `tabdynamo-${new URL(url).searchParams.get('cluster')}-${oldId}`);
+    await tab.reload();
+    const newId = await tab.id();
+    expect(newId).not.toBe(oldId);
+    await waitFor('the others to see the new node', async () => ((await tabs[0]!.memberIds()).includes(newId) ? true : undefined), 20_000);
+    // Data written before is still served by the other replicas.
+    expect((await tab.get('wipe:before')).values).toEqual(['kept by the other replicas']);
+  });
+
   it('two tabs write one key while one of them is cut off: siblings after heal, a merging put collapses them', async () => {
     const key = 'cut:shared';
     await tabs[0]!.put(key, 'base');

@@ -52,8 +52,9 @@ export interface ScheduleOptions {
   /** Most nodes crashed at once. Default 3 (the distribution keeps it rare; see the module header). */
   maxCrashed?: number;
   /**
-   * Whether a crash may end in a wipe (storage evicted, new id) instead of a restart. Default false:
-   * a wiped id stays a member that never answers, which a cluster without node removal cannot heal.
+   * Whether one crash (at most) may end in a wipe (storage evicted, new id) instead of a restart.
+   * Default false: a wiped id stays a member that never answers, which a cluster without node removal
+   * cannot heal (hints for it never drain; keys it replicated keep a dead replica).
    */
   wipes?: boolean;
   /** Index of the next fresh id `n<k>` (as `Simulation.nextFreshId()`); needed with `wipes`. */
@@ -76,7 +77,25 @@ export function generateFaultSchedule(seed: number, options: ScheduleOptions): F
   ];
   // Stable sort: at equal times the tracks keep their order (nodes, partitions, network).
   events.sort((a, b) => a.atMs - b.atMs);
-  return { seed, durationMs, events };
+  return { seed, durationMs, events: nameWipedNodes(events, options.nextNodeIndex ?? options.nodeIds.length) };
+}
+
+/**
+ * The simulation names a wiped node's successor when the wipe happens, so successors must be numbered
+ * in time order; the node track drew them in the order it picked victims. Renames the placeholders
+ * (`?0`, `?1`, …) to `n<k>` by time, in every event that mentions them (a successor can crash later).
+ */
+function nameWipedNodes(events: FaultEvent[], nextIndex: number): FaultEvent[] {
+  const names = new Map<NodeId, NodeId>();
+  const rename = (id: NodeId): NodeId => names.get(id) ?? id;
+  return events.map((e) => {
+    if (e.type === 'wipe') {
+      names.set(e.newId, `n${nextIndex++}`);
+      return { ...e, node: rename(e.node), newId: rename(e.newId) };
+    }
+    if (e.type === 'crash' || e.type === 'restart') return { ...e, node: rename(e.node) };
+    return e;
+  });
 }
 
 const between = (random: Random, min: number, max: number): number => Math.round(min + random.next() * (max - min));
@@ -92,7 +111,10 @@ function nodeTrack(random: Random, options: ScheduleOptions): FaultEvent[] {
   const events: FaultEvent[] = [];
   const live = [...options.nodeIds];
   const maxCrashed = Math.min(options.maxCrashed ?? 3, live.length - 1);
-  let nextIndex = options.nextNodeIndex ?? live.length;
+  let placeholders = 0;
+  // At most one wipe per schedule: an acknowledged write is on W = 2 disks, so it survives losing one
+  // of them, not two (nothing can recover what both copies held).
+  let wipesLeft = options.wipes ? 1 : 0;
   let t = between(random, 200, 2_000);
   while (t < options.durationMs - MIN_DOWNTIME_MS) {
     const roll = random.next();
@@ -104,8 +126,9 @@ function nodeTrack(random: Random, options: ScheduleOptions): FaultEvent[] {
       const upAt = Math.min(options.durationMs, crashAt + between(random, MIN_DOWNTIME_MS, 5_000));
       if (upAt - crashAt < MIN_DOWNTIME_MS) continue;
       events.push({ atMs: crashAt, type: 'crash', node });
-      if (options.wipes && random.next() < 0.15) {
-        const newId = `n${nextIndex++}`;
+      if (wipesLeft > 0 && random.next() < 0.15) {
+        wipesLeft--;
+        const newId = `?${placeholders++}`; // named in time order afterwards (nameWipedNodes)
         events.push({ atMs: upAt, type: 'wipe', node, newId });
         live.splice(live.indexOf(node), 1, newId);
       } else {

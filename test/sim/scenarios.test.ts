@@ -11,7 +11,7 @@ import type { NodeId } from '../../src/core/types.js';
 import { decodeValue } from '../../src/core/value-codec.js';
 import { checkSiblingBound, dotId, preview } from './checkers.js';
 import { Simulation, type SimNode } from './harness.js';
-import { awaitQuiescence, countHints, finalRead, homeReplicas, replicaStates, within } from './workload.js';
+import { awaitQuiescence, countHints, homeReplicas, replicaStates, within } from './workload.js';
 
 const SEEDS = [11, 22, 33];
 /** The bound on every liveness wait after a heal, in virtual ms. */

@@ -57,8 +57,8 @@ export interface MixedRunOptions {
   /** Let crashes end in storage wipes (new ids); see `ScheduleOptions.wipes`. */
   wipes?: boolean;
   /**
-   * Read every key with R = N every 2 s during the liveness phase, so that read repair helps the
-   * replicas converge. Off by default: convergence should not need client reads (hinted handoff and
+   * Read every key every 2 s during the liveness phase, so that read repair helps the replicas
+   * converge. Off by default: convergence should not need client reads (hinted handoff and
    * anti-entropy, paper §4.6–4.7). On, it tells "no anti-entropy yet" apart from "repair is broken".
    */
   repairReads?: boolean;
@@ -398,6 +398,9 @@ export async function runMixedSeed(options: MixedRunOptions): Promise<SeedReport
       await sim.sleep(500);
       for (const node of sim.nodes.values()) {
         for (const [key, state] of node.data.objects) violations.push(...checkStoredState(node.id, key, state));
+        for (const [intendedFor, hints] of node.data.hints) {
+          for (const [key, hint] of hints) violations.push(...checkStoredState(node.id, `${key} (hint for ${intendedFor})`, hint.versions));
+        }
       }
       hintsPeak = Math.max(hintsPeak, hintsHeld(sim));
     }
@@ -423,14 +426,15 @@ export async function runMixedSeed(options: MixedRunOptions): Promise<SeedReport
   await sim.healAll();
   if (!(await sim.converge(10_000))) violations.push({ checker: 'membership', message: 'the membership did not converge within 10000 virtual ms of the heal' });
   const keys = [...setKeys, ...blindKeys];
-  // Opt-in diagnostic: a reader that reads every key with R = N every 2 s while the liveness phase runs.
+  // Opt-in diagnostic: a reader that reads every key every 2 s while the liveness phase runs. Default R:
+  // every replica is still asked, and read repair follows once all have answered.
   let livenessOver = false;
   const repairReader = async (): Promise<void> => {
     while (!livenessOver) {
       for (const key of keys) {
         const node = pickLive();
         if (node === undefined || livenessOver) break;
-        const read = await within(sim, node.core.get(key, { r: node.core.config.n }), OP_LIMIT_MS);
+        const read = await within(sim, node.core.get(key), OP_LIMIT_MS);
         note(`repair read ${key} via ${node.id}: ${read.ok ? 'ok' : read.error}`);
       }
       await sim.sleep(2_000);
