@@ -13,6 +13,8 @@ export default defineConfig({
           environment: 'node',
           include: ['test/unit/**/*.test.ts', 'test/sim/**/*.test.ts', 'test/contract/**/*.test.ts', 'test/signaling/**/*.test.ts'],
           testTimeout: 30_000,
+          // The seeded simulations are CPU-bound; use both cores of the CI machine.
+          maxWorkers: 2,
         },
       },
       {

@@ -222,7 +222,13 @@ export class NodeCore {
   private currentRing: Ring;
   private readonly locks = new KeyedMutex();
   private readonly pending = new Map<number, PendingRequest>();
-  private nextRequestId = 1;
+  private nextRequestId: number;
+  /**
+   * Coordinations served for peers, by `sender:requestId`: 'pending' while running, then the reply.
+   * A duplicated coordinate-put (the network may duplicate messages) must not write twice; it gets the
+   * first one's reply again. Bounded: the oldest entries are forgotten first.
+   */
+  private readonly served = new Map<string, Message | 'pending'>();
   private nextGossipAtMs = 0;
   private readonly seeds = new Set<NodeId>();
   private running = false;
@@ -262,6 +268,8 @@ export class NodeCore {
     this.emit = options.onEvent ?? (() => undefined);
     this.membership = new Membership(this.id);
     this.currentRing = Ring.build([], this.config.partitionCount);
+    // A random start, so that a restarted node's request ids do not repeat its previous life's.
+    this.nextRequestId = 1 + Math.floor(this.random.next() * 2 ** 40);
     this.detector = new FailureDetector(this.id, this.config, this.random, {
       ping: async (target, timeoutMs) => {
         await this.request(target, { type: 'ping' }, timeoutMs);
@@ -610,22 +618,29 @@ export class NodeCore {
         }
         case 'coordinate-put': {
           validateKey(message.key);
+          const servedKey = `${from}:${message.requestId}`;
+          const earlier = this.served.get(servedKey);
+          if (earlier !== undefined) {
+            if (earlier !== 'pending') this.send(from, earlier);
+            return;
+          }
+          this.served.set(servedKey, 'pending');
+          if (this.served.size > 4096) this.served.delete(this.served.keys().next().value!);
           const context: CausalContext = { clock: message.context, dots: message.contextDots };
-          const outcome = await this.coordinatePut(message.key, message.data, context, message.w, message.timeoutMs);
-          this.send(from, { type: 'coordinate-put-reply', requestId: message.requestId, dot: outcome.dot, answered: outcome.acks });
+          let reply: Message;
+          try {
+            const outcome = await this.coordinatePut(message.key, message.data, context, message.w, message.timeoutMs);
+            reply = { type: 'coordinate-put-reply', requestId: message.requestId, dot: outcome.dot, answered: outcome.acks };
+          } catch (error) {
+            reply = errorReply(message.requestId, error);
+          }
+          if (this.served.has(servedKey)) this.served.set(servedKey, reply);
+          this.send(from, reply);
           return;
         }
       }
     } catch (error) {
-      const err = error instanceof Error ? error : new Error(String(error));
-      const quorum = error instanceof QuorumNotReachedError ? error : undefined;
-      this.send(from, {
-        type: 'error-reply',
-        requestId: message.requestId,
-        code: err.name.slice(0, 64),
-        message: err.message.slice(0, 2048),
-        ...(quorum ? { answered: quorum.answered, needed: quorum.needed, replicas: quorum.replicas } : {}),
-      });
+      this.send(from, errorReply(message.requestId, error));
     }
   }
 
@@ -724,27 +739,30 @@ export class NodeCore {
   private async routeGet(key: string, r: number, timeoutMs: number): Promise<{ versions: VersionSet | undefined; answeredBy: NodeId[] }> {
     const { replicas } = this.targetsOf(key);
     if (replicas.includes(this.id)) return this.coordinateGet(key, r, timeoutMs);
-    const forwarded = await this.forward(replicas, 'get', async (coordinator) => {
-      const reply = await this.request(coordinator, { type: 'coordinate-get', key, r, timeoutMs }, timeoutMs * 2);
+    const startedMs = this.clock.now();
+    const forwarded = await this.forward(replicas, 'get', timeoutMs, async (coordinator, budgetMs) => {
+      // The coordinator gets most of the budget; the rest covers the two hops.
+      const reply = await this.request(coordinator, { type: 'coordinate-get', key, r, timeoutMs: Math.max(1, Math.floor(budgetMs * 0.8)) }, budgetMs);
       if (reply.type !== 'coordinate-get-reply') throw new RemoteError('UnexpectedReply', `${coordinator} answered ${reply.type}`);
       return { versions: reply.versions ?? undefined, answeredBy: reply.answeredBy };
     });
-    return forwarded ?? this.coordinateGet(key, r, timeoutMs);
+    return forwarded ?? this.coordinateGet(key, r, Math.max(1, timeoutMs - (this.clock.now() - startedMs)));
   }
 
   private async routePut(key: string, data: Uint8Array | null, context: CausalContext, w: number, timeoutMs: number): Promise<{ dot: Dot; acks: number }> {
     const { replicas } = this.targetsOf(key);
     if (replicas.includes(this.id)) return this.coordinatePut(key, data, context, w, timeoutMs);
-    const forwarded = await this.forward(replicas, 'put', async (coordinator) => {
+    const startedMs = this.clock.now();
+    const forwarded = await this.forward(replicas, 'put', timeoutMs, async (coordinator, budgetMs) => {
       const reply = await this.request(
         coordinator,
-        { type: 'coordinate-put', key, data, context: context.clock, contextDots: context.dots, w, timeoutMs },
-        timeoutMs * 2,
+        { type: 'coordinate-put', key, data, context: context.clock, contextDots: context.dots, w, timeoutMs: Math.max(1, Math.floor(budgetMs * 0.8)) },
+        budgetMs,
       );
       if (reply.type !== 'coordinate-put-reply') throw new RemoteError('UnexpectedReply', `${coordinator} answered ${reply.type}`);
       return { dot: reply.dot, acks: reply.answered };
     });
-    return forwarded ?? this.coordinatePut(key, data, context, w, timeoutMs);
+    return forwarded ?? this.coordinatePut(key, data, context, w, Math.max(1, timeoutMs - (this.clock.now() - startedMs)));
   }
 
   /**
@@ -752,12 +770,24 @@ export class NodeCore {
    * `undefined` when none could be reached. A quorum failure reported by a coordinator is final
    * (retrying elsewhere could write twice).
    */
-  private async forward<T>(replicas: NodeId[], operation: 'get' | 'put', attempt: (coordinator: NodeId) => Promise<T>): Promise<T | undefined> {
+  private async forward<T>(
+    replicas: NodeId[],
+    operation: 'get' | 'put',
+    timeoutMs: number,
+    attempt: (coordinator: NodeId, budgetMs: number) => Promise<T>,
+  ): Promise<T | undefined> {
     this.counters.requestsForwarded++;
-    for (const coordinator of replicas) {
-      if (!this.isHealthy(coordinator)) continue;
+    const deadlineMs = this.clock.now() + timeoutMs;
+    const candidates = replicas.filter((id) => this.isHealthy(id));
+    for (const [i, coordinator] of candidates.entries()) {
+      // Attempts share the caller's deadline, so forwarding never exceeds it: each but the last gets
+      // half of what is left, so that a silent coordinator leaves time for the next (and for this
+      // node to coordinate itself when none answers).
+      const leftMs = deadlineMs - this.clock.now();
+      const budgetMs = Math.floor(i === candidates.length - 1 ? leftMs * 0.75 : leftMs / 2);
+      if (budgetMs < 2) break;
       try {
-        return await attempt(coordinator);
+        return await attempt(coordinator, budgetMs);
       } catch (error) {
         if (error instanceof QuorumNotReachedError) throw new QuorumNotReachedError(operation, error.answered, error.needed, error.replicas, `coordinated by ${coordinator}`);
         if (error instanceof RemoteError && error.code !== 'NodeNotRunningError' && error.code !== 'NoReplicasError') throw error;
@@ -773,6 +803,7 @@ export class NodeCore {
    * background after the answer, so every replica (or its stand-in) gets the request.
    *
    * @param local the coordinator's own contribution, already done (counted as one success), if any.
+   * @param unplaced told of a replica whose target failed when no spare fallback was left.
    * @returns a promise of the successes by node once `needed` is reached (rejecting with
    *   QuorumNotReachedError on the deadline or when candidates run out), and a promise of every
    *   outcome once all attempts ended.
@@ -785,6 +816,7 @@ export class NodeCore {
     timeoutMs: number,
     local: { node: NodeId; value: T } | undefined,
     send: (node: NodeId, intendedFor: NodeId | undefined) => Promise<T>,
+    unplaced?: (replica: NodeId) => void,
   ): { quorum: Promise<Map<NodeId, { value: T; intendedFor?: NodeId }>>; done: Promise<Map<NodeId, { value: T; intendedFor?: NodeId }>> } {
     const successes = new Map<NodeId, { value: T; intendedFor?: NodeId }>();
     if (local) successes.set(local.node, { value: local.value });
@@ -816,7 +848,9 @@ export class NodeCore {
         settled = true;
         deadline.cancel();
         resolveQuorum(successes);
-      } else if (outstanding === 0) {
+      }
+      // Not `else`: the reply that completes the quorum may also be the last one out.
+      if (outstanding === 0) {
         if (!settled) {
           deadline.cancel();
           fail();
@@ -836,8 +870,10 @@ export class NodeCore {
         (error: unknown) => {
           failures.push(`${node}: ${error instanceof Error ? error.message : String(error)}`);
           const next = queue.shift();
-          // The stand-in takes over whatever the failed target stood for.
+          // The stand-in takes over whatever the failed target stood for; with none left, the caller
+          // may keep the request for that replica itself.
           if (next !== undefined && this.running) launch(next, intendedFor ?? node);
+          else if (next === undefined && this.running) unplaced?.(intendedFor ?? node);
           outstanding--;
           check();
         },
@@ -854,7 +890,7 @@ export class NodeCore {
     const localTarget = targets.find((t) => t.node === this.id);
     const local = localTarget ? { node: this.id, value: await this.localState(key) } : undefined;
     const { quorum, done } = this.fanOut<VersionSet | undefined>('get', targets, spare, r, timeoutMs, local, (node) =>
-      this.request(node, { type: 'replica-get', key }, Math.min(timeoutMs, this.config.replicaTimeoutMs)).then((reply) => {
+      this.request(node, { type: 'replica-get', key }, this.replicaDeadline(timeoutMs)).then((reply) => {
         if (reply.type !== 'replica-get-reply') throw new RemoteError('UnexpectedReply', `${node} answered ${reply.type}`);
         return reply.versions ?? undefined;
       }),
@@ -916,11 +952,24 @@ export class NodeCore {
       return result;
     });
     const operation = data === null ? 'delete' : 'put';
-    const { quorum } = this.fanOut<void>(operation, targets, spare, w, timeoutMs, { node: this.id, value: undefined }, async (node, intendedFor) => {
-      const deadlineMs = Math.min(timeoutMs, this.config.replicaTimeoutMs);
-      if (intendedFor !== undefined) await this.request(node, { type: 'hinted-put', key, versions, intendedFor }, deadlineMs);
-      else await this.request(node, { type: 'replica-put', key, versions }, deadlineMs);
-    });
+    const { quorum } = this.fanOut<void>(
+      operation,
+      targets,
+      spare,
+      w,
+      timeoutMs,
+      { node: this.id, value: undefined },
+      async (node, intendedFor) => {
+        const deadlineMs = this.replicaDeadline(timeoutMs);
+        if (intendedFor !== undefined) await this.request(node, { type: 'hinted-put', key, versions, intendedFor }, deadlineMs);
+        else await this.request(node, { type: 'replica-put', key, versions }, deadlineMs);
+      },
+      // No node took the write for `replica`: the coordinator keeps it as a hint itself, so the write
+      // still reaches every replica once it is back (it does not count towards W).
+      (replica) => {
+        if (replica !== this.id) this.storeHint(replica, key, versions).catch((error: unknown) => this.reportError(error, `keeping a hint for ${replica}`));
+      },
+    );
     const successes = await quorum;
     return { dot, acks: successes.size };
   }
@@ -1015,6 +1064,11 @@ export class NodeCore {
     return this.store.countHints();
   }
 
+  /** A replica's deadline within an operation of `timeoutMs`: short enough to leave a stand-in time to answer. */
+  private replicaDeadline(timeoutMs: number): number {
+    return Math.max(1, Math.min(this.config.replicaTimeoutMs, Math.floor(timeoutMs / 2)));
+  }
+
   private isHealthy(id: NodeId): boolean {
     return !this.offline && this.detector.isHealthy(id);
   }
@@ -1070,6 +1124,19 @@ export class NodeCore {
     const err = error instanceof DynamoError ? error : new DynamoError(error instanceof Error ? error.message : String(error));
     this.emit({ type: 'error', error: err, context });
   }
+}
+
+/** The error-reply that reports `error` to a requester. */
+function errorReply(requestId: number, error: unknown): Message {
+  const err = error instanceof Error ? error : new Error(String(error));
+  const quorum = error instanceof QuorumNotReachedError ? error : undefined;
+  return {
+    type: 'error-reply',
+    requestId,
+    code: err.name.slice(0, 64),
+    message: err.message.slice(0, 2048),
+    ...(quorum ? { answered: quorum.answered, needed: quorum.needed, replicas: quorum.replicas } : {}),
+  };
 }
 
 function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeConfig {
