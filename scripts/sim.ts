@@ -9,8 +9,10 @@
  *   --nodes N      cluster size (default 5)
  *   --chaos-ms MS  length of the fault window in virtual ms (default 12000)
  *   --wipes        let crashes end in storage wipes (the node returns under a new id)
- *   --no-repair-reads  no client reads after the heal (by default a client reads every key every
- *                  2 s then, as in CI): shows what hinted handoff alone converges, without read repair
+ *   --repair-reads a client reads every key every 2 s after the heal (read repair helps converge);
+ *                  off by default, as in CI: anti-entropy alone must bring every replica level
+ *   --hints on|off|ci  hinted handoff on, off, or as CI runs it (default ci: off for every fourth
+ *                  seed, so that anti-entropy alone repairs writes that missed a replica)
  *   --verbose      a line per seed; with --runs 1, the fault schedule and the whole trace as well
  *
  * The seeds are the same as the CI suite's (test/sim/seed-suite.ts): a seed that failed in CI replays
@@ -19,7 +21,7 @@
 import { randomInt } from 'node:crypto';
 import { formatFaultSchedule } from '../test/sim/fault-schedule.js';
 import { formatSummaryTable, summarize } from '../test/sim/soak-summary.js';
-import { describeFailure, MIXED_DEFAULTS, runMixedSeed, type SeedReport } from '../test/sim/workload.js';
+import { ciHintedHandoff, describeFailure, MIXED_DEFAULTS, runMixedSeed, type SeedReport } from '../test/sim/workload.js';
 
 interface Args {
   seed: number;
@@ -29,13 +31,14 @@ interface Args {
   chaosMs: number;
   wipes: boolean;
   repairReads: boolean;
+  hints: 'on' | 'off' | 'ci';
   verbose: boolean;
 }
 
-const USAGE = 'usage: npm run sim -- --seed S --runs K [--nodes N] [--chaos-ms MS] [--wipes] [--no-repair-reads] [--verbose]';
+const USAGE = 'usage: npm run sim -- --seed S --runs K [--nodes N] [--chaos-ms MS] [--wipes] [--repair-reads] [--hints on|off|ci] [--verbose]';
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { seed: 0, seedWasChosen: false, runs: 100, nodes: MIXED_DEFAULTS.nodes, chaosMs: MIXED_DEFAULTS.chaosMs, wipes: false, repairReads: true, verbose: false };
+  const args: Args = { seed: 0, seedWasChosen: false, runs: 100, nodes: MIXED_DEFAULTS.nodes, chaosMs: MIXED_DEFAULTS.chaosMs, wipes: false, repairReads: false, hints: 'ci', verbose: false };
   const integer = (flag: string, raw: string | undefined, min: number, max: number): number => {
     const value = Number(raw);
     if (raw === undefined || !Number.isSafeInteger(value) || value < min || value > max) {
@@ -66,8 +69,10 @@ function parseArgs(argv: readonly string[]): Args {
         args.repairReads = true;
         break;
       case '--no-repair-reads':
-        // Liveness without client reads: needs anti-entropy (paper §4.7) to converge in every case.
         args.repairReads = false;
+        break;
+      case '--hints':
+        args.hints = oneOf(flag, argv[++i], ['on', 'off', 'ci'] as const);
         break;
       case '--verbose':
         args.verbose = true;
@@ -85,13 +90,19 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T {
+  if (value === undefined || !(allowed as readonly string[]).includes(value)) throw new Error(`${flag} takes one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
 /** The flags other than --seed/--runs/--verbose that a replay needs to repeat this run. */
 function extraFlags(args: Args): string {
   const flags: string[] = [];
   if (args.nodes !== MIXED_DEFAULTS.nodes) flags.push(`--nodes ${args.nodes}`);
   if (args.chaosMs !== MIXED_DEFAULTS.chaosMs) flags.push(`--chaos-ms ${args.chaosMs}`);
   if (args.wipes) flags.push('--wipes');
-  if (!args.repairReads) flags.push('--no-repair-reads');
+  if (args.repairReads) flags.push('--repair-reads');
+  if (args.hints !== 'ci') flags.push(`--hints ${args.hints}`);
   return flags.join(' ');
 }
 
@@ -115,7 +126,8 @@ async function main(): Promise<number> {
   for (let i = 0; i < args.runs; i++) {
     const seed = args.seed + i;
     const single = args.runs === 1 && args.verbose;
-    const report = await runMixedSeed({ seed, nodes: args.nodes, chaosMs: args.chaosMs, wipes: args.wipes, repairReads: args.repairReads, keepTrace: single });
+    const hintedHandoff = args.hints === 'ci' ? ciHintedHandoff(seed) : args.hints === 'on';
+    const report = await runMixedSeed({ seed, nodes: args.nodes, chaosMs: args.chaosMs, wipes: args.wipes, repairReads: args.repairReads, config: { hintedHandoff }, keepTrace: single });
     reports.push(report);
     if (report.violations.length > 0) failures.push(report);
     if (single) {

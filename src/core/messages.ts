@@ -15,6 +15,10 @@
  *   hinted-put     →  hinted-put-reply           a fallback keeps a write for an unreachable replica (§4.6)
  *   ping           →  ping-reply                 failure-detector probe (SWIM)
  *   ping-req       →  ping-reply                 probe `target` on the sender's behalf (SWIM indirect probe)
+ *   ae-roots       →  ae-hashes-reply            Merkle-tree roots of many partitions (anti-entropy, §4.7)
+ *   ae-hashes      →  ae-hashes-reply            Merkle-tree node hashes of a partition
+ *   ae-leaves      →  ae-leaves-reply            the (key, digest) items of tree leaves
+ *   ae-fetch       →  ae-fetch-reply             version sets of keys found different
  *   any request    →  error-reply                the request failed at the peer
  */
 import * as v from 'valibot';
@@ -55,6 +59,18 @@ export const versionSetSchema = v.object({
   dots: v.optional(v.pipe(v.array(dot), v.maxLength(MAX_WIRE_CLOCK_ENTRIES))),
 });
 
+/** Most tree nodes (hashes or leaves) one anti-entropy message may name. */
+export const MAX_WIRE_TREE_NODES = 4096;
+/** Most leaf items one anti-entropy reply may carry. */
+export const MAX_WIRE_TREE_ITEMS = 20_000;
+/** Most keys one anti-entropy fetch may ask for. */
+export const MAX_WIRE_FETCH_KEYS = 256;
+
+const partition = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65_535));
+const treeLevel = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(16));
+const treeIndex = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 32 - 1));
+const treeHash = v.custom<Uint8Array>((bytes) => bytes instanceof Uint8Array && bytes.byteLength === 16, 'expected a 16-byte hash');
+
 const memberRecord = v.object({
   id: nodeId,
   capacity: v.pipe(v.number(), v.finite(), v.minValue(Number.MIN_VALUE), v.maxValue(1_000_000)),
@@ -77,6 +93,17 @@ export const messageSchema = v.variant('type', [
   v.object({ type: v.literal('ping-reply'), requestId }),
   v.object({ type: v.literal('hinted-put'), requestId, key, versions: versionSetSchema, intendedFor: nodeId }),
   v.object({ type: v.literal('hinted-put-reply'), requestId }),
+  v.object({ type: v.literal('ae-roots'), requestId, partitions: v.pipe(v.array(partition), v.maxLength(65_536)) }),
+  v.object({ type: v.literal('ae-hashes'), requestId, partition, level: treeLevel, indices: v.pipe(v.array(treeIndex), v.maxLength(MAX_WIRE_TREE_NODES)) }),
+  v.object({ type: v.literal('ae-hashes-reply'), requestId, hashes: v.pipe(v.array(treeHash), v.maxLength(65_536)) }),
+  v.object({ type: v.literal('ae-leaves'), requestId, partition, leaves: v.pipe(v.array(treeIndex), v.maxLength(MAX_WIRE_TREE_NODES)) }),
+  v.object({
+    type: v.literal('ae-leaves-reply'),
+    requestId,
+    items: v.pipe(v.array(v.object({ key, digest: treeHash })), v.maxLength(MAX_WIRE_TREE_ITEMS)),
+  }),
+  v.object({ type: v.literal('ae-fetch'), requestId, keys: v.pipe(v.array(key), v.maxLength(MAX_WIRE_FETCH_KEYS)) }),
+  v.object({ type: v.literal('ae-fetch-reply'), requestId, versions: v.pipe(v.array(v.nullable(versionSetSchema)), v.maxLength(MAX_WIRE_FETCH_KEYS)) }),
   v.object({ type: v.literal('replica-get'), requestId, key }),
   v.object({ type: v.literal('replica-get-reply'), requestId, versions: v.nullable(versionSetSchema) }),
   v.object({ type: v.literal('replica-put'), requestId, key, versions: versionSetSchema }),
@@ -120,6 +147,9 @@ export type ReplyMessage = Extract<
       | 'coordinate-put-reply'
       | 'ping-reply'
       | 'hinted-put-reply'
+      | 'ae-hashes-reply'
+      | 'ae-leaves-reply'
+      | 'ae-fetch-reply'
       | 'error-reply';
   }
 >;

@@ -27,7 +27,9 @@ import {
   StoredStateLostError,
   VersionSetTooLargeError,
 } from './errors.js';
+import { AntiEntropy, DEFAULT_ANTI_ENTROPY_CONFIG, type AntiEntropyConfig, type ExchangeReport, type PartitionSyncState } from './anti-entropy.js';
 import { DEFAULT_FAILURE_DETECTOR_CONFIG, FailureDetector, type Reachability } from './failure-detector.js';
+import { InProcessMerkleService, type MerkleService } from './merkle-service.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { Membership, type MemberRecord } from './membership.js';
 import { isReply, parseMessage, type Message, type ReplyMessage } from './messages.js';
@@ -42,7 +44,12 @@ export interface Transport {
 }
 
 /** Cluster-wide settings of a node (DESIGN.md §3). */
-export interface NodeConfig {
+export interface NodeConfig extends AntiEntropyConfig {
+  /**
+   * Sloppy quorum with hinted handoff (paper §4.6). Off: requests go to the N replicas only and a
+   * write that misses one is repaired by read repair and anti-entropy alone. Default on.
+   */
+  hintedHandoff: boolean;
   /** Replicas per key (paper's N). Default 3. */
   n: number;
   /** Replies a get waits for (R). Default 2. */
@@ -95,6 +102,8 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   ...DEFAULT_FAILURE_DETECTOR_CONFIG,
   hintIntervalMs: 500,
   hintBatchSize: 32,
+  hintedHandoff: true,
+  ...DEFAULT_ANTI_ENTROPY_CONFIG,
 };
 
 /** A version returned by `get`: a value, or a delete concurrent with values (`deleted: true`). */
@@ -152,6 +161,7 @@ export type NodeEvent =
   | { type: 'reachability'; peer: NodeId; from: Reachability; to: Reachability }
   | { type: 'hint-stored'; key: string; intendedFor: NodeId }
   | { type: 'hints-delivered'; peer: NodeId; count: number }
+  | ({ type: 'anti-entropy' } & ExchangeReport)
   | { type: 'error'; error: DynamoError; context: string };
 
 /** Counters of a node's traffic and work. */
@@ -177,6 +187,9 @@ export interface NodeStats {
   /** Failure-detector probes sent and indirect probe rounds. */
   probesSent: number;
   indirectProbeRounds: number;
+  /** Anti-entropy rounds run, and those that repaired something. */
+  antiEntropyRounds: number;
+  antiEntropyRepairs: number;
 }
 
 /** What a node needs from its host. */
@@ -188,6 +201,11 @@ export interface NodeCoreOptions {
   transport: Transport;
   store: Store;
   onEvent?: (event: NodeEvent) => void;
+  /**
+   * The node's Merkle trees (paper §4.7). Default: built in process from the store at start; a tab
+   * passes trees that live in a Web Worker.
+   */
+  merkle?: MerkleService;
 }
 
 interface PendingRequest {
@@ -199,7 +217,20 @@ interface PendingRequest {
 
 type RequestMessage = Extract<
   Message,
-  { type: 'replica-get' | 'replica-put' | 'coordinate-get' | 'coordinate-put' | 'hinted-put' | 'ping' | 'ping-req' }
+  {
+    type:
+      | 'replica-get'
+      | 'replica-put'
+      | 'coordinate-get'
+      | 'coordinate-put'
+      | 'hinted-put'
+      | 'ping'
+      | 'ping-req'
+      | 'ae-roots'
+      | 'ae-hashes'
+      | 'ae-leaves'
+      | 'ae-fetch';
+  }
 >;
 /** A request without its id, which `request()` assigns. */
 type RequestBody = RequestMessage extends infer M ? (M extends RequestMessage ? Omit<M, 'requestId'> : never) : never;
@@ -241,7 +272,9 @@ export class NodeCore {
   private delivering = false;
   /** Set while the host reports this node cut off from the network: every peer counts as unreachable. */
   private offline = false;
-  private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons' | 'probesSent' | 'indirectProbeRounds'> = {
+  private merkle: MerkleService | undefined;
+  private antiEntropy: AntiEntropy | undefined;
+  private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons' | 'probesSent' | 'indirectProbeRounds' | 'antiEntropyRounds' | 'antiEntropyRepairs'> = {
     messagesReceived: 0,
     messagesSent: 0,
     messagesDropped: 0,
@@ -266,6 +299,7 @@ export class NodeCore {
     this.transport = options.transport;
     this.store = options.store;
     this.emit = options.onEvent ?? (() => undefined);
+    this.merkle = options.merkle;
     this.membership = new Membership(this.id);
     this.currentRing = Ring.build([], this.config.partitionCount);
     // A random start, so that a restarted node's request ids do not repeat its previous life's.
@@ -281,6 +315,7 @@ export class NodeCore {
         this.emit({ type: 'reachability', peer, from, to });
         // A peer back from a failure gets its hints at the next tick (paper §4.6).
         if (to === 'alive' && this.hintTargets.has(peer)) this.nextHintAtMs = nowMs;
+        if (to === 'alive' && from === 'unreachable') this.antiEntropy?.peerBack(peer, nowMs);
       },
     });
   }
@@ -308,6 +343,23 @@ export class NodeCore {
     const record = this.membership.updateSelf({ status: 'up', capacity: this.config.capacity, joinedAtMs, incarnation }, (self?.version ?? 0) + 1);
     await this.store.putMeta(META_SELF, { version: record.version, joinedAtMs, incarnation });
     for (const hint of await this.store.listHints()) this.hintTargets.add(hint.intendedFor);
+    this.merkle ??= await InProcessMerkleService.build(this.store, () => this.currentRing);
+    const merkle = this.merkle;
+    this.antiEntropy = new AntiEntropy(this.config, {
+      self: this.id,
+      n: () => this.config.n,
+      ring: () => this.currentRing,
+      isHealthy: (id) => this.isHealthy(id) && this.detector.status(id) === 'alive',
+      request: (to, body, timeoutMs) => this.request(to, body, timeoutMs),
+      merkle,
+      localObject: (key) => this.store.getObject(key),
+      mergeLocal: (key, versions) => this.mergeLocal(key, versions),
+      random: this.random,
+      timeoutMs: () => this.config.requestTimeoutMs,
+      onExchange: (report) => {
+        if (report.partitionsDiffering.length > 0) this.emit({ type: 'anti-entropy', ...report });
+      },
+    });
     this.running = true;
     this.onMembershipChanged();
     this.nextGossipAtMs = this.clock.now();
@@ -415,6 +467,8 @@ export class NodeCore {
       pendingRequests: this.pending.size,
       probesSent: this.detector.probesSent,
       indirectProbeRounds: this.detector.indirectRounds,
+      antiEntropyRounds: this.antiEntropy?.rounds ?? 0,
+      antiEntropyRepairs: this.antiEntropy?.repairs ?? 0,
     };
   }
 
@@ -442,7 +496,10 @@ export class NodeCore {
       this.timers = this.timers.filter((t) => t.atMs > nowMs && !t.cancelled);
       for (const timer of due) if (!timer.cancelled) timer.fire();
     }
-    if (!this.offline) this.detector.tick(nowMs);
+    if (!this.offline) {
+      this.detector.tick(nowMs);
+      this.antiEntropy?.tick(nowMs);
+    }
     if (nowMs >= this.nextHintAtMs && !this.delivering && this.hintTargets.size > 0) {
       this.nextHintAtMs = nowMs + this.config.hintIntervalMs;
       void this.deliverHints();
@@ -498,6 +555,10 @@ export class NodeCore {
       case 'hinted-put':
       case 'ping':
       case 'ping-req':
+      case 'ae-roots':
+      case 'ae-hashes':
+      case 'ae-leaves':
+      case 'ae-fetch':
         void this.serve(from, message);
         return;
     }
@@ -594,6 +655,27 @@ export class NodeCore {
         case 'ping':
           this.send(from, { type: 'ping-reply', requestId: message.requestId });
           return;
+        case 'ae-roots': {
+          const merkle = this.requireMerkle();
+          const hashes = await Promise.all(message.partitions.map((p) => merkle.hashes(p, 0, [0]).then((h) => h[0]!)));
+          this.send(from, { type: 'ae-hashes-reply', requestId: message.requestId, hashes });
+          return;
+        }
+        case 'ae-hashes': {
+          const hashes = await this.requireMerkle().hashes(message.partition, message.level, message.indices);
+          this.send(from, { type: 'ae-hashes-reply', requestId: message.requestId, hashes });
+          return;
+        }
+        case 'ae-leaves': {
+          const items = await this.requireMerkle().leafItems(message.partition, message.leaves);
+          this.send(from, { type: 'ae-leaves-reply', requestId: message.requestId, items });
+          return;
+        }
+        case 'ae-fetch': {
+          const versions = await Promise.all(message.keys.map((k) => this.store.getObject(k).then((v) => v ?? null)));
+          this.send(from, { type: 'ae-fetch-reply', requestId: message.requestId, versions });
+          return;
+        }
         case 'ping-req': {
           await this.request(message.target, { type: 'ping' }, message.timeoutMs);
           this.send(from, { type: 'ping-reply', requestId: message.requestId });
@@ -719,7 +801,8 @@ export class NodeCore {
     if (list.length === 0) throw new NoReplicasError('no node owns partitions yet; wait for the node to join the ring');
     const replicas = list.slice(0, this.config.n);
     const healthy = (id: NodeId): boolean => id === this.id || this.isHealthy(id);
-    const spare = list.slice(this.config.n).filter(healthy);
+    // Without hinted handoff (strict quorum), only the N replicas are ever asked.
+    const spare = this.config.hintedHandoff ? list.slice(this.config.n).filter(healthy) : [];
     const targets: { node: NodeId; intendedFor?: NodeId }[] = [];
     for (const replica of replicas) {
       if (healthy(replica)) targets.push({ node: replica });
@@ -947,8 +1030,12 @@ export class NodeCore {
       const result = applyPut(local, context.clock, actor, data, this.clock.now(), this.config.maxClockEntries, context.dots);
       const size = versionSetSizeBytes(result.versions);
       if (size > this.config.maxVersionSetBytes) throw new VersionSetTooLargeError(size, this.config.maxVersionSetBytes);
-      if (isReplica) await this.store.putObject(key, result.versions);
-      else await this.writeHint(replicas[0]!, key, result.versions);
+      if (isReplica) {
+        await this.store.putObject(key, result.versions);
+        this.treeUpdate(key, result.versions);
+      } else {
+        await this.writeHint(replicas[0]!, key, result.versions);
+      }
       return result;
     });
     const operation = data === null ? 'delete' : 'put';
@@ -967,7 +1054,7 @@ export class NodeCore {
       // No node took the write for `replica`: the coordinator keeps it as a hint itself, so the write
       // still reaches every replica once it is back (it does not count towards W).
       (replica) => {
-        if (replica !== this.id) this.storeHint(replica, key, versions).catch((error: unknown) => this.reportError(error, `keeping a hint for ${replica}`));
+        if (replica !== this.id && this.config.hintedHandoff) this.storeHint(replica, key, versions).catch((error: unknown) => this.reportError(error, `keeping a hint for ${replica}`));
       },
     );
     const successes = await quorum;
@@ -986,7 +1073,10 @@ export class NodeCore {
     await this.locks.run(key, async () => {
       const local = await this.store.getObject(key);
       const merged = mergeVersionSets(local, incoming);
-      if (!versionSetsEqual(local, merged) || local === undefined) await this.store.putObject(key, merged);
+      if (!versionSetsEqual(local, merged) || local === undefined) {
+        await this.store.putObject(key, merged);
+        this.treeUpdate(key, merged);
+      }
     });
   }
 
@@ -1062,6 +1152,28 @@ export class NodeCore {
   /** Number of hints held for other nodes (a cheap count from the store). */
   hintCount(): Promise<number> {
     return this.store.countHints();
+  }
+
+  /** Tells the Merkle trees of a local write (in order per key: calls are made under the key's lock). */
+  private treeUpdate(key: string, versions: VersionSet | undefined): void {
+    this.merkle?.update(key, versions).catch((error: unknown) => this.reportError(error, `updating the Merkle tree of ${key}`));
+  }
+
+  private requireMerkle(): MerkleService {
+    if (!this.merkle) throw new NodeNotRunningError('the Merkle trees are not ready yet');
+    return this.merkle;
+  }
+
+  /** Anti-entropy state of every partition compared so far (for the ring explorer). */
+  syncStates(): PartitionSyncState[] {
+    return this.antiEntropy?.syncStates() ?? [];
+  }
+
+  /** Runs one anti-entropy exchange with `peer` now (tests and tools; rounds also run by themselves). */
+  async syncWith(peer: NodeId): Promise<ExchangeReport> {
+    this.assertRunning();
+    if (!this.antiEntropy) throw new NodeNotRunningError('anti-entropy is not ready');
+    return this.antiEntropy.exchange(peer, this.clock.now());
   }
 
   /** A replica's deadline within an operation of `timeoutMs`: short enough to leave a stand-in time to answer. */
@@ -1143,7 +1255,9 @@ function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeConfig {
   const config = { ...DEFAULT_NODE_CONFIG, ...partial };
   const positiveInt = (name: keyof NodeConfig, max: number): void => {
     const value = config[name];
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new InvalidOptionError(`${name} must be an integer from 1 to ${max}, got ${value}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
+      throw new InvalidOptionError(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
+    }
   };
   positiveInt('n', 16);
   positiveInt('r', config.n);
@@ -1159,6 +1273,12 @@ function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeConfig {
   positiveInt('suspicionTimeoutMs', 3_600_000);
   positiveInt('hintIntervalMs', 3_600_000);
   positiveInt('hintBatchSize', 10_000);
+  positiveInt('antiEntropyIntervalMs', 3_600_000);
+  positiveInt('antiEntropyMaxPartitions', 65_536);
+  positiveInt('antiEntropyMaxKeys', 256);
+  for (const flag of ['hintedHandoff', 'antiEntropy'] as const) {
+    if (typeof config[flag] !== 'boolean') throw new InvalidOptionError(`${flag} must be true or false, got ${String(config[flag])}`);
+  }
   if (!Number.isFinite(config.capacity) || config.capacity <= 0) throw new InvalidOptionError(`capacity must be a positive number, got ${config.capacity}`);
   return config;
 }

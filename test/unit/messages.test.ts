@@ -70,6 +70,13 @@ const valid: Record<MessageType, () => Json> = {
   'ping-reply': () => ({ type: 'ping-reply', requestId: 14 }),
   'hinted-put': () => ({ type: 'hinted-put', requestId: 15, key: 'k', versions: versions(), intendedFor: 'n3' }),
   'hinted-put-reply': () => ({ type: 'hinted-put-reply', requestId: 16 }),
+  'ae-roots': () => ({ type: 'ae-roots', requestId: 23, partitions: [0, 1, 255] }),
+  'ae-hashes': () => ({ type: 'ae-hashes', requestId: 17, partition: 3, level: 1, indices: [0, 5, 15] }),
+  'ae-hashes-reply': () => ({ type: 'ae-hashes-reply', requestId: 18, hashes: [new Uint8Array(16), new Uint8Array(16).fill(7)] }),
+  'ae-leaves': () => ({ type: 'ae-leaves', requestId: 19, partition: 3, leaves: [12, 200] }),
+  'ae-leaves-reply': () => ({ type: 'ae-leaves-reply', requestId: 20, items: [{ key: 'k', digest: new Uint8Array(16).fill(1) }] }),
+  'ae-fetch': () => ({ type: 'ae-fetch', requestId: 21, keys: ['k', 'other'] }),
+  'ae-fetch-reply': () => ({ type: 'ae-fetch-reply', requestId: 22, versions: [versions(), null] }),
 };
 
 /** Further well-formed messages at the edges of what is allowed. */

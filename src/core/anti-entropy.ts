@@ -1,0 +1,258 @@
+/**
+ * Anti-entropy: replicas of a partition compare Merkle trees and exchange only what differs
+ * (paper §4.7). It repairs what hinted handoff cannot: a hint lost with its fallback, a tab gone for
+ * days, a write that reached only W of N replicas.
+ *
+ * One round, every `antiEntropyIntervalMs` (± 25% jitter), with the next healthy peer that shares
+ * partitions with this node (round-robin; a peer that just came back goes first):
+ *
+ *   ae-roots    the roots of every shared partition, in one message        ──▶ partitions that differ
+ *   ae-hashes   per differing partition, descend level by level, asking    ──▶ leaves that differ
+ *               only for the children of nodes whose hashes differ
+ *   ae-leaves   the (key, digest) items of the differing leaves           ──▶ keys that differ
+ *   ae-fetch    the peer's version sets of those keys; merge them here,
+ *   replica-put and send the merge back where the peer's differs             (siblings kept, §4.4)
+ *
+ * So the bytes exchanged grow with the number of differing keys times the tree depth, not with the
+ * number of keys. Rounds are throttled (`antiEntropyMaxPartitions` partitions and
+ * `antiEntropyMaxKeys` keys per partition per round; one round at a time) so that foreground latency
+ * does not suffer (paper §6.5). Tombstones have digests like any version set, so deletes spread too
+ * and are never resurrected by a replica that missed them.
+ */
+import type { MerkleItem } from './merkle-tree.js';
+import { differingKeys } from './merkle-tree.js';
+import type { MerkleService } from './merkle-service.js';
+import type { Message, ReplyMessage } from './messages.js';
+import type { Ring } from './ring.js';
+import type { NodeId, Random, VersionSet } from './types.js';
+import { mergeVersionSets, versionSetsEqual, versionSetSizeBytes } from './version-set.js';
+
+/** Settings of anti-entropy. */
+export interface AntiEntropyConfig {
+  /** Turns the background exchange on or off. Default on. */
+  antiEntropy: boolean;
+  /** Period of anti-entropy rounds, in ms. Default 1000. */
+  antiEntropyIntervalMs: number;
+  /** Most differing partitions repaired per round. Default 4. */
+  antiEntropyMaxPartitions: number;
+  /** Most differing keys repaired per partition per round. Default 256. */
+  antiEntropyMaxKeys: number;
+}
+
+/** Defaults of {@link AntiEntropyConfig}. */
+export const DEFAULT_ANTI_ENTROPY_CONFIG: AntiEntropyConfig = {
+  antiEntropy: true,
+  antiEntropyIntervalMs: 1000,
+  antiEntropyMaxPartitions: 4,
+  antiEntropyMaxKeys: 256,
+};
+
+/** What one exchange with a peer found and did. */
+export interface ExchangeReport {
+  peer: NodeId;
+  /** Partitions whose roots were compared, and those that differed. */
+  partitionsCompared: number;
+  partitionsDiffering: number[];
+  /** Keys found different, keys this node took from the peer, keys it sent to the peer. */
+  keysDiffering: number;
+  keysPulled: number;
+  keysPushed: number;
+  /** Approximate payload bytes received and sent (hashes, items, version sets). */
+  bytesExchanged: number;
+}
+
+/** Per-partition sync state, for the ring explorer. */
+export interface PartitionSyncState {
+  partition: number;
+  /** Last time (ms) this partition was compared with a peer, and the outcome. */
+  lastComparedMs: number;
+  lastPeer: NodeId;
+  inSync: boolean;
+  /** Keys repaired here (pulled or pushed) in the partition since start. */
+  keysRepaired: number;
+}
+
+/** What anti-entropy needs from the node core. */
+export interface AntiEntropyPorts {
+  self: NodeId;
+  n: () => number;
+  ring: () => Ring;
+  isHealthy: (id: NodeId) => boolean;
+  request: (to: NodeId, body: AntiEntropyRequest, timeoutMs: number) => Promise<ReplyMessage>;
+  merkle: MerkleService;
+  /** This replica's stored version set of `key` (not hints). */
+  localObject: (key: string) => Promise<VersionSet | undefined>;
+  /** Merges into this replica (under the key's lock) and updates the tree. */
+  mergeLocal: (key: string, versions: VersionSet) => Promise<void>;
+  random: Random;
+  timeoutMs: () => number;
+  onExchange: (report: ExchangeReport) => void;
+}
+
+/** Requests anti-entropy sends. */
+export type AntiEntropyRequest =
+  | Omit<Extract<Message, { type: 'ae-roots' }>, 'requestId'>
+  | Omit<Extract<Message, { type: 'ae-hashes' }>, 'requestId'>
+  | Omit<Extract<Message, { type: 'ae-leaves' }>, 'requestId'>
+  | Omit<Extract<Message, { type: 'ae-fetch' }>, 'requestId'>
+  | Omit<Extract<Message, { type: 'replica-put' }>, 'requestId'>;
+
+const equalBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean =>
+  a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The anti-entropy engine of one node. */
+export class AntiEntropy {
+  private nextRoundAtMs = 0;
+  private running = false;
+  private peerCursor = 0;
+  private readonly priority: NodeId[] = [];
+  private readonly state = new Map<number, PartitionSyncState>();
+  private sharedCache: { ring: Ring; n: number; byPeer: Map<NodeId, number[]> } | undefined;
+  /** Rounds run and exchanges that found differences, for statistics. */
+  rounds = 0;
+  repairs = 0;
+
+  constructor(
+    private readonly config: AntiEntropyConfig,
+    private readonly ports: AntiEntropyPorts,
+  ) {}
+
+  /** Runs a round when one is due (and none is running). */
+  tick(nowMs: number): void {
+    if (!this.config.antiEntropy || this.running || nowMs < this.nextRoundAtMs) return;
+    const jitter = 0.75 + 0.5 * this.ports.random.next();
+    this.nextRoundAtMs = nowMs + this.config.antiEntropyIntervalMs * jitter;
+    const peer = this.nextPeer();
+    if (peer === undefined) return;
+    this.running = true;
+    void this.exchange(peer, nowMs)
+      .catch(() => undefined)
+      .finally(() => (this.running = false));
+  }
+
+  /** A peer came back: compare with it at the next tick (paper §4.7, repairs what it missed). */
+  peerBack(peer: NodeId, nowMs: number): void {
+    if (!this.priority.includes(peer)) this.priority.push(peer);
+    this.nextRoundAtMs = Math.min(this.nextRoundAtMs, nowMs);
+  }
+
+  /** Sync state of every partition compared so far, by partition. */
+  syncStates(): PartitionSyncState[] {
+    return [...this.state.values()].sort((a, b) => a.partition - b.partition);
+  }
+
+  /** Partitions this node and `peer` both replicate (both among the first N of its preference list). */
+  sharedPartitions(peer: NodeId): number[] {
+    const ring = this.ports.ring();
+    const n = this.ports.n();
+    if (!this.sharedCache || this.sharedCache.ring !== ring || this.sharedCache.n !== n) {
+      const byPeer = new Map<NodeId, number[]>();
+      for (let p = 0; p < ring.partitionCount && ring.members.length > 0; p++) {
+        const replicas = ring.preferenceListForPartition(p).slice(0, n);
+        if (!replicas.includes(this.ports.self)) continue;
+        for (const other of replicas) {
+          if (other === this.ports.self) continue;
+          const list = byPeer.get(other) ?? [];
+          list.push(p);
+          byPeer.set(other, list);
+        }
+      }
+      this.sharedCache = { ring, n, byPeer };
+    }
+    return this.sharedCache.byPeer.get(peer) ?? [];
+  }
+
+  private nextPeer(): NodeId | undefined {
+    while (this.priority.length > 0) {
+      const peer = this.priority.shift()!;
+      if (this.ports.isHealthy(peer) && this.sharedPartitions(peer).length > 0) return peer;
+    }
+    this.sharedPartitions(this.ports.self); // refresh the cache
+    const peers = [...(this.sharedCache?.byPeer.keys() ?? [])].sort().filter((p) => this.ports.isHealthy(p));
+    if (peers.length === 0) return undefined;
+    return peers[this.peerCursor++ % peers.length];
+  }
+
+  /**
+   * One exchange with `peer` over the partitions both replicate (see the module header).
+   * @throws whatever a request to the peer throws (timeouts, remote errors): the round ends there;
+   *   repairs already merged stay merged.
+   */
+  async exchange(peer: NodeId, nowMs: number): Promise<ExchangeReport> {
+    this.rounds++;
+    const { merkle } = this.ports;
+    const { fanout, depth } = merkle.shape();
+    const timeoutMs = this.ports.timeoutMs();
+    const shared = this.sharedPartitions(peer);
+    const report: ExchangeReport = { peer, partitionsCompared: shared.length, partitionsDiffering: [], keysDiffering: 0, keysPulled: 0, keysPushed: 0, bytesExchanged: 0 };
+    if (shared.length === 0) return report;
+    const roots = expect(await this.ports.request(peer, { type: 'ae-roots', partitions: shared }, timeoutMs), 'ae-hashes-reply').hashes;
+    report.bytesExchanged += 16 * roots.length + 2 * shared.length;
+    const ownRoots = await Promise.all(shared.map((p) => merkle.hashes(p, 0, [0]).then((h) => h[0])));
+    const differing = shared.filter((_, i) => !equalBytes(ownRoots[i], roots[i]));
+    report.partitionsDiffering = differing;
+    for (const partition of shared) if (!differing.includes(partition)) this.note(partition, peer, nowMs, true, 0);
+    for (const partition of differing.slice(0, this.config.antiEntropyMaxPartitions)) {
+      // Descend: at each level ask only for the children of nodes whose hashes differ.
+      let indices = [0];
+      for (let level = 1; level <= depth && indices.length > 0; level++) {
+        const children = indices.flatMap((i) => Array.from({ length: fanout }, (_, c) => i * fanout + c));
+        const theirs = expect(await this.ports.request(peer, { type: 'ae-hashes', partition, level, indices: children }, timeoutMs), 'ae-hashes-reply').hashes;
+        const ours = await merkle.hashes(partition, level, children);
+        report.bytesExchanged += 16 * theirs.length + 4 * children.length;
+        indices = children.filter((_, i) => !equalBytes(ours[i], theirs[i]));
+      }
+      if (indices.length === 0) {
+        this.note(partition, peer, nowMs, true, 0);
+        continue;
+      }
+      const theirItems = expect(await this.ports.request(peer, { type: 'ae-leaves', partition, leaves: indices }, timeoutMs), 'ae-leaves-reply').items;
+      const ourItems: MerkleItem[] = await merkle.leafItems(partition, indices);
+      report.bytesExchanged += theirItems.reduce((sum, item) => sum + item.key.length + 16, 0) + 4 * indices.length;
+      const keys = differingKeys(ourItems, theirItems).slice(0, this.config.antiEntropyMaxKeys);
+      report.keysDiffering += keys.length;
+      const repaired = await this.repairKeys(peer, keys, report, timeoutMs);
+      this.repairs += repaired > 0 ? 1 : 0;
+      this.note(partition, peer, nowMs, false, repaired);
+    }
+    this.ports.onExchange(report);
+    return report;
+  }
+
+  /** Fetches the peer's versions of `keys`, merges them here, and sends the merge back where the peer's differs. */
+  private async repairKeys(peer: NodeId, keys: string[], report: ExchangeReport, timeoutMs: number): Promise<number> {
+    if (keys.length === 0) return 0;
+    const theirs = expect(await this.ports.request(peer, { type: 'ae-fetch', keys }, timeoutMs), 'ae-fetch-reply').versions;
+    let repaired = 0;
+    const pushes: Promise<unknown>[] = [];
+    for (const [i, key] of keys.entries()) {
+      const remote = theirs[i] ?? undefined;
+      if (remote) report.bytesExchanged += versionSetSizeBytes(remote);
+      const local = await this.ports.localObject(key);
+      const merged = mergeVersionSets(local, remote);
+      if (remote !== undefined && !versionSetsEqual(local, merged)) {
+        await this.ports.mergeLocal(key, remote);
+        report.keysPulled++;
+        repaired++;
+      }
+      if (!versionSetsEqual(remote, merged)) {
+        report.keysPushed++;
+        report.bytesExchanged += versionSetSizeBytes(merged);
+        repaired++;
+        pushes.push(this.ports.request(peer, { type: 'replica-put', key, versions: merged }, timeoutMs).catch(() => undefined));
+      }
+    }
+    await Promise.all(pushes);
+    return repaired;
+  }
+
+  private note(partition: number, peer: NodeId, nowMs: number, inSync: boolean, repaired: number): void {
+    const previous = this.state.get(partition);
+    this.state.set(partition, { partition, lastComparedMs: nowMs, lastPeer: peer, inSync, keysRepaired: (previous?.keysRepaired ?? 0) + repaired });
+  }
+}
+
+function expect<T extends ReplyMessage['type']>(reply: ReplyMessage, type: T): Extract<ReplyMessage, { type: T }> {
+  if (reply.type !== type) throw new Error(`expected ${type}, got ${reply.type}`);
+  return reply as Extract<ReplyMessage, { type: T }>;
+}

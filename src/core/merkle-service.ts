@@ -1,0 +1,78 @@
+/**
+ * The core's port to its Merkle trees (paper §4.7): one `PartitionTree` per partition that has keys
+ * on this node, kept up to date as writes land. In a tab the trees live in a Web Worker (comlink,
+ * `src/merkle/`), which reads the node's IndexedDB itself; in tests and simulation they live in
+ * process ({@link InProcessMerkleService}). Both answer the same questions.
+ */
+import { PartitionTree, versionDigest, type MerkleItem } from './merkle-tree.js';
+import type { Ring } from './ring.js';
+import type { Store, VersionSet } from './types.js';
+
+/** What the anti-entropy protocol asks of a node's trees. All hashes are 16 bytes. */
+export interface MerkleService {
+  /** Records a key's new state (or its removal, with `undefined`) after a local write. */
+  update(key: string, versions: VersionSet | undefined): Promise<void>;
+  /** Hashes of the nodes `indices` at `level` (0 = root, depth = leaves) of `partition`'s tree. */
+  hashes(partition: number, level: number, indices: readonly number[]): Promise<Uint8Array[]>;
+  /** The (key, digest) items of the given leaves of `partition`'s tree, sorted by key. */
+  leafItems(partition: number, leaves: readonly number[]): Promise<MerkleItem[]>;
+  /** Tree shape: fan-out and depth below the root. */
+  shape(): { fanout: number; depth: number };
+  /** Keys held per partition (for the explorer and for choosing what to compare). */
+  keyCounts(): Promise<Map<number, number>>;
+}
+
+/**
+ * Trees in the caller's own thread: built once from the store, then updated by `update()`.
+ * Used by the simulation and the Node tests; the browser runs the same trees in a worker.
+ */
+export class InProcessMerkleService implements MerkleService {
+  private readonly trees = new Map<number, PartitionTree>();
+  private readonly partitionBits: number;
+
+  private constructor(private readonly ring: () => Ring) {
+    this.partitionBits = Math.log2(ring().partitionCount);
+  }
+
+  /** Builds the trees of every key in `store`. */
+  static async build(store: Store, ring: () => Ring): Promise<InProcessMerkleService> {
+    const service = new InProcessMerkleService(ring);
+    for (const key of await store.listKeys()) service.set(key, await store.getObject(key));
+    return service;
+  }
+
+  async update(key: string, versions: VersionSet | undefined): Promise<void> {
+    this.set(key, versions);
+  }
+
+  async hashes(partition: number, level: number, indices: readonly number[]): Promise<Uint8Array[]> {
+    const tree = this.trees.get(partition);
+    return indices.map((index) => (tree ? tree.hash(level, index) : new Uint8Array(16)));
+  }
+
+  async leafItems(partition: number, leaves: readonly number[]): Promise<MerkleItem[]> {
+    const tree = this.trees.get(partition);
+    if (!tree) return [];
+    return leaves.flatMap((leaf) => tree.leafItems(leaf)).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  shape(): { fanout: number; depth: number } {
+    const probe = new PartitionTree({ partitionBits: this.partitionBits });
+    return { fanout: probe.fanout, depth: probe.depth };
+  }
+
+  async keyCounts(): Promise<Map<number, number>> {
+    return new Map([...this.trees].map(([partition, tree]) => [partition, tree.size]));
+  }
+
+  private set(key: string, versions: VersionSet | undefined): void {
+    const partition = this.ring().partitionOfKey(key);
+    let tree = this.trees.get(partition);
+    if (!tree) {
+      if (versions === undefined) return;
+      tree = new PartitionTree({ partitionBits: this.partitionBits });
+      this.trees.set(partition, tree);
+    }
+    tree.set(key, versions === undefined ? undefined : versionDigest(versions));
+  }
+}
