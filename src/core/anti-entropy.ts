@@ -18,6 +18,12 @@
  * `antiEntropyMaxKeys` keys per partition per round; one round at a time) so that foreground latency
  * does not suffer (paper §6.5). Tombstones have digests like any version set, so deletes spread too
  * and are never resurrected by a replica that missed them.
+ *
+ * Tombstone purging: this version keeps every tombstone. A purge must follow this rule: a replica may
+ * drop a tombstone-only key only once (1) every one of the key's N replicas has been seen, by an
+ * anti-entropy comparison with each, to hold exactly that tombstone set, (2) no node holds a hint for
+ * the key, and (3) a grace period longer than any outage the cluster is meant to survive has passed
+ * since the delete — otherwise a replica that missed the delete would bring the value back.
  */
 import type { MerkleItem } from './merkle-tree.js';
 import { differingKeys } from './merkle-tree.js';

@@ -3,16 +3,24 @@
  *
  * The node reacts to three kinds of input and nothing else:
  *   receive(from, message)   a decoded message from a peer (validated here, dropped and counted if bad)
- *   tick(now)                the passage of time: gossip rounds and request deadlines
+ *   tick(now)                the passage of time: gossip, failure detection, request deadlines,
+ *                            hinted handoff and anti-entropy rounds
  *   get / put / delete       client operations (the public API calls these)
- * and acts only through its ports: `Transport.send`, the `Store`, the `Clock` and `Random`.
+ * and acts only through its ports: `Transport.send`, the `Store`, the `MerkleService`, the `Clock`
+ * and `Random`.
  *
- * Put (paper §4.5):  client ─▶ coordinator (first of the key's N replicas that is this node, else
- *   forwarded to the first replica) ─▶ applyPut locally, durably ─▶ replica-put to the other N−1 ─▶
- *   answer after W durable acks (the local write counts as one).
- * Get (paper §4.5):  coordinator ─▶ replica-get to the N replicas (itself included) ─▶ answer after R
- *   replies with every causally-maximal version (siblings) and their merged context; once all replies
- *   are in, replicas that returned older versions are sent the merge (read repair, §5).
+ * Put (paper §4.5, §4.6): client ─▶ coordinator (this node when it is one of the key's N replicas,
+ *   else forwarded to the first healthy replica) ─▶ applyPut locally, durably ─▶ the new version set
+ *   to the other first-N healthy nodes of the preference list (a fallback standing in for an
+ *   unreachable replica gets it as a hint) ─▶ answer after W durable acks (the local write counts).
+ *   A target that fails is replaced by the next fallback; with none left the coordinator keeps the
+ *   hint itself.
+ * Get (paper §4.5): coordinator ─▶ replica-get to the same targets ─▶ answer after R replies with
+ *   every causally-maximal version (siblings) and their merged context; once all replies are in,
+ *   targets that returned less get the merge (read repair, §5).
+ * Background: SWIM failure detection (failure-detector.ts, §4.8.3), delivery of held hints to
+ *   replicas that are back (§4.6), Merkle-tree anti-entropy with the other replicas of each
+ *   partition (anti-entropy.ts, §4.7), push-pull gossip of the membership (§4.8.1).
  */
 import { contextAfterPut, decodeContext, encodeContext, type CausalContext } from './context.js';
 import {
