@@ -30,8 +30,13 @@ export default defineConfig({
   build: {
     target: 'es2022',
     rollupOptions: {
-      // The app, and the floor page `npm run bench` measures raw data channels and IndexedDB with.
-      input: { main: fileURLToPath(new URL('./index.html', import.meta.url)), bench: fileURLToPath(new URL('./bench/index.html', import.meta.url)) },
+      // The app; the floor page `npm run bench` measures raw data channels and IndexedDB with; and the
+      // page `bench/merkle-bench.ts` times the Merkle worker on.
+      input: {
+        main: fileURLToPath(new URL('./index.html', import.meta.url)),
+        bench: fileURLToPath(new URL('./bench/index.html', import.meta.url)),
+        merkle: fileURLToPath(new URL('./bench/merkle.html', import.meta.url)),
+      },
     },
   },
   worker: { format: 'es' },

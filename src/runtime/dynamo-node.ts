@@ -12,9 +12,10 @@
  * await node.put('cart:alice', merged, { context: latest });             // collapses the siblings
  * ```
  */
-import { InvalidOptionError, StoredStateLostError } from '../core/errors.js';
+import { DynamoError, InvalidOptionError, StoredStateLostError } from '../core/errors.js';
 import type { MemberRecord } from '../core/membership.js';
 import {
+  DEFAULT_NODE_CONFIG,
   NodeCore,
   type GetOptions,
   type GetResult,
@@ -24,14 +25,31 @@ import {
   type PutOptions,
   type PutResult,
 } from '../core/node-core.js';
-import type { Ring } from '../core/ring.js';
+import { Ring } from '../core/ring.js';
+import { MerkleWorkerError, WorkerMerkleService, type MerkleWorkerStats } from '../merkle/worker-merkle-service.js';
 import type { NodeId, Store } from '../core/types.js';
 import { nodeIdOfPeer, PeerjsTransport, type TransportStats } from '../net/peerjs-transport.js';
 import { IdbStore } from '../storage/idb-store.js';
 import { MemoryStore } from '../storage/memory-store.js';
 import { claimIdentity, type NodeIdentity } from './identity.js';
 
-export type { GetOptions, GetResult, NodeEvent, PutOptions, PutResult, MemberRecord, NodeStats, TransportStats };
+export type { GetOptions, GetResult, NodeEvent, PutOptions, PutResult, MemberRecord, NodeStats, TransportStats, MerkleWorkerStats };
+
+/** What {@link DynamoNode.merkleTrees} reports of a node's Merkle trees (paper §4.7). */
+export interface MerkleTreesView {
+  /**
+   * `'worker'`: the trees live in the node's Merkle worker (the normal case with IndexedDB);
+   * `'in-process'`: the core keeps them on the main thread (memory storage, or the worker could not
+   * start), and the other fields are empty.
+   */
+  backend: 'worker' | 'in-process';
+  /** Keys held per partition, for partitions holding keys; their sum is the number of local keys. */
+  keyCounts: Record<number, number>;
+  /** Root hash (32 hex digits) of every partition in `keyCounts`. */
+  roots: Record<number, string>;
+  /** The worker's figures (keys, last build's time), when `backend` is `'worker'`. */
+  stats?: MerkleWorkerStats;
+}
 
 /** Where the signaling server is (PeerJS client options). Defaults to the page's own origin. */
 export interface SignalingOptions {
@@ -92,6 +110,7 @@ export class DynamoNode {
     private readonly store: Store,
     private readonly identity: NodeIdentity,
     private readonly signaling: SignalingOptions,
+    private readonly merkle: WorkerMerkleService | undefined,
   ) {}
 
   /**
@@ -126,6 +145,7 @@ export class DynamoNode {
     const nodeId = identity.nodeId;
     let store: Store | undefined;
     let transport: PeerjsTransport | undefined;
+    let merkle: WorkerMerkleService | undefined;
     try {
       const events: NodeEvent[] = [];
       let node: DynamoNode | undefined;
@@ -138,6 +158,10 @@ export class DynamoNode {
               // storage call fails with StorageError; tell the page.
               onForcedClose: (error) => report({ type: 'error', error, context: 'the database was closed' }),
             });
+      if (store instanceof IdbStore) {
+        const partitionCount = options.q ?? options.config?.partitionCount ?? DEFAULT_NODE_CONFIG.partitionCount;
+        merkle = await startMerkleWorker(store.name, partitionCount, report);
+      }
       const core = new NodeCore({
         id: nodeId,
         config: {
@@ -153,6 +177,8 @@ export class DynamoNode {
         transport: { send: (to, message) => transport?.send(to, message) },
         store,
         onEvent: report,
+        // Without it (memory storage, or no worker) the core builds its trees in this thread.
+        ...(merkle !== undefined ? { merkle } : {}),
       });
       transport = await PeerjsTransport.open({
         cluster,
@@ -167,7 +193,7 @@ export class DynamoNode {
         (peer) => core.reportUnreachable(peer),
       );
       await core.start({ expectStoredState: !identity.fresh && options.storage !== 'memory' });
-      node = new DynamoNode(nodeId, cluster, core, t, store, identity, options.signaling);
+      node = new DynamoNode(nodeId, cluster, core, t, store, identity, options.signaling, merkle);
       for (const event of events) node.dispatch(event);
       node.startClock(options.tickIntervalMs ?? 100);
       await node.refreshSeeds();
@@ -178,6 +204,7 @@ export class DynamoNode {
       return node;
     } catch (error) {
       transport?.close();
+      merkle?.close();
       await store?.close().catch(() => undefined);
       identity.release();
       throw error;
@@ -290,6 +317,26 @@ export class DynamoNode {
     return this.core.hintCount();
   }
 
+  /**
+   * A look at this node's Merkle trees (anti-entropy, paper §4.7), for the console, the explorer and
+   * tests: keys and root hash per partition, from the Merkle worker. Trees kept by the core in this
+   * thread (memory storage, or the worker could not start) are not visible: `backend` says which.
+   * @throws an error named `MerkleWorkerError` when the worker has failed or the node is closed.
+   */
+  async merkleTrees(): Promise<MerkleTreesView> {
+    if (this.merkle === undefined) return { backend: 'in-process', keyCounts: {}, roots: {} };
+    const merkle = this.merkle;
+    const counts = await merkle.keyCounts();
+    const partitions = [...counts.keys()].sort((a, b) => a - b);
+    const roots = await Promise.all(partitions.map((p) => merkle.hashes(p, 0, [0]).then((h) => toHex(h[0]!))));
+    return {
+      backend: 'worker',
+      keyCounts: Object.fromEntries(partitions.map((p) => [p, counts.get(p)!])),
+      roots: Object.fromEntries(partitions.map((p, i) => [p, roots[i]!])),
+      stats: await merkle.stats(),
+    };
+  }
+
   /** Sends raw bytes to a node as one framed message. For fault tests only. */
   sendRawForTesting(to: NodeId, bytes: Uint8Array): void {
     this.transport.sendBytes(to, bytes);
@@ -305,6 +352,7 @@ export class DynamoNode {
     this.lifecycle.abort();
     this.core.stop();
     this.transport.close();
+    this.merkle?.close();
     await this.store.close().catch(() => undefined);
     this.identity.release();
   }
@@ -371,4 +419,44 @@ export class DynamoNode {
 /** The IndexedDB database name of a node: namespaced by cluster so clusters never mix. */
 export function databaseName(cluster: string, nodeId: NodeId): string {
   return `tabdynamo-${cluster}-${nodeId}`;
+}
+
+/**
+ * Starts the Merkle worker on the node's database. When that fails (no `Worker` in this context, the
+ * worker script does not load, or the worker cannot read the database), reports an 'error' event and
+ * returns `undefined`: the core then builds its trees in this thread, which works wherever the main
+ * thread's store works, at the cost of hashing on the main thread.
+ */
+async function startMerkleWorker(dbName: string, partitionCount: number, report: (event: NodeEvent) => void): Promise<WorkerMerkleService | undefined> {
+  try {
+    // A bad Q is for the core to refuse, with its own InvalidOptionError; do not start a worker for it.
+    Ring.build([], partitionCount);
+  } catch {
+    return undefined;
+  }
+  const fallback = 'the Merkle worker could not be started, so the anti-entropy trees are built and kept on the main thread';
+  if (typeof Worker === 'undefined') {
+    report({ type: 'error', error: new MerkleWorkerError('Web Workers are not available here'), context: fallback });
+    return undefined;
+  }
+  try {
+    return await WorkerMerkleService.start(dbName, partitionCount, {
+      onFailure: (error) => report({ type: 'error', error, context: 'the Merkle worker failed; anti-entropy stops until the page is reloaded' }),
+    });
+  } catch (error) {
+    // Errors from inside the worker arrive as plain Errors that keep only their name.
+    const reported =
+      error instanceof DynamoError
+        ? error
+        : new MerkleWorkerError(`${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, { cause: error });
+    report({ type: 'error', error: reported, context: fallback });
+    // Events reported while the node starts reach no listener yet (none can subscribe before start()
+    // returns), so say it on the console as well.
+    console.warn(`tabdynamo: ${fallback}:`, reported);
+    return undefined;
+  }
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }

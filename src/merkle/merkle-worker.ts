@@ -1,0 +1,446 @@
+/**
+ * The Merkle trees of one node (paper §4.7 anti-entropy), kept in a module Web Worker so that neither
+ * building nor hashing ever runs on the tab's main thread (DESIGN.md §2 `src/merkle/`). The main thread
+ * talks to it through comlink (see `worker-merkle-service.ts`); the tree code itself is the pure
+ * `PartitionTree` of `src/core/merkle-tree.ts`.
+ *
+ * ```
+ *   main thread                                   this worker
+ *   ───────────                                   ───────────
+ *   IdbStore ── putObject ─► IndexedDB ◄── readonly cursor, in chunks ── build()
+ *   NodeCore ── update(key, versions) ─────────────────────────────────► digest + PartitionTree.set
+ *   AntiEntropy ── hashes / leafItems / keyCounts ─────────────────────► answers from the trees
+ * ```
+ *
+ * The worker opens the node's database itself and reads the `objects` store with a cursor, so the
+ * store's contents never cross the main thread. It only reads: it opens the database without a version
+ * (never causing an upgrade) and, if the database does not exist yet, aborts the implicit creation and
+ * treats the node as empty, so that `IdbStore.open` later creates the schema from version 0 as usual.
+ * The connection is held only while scanning and closes itself on a `versionchange`, so the worker
+ * never blocks an upgrade or a deletion of the database by the page.
+ *
+ * Scanning in chunks. Each chunk (at most {@link SCAN_CHUNK_MAX} records or {@link SCAN_CHUNK_MS} ms of
+ * cursor steps) is read in its own readonly transaction, resuming after the last key of the previous
+ * chunk, and hashed after that transaction has ended.
+ * One transaction over the whole store would, in Chromium, hold back every write of the node
+ * (readwrite transactions wait for overlapping readonly ones) for the length of the scan; chunks let
+ * writes and this worker's own messages (updates, queries) interleave.
+ *
+ * Updates that arrive during a build. The scan runs concurrently with the node's writes, so a key may
+ * be written after its chunk was read (the scan saw the older state) or before (the scan saw the newer
+ * one). The rule used: while a build runs, `update` records the newest digest of each key in a
+ * `pending` map (later updates of a key replace earlier ones: the core sends a key's updates in write
+ * order, under the key's lock); the scan skips keys present in `pending`; when the scan ends, `pending`
+ * is applied to the new trees, which then replace the old ones. Why this is right, for one key K:
+ *  - the core sends `update(K)` only after K's write is durable, one per write, in write order;
+ *  - a write of K whose update arrived before the build started committed before the scan began, so
+ *    the scan reads it or a later state (this is why updates before the first `open` can be dropped);
+ *  - a write whose update arrives during the build lands in `pending`, and `pending` is applied after
+ *    the scan, over whatever the scan read (older or newer: if newer, that newer write's own update
+ *    is still to come, or already replaced the entry in `pending`);
+ *  - a write whose update arrives after the build is applied to the new trees directly.
+ * So the last thing applied to K is always the newest of its states the worker has heard of, and once
+ * every update sent has arrived, the tree holds K's stored state.
+ * Applying updates as they come, straight into the trees being built, would instead rely on the scan
+ * never reading an older state after a newer update was applied: true in Chromium (the write waits
+ * for the chunk's transaction) but not promised by IndexedDB, which lets an implementation run
+ * readonly transactions on a snapshot. The pending map does not depend on the isolation level, and it
+ * costs one map entry per key written during the build.
+ *
+ * A rebuild (`rebuild()`) works the same way, and the old trees keep answering queries and taking
+ * updates until the new ones replace them.
+ */
+import { expose } from 'comlink';
+import { wrap, type IDBPDatabase } from 'idb';
+import { StorageError } from '../core/errors.js';
+import { PartitionTree, versionDigest, type MerkleItem } from '../core/merkle-tree.js';
+import { Ring } from '../core/ring.js';
+import type { Dot, VersionSet } from '../core/types.js';
+
+/** Most records read per readonly transaction while scanning the `objects` store. */
+export const SCAN_CHUNK_MAX = 4000;
+
+/**
+ * Longest a scan's readonly transaction stays open, ms (checked after each record): the longest a
+ * write of the node waits behind the scan. The chunk then closes and its records are hashed.
+ */
+export const SCAN_CHUNK_MS = 25;
+
+/**
+ * What the worker needs of a key's version set to compute its digest: `versionDigest` reads the clock,
+ * the dot cloud and the siblings' dots, never the siblings' data (nor any timestamp). The main thread
+ * sends this stripped form so that values of up to 1 MiB are not cloned across for nothing; a whole
+ * `VersionSet` is accepted too.
+ */
+export interface DigestInput {
+  clock: VersionSet['clock'];
+  dots?: Dot[];
+  siblings: { dot: Dot }[];
+}
+
+/** Figures of the worker's trees and of its last build. */
+export interface MerkleWorkerStats {
+  /** `'idle'` before `open`, `'building'` during the first build, `'ready'` after it, `'failed'` if it failed. */
+  state: 'idle' | 'building' | 'ready' | 'failed';
+  /** Keys in the trees being served now. */
+  keys: number;
+  /** Partitions with at least one key. */
+  partitions: number;
+  /** Wall time of the last completed build, ms (open → trees swapped in). */
+  buildMs: number;
+  /** Of `buildMs`: time spent waiting on IndexedDB (open, cursor steps, transaction ends), ms. */
+  scanMs: number;
+  /** Of `buildMs`: time spent computing digests and updating trees, ms. */
+  hashMs: number;
+  /** Records read by the last build's scan. */
+  scanned: number;
+  /** Records of the last scan that were skipped: a key was not a string, or a value not a version set. */
+  skipped: number;
+  /** Updates that arrived during the last build and were applied after its scan. */
+  updatesDuringBuild: number;
+  /** Completed builds, the first one included. */
+  builds: number;
+  /** Updates received since the worker started. */
+  updates: number;
+  /** Whether the database lacked the `objects` store (or did not exist) at the last build. */
+  databaseMissing: boolean;
+}
+
+/** One partition tree per partition that has keys, and the partitioning they follow. */
+class Forest {
+  readonly trees = new Map<number, PartitionTree>();
+  /** Keys over every tree. */
+  keys = 0;
+  constructor(
+    private readonly ring: Ring,
+    private readonly partitionBits: number,
+  ) {}
+
+  /** Sets (or with `undefined` removes) `key`'s digest in its partition's tree. */
+  set(key: string, digest: Uint8Array | undefined): void {
+    const partition = this.ring.partitionOfKey(key);
+    let tree = this.trees.get(partition);
+    if (tree === undefined) {
+      if (digest === undefined) return;
+      tree = new PartitionTree({ partitionBits: this.partitionBits });
+      this.trees.set(partition, tree);
+    }
+    const before = tree.size;
+    tree.set(key, digest);
+    this.keys += tree.size - before;
+    if (tree.size === 0) this.trees.delete(partition);
+  }
+}
+
+/** State of a build in progress. */
+interface Build {
+  /** Newest digest (or `undefined` for a removal) of every key updated since the build started. */
+  readonly pending: Map<string, Uint8Array | undefined>;
+  readonly done: Promise<MerkleWorkerStats>;
+}
+
+function now(): number {
+  return performance.now();
+}
+
+function isVersionSetLike(value: unknown): value is VersionSet {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<VersionSet>;
+  return Array.isArray(v.clock) && Array.isArray(v.siblings) && (v.dots === undefined || Array.isArray(v.dots));
+}
+
+/**
+ * Opens database `name` at whatever version it has, without ever creating or upgrading it.
+ * @returns the connection, or `undefined` when no such database exists (its creation is aborted).
+ */
+function openExisting(name: string): Promise<IDBDatabase | undefined> {
+  return new Promise((resolve, reject) => {
+    let creating = false;
+    const request = indexedDB.open(name);
+    request.onupgradeneeded = () => {
+      // Only a database that does not exist gets here (no version was asked for): leave it uncreated.
+      creating = true;
+      request.transaction?.abort();
+    };
+    request.onsuccess = () => {
+      const db = request.result;
+      // Never stand in the way of the page upgrading or deleting its database.
+      db.onversionchange = () => db.close();
+      resolve(db);
+    };
+    request.onerror = (event) => {
+      if (creating) {
+        event.preventDefault();
+        resolve(undefined);
+      } else {
+        reject(request.error);
+      }
+    };
+  });
+}
+
+function storageError(error: unknown, dbName: string): StorageError {
+  const name = typeof error === 'object' && error !== null && 'name' in error ? String(error.name) : 'Error';
+  const message = typeof error === 'object' && error !== null && 'message' in error ? String(error.message) : String(error);
+  return new StorageError(`Merkle worker: scanning IndexedDB database "${dbName}" failed (${name}: ${message})`, { cause: error });
+}
+
+/** The trees and their builds; one instance per worker. */
+class MerkleWorker {
+  #dbName: string | undefined;
+  #ring: Ring | undefined;
+  #partitionBits = 0;
+  /** Trees answering queries; `undefined` until the first build completes. */
+  #current: Forest | undefined;
+  #build: Build | undefined;
+  /** Resolves when the first build completed (rejects if it failed). */
+  #firstBuild: Promise<unknown> | undefined;
+  /** An empty tree of the configured shape: answers (zeros, no items) for partitions without keys. */
+  #empty: PartitionTree | undefined;
+  #stats: MerkleWorkerStats = {
+    state: 'idle',
+    keys: 0,
+    partitions: 0,
+    buildMs: 0,
+    scanMs: 0,
+    hashMs: 0,
+    scanned: 0,
+    skipped: 0,
+    updatesDuringBuild: 0,
+    builds: 0,
+    updates: 0,
+    databaseMissing: false,
+  };
+
+  open(dbName: string, partitionCount: number): Promise<MerkleWorkerStats> {
+    if (typeof dbName !== 'string' || dbName === '') throw new TypeError('open: dbName must be a non-empty string');
+    if (this.#dbName !== undefined) {
+      if (this.#dbName !== dbName || this.#ring?.partitionCount !== partitionCount) {
+        throw new Error(`open: this worker already serves "${this.#dbName}" with ${this.#ring?.partitionCount} partitions`);
+      }
+      return this.#build?.done ?? Promise.resolve(this.stats());
+    }
+    // Throws InvalidOptionError unless partitionCount is a power of two in [1, 65536].
+    const ring = Ring.build([], partitionCount);
+    this.#dbName = dbName;
+    this.#ring = ring;
+    this.#partitionBits = Math.log2(partitionCount);
+    this.#empty = new PartitionTree({ partitionBits: this.#partitionBits });
+    this.#stats.state = 'building';
+    const done = this.rebuild();
+    this.#firstBuild = done;
+    done.catch(() => {
+      this.#stats.state = 'failed';
+    });
+    return done;
+  }
+
+  rebuild(): Promise<MerkleWorkerStats> {
+    if (this.#build !== undefined) return this.#build.done;
+    if (this.#dbName === undefined || this.#ring === undefined) throw new Error('rebuild: call open() first');
+    const pending = new Map<string, Uint8Array | undefined>();
+    const done = this.#runBuild(this.#dbName, this.#ring, pending).finally(() => {
+      this.#build = undefined;
+    });
+    this.#build = { pending, done };
+    return done;
+  }
+
+  update(key: string, versions: DigestInput | null): void {
+    if (typeof key !== 'string') throw new TypeError(`update: key must be a string, got ${typeof key}`);
+    if (versions !== null && !isVersionSetLike(versions)) throw new TypeError(`update: versions of "${key}" is not a version set`);
+    this.#stats.updates++;
+    // The digest ignores sibling data (see DigestInput), so the stripped form stands in for a VersionSet.
+    const digest = versions === null ? undefined : versionDigest(versions as VersionSet);
+    this.#build?.pending.set(key, digest);
+    // With no trees and no build yet, the update is dropped: the scan, which starts later, reads this
+    // write or a newer state (see the module header).
+    if (this.#current !== undefined) {
+      this.#current.set(key, digest);
+      this.#refreshCounts();
+    }
+  }
+
+  async hashes(partition: number, level: number, indices: readonly number[]): Promise<Uint8Array[]> {
+    const tree = await this.#tree(partition);
+    if (!Array.isArray(indices)) throw new TypeError('hashes: indices must be an array');
+    return indices.map((index) => tree.hash(level, index));
+  }
+
+  async leafItems(partition: number, leaves: readonly number[]): Promise<MerkleItem[]> {
+    const tree = await this.#tree(partition);
+    if (!Array.isArray(leaves)) throw new TypeError('leafItems: leaves must be an array');
+    const items = leaves.flatMap((leaf) => tree.leafItems(leaf));
+    return items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async keyCounts(): Promise<Map<number, number>> {
+    const forest = await this.#forest();
+    return new Map([...forest.trees].map(([partition, tree]) => [partition, tree.size]));
+  }
+
+  shape(): { fanout: number; depth: number } {
+    const probe = this.#empty ?? new PartitionTree({ partitionBits: 0 });
+    return { fanout: probe.fanout, depth: probe.depth };
+  }
+
+  stats(): MerkleWorkerStats {
+    return { ...this.#stats };
+  }
+
+  /** The trees to answer from: the current ones, or, before the first build ends, those it produces. */
+  async #forest(): Promise<Forest> {
+    if (this.#current === undefined) {
+      if (this.#firstBuild === undefined) throw new Error('the Merkle worker was not opened: call open() first');
+      await this.#firstBuild;
+    }
+    return this.#current!;
+  }
+
+  async #tree(partition: number): Promise<PartitionTree> {
+    const forest = await this.#forest();
+    const count = this.#ring!.partitionCount;
+    if (!Number.isInteger(partition) || partition < 0 || partition >= count) {
+      throw new RangeError(`partition must be an integer in [0, ${count}), got ${String(partition)}`);
+    }
+    return forest.trees.get(partition) ?? this.#empty!;
+  }
+
+  #refreshCounts(): void {
+    if (this.#current === undefined) return;
+    this.#stats.keys = this.#current.keys;
+    this.#stats.partitions = this.#current.trees.size;
+  }
+
+  async #runBuild(dbName: string, ring: Ring, pending: Map<string, Uint8Array | undefined>): Promise<MerkleWorkerStats> {
+    const started = now();
+    const forest = new Forest(ring, this.#partitionBits);
+    let scanMs = 0;
+    let hashMs = 0;
+    let scanned = 0;
+    let skipped = 0;
+    let databaseMissing = false;
+
+    let mark = now();
+    let raw: IDBDatabase | undefined;
+    try {
+      raw = await openExisting(dbName);
+    } catch (error) {
+      throw storageError(error, dbName);
+    }
+    try {
+      if (raw === undefined || !raw.objectStoreNames.contains('objects')) {
+        databaseMissing = true;
+      } else {
+        // The schema is the store's, but only 'objects' is read, and its values are checked as they come.
+        const db = wrap(raw) as IDBPDatabase<{ objects: { key: string; value: unknown } }>;
+        let after: IDBValidKey | undefined;
+        let exhausted = false;
+        while (!exhausted) {
+          const chunk: [IDBValidKey, unknown][] = [];
+          const chunkStarted = now();
+          const tx = db.transaction('objects', 'readonly');
+          let cursor = await tx.store.openCursor(after === undefined ? null : IDBKeyRange.lowerBound(after, true));
+          for (;;) {
+            if (cursor === null) {
+              exhausted = true;
+              break;
+            }
+            chunk.push([cursor.key, cursor.value]);
+            if (chunk.length >= SCAN_CHUNK_MAX || now() - chunkStarted >= SCAN_CHUNK_MS) break;
+            cursor = await cursor.continue();
+          }
+          await tx.done;
+          const hashing = now();
+          scanMs += hashing - mark;
+          for (const [key, value] of chunk) {
+            scanned++;
+            if (typeof key !== 'string' || !isVersionSetLike(value)) {
+              skipped++;
+              continue;
+            }
+            // An update that came during the build is newer than, or as new as, what the scan read.
+            if (pending.has(key)) continue;
+            try {
+              forest.set(key, versionDigest(value));
+            } catch {
+              skipped++;
+            }
+          }
+          mark = now();
+          hashMs += mark - hashing;
+          if (chunk.length > 0) after = chunk[chunk.length - 1]![0];
+        }
+      }
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      throw storageError(error, dbName);
+    } finally {
+      raw?.close();
+    }
+
+    const applying = now();
+    for (const [key, digest] of pending) forest.set(key, digest);
+    hashMs += now() - applying;
+    this.#current = forest;
+    this.#stats = {
+      ...this.#stats,
+      state: 'ready',
+      buildMs: now() - started,
+      scanMs,
+      hashMs,
+      scanned,
+      skipped,
+      updatesDuringBuild: pending.size,
+      builds: this.#stats.builds + 1,
+      databaseMissing,
+    };
+    this.#refreshCounts();
+    return this.stats();
+  }
+}
+
+const worker = new MerkleWorker();
+
+/**
+ * The API this worker exposes through comlink (each method's result arrives as a promise on the main
+ * thread). Errors cross as plain `Error`s that keep their `name` (`StorageError`, `InvalidOptionError`,
+ * `RangeError`, `TypeError`): compare `error.name`, never `instanceof`.
+ */
+export const merkleWorkerApi = {
+  /**
+   * Opens the node's database `dbName` (read-only use, no upgrade) and builds one tree per partition
+   * of a ring of `partitionCount` partitions from a cursor scan of its `objects` store. Resolves with
+   * the build's figures once the trees answer. Calling it again with the same arguments returns the
+   * same build; with others it throws.
+   * @throws InvalidOptionError when `partitionCount` is not a power of two in [1, 65536];
+   *   StorageError when the database cannot be read.
+   */
+  open: (dbName: string, partitionCount: number): Promise<MerkleWorkerStats> => worker.open(dbName, partitionCount),
+  /**
+   * Scans the database again into new trees and swaps them in; the old trees answer meanwhile. A call
+   * during a build returns that build.
+   */
+  rebuild: (): Promise<MerkleWorkerStats> => worker.rebuild(),
+  /**
+   * Records the state of `key` after a durable local write: its version set (stripped to
+   * {@link DigestInput} or whole), or `null` when the key was removed from the store. The digest is
+   * computed here, in the worker. Must be called in write order per key.
+   */
+  update: (key: string, versions: DigestInput | null): void => worker.update(key, versions),
+  /** Hashes (16 bytes each) of nodes `indices` at `level` of `partition`'s tree; zeros for an empty partition. */
+  hashes: (partition: number, level: number, indices: readonly number[]): Promise<Uint8Array[]> => worker.hashes(partition, level, indices),
+  /** The (key, digest) items of `leaves` of `partition`'s tree, sorted by key. */
+  leafItems: (partition: number, leaves: readonly number[]): Promise<MerkleItem[]> => worker.leafItems(partition, leaves),
+  /** Keys per partition, for partitions holding at least one key. */
+  keyCounts: (): Promise<Map<number, number>> => worker.keyCounts(),
+  /** Fan-out and depth of every tree. */
+  shape: (): { fanout: number; depth: number } => worker.shape(),
+  /** Figures of the trees and of the last build. */
+  stats: (): MerkleWorkerStats => worker.stats(),
+};
+
+/** The type of {@link merkleWorkerApi}, for `comlink.wrap` on the main thread. */
+export type MerkleWorkerApi = typeof merkleWorkerApi;
+
+expose(merkleWorkerApi);
