@@ -39,7 +39,7 @@ export interface AntiEntropyConfig {
   antiEntropy: boolean;
   /** Period of anti-entropy rounds, in ms. Default 1000. */
   antiEntropyIntervalMs: number;
-  /** Most differing partitions repaired per round. Default 4. */
+  /** Most differing partitions repaired per round. Default 16. */
   antiEntropyMaxPartitions: number;
   /** Most differing keys repaired per partition per round. Default 256. */
   antiEntropyMaxKeys: number;
@@ -49,7 +49,7 @@ export interface AntiEntropyConfig {
 export const DEFAULT_ANTI_ENTROPY_CONFIG: AntiEntropyConfig = {
   antiEntropy: true,
   antiEntropyIntervalMs: 1000,
-  antiEntropyMaxPartitions: 4,
+  antiEntropyMaxPartitions: 16,
   antiEntropyMaxKeys: 256,
 };
 

@@ -63,6 +63,8 @@ async function main(): Promise<void> {
     ...optional('q', intParam(params, 'q')),
     ...optional('capacity', intParam(params, 'capacity')),
     ...optional('maxConnections', intParam(params, 'maxConnections')),
+    // hints=off turns hinted handoff off (strict quorum), e.g. to watch anti-entropy repair on its own.
+    ...(params.get('hints') === 'off' ? { config: { hintedHandoff: false } } : {}),
     signaling: { ...peerClientOptions(location), peersUrl: peersListUrl(location.origin) },
   });
   const config = node.config();
