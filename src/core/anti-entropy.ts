@@ -93,6 +93,8 @@ export interface AntiEntropyPorts {
   random: Random;
   timeoutMs: () => number;
   onExchange: (report: ExchangeReport) => void;
+  /** Told when a partition's sync state changes (in sync ↔ differing) or keys were repaired in it. */
+  onPartitionState: (state: PartitionSyncState) => void;
 }
 
 /** Requests anti-entropy sends. */
@@ -254,7 +256,9 @@ export class AntiEntropy {
 
   private note(partition: number, peer: NodeId, nowMs: number, inSync: boolean, repaired: number): void {
     const previous = this.state.get(partition);
-    this.state.set(partition, { partition, lastComparedMs: nowMs, lastPeer: peer, inSync, keysRepaired: (previous?.keysRepaired ?? 0) + repaired });
+    const next = { partition, lastComparedMs: nowMs, lastPeer: peer, inSync, keysRepaired: (previous?.keysRepaired ?? 0) + repaired };
+    this.state.set(partition, next);
+    if (previous?.inSync !== inSync || repaired > 0) this.ports.onPartitionState(next);
   }
 }
 

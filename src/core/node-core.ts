@@ -170,6 +170,7 @@ export type NodeEvent =
   | { type: 'hint-stored'; key: string; intendedFor: NodeId }
   | { type: 'hints-delivered'; peer: NodeId; count: number }
   | ({ type: 'anti-entropy' } & ExchangeReport)
+  | ({ type: 'partition-sync' } & PartitionSyncState)
   | { type: 'error'; error: DynamoError; context: string };
 
 /** Counters of a node's traffic and work. */
@@ -367,6 +368,7 @@ export class NodeCore {
       onExchange: (report) => {
         if (report.partitionsDiffering.length > 0) this.emit({ type: 'anti-entropy', ...report });
       },
+      onPartitionState: (state) => this.emit({ type: 'partition-sync', ...state }),
     });
     this.running = true;
     this.onMembershipChanged();

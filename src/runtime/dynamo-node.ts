@@ -312,6 +312,14 @@ export class DynamoNode {
     return this.core.peerHealth();
   }
 
+  /**
+   * Anti-entropy state of every partition compared so far (paper §4.7): `{ partition, lastComparedMs,
+   * lastPeer, inSync, keysRepaired }`. Changes arrive as 'partition-sync' events.
+   */
+  syncStates(): ReturnType<NodeCore['syncStates']> {
+    return this.core.syncStates();
+  }
+
   /** Hints this node holds for other nodes (paper §4.6). */
   hintCount(): Promise<number> {
     return this.core.hintCount();

@@ -225,6 +225,8 @@ function describeEvent(event: DynamoEvent): string | undefined {
       return `holding a hint for ${event.intendedFor}: ${event.key}`;
     case 'hints-delivered':
       return `delivered ${event.count} hint${event.count === 1 ? '' : 's'} to ${event.peer}`;
+    case 'anti-entropy':
+      return `anti-entropy with ${event.peer}: ${event.partitionsDiffering.length} of ${event.partitionsCompared} partitions differed, ${event.keysPulled} keys taken, ${event.keysPushed} sent`;
     case 'connectivity':
       return event.connected ? 'reconnected' : 'disconnected';
     case 'seeds':
