@@ -45,6 +45,7 @@ import { deleteDB, openDB } from 'idb';
 import type { DBSchema, IDBPDatabase, IDBPObjectStore, IDBPTransaction, StoreNames } from 'idb';
 import { StorageError, StorageQuotaError } from '../core/errors';
 import type { Hint, NodeId, Store, VersionSet } from '../core/types';
+import { withCompactData, withCompactHint } from './compact-data.js';
 
 /** The shape of the database at the current schema version. */
 interface StoreSchema extends DBSchema {
@@ -432,26 +433,4 @@ export class IdbStore implements Store {
       }
     });
   }
-}
-
-/**
- * Returns `versions` with every sibling's bytes in a buffer of their own. A `Uint8Array` that views part
- * of a larger buffer (as `@msgpack/msgpack`'s `encode` returns: 4 bytes of data in a 2 KiB buffer)
- * would otherwise be stored with its whole buffer, multiplying the disk used by small values.
- */
-function withCompactData(versions: VersionSet): VersionSet {
-  const needsCopy = versions.siblings.some(({ data }) => data !== null && data.byteLength !== data.buffer.byteLength);
-  if (!needsCopy) return versions;
-  return {
-    ...versions,
-    siblings: versions.siblings.map((sibling) =>
-      sibling.data === null || sibling.data.byteLength === sibling.data.buffer.byteLength ? sibling : { ...sibling, data: new Uint8Array(sibling.data) },
-    ),
-  };
-}
-
-/** `hint` with its version set compacted as by `withCompactData` (the same object when nothing needs it). */
-function withCompactHint(hint: Hint): Hint {
-  const versions = withCompactData(hint.versions);
-  return versions === hint.versions ? hint : { ...hint, versions };
 }

@@ -22,6 +22,7 @@
 
 import { StorageError } from '../core/errors';
 import type { Hint, NodeId, Store, VersionSet } from '../core/types';
+import { withCompactData, withCompactHint } from './compact-data.js';
 
 /**
  * The committed contents of one `MemoryStore`: version sets by key, metadata records by name, and
@@ -243,29 +244,6 @@ export class MemoryStore implements Store {
       throw this.#failure;
     }
   }
-}
-
-/**
- * Returns `versions` with every sibling's bytes in a buffer of their own. A `Uint8Array` that views part
- * of a larger buffer (as `@msgpack/msgpack`'s `encode` returns: 4 bytes of data in a 2 KiB buffer) would
- * otherwise be cloned with its whole buffer, wasting space and handing readers a view at an offset.
- * `IdbStore` does the same, so both stores return identical shapes.
- */
-function withCompactData(versions: VersionSet): VersionSet {
-  const needsCopy = versions.siblings.some(({ data }) => data !== null && data.byteLength !== data.buffer.byteLength);
-  if (!needsCopy) return versions;
-  return {
-    ...versions,
-    siblings: versions.siblings.map((sibling) =>
-      sibling.data === null || sibling.data.byteLength === sibling.data.buffer.byteLength ? sibling : { ...sibling, data: new Uint8Array(sibling.data) },
-    ),
-  };
-}
-
-/** `hint` with its version set compacted as by `withCompactData` (the same object when nothing needs it). */
-function withCompactHint(hint: Hint): Hint {
-  const versions = withCompactData(hint.versions);
-  return versions === hint.versions ? hint : { ...hint, versions };
 }
 
 /** Checks `listHints`'s `limit`: absent, or a non-negative integer. Same rule as `IdbStore`. */
