@@ -234,6 +234,10 @@ export class AntiEntropy {
     let repaired = 0;
     const pushes: Promise<unknown>[] = [];
     for (const [i, key] of keys.entries()) {
+      // The ring may have changed since the round began (a node joined mid-exchange): only replicas
+      // of the key's partition in the current ring take or receive it.
+      const replicas = this.ports.ring().preferenceList(key).slice(0, this.ports.n());
+      if (!replicas.includes(this.ports.self) || !replicas.includes(peer)) continue;
       const remote = theirs[i] ?? undefined;
       if (remote) report.bytesExchanged += versionSetSizeBytes(remote);
       const local = await this.ports.localObject(key);
