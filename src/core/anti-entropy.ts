@@ -196,7 +196,7 @@ export class AntiEntropy {
     if (shared.length === 0) return report;
     const roots = expect(await this.ports.request(peer, { type: 'ae-roots', partitions: shared }, timeoutMs), 'ae-hashes-reply').hashes;
     report.bytesExchanged += 16 * roots.length + 2 * shared.length;
-    const ownRoots = await Promise.all(shared.map((p) => merkle.hashes(p, 0, [0]).then((h) => h[0])));
+    const ownRoots = await merkle.roots(shared);
     const differing = shared.filter((_, i) => !equalBytes(ownRoots[i], roots[i]));
     report.partitionsDiffering = differing;
     for (const partition of shared) if (!differing.includes(partition)) this.note(partition, peer, nowMs, true, 0);

@@ -14,6 +14,8 @@ export interface MerkleService {
   update(key: string, versions: VersionSet | undefined): Promise<void>;
   /** Hashes of the nodes `indices` at `level` (0 = root, depth = leaves) of `partition`'s tree. */
   hashes(partition: number, level: number, indices: readonly number[]): Promise<Uint8Array[]>;
+  /** Root hashes of many partitions' trees at once (16 zero bytes for a partition without keys). */
+  roots(partitions: readonly number[]): Promise<Uint8Array[]>;
   /** The (key, digest) items of the given leaves of `partition`'s tree, sorted by key. */
   leafItems(partition: number, leaves: readonly number[]): Promise<MerkleItem[]>;
   /** Tree shape: fan-out and depth below the root. */
@@ -48,6 +50,10 @@ export class InProcessMerkleService implements MerkleService {
   async hashes(partition: number, level: number, indices: readonly number[]): Promise<Uint8Array[]> {
     const tree = this.trees.get(partition);
     return indices.map((index) => (tree ? tree.hash(level, index) : new Uint8Array(16)));
+  }
+
+  async roots(partitions: readonly number[]): Promise<Uint8Array[]> {
+    return partitions.map((p) => this.trees.get(p)?.root() ?? new Uint8Array(16));
   }
 
   async leafItems(partition: number, leaves: readonly number[]): Promise<MerkleItem[]> {

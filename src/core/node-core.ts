@@ -666,8 +666,7 @@ export class NodeCore {
           this.send(from, { type: 'ping-reply', requestId: message.requestId });
           return;
         case 'ae-roots': {
-          const merkle = this.requireMerkle();
-          const hashes = await Promise.all(message.partitions.map((p) => merkle.hashes(p, 0, [0]).then((h) => h[0]!)));
+          const hashes = await this.requireMerkle().roots(message.partitions);
           this.send(from, { type: 'ae-hashes-reply', requestId: message.requestId, hashes });
           return;
         }
@@ -1074,6 +1073,8 @@ export class NodeCore {
   /** Everything this node holds of `key`: its replica's version set merged with hints it keeps for others. */
   private async localState(key: string): Promise<VersionSet | undefined> {
     let state = await this.store.getObject(key);
+    // Only a node that holds hints can have one for this key: skip the index read otherwise.
+    if (this.hintTargets.size === 0) return state;
     for (const hint of await this.store.hintsForKey(key)) state = state === undefined ? hint.versions : mergeVersionSets(state, hint.versions);
     return state;
   }

@@ -267,6 +267,13 @@ class MerkleWorker {
     return indices.map((index) => tree.hash(level, index));
   }
 
+  async roots(partitions: readonly number[]): Promise<Uint8Array[]> {
+    if (!Array.isArray(partitions)) throw new TypeError('roots: partitions must be an array');
+    const roots: Uint8Array[] = [];
+    for (const partition of partitions) roots.push((await this.#tree(partition)).root());
+    return roots;
+  }
+
   async leafItems(partition: number, leaves: readonly number[]): Promise<MerkleItem[]> {
     const tree = await this.#tree(partition);
     if (!Array.isArray(leaves)) throw new TypeError('leafItems: leaves must be an array');
@@ -430,6 +437,8 @@ export const merkleWorkerApi = {
   update: (key: string, versions: DigestInput | null): void => worker.update(key, versions),
   /** Hashes (16 bytes each) of nodes `indices` at `level` of `partition`'s tree; zeros for an empty partition. */
   hashes: (partition: number, level: number, indices: readonly number[]): Promise<Uint8Array[]> => worker.hashes(partition, level, indices),
+  /** Root hashes of many partitions' trees in one call (zeros for empty partitions). */
+  roots: (partitions: readonly number[]): Promise<Uint8Array[]> => worker.roots(partitions),
   /** The (key, digest) items of `leaves` of `partition`'s tree, sorted by key. */
   leafItems: (partition: number, leaves: readonly number[]): Promise<MerkleItem[]> => worker.leafItems(partition, leaves),
   /** Keys per partition, for partitions holding at least one key. */

@@ -140,6 +140,11 @@ export class WorkerMerkleService implements MerkleService {
     return this.#call(() => this.#remote.hashes(partition, level, [...indices]));
   }
 
+  /** Root hashes of `partitions`' trees, in one round trip to the worker. */
+  roots(partitions: readonly number[]): Promise<Uint8Array[]> {
+    return this.#call(() => this.#remote.roots([...partitions]));
+  }
+
   /** The (key, digest) items of `leaves` of `partition`'s tree, sorted by key. */
   leafItems(partition: number, leaves: readonly number[]): Promise<MerkleItem[]> {
     return this.#call(() => this.#remote.leafItems(partition, [...leaves]));
