@@ -8,12 +8,13 @@
  *
  *   node a: { a@3, b@1 }  ──gossip──▶  node b: { b@2 }   ⇒   both: { a@3, b@2 }
  */
-import type { RingMember } from './ring.js';
+import type { RingEvent, RingMember } from './ring.js';
 import type { NodeId } from './types.js';
 
 /**
- * `up`: owns partitions. `leaving`/`left` are reserved for explicit departure (paper §4.9, a later step);
- * a temporary failure never changes a member's status (failure detection is local, §4.8.3).
+ * `up`: in the ring. `leaving`: left the ring (its last history entry has capacity 0) and is still handing
+ * its data to the new owners (paper §4.9). `left`: gone, holds nothing; an operator's removal writes it at
+ * once. A temporary failure never changes a member's status (failure detection is local, §4.8.3).
  */
 export type MemberStatus = 'up' | 'leaving' | 'left';
 
@@ -30,6 +31,19 @@ export interface MemberRecord {
    * with a higher incarnation proves the node is up again and clears suspicions of it.
    */
   incarnation: number;
+  /**
+   * Every explicit change of the member's place in the ring, oldest first: join (capacity > 0),
+   * capacity change, leave or removal (capacity 0), re-join. The ring replays these (ring.ts), so it
+   * is a function of the gossiped records alone.
+   */
+  history: RingEvent[];
+  /**
+   * Partitions the member replicates in its current ring but has not yet received from their previous
+   * holders (handoff in progress, §4.9). Its answers for them do not count towards quorums.
+   */
+  pending: number[];
+  /** Partitions whose data the member holds without replicating them: it is handing them off (§4.9). */
+  handoffs: number[];
 }
 
 /** Orders two records of the same member: higher version wins; equal versions fall back to content. */
@@ -41,7 +55,7 @@ export function newerRecord(a: MemberRecord, b: MemberRecord): MemberRecord {
 }
 
 function recordKey(r: MemberRecord): string {
-  return `${r.status}|${r.capacity}|${r.joinedAtMs}|${r.incarnation}`;
+  return `${r.status}|${r.capacity}|${r.joinedAtMs}|${r.incarnation}|${JSON.stringify(r.history)}|${r.pending.join(',')}|${r.handoffs.join(',')}`;
 }
 
 /**
@@ -69,11 +83,12 @@ export class Membership {
       .map((r) => r.id);
   }
 
-  /** Members that own partitions (status `up`), as the ring wants them. */
+  /**
+   * Every member ever known with its ring history, as the ring wants them: departed members stay, so
+   * that replaying the history moves only what each change must move (ring.ts).
+   */
   ringMembers(): RingMember[] {
-    return this.all()
-      .filter((r) => r.status === 'up')
-      .map((r) => ({ id: r.id, capacity: r.capacity, joinedAtMs: r.joinedAtMs }));
+    return this.all().map((r) => ({ id: r.id, capacity: r.capacity, joinedAtMs: r.joinedAtMs, history: r.history }));
   }
 
   /**
@@ -102,17 +117,44 @@ export class Membership {
    * Changes this node's own record (the only record a node writes), bumping its version.
    * @returns the new record.
    */
-  updateSelf(change: Partial<Pick<MemberRecord, 'capacity' | 'status' | 'joinedAtMs' | 'incarnation'>>, minVersion = 0): MemberRecord {
-    const current = this.records.get(this.self);
+  updateSelf(change: RecordChange, minVersion = 0): MemberRecord {
+    return this.update(this.self, change, minVersion);
+  }
+
+  /**
+   * Writes another member's record: only an operator's removal of a node that is gone for good does
+   * this (paper §4.8.1); the higher version makes the removal win over the node's own record.
+   * @returns the new record.
+   */
+  updateOther(id: NodeId, change: RecordChange, minVersion = 0): MemberRecord {
+    return this.update(id, change, minVersion);
+  }
+
+  private update(id: NodeId, change: RecordChange, minVersion: number): MemberRecord {
+    const current = this.records.get(id);
+    const joinedAtMs = change.joinedAtMs ?? current?.joinedAtMs ?? 0;
+    const capacity = change.capacity ?? current?.capacity ?? 1;
     const record: MemberRecord = {
-      id: this.self,
-      capacity: change.capacity ?? current?.capacity ?? 1,
+      id,
+      capacity,
       status: change.status ?? current?.status ?? 'up',
       version: Math.max((current?.version ?? 0) + 1, minVersion),
-      joinedAtMs: change.joinedAtMs ?? current?.joinedAtMs ?? 0,
+      joinedAtMs,
       incarnation: change.incarnation ?? current?.incarnation ?? 0,
+      history: (change.history ?? current?.history ?? [{ atMs: joinedAtMs, capacity }]).map((e) => ({ ...e })),
+      pending: [...(change.pending ?? current?.pending ?? [])],
+      handoffs: [...(change.handoffs ?? current?.handoffs ?? [])],
     };
-    this.records.set(this.self, record);
+    this.records.set(id, record);
     return record;
   }
+}
+
+/** Fields of a record its writer may change. */
+export type RecordChange = Partial<Pick<MemberRecord, 'capacity' | 'status' | 'joinedAtMs' | 'incarnation' | 'history' | 'pending' | 'handoffs'>>;
+
+/** True when the member is in the ring now (its last history entry has capacity > 0). */
+export function inRing(record: MemberRecord): boolean {
+  const last = record.history[record.history.length - 1];
+  return last !== undefined && last.capacity > 0;
 }

@@ -19,6 +19,10 @@
  *   ae-hashes      →  ae-hashes-reply            Merkle-tree node hashes of a partition
  *   ae-leaves      →  ae-leaves-reply            the (key, digest) items of tree leaves
  *   ae-fetch       →  ae-fetch-reply             version sets of keys found different
+ *   handoff-start  →  handoff-reply              a holder is about to hand a partition to a new replica (§4.9)
+ *   handoff-batch  →  handoff-reply              a batch of the partition's objects, merged durably
+ *   handoff-finish →  handoff-reply              everything the holder had was sent
+ *   handoff-pull   →  handoff-reply              a new replica asks a complete replica to hand it a partition
  *   any request    →  error-reply                the request failed at the peer
  */
 import * as v from 'valibot';
@@ -71,14 +75,29 @@ const treeLevel = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(16))
 const treeIndex = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 32 - 1));
 const treeHash = v.custom<Uint8Array>((bytes) => bytes instanceof Uint8Array && bytes.byteLength === 16, 'expected a 16-byte hash');
 
+/** Most entries of a member's ring history (joins, capacity changes, leaves) on the wire. */
+export const MAX_WIRE_HISTORY = 1024;
+const capacityValue = v.pipe(v.number(), v.finite(), v.minValue(Number.MIN_VALUE), v.maxValue(1_000_000));
+const partitionList = v.pipe(v.array(partition), v.maxLength(65_536));
+
 const memberRecord = v.object({
   id: nodeId,
-  capacity: v.pipe(v.number(), v.finite(), v.minValue(Number.MIN_VALUE), v.maxValue(1_000_000)),
+  capacity: capacityValue,
   status: v.picklist(['up', 'leaving', 'left']),
   version: counter,
   joinedAtMs: timestampMs,
   incarnation: counter,
+  history: v.pipe(
+    v.array(v.object({ atMs: timestampMs, capacity: v.pipe(v.number(), v.finite(), v.minValue(0), v.maxValue(1_000_000)) })),
+    v.minLength(1),
+    v.maxLength(MAX_WIRE_HISTORY),
+  ),
+  pending: partitionList,
+  handoffs: partitionList,
 });
+
+/** Most objects one handoff batch may carry. */
+export const MAX_WIRE_HANDOFF_ITEMS = 1024;
 
 /** Schema of every message a node accepts. */
 export const messageSchema = v.variant('type', [
@@ -104,10 +123,22 @@ export const messageSchema = v.variant('type', [
   }),
   v.object({ type: v.literal('ae-fetch'), requestId, keys: v.pipe(v.array(key), v.maxLength(MAX_WIRE_FETCH_KEYS)) }),
   v.object({ type: v.literal('ae-fetch-reply'), requestId, versions: v.pipe(v.array(v.nullable(versionSetSchema)), v.maxLength(MAX_WIRE_FETCH_KEYS)) }),
+  v.object({ type: v.literal('handoff-start'), requestId, partition, keys: counter }),
+  v.object({
+    type: v.literal('handoff-batch'),
+    requestId,
+    partition,
+    items: v.pipe(v.array(v.object({ key, versions: versionSetSchema })), v.maxLength(MAX_WIRE_HANDOFF_ITEMS)),
+  }),
+  v.object({ type: v.literal('handoff-finish'), requestId, partition, keys: counter }),
+  v.object({ type: v.literal('handoff-pull'), requestId, partition }),
+  v.object({ type: v.literal('handoff-reply'), requestId, accepted: v.boolean() }),
   v.object({ type: v.literal('replica-get'), requestId, key }),
-  v.object({ type: v.literal('replica-get-reply'), requestId, versions: v.nullable(versionSetSchema) }),
+  // \`complete\`: false when the replica is still receiving the key's partition (or does not hold it),
+  // so its answer must not count towards a quorum (paper §4.9). Absent means true.
+  v.object({ type: v.literal('replica-get-reply'), requestId, versions: v.nullable(versionSetSchema), complete: v.optional(v.boolean()) }),
   v.object({ type: v.literal('replica-put'), requestId, key, versions: versionSetSchema }),
-  v.object({ type: v.literal('replica-put-reply'), requestId }),
+  v.object({ type: v.literal('replica-put-reply'), requestId, complete: v.optional(v.boolean()) }),
   v.object({ type: v.literal('coordinate-get'), requestId, key, r: quorum, timeoutMs }),
   v.object({ type: v.literal('coordinate-get-reply'), requestId, versions: v.nullable(versionSetSchema), answeredBy: v.pipe(v.array(nodeId), v.maxLength(64)) }),
   v.object({
@@ -150,6 +181,7 @@ export type ReplyMessage = Extract<
       | 'ae-hashes-reply'
       | 'ae-leaves-reply'
       | 'ae-fetch-reply'
+      | 'handoff-reply'
       | 'error-reply';
   }
 >;

@@ -37,9 +37,11 @@ import {
 } from './errors.js';
 import { AntiEntropy, DEFAULT_ANTI_ENTROPY_CONFIG, type AntiEntropyConfig, type ExchangeReport, type PartitionSyncState } from './anti-entropy.js';
 import { DEFAULT_FAILURE_DETECTOR_CONFIG, FailureDetector, type Reachability } from './failure-detector.js';
+import { DEFAULT_HANDOFF_CONFIG, PartitionHandoff, type HandoffConfig, type TransferReport, type TransferState } from './handoff.js';
 import { InProcessMerkleService, type MerkleService } from './merkle-service.js';
+import { versionDigest } from './merkle-tree.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { Membership, type MemberRecord } from './membership.js';
+import { inRing, Membership, type MemberRecord } from './membership.js';
 import { isReply, parseMessage, type Message, type ReplyMessage } from './messages.js';
 import { DEFAULT_PARTITION_COUNT, Ring } from './ring.js';
 import type { Clock, Dot, Hint, NodeId, Random, Store, VersionSet } from './types.js';
@@ -52,7 +54,7 @@ export interface Transport {
 }
 
 /** Cluster-wide settings of a node (DESIGN.md §3). */
-export interface NodeConfig extends AntiEntropyConfig {
+export interface NodeConfig extends AntiEntropyConfig, HandoffConfig {
   /**
    * Sloppy quorum with hinted handoff (paper §4.6). Off: requests go to the N replicas only and a
    * write that misses one is repaired by read repair and anti-entropy alone. Default on.
@@ -112,6 +114,7 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   hintBatchSize: 32,
   hintedHandoff: true,
   ...DEFAULT_ANTI_ENTROPY_CONFIG,
+  ...DEFAULT_HANDOFF_CONFIG,
 };
 
 /** A version returned by `get`: a value, or a delete concurrent with values (`deleted: true`). */
@@ -171,6 +174,9 @@ export type NodeEvent =
   | { type: 'hints-delivered'; peer: NodeId; count: number }
   | ({ type: 'anti-entropy' } & ExchangeReport)
   | ({ type: 'partition-sync' } & PartitionSyncState)
+  | ({ type: 'handoff' } & TransferReport)
+  | { type: 'partition-received'; partition: number }
+  | { type: 'membership-change'; change: 'join' | 'leave' | 'left' | 'remove' | 'capacity'; node: NodeId; capacity: number }
   | { type: 'error'; error: DynamoError; context: string };
 
 /** Counters of a node's traffic and work. */
@@ -199,6 +205,19 @@ export interface NodeStats {
   /** Anti-entropy rounds run, and those that repaired something. */
   antiEntropyRounds: number;
   antiEntropyRepairs: number;
+  /** Objects handed to new replicas, received by handoff, and finished transfers (paper §4.9). */
+  handoffKeysSent: number;
+  handoffKeysReceived: number;
+  handoffTransfers: number;
+}
+
+/** Where partition handoff stands on this node (paper §4.9). */
+export interface HandoffStatus {
+  /** Partitions this node replicates but has not received yet. */
+  pending: number[];
+  /** Partitions this node holds without replicating them, being handed off. */
+  handoffs: number[];
+  transfers: TransferState[];
 }
 
 /** What a node needs from its host. */
@@ -238,7 +257,11 @@ type RequestMessage = Extract<
       | 'ae-roots'
       | 'ae-hashes'
       | 'ae-leaves'
-      | 'ae-fetch';
+      | 'ae-fetch'
+      | 'handoff-start'
+      | 'handoff-batch'
+      | 'handoff-finish'
+      | 'handoff-pull';
   }
 >;
 /** A request without its id, which `request()` assigns. */
@@ -283,7 +306,13 @@ export class NodeCore {
   private offline = false;
   private merkle: MerkleService | undefined;
   private antiEntropy: AntiEntropy | undefined;
-  private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons' | 'probesSent' | 'indirectProbeRounds' | 'antiEntropyRounds' | 'antiEntropyRepairs'> = {
+  private readonly handoff: PartitionHandoff;
+  /** Members, capacities and histories the current ring was built from (a ring is rebuilt only when they change). */
+  private ringSignature = '';
+  private startedAtMs = 0;
+  /** Waiters of `leave()`. */
+  private leaveWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons' | 'probesSent' | 'indirectProbeRounds' | 'antiEntropyRounds' | 'antiEntropyRepairs' | 'handoffKeysSent' | 'handoffKeysReceived' | 'handoffTransfers'> = {
     messagesReceived: 0,
     messagesSent: 0,
     messagesDropped: 0,
@@ -327,6 +356,26 @@ export class NodeCore {
         if (to === 'alive' && from === 'unreachable') this.antiEntropy?.peerBack(peer, nowMs);
       },
     });
+    this.handoff = new PartitionHandoff(this.config, {
+      self: this.id,
+      n: () => this.config.n,
+      ring: () => this.currentRing,
+      members: () => this.membership.all(),
+      isHealthy: (id) => this.isHealthy(id) && this.detector.status(id) === 'alive',
+      request: (to, body, timeoutMs) => this.request(to, body, timeoutMs),
+      merkle: () => this.merkle,
+      localObject: (key) => this.store.getObject(key),
+      mergeLocal: (key, versions) => this.mergeLocal(key, versions),
+      dropIfUnchanged: (key, digest) => this.dropIfUnchanged(key, digest),
+      publish: (pending, handoffs) => this.updateSelfRecord({ pending, handoffs }),
+      onDrained: () => this.drained(),
+      now: () => this.clock.now(),
+      timeoutMs: () => this.config.requestTimeoutMs,
+      controlTimeoutMs: () => this.config.replicaTimeoutMs,
+      knowsCluster: () => this.seeds.size === 0 && this.clock.now() - this.startedAtMs >= 2 * this.config.gossipIntervalMs,
+      onTransfer: (report) => this.emit({ type: 'handoff', ...report }),
+      onPartitionReceived: (partition) => this.emit({ type: 'partition-received', partition }),
+    });
   }
 
   /**
@@ -335,7 +384,7 @@ export class NodeCore {
    * @throws StorageError when the store cannot be read or written.
    */
   async start(options: { expectStoredState?: boolean } = {}): Promise<void> {
-    const self = await this.store.getMeta<{ version: number; joinedAtMs?: number; incarnation?: number }>(META_SELF);
+    const self = await this.store.getMeta<StoredSelf>(META_SELF);
     if (options.expectStoredState && self === undefined) {
       // This id has written before, but its storage is gone (evicted or cleared). Reusing the id would
       // restart its dot counters and make replicas discard its new writes as already seen (Riak's
@@ -343,14 +392,35 @@ export class NodeCore {
       throw new StoredStateLostError(`the stored state of node ${this.id} is gone; start this node under a new id`);
     }
     const known = await this.store.getMeta<MemberRecord[]>(META_MEMBERS);
-    if (Array.isArray(known)) this.membership.merge(known.filter((r) => r.id !== this.id));
+    if (Array.isArray(known)) this.membership.merge(known.filter((r) => r.id !== this.id && Array.isArray(r.history)));
     // The join time is set once, on the first start, and kept across restarts: it fixes this node's
     // place in the ring's replay of joins (ring.ts), so a restart moves no partition.
-    const joinedAtMs = self?.joinedAtMs ?? this.clock.now();
+    const nowMs = this.clock.now();
+    const joinedAtMs = self?.joinedAtMs ?? nowMs;
+    const history = self?.history ?? [{ atMs: joinedAtMs, capacity: this.config.capacity }];
+    const status = self?.status ?? 'up';
+    // The ring as this node last knew it: what it replicated then is what it holds now.
+    if (self?.history !== undefined) this.membership.updateSelf({ history: self.history, joinedAtMs, capacity: self.capacity ?? this.config.capacity }, self.version);
+    const before = Ring.build(this.membership.ringMembers(), this.config.partitionCount);
+    // A configured capacity different from the remembered one is a capacity change (paper §2).
+    const last = history[history.length - 1]!;
+    const changedCapacity = status === 'up' && last.capacity > 0 && last.capacity !== this.config.capacity;
     // A new incarnation on every start: it tells every peer that suspected this node that it is back.
     const incarnation = (self?.incarnation ?? 0) + 1;
-    const record = this.membership.updateSelf({ status: 'up', capacity: this.config.capacity, joinedAtMs, incarnation }, (self?.version ?? 0) + 1);
-    await this.store.putMeta(META_SELF, { version: record.version, joinedAtMs, incarnation });
+    this.membership.updateSelf(
+      {
+        status,
+        capacity: changedCapacity ? this.config.capacity : (self?.capacity ?? this.config.capacity),
+        joinedAtMs,
+        incarnation,
+        history: changedCapacity ? [...history, { atMs: nowMs, capacity: this.config.capacity }] : history,
+        pending: self?.pending ?? [],
+        handoffs: self?.handoffs ?? [],
+      },
+      (self?.version ?? 0) + 1,
+    );
+    this.handoff.restore(self?.pending ?? [], self?.handoffs ?? []);
+    await this.saveSelf();
     for (const hint of await this.store.listHints()) this.hintTargets.add(hint.intendedFor);
     this.merkle ??= await InProcessMerkleService.build(this.store, () => this.currentRing);
     const merkle = this.merkle;
@@ -370,7 +440,11 @@ export class NodeCore {
       },
       onPartitionState: (state) => this.emit({ type: 'partition-sync', ...state }),
     });
+    await this.handoff.refreshCounts();
     this.running = true;
+    this.startedAtMs = this.clock.now();
+    this.currentRing = before;
+    this.ringSignature = '';
     this.onMembershipChanged();
     this.nextGossipAtMs = this.clock.now();
     this.nextHintAtMs = this.clock.now();
@@ -380,6 +454,7 @@ export class NodeCore {
   stop(): void {
     this.running = false;
     this.timers = [];
+    for (const waiter of this.leaveWaiters.splice(0)) waiter.reject(new NodeNotRunningError('the node stopped before it finished leaving'));
     for (const [id, request] of this.pending) {
       this.pending.delete(id);
       request.reject(new NodeNotRunningError('the node stopped'));
@@ -479,6 +554,9 @@ export class NodeCore {
       indirectProbeRounds: this.detector.indirectRounds,
       antiEntropyRounds: this.antiEntropy?.rounds ?? 0,
       antiEntropyRepairs: this.antiEntropy?.repairs ?? 0,
+      handoffKeysSent: this.handoff.keysSent,
+      handoffKeysReceived: this.handoff.keysReceived,
+      handoffTransfers: this.handoff.transfersCompleted,
     };
   }
 
@@ -509,6 +587,7 @@ export class NodeCore {
     if (!this.offline) {
       this.detector.tick(nowMs);
       this.antiEntropy?.tick(nowMs);
+      this.handoff.tick(nowMs);
     }
     if (nowMs >= this.nextHintAtMs && !this.delivering && this.hintTargets.size > 0) {
       this.nextHintAtMs = nowMs + this.config.hintIntervalMs;
@@ -569,6 +648,10 @@ export class NodeCore {
       case 'ae-hashes':
       case 'ae-leaves':
       case 'ae-fetch':
+      case 'handoff-start':
+      case 'handoff-batch':
+      case 'handoff-finish':
+      case 'handoff-pull':
         void this.serve(from, message);
         return;
     }
@@ -584,12 +667,20 @@ export class NodeCore {
     this.emit({ type: 'gossip', peer: from, direction: 'received', changed });
     const theirView = members.find((r) => r.id === this.id);
     let selfRecord = this.membership.get(this.id);
-    if (selfRecord !== undefined && theirView !== undefined && theirView.version >= selfRecord.version &&
+    if (selfRecord !== undefined && theirView !== undefined && theirView.status === 'left' && !inRing(theirView) &&
+        selfRecord.status !== 'left' && theirView.version > selfRecord.version) {
+      // An operator removed this node (paper §4.8.1): accept it — leave the ring and hand off what it
+      // holds, as a leaving node does.
+      selfRecord = this.membership.updateSelf({ status: 'leaving', history: theirView.history }, theirView.version + 1);
+      this.saveSelf();
+      this.emit({ type: 'membership-change', change: 'remove', node: this.id, capacity: 0 });
+      this.onMembershipChanged();
+    } else if (selfRecord !== undefined && theirView !== undefined && theirView.version >= selfRecord.version &&
         (theirView.version > selfRecord.version || theirView.status !== selfRecord.status || theirView.capacity !== selfRecord.capacity)) {
       // Someone holds a record of this node at least as new as ours (we lost our state, or it was
       // forged): out-version it so our own record wins again.
       selfRecord = this.membership.updateSelf({}, theirView.version + 1);
-      this.store.putMeta(META_SELF, { version: selfRecord.version, joinedAtMs: selfRecord.joinedAtMs, incarnation: selfRecord.incarnation }).catch((error: unknown) => this.reportError(error, 'saving this node\'s record'));
+      this.saveSelf();
       this.onMembershipChanged();
     }
     const nowMs = this.clock.now();
@@ -600,9 +691,7 @@ export class NodeCore {
           // Refute (SWIM): a higher incarnation, gossiped, clears the suspicion everywhere.
           selfRecord = this.membership.updateSelf({ incarnation: suspicion.incarnation + 1 });
           this.counters.refutations++;
-          this.store
-            .putMeta(META_SELF, { version: selfRecord.version, joinedAtMs: selfRecord.joinedAtMs, incarnation: selfRecord.incarnation })
-            .catch((error: unknown) => this.reportError(error, "saving this node's record"));
+          this.saveSelf();
           this.onMembershipChanged();
         }
       } else {
@@ -615,15 +704,142 @@ export class NodeCore {
   }
 
   private onMembershipChanged(): void {
-    const before = this.currentRing;
-    this.currentRing = Ring.build(this.membership.ringMembers(), this.config.partitionCount);
+    const ringMembers = this.membership.ringMembers();
+    const signature = JSON.stringify(ringMembers.map((m) => [m.id, m.history]));
+    if (signature !== this.ringSignature) {
+      this.ringSignature = signature;
+      const before = this.currentRing;
+      this.currentRing = Ring.build(ringMembers, this.config.partitionCount);
+      this.handoff.ringChanged(before, this.currentRing);
+      if (Ring.movedPartitions(before, this.currentRing) > 0 || before.members.length !== this.currentRing.members.length) {
+        this.emit({ type: 'ring', owners: this.currentRing.owners() });
+      }
+    }
     const members = this.membership.all();
     this.detector.setPeers(this.membership.peers(), this.clock.now());
     this.emit({ type: 'membership', members });
-    if (Ring.movedPartitions(before, this.currentRing) > 0 || before.members.length !== this.currentRing.members.length) {
-      this.emit({ type: 'ring', owners: this.currentRing.owners() });
-    }
     this.store.putMeta(META_MEMBERS, members).catch((error: unknown) => this.reportError(error, 'saving the membership'));
+  }
+
+  /** Persists this node's own record (its version must never go back, even across restarts). */
+  private saveSelf(): Promise<void> {
+    const record = this.membership.get(this.id);
+    if (record === undefined) return Promise.resolve();
+    const stored: StoredSelf = { ...record };
+    return this.store.putMeta(META_SELF, stored).catch((error: unknown) => this.reportError(error, "saving this node's record"));
+  }
+
+  /** Changes this node's own record, saves it and lets the ring and peers know. */
+  private updateSelfRecord(change: Parameters<Membership['updateSelf']>[0]): MemberRecord {
+    const record = this.membership.updateSelf(change);
+    void this.saveSelf();
+    if (this.running) {
+      this.onMembershipChanged();
+      this.nextGossipAtMs = Math.min(this.nextGossipAtMs, this.clock.now());
+    }
+    return record;
+  }
+
+  // ─── explicit membership changes (paper §4.8.1, §4.9) ──────────────────────────────────────────
+
+  /**
+   * Puts this node (back) into the ring with `capacity` (default: its configured capacity): the
+   * partitions it is given are handed to it by their holders. A node that is already in the ring
+   * keeps its place. Resolves once recorded; the ring spreads by gossip.
+   * @throws NodeNotRunningError, InvalidOptionError (capacity not a finite number > 0).
+   */
+  async join(capacity = this.config.capacity): Promise<void> {
+    this.assertRunning();
+    checkCapacity(capacity);
+    const self = this.membership.get(this.id)!;
+    if (inRing(self)) return;
+    this.updateSelfRecord({ status: 'up', capacity, history: [...self.history, { atMs: this.clock.now(), capacity }] });
+    await this.saveSelf();
+    this.emit({ type: 'membership-change', change: 'join', node: this.id, capacity });
+  }
+
+  /**
+   * Changes this node's capacity (heterogeneity, paper §2): its share of partitions becomes
+   * capacity / total; the partitions that move are handed off.
+   * @throws NodeNotRunningError, InvalidOptionError (not a finite number > 0, or the node is not in the ring).
+   */
+  async setCapacity(capacity: number): Promise<void> {
+    this.assertRunning();
+    checkCapacity(capacity);
+    const self = this.membership.get(this.id)!;
+    if (!inRing(self)) throw new InvalidOptionError('this node is not in the ring; join first');
+    if (self.capacity === capacity) return;
+    this.updateSelfRecord({ capacity, history: [...self.history, { atMs: this.clock.now(), capacity }] });
+    await this.saveSelf();
+    this.emit({ type: 'membership-change', change: 'capacity', node: this.id, capacity });
+  }
+
+  /**
+   * Takes this node out of the ring (paper §4.9): its partitions go to their new owners, it hands them
+   * its objects (and passes on hints it holds), then its status becomes `left`. Resolves when it has
+   * left — nothing of a partition remains here. Requests still work meanwhile.
+   * @throws NodeNotRunningError (also when the node stops before it finished leaving).
+   */
+  async leave(): Promise<void> {
+    this.assertRunning();
+    const self = this.membership.get(this.id)!;
+    if (self.status === 'left') return;
+    const done = new Promise<void>((resolve, reject) => this.leaveWaiters.push({ resolve, reject }));
+    if (self.status !== 'leaving') {
+      this.updateSelfRecord({ status: 'leaving', history: inRing(self) ? [...self.history, { atMs: this.clock.now(), capacity: 0 }] : self.history });
+      await this.saveSelf();
+      this.emit({ type: 'membership-change', change: 'leave', node: this.id, capacity: 0 });
+    }
+    await done;
+  }
+
+  /**
+   * An operator removes `node`, gone for good (paper §4.8.1): it leaves the ring at once and the
+   * surviving replicas re-create its replicas on the new owners. Temporary failures must not be
+   * handled this way (they heal by themselves). Resolves once recorded here; gossip spreads it.
+   * @throws NodeNotRunningError; InvalidOptionError when `node` is this node (use `leave`), unknown,
+   *   or already gone.
+   */
+  async remove(node: NodeId): Promise<void> {
+    this.assertRunning();
+    if (node === this.id) throw new InvalidOptionError('a node cannot remove itself; use leave()');
+    const record = this.membership.get(node);
+    if (record === undefined) throw new InvalidOptionError(`unknown node ${node}`);
+    if (record.status === 'left') throw new InvalidOptionError(`${node} has already left`);
+    const history = inRing(record) ? [...record.history, { atMs: this.clock.now(), capacity: 0 }] : record.history;
+    this.membership.updateOther(node, { status: 'left', history, pending: [], handoffs: [] }, record.version + 1);
+    this.onMembershipChanged();
+    this.nextGossipAtMs = this.clock.now();
+    await this.store.putMeta(META_MEMBERS, this.membership.all());
+    this.emit({ type: 'membership-change', change: 'remove', node, capacity: 0 });
+  }
+
+  /** Where partition handoff stands here. */
+  handoffStatus(): HandoffStatus {
+    return { pending: this.handoff.pendingPartitions(), handoffs: this.handoff.handoffPartitions(), transfers: this.handoff.transferStates() };
+  }
+
+  /** The handoff found nothing left to hand off: a leaving node has now left. */
+  private drained(): void {
+    const self = this.membership.get(this.id);
+    if (self?.status !== 'leaving' || this.hintTargets.size > 0) return;
+    this.updateSelfRecord({ status: 'left', pending: [], handoffs: [] });
+    this.emit({ type: 'membership-change', change: 'left', node: this.id, capacity: 0 });
+    for (const waiter of this.leaveWaiters.splice(0)) waiter.resolve();
+  }
+
+  /** Deletes a handed-off object if it did not change since it was sent. */
+  private async dropIfUnchanged(key: string, digest: Uint8Array): Promise<boolean> {
+    return this.locks.run(key, async () => {
+      if (this.handoff.replicates(this.currentRing.partitionOfKey(key))) return false;
+      const current = await this.store.getObject(key);
+      if (current === undefined) return false;
+      const now = versionDigest(current);
+      if (now.length !== digest.length || !now.every((x, i) => x === digest[i])) return false;
+      await this.store.deleteObject(key);
+      this.treeUpdate(key, undefined);
+      return true;
+    });
   }
 
   private settleReply(from: NodeId, reply: ReplyMessage): void {
@@ -652,9 +868,25 @@ export class NodeCore {
         case 'replica-get': {
           validateKey(message.key);
           const versions = await this.localState(message.key);
-          this.send(from, { type: 'replica-get-reply', requestId: message.requestId, versions: versions ?? null });
+          const complete = this.handoff.isComplete(this.currentRing.partitionOfKey(message.key));
+          this.send(from, { type: 'replica-get-reply', requestId: message.requestId, versions: versions ?? null, ...(complete ? {} : { complete }) });
           return;
         }
+        case 'handoff-start':
+          this.send(from, { type: 'handoff-reply', requestId: message.requestId, accepted: this.handoff.onStart(message.partition) });
+          return;
+        case 'handoff-batch': {
+          for (const item of message.items) validateKey(item.key);
+          const accepted = await this.handoff.onBatch(message.partition, message.items);
+          this.send(from, { type: 'handoff-reply', requestId: message.requestId, accepted });
+          return;
+        }
+        case 'handoff-finish':
+          this.send(from, { type: 'handoff-reply', requestId: message.requestId, accepted: this.handoff.onFinish(from, message.partition) });
+          return;
+        case 'handoff-pull':
+          this.send(from, { type: 'handoff-reply', requestId: message.requestId, accepted: this.handoff.onPull(from, message.partition) });
+          return;
         case 'hinted-put': {
           validateKey(message.key);
           if (message.intendedFor === this.id) await this.mergeLocal(message.key, message.versions);
@@ -693,7 +925,8 @@ export class NodeCore {
         case 'replica-put': {
           validateKey(message.key);
           await this.mergeLocal(message.key, message.versions);
-          this.send(from, { type: 'replica-put-reply', requestId: message.requestId });
+          const complete = this.handoff.isComplete(this.currentRing.partitionOfKey(message.key));
+          this.send(from, { type: 'replica-put-reply', requestId: message.requestId, ...(complete ? {} : { complete }) });
           return;
         }
         case 'coordinate-get': {
@@ -821,6 +1054,15 @@ export class NodeCore {
       const standIn = spare.shift();
       if (standIn !== undefined) targets.push({ node: standIn, intendedFor: replica });
     }
+    // While a partition moves, its holders still hold its past writes: they are asked too (§4.9).
+    const partition = this.currentRing.partitionOfKey(key);
+    for (const record of this.membership.all()) {
+      if (record.status === 'left' || !record.handoffs.includes(partition) || !healthy(record.id)) continue;
+      if (targets.some((t) => t.node === record.id)) continue;
+      targets.push({ node: record.id });
+      const i = spare.indexOf(record.id);
+      if (i >= 0) spare.splice(i, 1);
+    }
     return { replicas, targets, spare };
   }
 
@@ -894,6 +1136,11 @@ export class NodeCore {
    * for the replica the failed target served (sloppy quorum, paper §4.6). Work continues in the
    * background after the answer, so every replica (or its stand-in) gets the request.
    *
+   * Only complete answers count towards `needed`: a replica still receiving the key's partition
+   * (handoff, paper §4.9) may lack past writes. When every attempt has ended without enough complete
+   * answers but with enough answers in all, the quorum is met with what there is (availability first,
+   * as the sloppy quorum does).
+   *
    * @param local the coordinator's own contribution, already done (counted as one success), if any.
    * @param unplaced told of a replica whose target failed when no spare fallback was left.
    * @returns a promise of the successes by node once `needed` is reached (rejecting with
@@ -906,12 +1153,16 @@ export class NodeCore {
     spare: NodeId[],
     needed: number,
     timeoutMs: number,
-    local: { node: NodeId; value: T } | undefined,
-    send: (node: NodeId, intendedFor: NodeId | undefined) => Promise<T>,
+    local: { node: NodeId; value: T; complete: boolean } | undefined,
+    send: (node: NodeId, intendedFor: NodeId | undefined) => Promise<{ value: T; complete: boolean }>,
     unplaced?: (replica: NodeId) => void,
   ): { quorum: Promise<Map<NodeId, { value: T; intendedFor?: NodeId }>>; done: Promise<Map<NodeId, { value: T; intendedFor?: NodeId }>> } {
     const successes = new Map<NodeId, { value: T; intendedFor?: NodeId }>();
-    if (local) successes.set(local.node, { value: local.value });
+    let complete = 0;
+    if (local) {
+      successes.set(local.node, { value: local.value });
+      if (local.complete) complete++;
+    }
     const failures: string[] = [];
     const queue = spare.filter((id) => id !== this.id && !targets.some((t) => t.node === id));
     const asked = targets.filter((t) => t.node !== local?.node).length + (local ? 1 : 0);
@@ -936,7 +1187,7 @@ export class NodeCore {
       }
     });
     const check = (): void => {
-      if (!settled && successes.size >= needed) {
+      if (!settled && (complete >= needed || (outstanding === 0 && successes.size >= needed))) {
         settled = true;
         deadline.cancel();
         resolveQuorum(successes);
@@ -953,8 +1204,10 @@ export class NodeCore {
     const launch = (node: NodeId, intendedFor: NodeId | undefined): void => {
       outstanding++;
       send(node, intendedFor).then(
-        (value) => {
+        ({ value, complete: full }) => {
           successes.set(node, intendedFor === undefined ? { value } : { value, intendedFor });
+          // A stand-in counts as the replica it stands for (sloppy quorum).
+          if (full || intendedFor !== undefined) complete++;
           if (intendedFor !== undefined && operation !== 'get') this.counters.fallbackWrites++;
           outstanding--;
           check();
@@ -980,11 +1233,12 @@ export class NodeCore {
     this.counters.getsCoordinated++;
     const { targets, spare } = this.targetsOf(key);
     const localTarget = targets.find((t) => t.node === this.id);
-    const local = localTarget ? { node: this.id, value: await this.localState(key) } : undefined;
+    const partition = this.currentRing.partitionOfKey(key);
+    const local = localTarget ? { node: this.id, value: await this.localState(key), complete: this.handoff.isComplete(partition) } : undefined;
     const { quorum, done } = this.fanOut<VersionSet | undefined>('get', targets, spare, r, timeoutMs, local, (node) =>
       this.request(node, { type: 'replica-get', key }, this.replicaDeadline(timeoutMs)).then((reply) => {
         if (reply.type !== 'replica-get-reply') throw new RemoteError('UnexpectedReply', `${node} answered ${reply.type}`);
-        return reply.versions ?? undefined;
+        return { value: reply.versions ?? undefined, complete: reply.complete ?? true };
       }),
     );
     const successes = await quorum;
@@ -1054,11 +1308,15 @@ export class NodeCore {
       spare,
       w,
       timeoutMs,
-      { node: this.id, value: undefined },
+      { node: this.id, value: undefined, complete: isReplica && this.handoff.isComplete(this.currentRing.partitionOfKey(key)) },
       async (node, intendedFor) => {
         const deadlineMs = this.replicaDeadline(timeoutMs);
-        if (intendedFor !== undefined) await this.request(node, { type: 'hinted-put', key, versions, intendedFor }, deadlineMs);
-        else await this.request(node, { type: 'replica-put', key, versions }, deadlineMs);
+        if (intendedFor !== undefined) {
+          await this.request(node, { type: 'hinted-put', key, versions, intendedFor }, deadlineMs);
+          return { value: undefined, complete: true };
+        }
+        const reply = await this.request(node, { type: 'replica-put', key, versions }, deadlineMs);
+        return { value: undefined, complete: reply.type !== 'replica-put-reply' || (reply.complete ?? true) };
       },
       // No node took the write for `replica`: the coordinator keeps it as a hint itself, so the write
       // still reaches every replica once it is back (it does not count towards W).
@@ -1249,6 +1507,15 @@ export class NodeCore {
   }
 }
 
+/** This node's own record as saved in the store's metadata. */
+type StoredSelf = Partial<MemberRecord> & { version: number };
+
+function checkCapacity(capacity: number): void {
+  if (typeof capacity !== 'number' || !Number.isFinite(capacity) || capacity <= 0 || capacity > 1_000_000) {
+    throw new InvalidOptionError(`capacity must be a finite number in (0, 1000000], got ${String(capacity)}`);
+  }
+}
+
 /** The error-reply that reports `error` to a requester. */
 function errorReply(requestId: number, error: unknown): Message {
   const err = error instanceof Error ? error : new Error(String(error));
@@ -1287,6 +1554,9 @@ function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeConfig {
   positiveInt('antiEntropyIntervalMs', 3_600_000);
   positiveInt('antiEntropyMaxPartitions', 65_536);
   positiveInt('antiEntropyMaxKeys', 256);
+  positiveInt('handoffIntervalMs', 3_600_000);
+  positiveInt('handoffBatchSize', 1024);
+  positiveInt('handoffConcurrency', 64);
   for (const flag of ['hintedHandoff', 'antiEntropy'] as const) {
     if (typeof config[flag] !== 'boolean') throw new InvalidOptionError(`${flag} must be true or false, got ${String(config[flag])}`);
   }

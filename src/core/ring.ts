@@ -86,6 +86,19 @@ export interface RingMember {
    * member owns nothing; it is kept in the replay so that its departure moves only its own partitions.
    */
   leftAtMs?: number;
+  /**
+   * The member's whole ring history, oldest first: each entry sets its capacity from `atMs` on, and
+   * capacity 0 takes it out of the ring (a leave or removal); a later entry > 0 is a re-join. When
+   * given it replaces `joinedAtMs`/`leftAtMs` in the replay (explicit membership changes, paper §4.8.1,
+   * §4.9, heterogeneity §2); `capacity` is then only informative.
+   */
+  history?: readonly RingEvent[];
+}
+
+/** One change of a member's capacity in the ring (0 = out of the ring), at `atMs` (ms). */
+export interface RingEvent {
+  atMs: number;
+  capacity: number;
 }
 
 /**
@@ -172,10 +185,28 @@ export class Ring {
         }
       }
     }
+    for (const member of members) {
+      if (member.history === undefined) continue;
+      if (!Array.isArray(member.history) || member.history.length === 0) {
+        throw new InvalidOptionError(`history of ${member.id} must be a non-empty array`);
+      }
+      for (const event of member.history) {
+        if (!Number.isFinite(event.atMs) || !Number.isFinite(event.capacity) || event.capacity < 0) {
+          throw new InvalidOptionError(`history of ${member.id} has an invalid entry ${JSON.stringify(event)}`);
+        }
+      }
+    }
     const all = members
-      .map((m) =>
-        Object.freeze({ id: m.id, capacity: m.capacity, joinedAtMs: m.joinedAtMs ?? 0, ...(m.leftAtMs !== undefined ? { leftAtMs: m.leftAtMs } : {}) }),
-      )
+      .map((m) => {
+        const history = historyOf(m);
+        return Object.freeze({
+          id: m.id,
+          capacity: m.capacity,
+          joinedAtMs: history[0]!.atMs,
+          ...(history[history.length - 1]!.capacity === 0 ? { leftAtMs: history[history.length - 1]!.atMs } : {}),
+          history,
+        });
+      })
       .sort((a, b) => compareIds(a.id, b.id));
     for (let i = 1; i < all.length; i++) {
       if (all[i]!.id === all[i - 1]!.id) throw new InvalidOptionError(`duplicate ring member id ${all[i]!.id}`);
@@ -188,6 +219,7 @@ export class Ring {
     if (sorted.length === 0) return new Ring(partitionCount, frozenMembers, Object.freeze([]));
     const joinOrder = [...all].sort((a, b) => a.joinedAtMs - b.joinedAtMs || compareIds(a.id, b.id));
     const ownerIndex = replayJoins(joinOrder, partitionCount);
+    if (ownerIndex.every((i) => i === -1)) return new Ring(partitionCount, frozenMembers, Object.freeze([]));
     const owners = Object.freeze(Array.from(ownerIndex, (i) => joinOrder[i]!.id));
     return new Ring(partitionCount, frozenMembers, owners);
   }
@@ -305,6 +337,26 @@ export class Ring {
 /** The preference list of every partition of an empty ring. */
 const EMPTY_LIST: readonly NodeId[] = Object.freeze([]);
 
+/**
+ * A member's ring history, oldest first: `history` when given (entries kept in time order, a
+ * member's own order breaking ties), else a join at `joinedAtMs` (default 0) with `capacity` and,
+ * when `leftAtMs` is set, a departure no earlier than the join.
+ */
+function historyOf(m: RingMember): readonly RingEvent[] {
+  if (m.history !== undefined) {
+    return Object.freeze(
+      m.history
+        .map((e, seq) => ({ atMs: e.atMs, capacity: e.capacity, seq }))
+        .sort((a, b) => a.atMs - b.atMs || a.seq - b.seq)
+        .map(({ atMs, capacity }) => Object.freeze({ atMs, capacity })),
+    );
+  }
+  const joined = m.joinedAtMs ?? 0;
+  const events: RingEvent[] = [{ atMs: joined, capacity: m.capacity }];
+  if (m.leftAtMs !== undefined) events.push({ atMs: Math.max(m.leftAtMs, joined), capacity: 0 });
+  return Object.freeze(events.map((e) => Object.freeze(e)));
+}
+
 /** Code-unit order of ids, the same in every JavaScript engine. */
 function compareIds(a: NodeId, b: NodeId): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -372,15 +424,15 @@ function replayJoins(members: readonly RingMember[], partitionCount: number): In
   const owner = new Int32Array(partitionCount).fill(-1);
   const counts = new Int32Array(n);
   // Events in time order: joins, then departures; at equal times joins first, then by id.
-  const events: { atMs: number; kind: 0 | 1; i: number }[] = [];
+  // Events in time order; at equal times a member's own entries keep their order, then by member.
+  const events: { atMs: number; seq: number; capacity: number; i: number }[] = [];
   members.forEach((m, i) => {
-    events.push({ atMs: m.joinedAtMs ?? 0, kind: 0, i });
-    if (m.leftAtMs !== undefined) events.push({ atMs: Math.max(m.leftAtMs, m.joinedAtMs ?? 0), kind: 1, i });
+    historyOf(m).forEach((e, seq) => events.push({ atMs: e.atMs, seq, capacity: e.capacity, i }));
   });
-  events.sort((a, b) => a.atMs - b.atMs || a.kind - b.kind || a.i - b.i);
+  events.sort((a, b) => a.atMs - b.atMs || (a.i === b.i ? a.seq - b.seq : (a.capacity === 0 ? 1 : 0) - (b.capacity === 0 ? 1 : 0) || a.i - b.i));
   const weight = new Float64Array(n); // capacity while active, 0 otherwise
   for (const event of events) {
-    weight[event.i] = event.kind === 0 ? members[event.i]!.capacity : 0;
+    weight[event.i] = event.capacity;
     if (!weight.some((w) => w > 0)) {
       owner.fill(-1);
       counts.fill(0);

@@ -17,7 +17,7 @@ const NO_HINTS: Partial<NodeConfig> = { hintedHandoff: false };
 async function cluster(seed: number, config: Partial<NodeConfig> = NO_HINTS): Promise<Simulation> {
   const sim = new Simulation({ seed, nodes: 5, config });
   await sim.start();
-  expect(await sim.converge(30_000), `membership did not converge (seed=${seed})`).toBe(true);
+  expect(await sim.settleCluster(30_000), `cluster did not settle (seed=${seed})`).toBe(true);
   return sim;
 }
 

@@ -13,7 +13,7 @@ const SEEDS = [1, 2, 3, 42, 1234];
 async function cluster(seed: number, faults = {}): Promise<Simulation> {
   const sim = new Simulation({ seed, nodes: 5, faults });
   await sim.start();
-  const converged = await sim.converge(30_000);
+  const converged = await sim.settleCluster(30_000);
   expect(converged, `membership did not converge (${sim.describe()})`).toBe(true);
   return sim;
 }

@@ -10,7 +10,7 @@ import { homeReplicas } from './workload.js';
 async function cluster(seed = 5, faults = {}): Promise<Simulation> {
   const sim = new Simulation({ seed, nodes: 5, faults });
   await sim.start();
-  expect(await sim.converge(30_000)).toBe(true);
+  expect(await sim.settleCluster(30_000)).toBe(true);
   return sim;
 }
 

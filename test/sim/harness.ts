@@ -429,6 +429,23 @@ export class Simulation {
     return this.runUntil(() => this.membershipConverged(), this.nowMs + timeoutMs);
   }
 
+  /**
+   * Runs until the membership converged and no running node has a partition pending or being handed
+   * off (a settled cluster, paper §4.9), within `timeoutMs`.
+   */
+  async settleCluster(timeoutMs = 30_000): Promise<boolean> {
+    return this.runUntil(() => this.membershipConverged() && this.handoffsSettled(), this.nowMs + timeoutMs);
+  }
+
+  /** Whether no running node has a partition pending, being handed off, or a transfer queued. */
+  handoffsSettled(): boolean {
+    for (const node of this.nodes.values()) {
+      const status = node.core.handoffStatus();
+      if (status.pending.length > 0 || status.handoffs.length > 0 || status.transfers.length > 0) return false;
+    }
+    return true;
+  }
+
   /** Whether every running node has every running node in its membership (crashed ones may linger). */
   membershipConverged(): boolean {
     const ids = [...this.nodes.keys()];

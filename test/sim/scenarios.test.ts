@@ -23,7 +23,7 @@ const LIVENESS_MS = 15_000;
 async function cluster(seed: number, config: Partial<NodeConfig> = {}): Promise<Simulation> {
   const sim = new Simulation({ seed, nodes: 5, config });
   await sim.start();
-  expect(await sim.converge(30_000), `membership did not converge (seed=${seed})`).toBe(true);
+  expect(await sim.settleCluster(30_000), `cluster did not settle (seed=${seed})`).toBe(true);
   return sim;
 }
 

@@ -316,7 +316,7 @@ export async function runMixedSeed(options: MixedRunOptions): Promise<SeedReport
   };
 
   await sim.start();
-  if (!(await sim.converge(30_000))) violations.push({ checker: 'membership', message: 'the membership did not converge before the faults started' });
+  if (!(await sim.settleCluster(30_000))) violations.push({ checker: 'membership', message: 'the cluster did not settle (membership, handoffs) before the faults started' });
 
   const schedule =
     o.schedule ?? generateFaultSchedule(seed, { nodeIds: sim.liveIds(), durationMs: o.chaosMs, wipes: o.wipes, nextNodeIndex: Number(sim.nextFreshId().slice(1)) });

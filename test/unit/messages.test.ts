@@ -41,12 +41,17 @@ const valid: Record<MessageType, () => Json> = {
   gossip: () => ({
     type: 'gossip',
     members: [
-      { id: 'n1', capacity: 1, status: 'up', version: 3, joinedAtMs: 1700000000000, incarnation: 2 },
-      { id: 'n2', capacity: 0.5, status: 'leaving', version: 0, joinedAtMs: 0, incarnation: 0 },
-      { id: 'n3', capacity: 2, status: 'left', version: 9, joinedAtMs: 5, incarnation: 1 },
+      { id: 'n1', capacity: 1, status: 'up', version: 3, joinedAtMs: 1700000000000, incarnation: 2, history: [{ atMs: 1700000000000, capacity: 1 }], pending: [3, 4], handoffs: [] },
+      { id: 'n2', capacity: 0.5, status: 'leaving', version: 0, joinedAtMs: 0, incarnation: 0, history: [{ atMs: 0, capacity: 0.5 }, { atMs: 9, capacity: 0 }], pending: [], handoffs: [7] },
+      { id: 'n3', capacity: 2, status: 'left', version: 9, joinedAtMs: 5, incarnation: 1, history: [{ atMs: 5, capacity: 2 }, { atMs: 6, capacity: 0 }], pending: [], handoffs: [] },
     ],
     reply: true,
   }),
+  'handoff-start': () => ({ type: 'handoff-start', requestId: 11, partition: 17, keys: 300 }),
+  'handoff-batch': () => ({ type: 'handoff-batch', requestId: 12, partition: 17, items: [{ key: 'cart:alice', versions: versions() }] }),
+  'handoff-finish': () => ({ type: 'handoff-finish', requestId: 13, partition: 17, keys: 300 }),
+  'handoff-pull': () => ({ type: 'handoff-pull', requestId: 14, partition: 17 }),
+  'handoff-reply': () => ({ type: 'handoff-reply', requestId: 14, accepted: false }),
   'replica-get': () => ({ type: 'replica-get', requestId: 7, key: 'cart:alice' }),
   'replica-get-reply': () => ({ type: 'replica-get-reply', requestId: 7, versions: versions() }),
   'replica-put': () => ({ type: 'replica-put', requestId: 8, key: 'cart:alice', versions: versions() }),
@@ -102,7 +107,17 @@ function siblingsOf(n: number): Json[] {
   return Array.from({ length: n }, (_, i) => ({ dot: { node: 'n0', counter: i + 1, timestampMs: i }, data: null }));
 }
 function membersOf(n: number): Json[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `m${i}`, capacity: 1, status: 'up', version: 1, joinedAtMs: i, incarnation: 0 }));
+  return Array.from({ length: n }, (_, i) => ({
+    id: `m${i}`,
+    capacity: 1,
+    status: 'up',
+    version: 1,
+    joinedAtMs: i,
+    incarnation: 0,
+    history: [{ atMs: i, capacity: 1 }],
+    pending: [],
+    handoffs: [],
+  }));
 }
 
 /** A well-formed message of `type` with one change applied (to a fresh copy). */

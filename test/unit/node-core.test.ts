@@ -143,13 +143,27 @@ function dotsOf(versions: VersionSet | null | undefined): string[] {
   return (versions?.siblings ?? []).map((s) => `${s.dot.node}:${s.dot.counter}`);
 }
 
-const peerRecord = (id: NodeId, joinedAtMs: number): MemberRecord => ({ id, capacity: 1, status: 'up', version: 1, joinedAtMs, incarnation: 0 });
+const peerRecord = (id: NodeId, joinedAtMs: number): MemberRecord => ({
+  id,
+  capacity: 1,
+  status: 'up',
+  version: 1,
+  joinedAtMs,
+  incarnation: 0,
+  history: [{ atMs: joinedAtMs, capacity: 1 }],
+  pending: [],
+  handoffs: [],
+});
 
 /** Node `a`, started, knowing b, c, d, e; nothing sent yet as far as the test's transport shows. */
 async function startNode(config: Partial<NodeConfig> = {}) {
   const clock = new ManualClock(START_MS);
   const transport = new RecordingTransport();
   const store = new GatedStore();
+  // A settled member of a settled cluster (restarted): its ring is the one it remembers, so no
+  // partition is pending or handed off and the tests see only the traffic they cause.
+  await store.putMeta('self', peerRecord(SELF, 0));
+  await store.putMeta('members', PEERS.map((id, k) => peerRecord(id, k + 1)));
   const core = new NodeCore({ id: SELF, config, clock, random: { next: () => 0.5 }, transport, store });
   await core.start();
   core.receive('b', { type: 'gossip', reply: false, members: PEERS.map((id, k) => peerRecord(id, k + 1)) });
@@ -763,7 +777,7 @@ describe('serving requests from peers', () => {
     if (known.type !== 'replica-get-reply') throw new Error('unreachable');
     expect(dotsOf(known.versions)).toEqual(['a:3']);
     expect(valuesOf(known.versions)).toEqual(['here']);
-    expect(node.transport.sent.find((s) => s.to === 'b')!.message).toEqual({ type: 'replica-get-reply', requestId: 6, versions: null });
+    expect(node.transport.sent.find((s) => s.to === 'b')!.message).toMatchObject({ type: 'replica-get-reply', requestId: 6, versions: null });
   });
 
   it('coordinate-put: coordinates the write here and answers with its dot and ack count', async () => {
@@ -901,7 +915,8 @@ describe('gossip (paper §4.8)', () => {
     expect(PEERS).toContain(round.to);
     expect(round.message.reply).toBe(true);
     expect(round.message.members.map((m) => m.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
-    expect(round.message.members.find((m) => m.id === SELF)).toMatchObject({ status: 'up', version: 1 });
+    // Stored at version 1; the start announced version 2.
+    expect(round.message.members.find((m) => m.id === SELF)).toMatchObject({ status: 'up', version: 2 });
     expect(node.core.stats().gossipRounds).toBe(2);
   });
 
@@ -921,11 +936,12 @@ describe('gossip (paper §4.8)', () => {
 
   it('merges newer records of others from a gossip', async () => {
     const node = await startNode();
-    node.core.receive('c', { type: 'gossip', reply: false, members: [{ ...peerRecord('c', 2), version: 2, status: 'leaving' }, peerRecord('f', 9)] });
+    const leaving = { ...peerRecord('c', 2), version: 2, status: 'leaving' as const, history: [{ atMs: 2, capacity: 1 }, { atMs: 10, capacity: 0 }] };
+    node.core.receive('c', { type: 'gossip', reply: false, members: [leaving, peerRecord('f', 9)] });
     const members = node.core.members();
     expect(members.map((m) => m.id)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
     expect(members.find((m) => m.id === 'c')).toMatchObject({ status: 'leaving', version: 2 });
-    // Only `up` members own partitions.
+    // A member whose history ends with capacity 0 is out of the ring: it owns no partitions.
     expect(node.core.preferenceList(node.localKey)).not.toContain('c');
     expect(node.core.preferenceList(node.localKey)).toContain('f');
   });

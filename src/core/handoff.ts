@@ -1,0 +1,585 @@
+/**
+ * Partition handoff: when the ring changes, the data follows it (paper §4.9; the shape of the
+ * protocol follows riak_core's ownership handoff).
+ *
+ * Every membership change (join, leave, removal, capacity change) changes the preference lists of some
+ * partitions. For each such partition a node is in one of two roles:
+ *
+ *   holder    it holds the partition's objects but is no longer among its N replicas. It advertises
+ *             the partition in its gossiped record (`handoffs`) and hands it to every current replica:
+ *
+ *               handoff-start  {partition, keys}        ──▶ accepted only by a node that replicates it
+ *               handoff-batch  {partition, items[≤B]}   ──▶ merged durably, then acknowledged
+ *               ...             one batch in flight per transfer, at most `handoffConcurrency`
+ *                               transfers at a time (throttled); a failed batch is retried from
+ *                               the last acknowledged one (resumable)
+ *               handoff-finish {partition, keys}        ──▶ the receiver notes this holder is done
+ *
+ *             Once every replica acknowledged the finish, it stops advertising the partition and
+ *             deletes each object it sent — only if the object did not change since it was sent. What
+ *             changed or arrived later is handed off again by a later sweep.
+ *   receiver  it replicates the partition now but did not before: the partition is `pending` in its
+ *             gossiped record until every advertising holder finished to it. When no node advertises
+ *             the partition (the old holder was removed, or the cluster had fewer than N nodes), it
+ *             asks each complete replica for the partition instead (handoff-pull) and waits for all.
+ *
+ * While a partition moves, requests still work and still see every acknowledged write: coordinators
+ * send them to the holders as well as to the replicas, and answers of a replica whose partition is
+ * pending do not count towards R or W (node-core.ts) — so a quorum is always made of nodes that hold
+ * the partition's past writes.
+ */
+import type { MerkleService } from './merkle-service.js';
+import type { MemberRecord } from './membership.js';
+import type { Message, ReplyMessage } from './messages.js';
+import type { Ring } from './ring.js';
+import type { NodeId, VersionSet } from './types.js';
+import { versionDigest } from './merkle-tree.js';
+import { versionSetSizeBytes } from './version-set.js';
+
+/** Settings of partition handoff. */
+export interface HandoffConfig {
+  /** How often handoff work is looked for, in ms. Default 500. */
+  handoffIntervalMs: number;
+  /** Most objects per handoff batch. Default 128. */
+  handoffBatchSize: number;
+  /** Most transfers (partition, receiver) running at once. Default 2. */
+  handoffConcurrency: number;
+}
+
+/** A handoff batch stops growing past this many bytes (the wire cap of a message is 6 MiB). */
+export const HANDOFF_BATCH_BYTES = 1024 * 1024;
+
+/** Defaults of {@link HandoffConfig}. */
+export const DEFAULT_HANDOFF_CONFIG: HandoffConfig = {
+  handoffIntervalMs: 500,
+  handoffBatchSize: 128,
+  handoffConcurrency: 2,
+};
+
+/** Requests the handoff sends. */
+export type HandoffRequest =
+  | Omit<Extract<Message, { type: 'handoff-start' }>, 'requestId'>
+  | Omit<Extract<Message, { type: 'handoff-batch' }>, 'requestId'>
+  | Omit<Extract<Message, { type: 'handoff-finish' }>, 'requestId'>
+  | Omit<Extract<Message, { type: 'handoff-pull' }>, 'requestId'>;
+
+/** A finished transfer of one partition to one node. */
+export interface TransferReport {
+  partition: number;
+  /** The receiver. */
+  peer: NodeId;
+  /** Why: this node no longer replicates the partition (`ownership`), a new replica asked (`pull`), or left-over objects (`sweep`). */
+  reason: 'ownership' | 'pull' | 'sweep';
+  keys: number;
+  bytes: number;
+  durationMs: number;
+}
+
+/** A transfer in progress, for the explorer and tests. */
+export interface TransferState {
+  partition: number;
+  peer: NodeId;
+  reason: TransferReport['reason'];
+  keysSent: number;
+  keysTotal: number;
+  state: 'running' | 'waiting';
+}
+
+/** What the handoff needs from the node core. */
+export interface HandoffPorts {
+  self: NodeId;
+  n: () => number;
+  ring: () => Ring;
+  /** The gossiped records (this node's included). */
+  members: () => MemberRecord[];
+  isHealthy: (id: NodeId) => boolean;
+  request: (to: NodeId, body: HandoffRequest, timeoutMs: number) => Promise<ReplyMessage>;
+  merkle: () => MerkleService | undefined;
+  /** This node's stored version set of `key` (not hints). */
+  localObject: (key: string) => Promise<VersionSet | undefined>;
+  /** Merges into this node's store (under the key's lock). */
+  mergeLocal: (key: string, versions: VersionSet) => Promise<void>;
+  /** Deletes `key` if its stored version set still has `digest` (under the key's lock); true when deleted. */
+  dropIfUnchanged: (key: string, digest: Uint8Array) => Promise<boolean>;
+  /** This node's `pending` or `handoffs` changed: gossip them. */
+  publish: (pending: number[], handoffs: number[]) => void;
+  /** No partition left to hand off and no object of a partition this node does not replicate. */
+  onDrained: () => void;
+  now: () => number;
+  /** Deadline of a batch (ms). */
+  timeoutMs: () => number;
+  /** Deadline of the small control messages (start, finish, pull), ms. */
+  controlTimeoutMs: () => number;
+  /** False while a fresh node has not heard from any peer yet (it must not conclude it is alone). */
+  knowsCluster: () => boolean;
+  onTransfer: (report: TransferReport) => void;
+  onPartitionReceived: (partition: number) => void;
+}
+
+interface Transfer {
+  partition: number;
+  peer: NodeId;
+  reason: TransferReport['reason'];
+  keys: string[] | undefined;
+  cursor: number;
+  bytes: number;
+  startedMs: number;
+  running: boolean;
+  /** Earliest time (ms) of the next attempt after a failure. */
+  retryAtMs: number;
+}
+
+/** The partitions `self` replicates (is among the first `n` of the preference list) in `ring`. */
+export function replicatedPartitions(ring: Ring, self: NodeId, n: number): Set<number> {
+  const result = new Set<number>();
+  if (ring.members.length === 0) return result;
+  for (let p = 0; p < ring.partitionCount; p++) {
+    const list = ring.preferenceListForPartition(p);
+    for (let i = 0; i < n && i < list.length; i++) {
+      if (list[i] === self) {
+        result.add(p);
+        break;
+      }
+    }
+  }
+  return result;
+}
+
+/** The partition handoff engine of one node. */
+export class PartitionHandoff {
+  /** Partitions replicated here whose data has not been received yet. */
+  private readonly pending = new Set<number>();
+  /** Partitions held here but not replicated: being handed off (advertised). */
+  private readonly advertised = new Set<number>();
+  /** Per advertised partition: receivers that acknowledged its finish. */
+  private readonly doneTo = new Map<number, Set<NodeId>>();
+  /** Per pending partition: holders/sources that finished to this node. */
+  private readonly finishedFrom = new Map<number, Set<NodeId>>();
+  /** Per pending partition: sources asked to hand it over (handoff-pull). */
+  private readonly pulled = new Map<number, Set<NodeId>>();
+  /** Digest of each object last sent, per partition (deleted after the handoff only if unchanged). */
+  private readonly sentDigests = new Map<number, Map<string, Uint8Array>>();
+  private readonly transfers = new Map<string, Transfer>();
+  private replicated = new Set<number>();
+  /** Keys held per partition (from the Merkle trees, refreshed every tick). */
+  private counts = new Map<number, number>();
+  private refreshing = false;
+  private nextRunAtMs = 0;
+  private nextSweepAtMs = 0;
+  private sweeping = false;
+  /** Counters for statistics. */
+  keysSent = 0;
+  keysReceived = 0;
+  transfersCompleted = 0;
+
+  constructor(
+    private readonly config: HandoffConfig,
+    private readonly ports: HandoffPorts,
+  ) {}
+
+  /** Restores what the node's stored record remembered (after a restart). */
+  restore(pending: readonly number[], handoffs: readonly number[]): void {
+    for (const p of pending) this.pending.add(p);
+    for (const p of handoffs) this.advertised.add(p);
+  }
+
+  /** The partitions still pending here, ascending. */
+  pendingPartitions(): number[] {
+    return [...this.pending].sort((a, b) => a - b);
+  }
+
+  /** The partitions being handed off from here, ascending. */
+  handoffPartitions(): number[] {
+    return [...this.advertised].sort((a, b) => a - b);
+  }
+
+  /** Transfers in progress or waiting to be retried. */
+  transferStates(): TransferState[] {
+    return [...this.transfers.values()].map((t) => ({
+      partition: t.partition,
+      peer: t.peer,
+      reason: t.reason,
+      keysSent: t.cursor,
+      keysTotal: t.keys?.length ?? 0,
+      state: t.running ? 'running' : 'waiting',
+    }));
+  }
+
+  /**
+   * Whether this node's answers for `partition` count towards a quorum: it replicates the partition
+   * and has received it, or it is a holder still handing it off.
+   */
+  isComplete(partition: number): boolean {
+    return (this.replicated.has(partition) && !this.pending.has(partition)) || this.advertised.has(partition);
+  }
+
+  /** True when this node replicates `partition` in its current ring. */
+  replicates(partition: number): boolean {
+    return this.replicated.has(partition);
+  }
+
+  /**
+   * The ring changed from `before` to `after`: partitions replicated now but not before become
+   * pending, partitions replicated before but not now are advertised for handoff.
+   */
+  ringChanged(before: Ring, after: Ring): void {
+    const n = this.ports.n();
+    const old = replicatedPartitions(before, this.ports.self, n);
+    const now = replicatedPartitions(after, this.ports.self, n);
+    this.replicated = now;
+    let changed = false;
+    for (const p of now) {
+      if (!old.has(p) && !this.pending.has(p) && !this.advertised.has(p)) {
+        this.pending.add(p);
+        changed = true;
+      }
+      if (this.advertised.delete(p)) {
+        changed = true;
+        this.cancelTransfers(p);
+      }
+    }
+    for (const p of old) {
+      if (now.has(p)) continue;
+      if (this.pending.delete(p)) changed = true;
+      // Only a partition with objects here is worth a handoff; objects that arrive later are found by the sweep.
+      if (!this.advertised.has(p) && (this.counts.get(p) ?? 0) > 0) {
+        this.advertised.add(p);
+        changed = true;
+      }
+    }
+    for (const p of [...this.pending]) {
+      if (!now.has(p)) {
+        this.pending.delete(p);
+        changed = true;
+      }
+    }
+    // Receivers may have changed: what was acknowledged stays acknowledged, new receivers get theirs.
+    for (const p of [...this.finishedFrom.keys()]) if (!this.pending.has(p)) this.finishedFrom.delete(p);
+    for (const p of [...this.pulled.keys()]) if (!this.pending.has(p)) this.pulled.delete(p);
+    if (changed) this.publish();
+    this.nextRunAtMs = this.ports.now();
+  }
+
+  /** Runs due work: transfers to start or resume, pending partitions to settle. */
+  tick(nowMs: number): void {
+    if (nowMs < this.nextRunAtMs) return;
+    this.nextRunAtMs = nowMs + this.config.handoffIntervalMs;
+    if (!this.refreshing) void this.refreshCounts();
+    this.settlePending(nowMs);
+    this.planOwnershipTransfers();
+    if (nowMs >= this.nextSweepAtMs && !this.sweeping) {
+      this.nextSweepAtMs = nowMs + this.config.handoffIntervalMs * 10;
+      this.sweeping = true;
+      void this.sweep().finally(() => (this.sweeping = false));
+    }
+    this.runTransfers(nowMs);
+  }
+
+  /** Reads the key count of every partition held here from the Merkle trees. */
+  async refreshCounts(): Promise<void> {
+    const merkle = this.ports.merkle();
+    if (!merkle) return;
+    this.refreshing = true;
+    try {
+      this.counts = await merkle.keyCounts();
+    } catch {
+      // Kept as they were; the next tick tries again.
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  // ─── receiver ───────────────────────────────────────────────────────────────────────────────
+
+  /** A holder announces a transfer of `partition`: accepted only when this node replicates it. */
+  onStart(partition: number): boolean {
+    return this.replicated.has(partition);
+  }
+
+  /** A batch of objects: merged durably before the answer. */
+  async onBatch(partition: number, items: readonly { key: string; versions: VersionSet }[]): Promise<boolean> {
+    if (!this.replicated.has(partition)) return false;
+    for (const item of items) await this.ports.mergeLocal(item.key, item.versions);
+    this.keysReceived += items.length;
+    return true;
+  }
+
+  /** `from` sent everything it had of `partition`. */
+  onFinish(from: NodeId, partition: number): boolean {
+    if (!this.replicated.has(partition)) return false;
+    if (this.pending.has(partition)) {
+      let set = this.finishedFrom.get(partition);
+      if (!set) this.finishedFrom.set(partition, (set = new Set()));
+      set.add(from);
+      this.settlePending(this.ports.now());
+    }
+    return true;
+  }
+
+  /** A new replica asks for `partition`: accepted (and a transfer queued) when this node holds it completely. */
+  onPull(from: NodeId, partition: number): boolean {
+    if (!this.isComplete(partition) || from === this.ports.self) return false;
+    const key = `${partition}:${from}`;
+    if (!this.transfers.has(key)) this.transfers.set(key, this.newTransfer(partition, from, 'pull'));
+    this.nextRunAtMs = this.ports.now();
+    return true;
+  }
+
+  /** Marks pending partitions received when every holder (or, without holders, every complete replica) finished. */
+  private settlePending(nowMs: number): void {
+    if (this.pending.size === 0) return;
+    const members = this.ports.members();
+    const ring = this.ports.ring();
+    const n = this.ports.n();
+    const pendingOf = new Map(members.map((m) => [m.id, new Set(m.pending)]));
+    let changed = false;
+    for (const p of [...this.pending]) {
+      const finished = this.finishedFrom.get(p) ?? new Set<NodeId>();
+      const holders = members.filter((m) => m.id !== this.ports.self && m.status !== 'left' && m.handoffs.includes(p)).map((m) => m.id);
+      let done: boolean;
+      if (holders.length > 0) {
+        done = holders.every((h) => finished.has(h));
+      } else {
+        const sources = ring
+          .preferenceListForPartition(p)
+          .slice(0, n)
+          .filter((id) => id !== this.ports.self && !(pendingOf.get(id)?.has(p) ?? true));
+        if (sources.length === 0) {
+          // Nobody holds the partition's past writes: nothing to wait for (a new cluster) — unless
+          // this node has not heard of its cluster yet.
+          done = this.ports.knowsCluster();
+        } else {
+          done = sources.every((s) => finished.has(s));
+          let asked = this.pulled.get(p);
+          if (!asked) this.pulled.set(p, (asked = new Set()));
+          for (const source of sources) {
+            if (finished.has(source) || asked.has(source) || !this.ports.isHealthy(source)) continue;
+            asked.add(source);
+            const askedSet = asked;
+            this.ports
+              .request(source, { type: 'handoff-pull', partition: p }, this.ports.controlTimeoutMs())
+              .then((reply) => {
+                if (reply.type !== 'handoff-reply' || !reply.accepted) askedSet.delete(source);
+              })
+              .catch(() => askedSet.delete(source));
+          }
+        }
+      }
+      if (done) {
+        this.pending.delete(p);
+        this.finishedFrom.delete(p);
+        this.pulled.delete(p);
+        changed = true;
+        this.ports.onPartitionReceived(p);
+      }
+    }
+    if (changed) this.publish();
+    void nowMs;
+  }
+
+  // ─── sender ─────────────────────────────────────────────────────────────────────────────────
+
+  /** Queues a transfer to every current replica of each advertised partition that has not acknowledged it. */
+  private planOwnershipTransfers(): void {
+    const ring = this.ports.ring();
+    const n = this.ports.n();
+    let changed = false;
+    for (const p of [...this.advertised]) {
+      const receivers = ring.members.length === 0 ? [] : ring.preferenceListForPartition(p).slice(0, n).filter((id) => id !== this.ports.self);
+      const done = this.doneTo.get(p) ?? new Set<NodeId>();
+      const missing = receivers.filter((r) => !done.has(r));
+      if (receivers.length > 0 && missing.length === 0) {
+        // Every replica has it: stop advertising, then delete what was sent and did not change.
+        this.advertised.delete(p);
+        this.doneTo.delete(p);
+        changed = true;
+        void this.dropSent(p);
+        continue;
+      }
+      for (const receiver of missing) {
+        const key = `${p}:${receiver}`;
+        if (!this.transfers.has(key)) this.transfers.set(key, this.newTransfer(p, receiver, 'ownership'));
+      }
+    }
+    if (changed) this.publish();
+  }
+
+  /**
+   * Finds objects of partitions this node neither replicates nor advertises (writes that reached it
+   * after its handoff, or a removed node's data) and hands them to the replicas.
+   */
+  private async sweep(): Promise<void> {
+    const merkle = this.ports.merkle();
+    if (!merkle) return;
+    let counts: Map<number, number>;
+    try {
+      counts = await merkle.keyCounts();
+    } catch {
+      return;
+    }
+    const ring = this.ports.ring();
+    if (ring.members.length === 0) return;
+    let leftovers = 0;
+    for (const [p, count] of counts) {
+      if (count === 0 || this.replicated.has(p) || this.advertised.has(p)) continue;
+      leftovers += count;
+      for (const receiver of ring.preferenceListForPartition(p).slice(0, this.ports.n())) {
+        if (receiver === this.ports.self) continue;
+        const key = `${p}:${receiver}`;
+        if (!this.transfers.has(key)) this.transfers.set(key, this.newTransfer(p, receiver, 'sweep'));
+      }
+    }
+    if (leftovers === 0 && this.advertised.size === 0 && this.transfers.size === 0) this.ports.onDrained();
+  }
+
+  private newTransfer(partition: number, peer: NodeId, reason: TransferReport['reason']): Transfer {
+    return { partition, peer, reason, keys: undefined, cursor: 0, bytes: 0, startedMs: this.ports.now(), running: false, retryAtMs: 0 };
+  }
+
+  private cancelTransfers(partition: number): void {
+    for (const [key, t] of this.transfers) if (t.partition === partition && t.reason !== 'pull' && !t.running) this.transfers.delete(key);
+  }
+
+  private runTransfers(nowMs: number): void {
+    let running = [...this.transfers.values()].filter((t) => t.running && !this.isEmpty(t)).length;
+    for (const transfer of this.transfers.values()) {
+      if (transfer.running || transfer.retryAtMs > nowMs || !this.ports.isHealthy(transfer.peer)) continue;
+      // An empty partition's transfer is one small message: it does not take a slot of the throttle.
+      const empty = this.isEmpty(transfer);
+      if (!empty && running >= this.config.handoffConcurrency) continue;
+      transfer.running = true;
+      if (!empty) running++;
+      void this.runTransfer(transfer);
+    }
+  }
+
+  /** Streams one partition to one node, from where it stopped; on failure waits and resumes later. */
+  private async runTransfer(t: Transfer): Promise<void> {
+    const key = `${t.partition}:${t.peer}`;
+    const timeoutMs = this.ports.timeoutMs();
+    const controlTimeoutMs = this.ports.controlTimeoutMs();
+    try {
+      if (t.keys === undefined) {
+        const keys = await this.keysOf(t.partition);
+        // An empty partition needs no stream: the finish alone tells the receiver (one round trip).
+        if (keys.length > 0) {
+          const reply = await this.ports.request(t.peer, { type: 'handoff-start', partition: t.partition, keys: keys.length }, controlTimeoutMs);
+          // Refused: the receiver does not replicate the partition in its ring (views differ for a moment).
+          if (reply.type !== 'handoff-reply' || !reply.accepted) throw new Error('refused');
+        }
+        t.keys = keys;
+      }
+      let digests = this.sentDigests.get(t.partition);
+      if (!digests) this.sentDigests.set(t.partition, (digests = new Map()));
+      for (let pass = 0; pass < 3; pass++) {
+        if (pass > 0) {
+          // Objects written here while the stream ran: send them too before the finish.
+          const known = new Set(t.keys);
+          const added = (await this.keysOf(t.partition)).filter((k) => !known.has(k));
+          if (added.length === 0) break;
+          t.keys.push(...added);
+        }
+        await this.streamFrom(t, t.keys, digests, timeoutMs);
+      }
+      const reply = await this.ports.request(t.peer, { type: 'handoff-finish', partition: t.partition, keys: t.keys.length }, controlTimeoutMs);
+      if (reply.type !== 'handoff-reply' || !reply.accepted) throw new Error('refused');
+      this.transfers.delete(key);
+      this.transfersCompleted++;
+      if (t.reason === 'ownership') {
+        let done = this.doneTo.get(t.partition);
+        if (!done) this.doneTo.set(t.partition, (done = new Set()));
+        done.add(t.peer);
+      }
+      this.ports.onTransfer({ partition: t.partition, peer: t.peer, reason: t.reason, keys: t.keys.length, bytes: t.bytes, durationMs: this.ports.now() - t.startedMs });
+      if (t.reason === 'sweep' && ![...this.transfers.values()].some((o) => o.partition === t.partition)) void this.dropSent(t.partition);
+      if (t.reason === 'ownership') this.planOwnershipTransfers();
+    } catch {
+      t.retryAtMs = this.ports.now() + this.config.handoffIntervalMs * 2;
+      // A transfer that is no longer wanted (the ring changed back) is dropped.
+      if (t.reason !== 'pull' && (this.replicated.has(t.partition) || !this.wantedBy(t.partition, t.peer))) this.transfers.delete(key);
+      if (t.reason === 'pull' && !this.isComplete(t.partition)) this.transfers.delete(key);
+    } finally {
+      t.running = false;
+    }
+    // The next transfer starts now, not at the next tick.
+    if (this.transfers.size > 0) this.runTransfers(this.ports.now());
+  }
+
+  private isEmpty(t: Transfer): boolean {
+    return t.keys === undefined ? (this.counts.get(t.partition) ?? 0) === 0 : t.keys.length === 0;
+  }
+
+  /** Keys of `partition` held here (from the Merkle trees), sorted. */
+  private async keysOf(partition: number): Promise<string[]> {
+    const merkle = this.ports.merkle();
+    if (!merkle) throw new Error('no Merkle trees yet');
+    const { fanout, depth } = merkle.shape();
+    const leaves = Array.from({ length: fanout ** depth }, (_, i) => i);
+    return (await merkle.leafItems(partition, leaves)).map((item) => item.key);
+  }
+
+  /** Sends the batches of `t` from its cursor on, one at a time, each acknowledged before the next. */
+  private async streamFrom(t: Transfer, keys: string[], digests: Map<string, Uint8Array>, timeoutMs: number): Promise<void> {
+    while (t.cursor < keys.length) {
+      const slice = keys.slice(t.cursor, t.cursor + this.config.handoffBatchSize);
+      const items: { key: string; versions: VersionSet }[] = [];
+      let batchBytes = 0;
+      let taken = 0;
+      // At most handoffBatchSize objects and about HANDOFF_BATCH_BYTES, but always at least one.
+      for (const k of slice) {
+        if (taken > 0 && batchBytes >= HANDOFF_BATCH_BYTES) break;
+        taken++;
+        const versions = await this.ports.localObject(k);
+        if (versions === undefined) continue;
+        items.push({ key: k, versions });
+        batchBytes += versionSetSizeBytes(versions) + k.length;
+      }
+      const reply = await this.ports.request(t.peer, { type: 'handoff-batch', partition: t.partition, items }, timeoutMs);
+      if (reply.type !== 'handoff-reply' || !reply.accepted) throw new Error('refused');
+      for (const item of items) {
+        const digest = versionDigest(item.versions);
+        const earlier = digests.get(item.key);
+        // Two receivers got different versions: keep the object for the sweep to resend.
+        digests.set(item.key, earlier === undefined || equalBytes(earlier, digest) ? digest : new Uint8Array(0));
+        t.bytes += versionSetSizeBytes(item.versions) + item.key.length;
+      }
+      t.cursor += taken;
+      this.keysSent += items.length;
+    }
+  }
+  private wantedBy(partition: number, peer: NodeId): boolean {
+    const ring = this.ports.ring();
+    return ring.members.length > 0 && ring.preferenceListForPartition(partition).slice(0, this.ports.n()).includes(peer);
+  }
+
+  /** Deletes the objects of `partition` that were handed off and did not change since. */
+  private async dropSent(partition: number): Promise<void> {
+    if (this.replicated.has(partition)) return;
+    const digests = this.sentDigests.get(partition);
+    this.sentDigests.delete(partition);
+    if (!digests) return;
+    for (const [key, digest] of digests) {
+      if (digest.length === 0) continue;
+      try {
+        await this.ports.dropIfUnchanged(key, digest);
+      } catch {
+        // Left for the next sweep.
+      }
+    }
+    this.nextSweepAtMs = Math.min(this.nextSweepAtMs, this.ports.now() + this.config.handoffIntervalMs);
+  }
+
+  private publish(): void {
+    this.ports.publish(this.pendingPartitions(), this.handoffPartitions());
+  }
+
+  /** True while this node is handing something off or waiting for a partition (for `leave`). */
+  get busy(): boolean {
+    return this.advertised.size > 0 || this.transfers.size > 0;
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
