@@ -49,6 +49,9 @@ export interface HandoffConfig {
 /** A handoff batch stops growing past this many bytes (the wire cap of a message is 6 MiB). */
 export const HANDOFF_BATCH_BYTES = 1024 * 1024;
 
+/** A receiver asks a source again for a pending partition after this long without its finish (ms). */
+const PULL_RETRY_MS = 10_000;
+
 /** Defaults of {@link HandoffConfig}. */
 export const DEFAULT_HANDOFF_CONFIG: HandoffConfig = {
   handoffIntervalMs: 500,
@@ -155,8 +158,8 @@ export class PartitionHandoff {
   private readonly doneTo = new Map<number, Set<NodeId>>();
   /** Per pending partition: holders/sources that finished to this node. */
   private readonly finishedFrom = new Map<number, Set<NodeId>>();
-  /** Per pending partition: sources asked to hand it over (handoff-pull). */
-  private readonly pulled = new Map<number, Set<NodeId>>();
+  /** Per pending partition: sources asked to hand it over (handoff-pull), and when (ms). */
+  private readonly pulled = new Map<number, Map<NodeId, number>>();
   /** Digest of each object last sent, per partition (deleted after the handoff only if unchanged). */
   private readonly sentDigests = new Map<number, Map<string, Uint8Array>>();
   private readonly transfers = new Map<string, Transfer>();
@@ -351,10 +354,12 @@ export class PartitionHandoff {
         } else {
           done = sources.every((s) => finished.has(s));
           let asked = this.pulled.get(p);
-          if (!asked) this.pulled.set(p, (asked = new Set()));
+          if (!asked) this.pulled.set(p, (asked = new Map()));
           for (const source of sources) {
-            if (finished.has(source) || asked.has(source) || !this.ports.isHealthy(source)) continue;
-            asked.add(source);
+            // Asked again when nothing came for a while (the source may have dropped the transfer).
+            const askedAtMs = asked.get(source);
+            if (finished.has(source) || (askedAtMs !== undefined && nowMs - askedAtMs < PULL_RETRY_MS) || !this.ports.isHealthy(source)) continue;
+            asked.set(source, nowMs);
             const askedSet = asked;
             this.ports
               .request(source, { type: 'handoff-pull', partition: p }, this.ports.controlTimeoutMs())
@@ -374,7 +379,6 @@ export class PartitionHandoff {
       }
     }
     if (changed) this.publish();
-    void nowMs;
   }
 
   // ─── sender ─────────────────────────────────────────────────────────────────────────────────
@@ -493,11 +497,13 @@ export class PartitionHandoff {
       this.ports.onTransfer({ partition: t.partition, peer: t.peer, reason: t.reason, keys: t.keys.length, bytes: t.bytes, durationMs: this.ports.now() - t.startedMs });
       if (t.reason === 'sweep' && ![...this.transfers.values()].some((o) => o.partition === t.partition)) void this.dropSent(t.partition);
       if (t.reason === 'ownership') this.planOwnershipTransfers();
-    } catch {
+    } catch (error) {
       t.retryAtMs = this.ports.now() + this.config.handoffIntervalMs * 2;
-      // A transfer that is no longer wanted (the ring changed back) is dropped.
+      // A transfer that is no longer wanted (the ring changed back, or the receiver no longer
+      // replicates the partition) is dropped; a receiver that still needs a pulled partition asks again.
+      const refused = error instanceof Error && error.message === 'refused';
       if (t.reason !== 'pull' && (this.replicated.has(t.partition) || !this.wantedBy(t.partition, t.peer))) this.transfers.delete(key);
-      if (t.reason === 'pull' && !this.isComplete(t.partition)) this.transfers.delete(key);
+      if (t.reason === 'pull' && (refused || !this.isComplete(t.partition) || !this.wantedBy(t.partition, t.peer))) this.transfers.delete(key);
     } finally {
       t.running = false;
     }

@@ -268,6 +268,8 @@ type RequestMessage = Extract<
 type RequestBody = RequestMessage extends infer M ? (M extends RequestMessage ? Omit<M, 'requestId'> : never) : never;
 
 const META_SELF = 'self';
+/** How far an operator's removal moves a node's record version ahead (see `remove`). */
+const REMOVAL_VERSION_STEP = 1_000_000;
 const META_MEMBERS = 'members';
 
 /**
@@ -807,7 +809,9 @@ export class NodeCore {
     if (record === undefined) throw new InvalidOptionError(`unknown node ${node}`);
     if (record.status === 'left') throw new InvalidOptionError(`${node} has already left`);
     const history = inRing(record) ? [...record.history, { atMs: this.clock.now(), capacity: 0 }] : record.history;
-    this.membership.updateOther(node, { status: 'left', history, pending: [], handoffs: [] }, record.version + 1);
+    // The removal jumps far ahead of the node's own versions, so that no record it wrote before (still
+    // travelling by gossip, possibly newer than ours) can win over it.
+    this.membership.updateOther(node, { status: 'left', history, pending: [], handoffs: [] }, record.version + REMOVAL_VERSION_STEP);
     this.onMembershipChanged();
     this.nextGossipAtMs = this.clock.now();
     await this.store.putMeta(META_MEMBERS, this.membership.all());

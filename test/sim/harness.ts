@@ -233,7 +233,7 @@ export class Simulation {
   }
 
   /** Adds and starts one node (optionally reopening stored data after a crash). */
-  async addNode(id: NodeId, data = new MemoryStoreData()): Promise<SimNode> {
+  async addNode(id: NodeId, data = new MemoryStoreData(), config: Partial<NodeConfig> = {}): Promise<SimNode> {
     const store = new MemoryStore(data);
     const events: NodeEvent[] = [];
     const incarnation = (this.incarnations.get(id) ?? -1) + 1;
@@ -259,7 +259,7 @@ export class Simulation {
     };
     core = new NodeCore({
       id,
-      config: this.options.config,
+      config: { ...this.options.config, ...config },
       clock: { now: () => this.nowMs },
       random: nodeRandom,
       transport,
