@@ -64,7 +64,8 @@ export type HandoffRequest =
   | Omit<Extract<Message, { type: 'handoff-start' }>, 'requestId'>
   | Omit<Extract<Message, { type: 'handoff-batch' }>, 'requestId'>
   | Omit<Extract<Message, { type: 'handoff-finish' }>, 'requestId'>
-  | Omit<Extract<Message, { type: 'handoff-pull' }>, 'requestId'>;
+  | Omit<Extract<Message, { type: 'handoff-pull' }>, 'requestId'>
+  | Omit<Extract<Message, { type: 'ae-roots' }>, 'requestId'>;
 
 /** A finished transfer of one partition to one node. */
 export interface TransferReport {
@@ -163,6 +164,10 @@ export class PartitionHandoff {
   /** Digest of each object last sent, per partition (deleted after the handoff only if unchanged). */
   private readonly sentDigests = new Map<number, Map<string, Uint8Array>>();
   private readonly transfers = new Map<string, Transfer>();
+  /** `partition:peer` pairs whose roots were compared and differed: they get a stream. */
+  private readonly verifyTried = new Set<string>();
+  /** Peers with a root comparison in flight. */
+  private readonly verifying = new Set<NodeId>();
   private replicated = new Set<number>();
   /** Keys held per partition (from the Merkle trees, refreshed every tick). */
   private counts = new Map<number, number>();
@@ -259,6 +264,7 @@ export class PartitionHandoff {
     // Receivers may have changed: what was acknowledged stays acknowledged, new receivers get theirs.
     for (const p of [...this.finishedFrom.keys()]) if (!this.pending.has(p)) this.finishedFrom.delete(p);
     for (const p of [...this.pulled.keys()]) if (!this.pending.has(p)) this.pulled.delete(p);
+    this.verifyTried.clear();
     if (changed) this.publish();
     this.nextRunAtMs = this.ports.now();
   }
@@ -388,6 +394,7 @@ export class PartitionHandoff {
     const ring = this.ports.ring();
     const n = this.ports.n();
     let changed = false;
+    const verify = new Map<NodeId, number[]>();
     for (const p of [...this.advertised]) {
       const receivers = ring.members.length === 0 ? [] : ring.preferenceListForPartition(p).slice(0, n).filter((id) => id !== this.ports.self);
       const done = this.doneTo.get(p) ?? new Set<NodeId>();
@@ -402,8 +409,20 @@ export class PartitionHandoff {
       }
       for (const receiver of missing) {
         const key = `${p}:${receiver}`;
-        if (!this.transfers.has(key)) this.transfers.set(key, this.newTransfer(p, receiver, 'ownership'));
+        if (this.transfers.has(key)) continue;
+        if (!this.isPendingAt(receiver, p) && !this.verifyTried.has(key)) {
+          let list = verify.get(receiver);
+          if (!list) verify.set(receiver, (list = []));
+          list.push(p);
+        } else {
+          this.transfers.set(key, this.newTransfer(p, receiver, 'ownership'));
+        }
       }
+    }
+    for (const [peer, partitions] of verify) {
+      if (this.verifying.has(peer) || !this.ports.isHealthy(peer)) continue;
+      this.verifying.add(peer);
+      void this.verifyHeld(peer, partitions).finally(() => this.verifying.delete(peer));
     }
     if (changed) this.publish();
   }
@@ -487,16 +506,7 @@ export class PartitionHandoff {
       }
       const reply = await this.ports.request(t.peer, { type: 'handoff-finish', partition: t.partition, keys: t.keys.length }, controlTimeoutMs);
       if (reply.type !== 'handoff-reply' || !reply.accepted) throw new Error('refused');
-      this.transfers.delete(key);
-      this.transfersCompleted++;
-      if (t.reason === 'ownership') {
-        let done = this.doneTo.get(t.partition);
-        if (!done) this.doneTo.set(t.partition, (done = new Set()));
-        done.add(t.peer);
-      }
-      this.ports.onTransfer({ partition: t.partition, peer: t.peer, reason: t.reason, keys: t.keys.length, bytes: t.bytes, durationMs: this.ports.now() - t.startedMs });
-      if (t.reason === 'sweep' && ![...this.transfers.values()].some((o) => o.partition === t.partition)) void this.dropSent(t.partition);
-      if (t.reason === 'ownership') this.planOwnershipTransfers();
+      this.completed(t, key, t.keys.length);
     } catch (error) {
       t.retryAtMs = this.ports.now() + this.config.handoffIntervalMs * 2;
       // A transfer that is no longer wanted (the ring changed back, or the receiver no longer
@@ -513,6 +523,61 @@ export class PartitionHandoff {
 
   private isEmpty(t: Transfer): boolean {
     return t.keys === undefined ? (this.counts.get(t.partition) ?? 0) === 0 : t.keys.length === 0;
+  }
+
+  private completed(t: Transfer, key: string, keys: number): void {
+    this.transfers.delete(key);
+    this.transfersCompleted++;
+    if (t.reason === 'ownership') {
+      let done = this.doneTo.get(t.partition);
+      if (!done) this.doneTo.set(t.partition, (done = new Set()));
+      done.add(t.peer);
+    }
+    this.ports.onTransfer({ partition: t.partition, peer: t.peer, reason: t.reason, keys, bytes: t.bytes, durationMs: this.ports.now() - t.startedMs });
+    if (t.reason === 'sweep' && ![...this.transfers.values()].some((o) => o.partition === t.partition)) void this.dropSent(t.partition);
+    if (t.reason === 'ownership') this.planOwnershipTransfers();
+  }
+
+  /** Whether `node`'s gossiped record says it is still receiving `partition`. */
+  private isPendingAt(node: NodeId, partition: number): boolean {
+    return this.ports.members().find((m) => m.id === node)?.pending.includes(partition) ?? true;
+  }
+
+  /**
+   * Receivers that replicated the partitions before (not pending) usually hold everything already:
+   * one ae-roots message compares all their Merkle roots with ours. Equal roots count as handed off
+   * (our objects' digests are recorded, so they may be deleted if unchanged); the others get a stream.
+   */
+  private async verifyHeld(peer: NodeId, partitions: number[]): Promise<void> {
+    const merkle = this.ports.merkle();
+    if (!merkle) return;
+    try {
+      const reply = await this.ports.request(peer, { type: 'ae-roots', partitions }, this.ports.controlTimeoutMs());
+      if (reply.type !== 'ae-hashes-reply' || reply.hashes.length !== partitions.length) return;
+      const mine = await merkle.roots(partitions);
+      const { fanout, depth } = merkle.shape();
+      const leaves = Array.from({ length: fanout ** depth }, (_, i) => i);
+      for (const [i, p] of partitions.entries()) {
+        if (!this.advertised.has(p)) continue;
+        if (!equalBytes(mine[i]!, reply.hashes[i]!)) {
+          this.verifyTried.add(`${p}:${peer}`);
+          continue;
+        }
+        let digests = this.sentDigests.get(p);
+        if (!digests) this.sentDigests.set(p, (digests = new Map()));
+        for (const item of await merkle.leafItems(p, leaves)) {
+          const earlier = digests.get(item.key);
+          digests.set(item.key, earlier === undefined || equalBytes(earlier, item.digest) ? item.digest : new Uint8Array(0));
+        }
+        let done = this.doneTo.get(p);
+        if (!done) this.doneTo.set(p, (done = new Set()));
+        done.add(peer);
+      }
+    } catch {
+      // Tried again at the next tick.
+      return;
+    }
+    this.planOwnershipTransfers();
   }
 
   /** Keys of `partition` held here (from the Merkle trees), sorted. */

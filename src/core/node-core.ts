@@ -1385,7 +1385,12 @@ export class NodeCore {
       let budget = this.config.hintBatchSize;
       for (const target of [...this.hintTargets].sort()) {
         if (budget <= 0) break;
-        if (this.detector.status(target) !== 'alive' || this.membership.get(target) === undefined) continue;
+        const record = this.membership.get(target);
+        if (record?.status === 'left') {
+          budget -= await this.redirectHints(target, budget);
+          continue;
+        }
+        if (this.detector.status(target) !== 'alive' || record === undefined) continue;
         const hints = await this.store.listHints(target, budget);
         if (hints.length === 0) {
           this.hintTargets.delete(target);
@@ -1420,6 +1425,39 @@ export class NodeCore {
     } finally {
       this.delivering = false;
     }
+  }
+
+  /**
+   * Hints held for a node that left the ring (or was removed) go to the key's current replicas
+   * instead: merged here when this node is one, sent to the healthy ones, kept as new hints for the
+   * others. The old hint is deleted once all of that is done. @returns how many hints were handled.
+   */
+  private async redirectHints(target: NodeId, limit: number): Promise<number> {
+    const hints = await this.store.listHints(target, limit);
+    if (hints.length === 0) {
+      this.hintTargets.delete(target);
+      return 0;
+    }
+    for (const hint of hints) {
+      const replicas = this.currentRing.preferenceList(hint.key).slice(0, this.config.n);
+      let ok = true;
+      for (const replica of replicas) {
+        try {
+          if (replica === this.id) await this.mergeLocal(hint.key, hint.versions);
+          else if (this.isHealthy(replica)) await this.request(replica, { type: 'replica-put', key: hint.key, versions: hint.versions }, this.config.requestTimeoutMs);
+          else await this.storeHint(replica, hint.key, hint.versions);
+        } catch {
+          ok = false;
+        }
+      }
+      if (!ok) continue;
+      await this.locks.run(hint.key, async () => {
+        const current = await this.store.getHint(target, hint.key);
+        if (current !== undefined && versionSetsEqual(current.versions, hint.versions)) await this.store.deleteHint(target, hint.key);
+      });
+    }
+    this.nextHintAtMs = Math.min(this.nextHintAtMs, this.clock.now() + 50);
+    return hints.length;
   }
 
   /** Number of hints held for other nodes (a cheap count from the store). */

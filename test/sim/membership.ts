@@ -147,7 +147,7 @@ export async function runMembershipSeed(options: MembershipRunOptions): Promise<
     if (o.keepTrace) trace.push(stamped);
   };
   sim.onNodeEvent = (id, event) => {
-    if (event.type === 'membership-change' || event.type === 'error') note(`event ${id} ${JSON.stringify(event, (_, v: unknown) => (v instanceof Error ? v.message : v))}`);
+    if (event.type === 'membership-change' || event.type === 'error' || (process.env.DBG_NODE === id && (event.type === 'handoff' || event.type === 'hints-delivered' || event.type === 'hint-stored'))) note(`event ${id} ${JSON.stringify(event, (_, v: unknown) => (v instanceof Error ? v.message : v))}`);
   };
   const violations: Violation[] = [];
   const random = seededRandom((seed ^ 0x13198a2e) | 0);
@@ -196,14 +196,19 @@ export async function runMembershipSeed(options: MembershipRunOptions): Promise<
     note(`change ${JSON.stringify(e)}`);
     switch (e.kind) {
       case 'join': {
-        const before = pickLive()?.core.ring();
         const node = await sim.addNode(sim.nextFreshId(), undefined, { capacity: e.capacity });
         const seedNode = sim.liveIds().find((id) => id !== node.id);
         if (seedNode) node.core.addSeeds([seedNode]);
-        // The ring change a join causes, measured as soon as every node sees the joiner.
+        // The ring change the join causes: the joiner's ring once every node sees it, against the ring
+        // of the same membership without the joiner (other changes of the moment are in both).
         await sim.runUntil(() => sim.membershipConverged(), sim.nowMs + 10_000);
         const after = node.core.ring();
-        if (before) joins.push({ moved: Ring.movedPartitions(before, after), minimum: after.partitionsOf(node.id).length });
+        const others = node.core
+          .members()
+          .filter((m) => m.id !== node.id)
+          .map((m) => ({ id: m.id, capacity: m.capacity, joinedAtMs: m.joinedAtMs, history: m.history }));
+        const before = Ring.build(others, after.partitionCount);
+        joins.push({ moved: Ring.movedPartitions(before, after), minimum: after.partitionsOf(node.id).length });
         break;
       }
       case 'leave': {
@@ -343,8 +348,9 @@ export async function runMembershipSeed(options: MembershipRunOptions): Promise<
   violations.push(...setFull.violations);
   let keysHandedOff = 0;
   for (const node of sim.nodes.values()) keysHandedOff += node.core.stats().handoffKeysSent;
-  for (const n of sim.nodes.values()) note(`p190 ${n.id} ${n.core.ring().preferenceListForPartition(190).join(",")} ${JSON.stringify(n.core.members().map((m) => [m.id, m.pending.includes(190), m.handoffs.includes(190)]))} ${JSON.stringify(n.core.peerHealth().map((h) => [h.id, h.status]))}`);
+
   for (const n of sim.nodes.values()) note(`state ${n.id} running=${n.core.isRunning} members=${JSON.stringify(n.core.members().map((m) => [m.id, m.status, m.version, m.pending.length, m.handoffs.length]))} health=${JSON.stringify(n.core.peerHealth()).slice(0, 300)}`);
+  for (const n of sim.nodes.values()) note(`dbg ${n.id} ${JSON.stringify(n.core.handoffStatus()).slice(0, 300)} hints=${[...n.data.hints].map(([t, m]) => `${t}:${m.size}`).join(",")} objects=${n.data.objects.size} status=${n.core.members().find((m) => m.id === n.id)?.status}`);
   note(`verdict lost=${setFull.lost} violations=${violations.length}`);
 
   return {
