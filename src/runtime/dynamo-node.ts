@@ -31,7 +31,9 @@ import type { NodeId, Store } from '../core/types.js';
 import { nodeIdOfPeer, PeerjsTransport, type TransportStats } from '../net/peerjs-transport.js';
 import { IdbStore } from '../storage/idb-store.js';
 import { MemoryStore } from '../storage/memory-store.js';
-import { claimIdentity, type NodeIdentity } from './identity.js';
+import { claimIdentity, databaseName, type NodeIdentity } from './identity.js';
+
+export { databaseName };
 
 export type { GetOptions, GetResult, NodeEvent, PutOptions, PutResult, MemberRecord, NodeStats, TransportStats, MerkleWorkerStats };
 
@@ -85,6 +87,12 @@ export interface DynamoNodeOptions {
   tickIntervalMs?: number;
   /** Most WebRTC connections kept open (least recently used closed first), 2..500. Default 24. */
   maxConnections?: number;
+  /**
+   * A tab without its own node takes over the node of a closed tab of this cluster (its Web Lock is
+   * free and its database is on disk, and it has not left the ring), so that node's data comes back
+   * online (DESIGN.md §3). Default false; the demo page turns it on.
+   */
+  adoptClosedNodes?: boolean;
 }
 
 /** Events of a node: the core's, plus `seeds` when bootstrap seeds were fetched. */
@@ -128,7 +136,10 @@ export class DynamoNode {
     if (!Number.isInteger(maxConnections) || maxConnections < 2 || maxConnections > 500) {
       throw new InvalidOptionError(`maxConnections must be an integer from 2 to 500, got ${maxConnections}`);
     }
-    let identity = await claimIdentity(cluster);
+    let identity = await claimIdentity(cluster, {
+      adoptClosed: options.adoptClosedNodes === true && options.storage !== 'memory',
+      isAdoptable: (nodeId) => DynamoNode.isAdoptable(cluster, nodeId),
+    });
     try {
       return await DynamoNode.startAs(identity, cluster, maxConnections, options);
     } catch (error) {
@@ -138,6 +149,20 @@ export class DynamoNode {
       await IdbStore.destroy(databaseName(cluster, identity.nodeId)).catch(() => undefined);
       identity = await claimIdentity(cluster, { forceNew: true });
       return DynamoNode.startAs(identity, cluster, maxConnections, options);
+    }
+  }
+
+  /** Whether the closed node `nodeId` may be adopted: its database holds its record, and it has not left. */
+  private static async isAdoptable(cluster: string, nodeId: NodeId): Promise<boolean> {
+    let store: IdbStore | undefined;
+    try {
+      store = await IdbStore.open(databaseName(cluster, nodeId));
+      const self = await store.getMeta<{ status?: string; history?: { capacity: number }[] }>('self');
+      return self !== undefined && self.status !== 'left';
+    } catch {
+      return false;
+    } finally {
+      await store?.close().catch(() => undefined);
     }
   }
 
@@ -313,6 +338,54 @@ export class DynamoNode {
   }
 
   /**
+   * Puts this node (back) into the ring (paper §4.8.1): after `leave()`, or to change nothing when it is
+   * in the ring already. Its new partitions are handed to it by their holders.
+   * @param capacity relative capacity (default: the configured one).
+   * @throws NodeNotRunningError, InvalidOptionError.
+   */
+  join(capacity?: number): Promise<void> {
+    return this.core.join(capacity);
+  }
+
+  /**
+   * Takes this node out of the ring (paper §4.9): its partitions get new owners, it hands them its
+   * objects (and passes on its hints), then it is `left` and holds nothing. Resolves then; reads and
+   * writes keep working meanwhile. The tab stays a client of the cluster.
+   * @throws NodeNotRunningError (also when the node is closed before it finished).
+   */
+  leave(): Promise<void> {
+    return this.core.leave();
+  }
+
+  /**
+   * Removes `node`, gone for good, from the ring (an operator's decision, paper §4.8.1); the surviving
+   * replicas re-create its replicas on the new owners. Not for temporary failures.
+   * @throws InvalidOptionError (this node, unknown, or already gone), NodeNotRunningError.
+   */
+  remove(node: NodeId): Promise<void> {
+    return this.core.remove(node);
+  }
+
+  /**
+   * Changes this node's capacity: it then owns about capacity / total of the partitions (paper §2,
+   * heterogeneity); the partitions that move are handed off.
+   * @throws InvalidOptionError (not a finite number > 0, or not in the ring), NodeNotRunningError.
+   */
+  setCapacity(capacity: number): Promise<void> {
+    return this.core.setCapacity(capacity);
+  }
+
+  /** Partition handoff here: `{ pending, handoffs, transfers }` (partitions receiving, handing off; transfers running). */
+  handoffStatus(): ReturnType<NodeCore['handoffStatus']> {
+    return this.core.handoffStatus();
+  }
+
+  /** True when this node's identity was a closed tab's node, adopted with its data at start. */
+  get adopted(): boolean {
+    return this.identity.adopted;
+  }
+
+  /**
    * Anti-entropy state of every partition compared so far (paper §4.7): `{ partition, lastComparedMs,
    * lastPeer, inSync, keysRepaired }`. Changes arrive as 'partition-sync' events.
    */
@@ -424,10 +497,6 @@ export class DynamoNode {
   }
 }
 
-/** The IndexedDB database name of a node: namespaced by cluster so clusters never mix. */
-export function databaseName(cluster: string, nodeId: NodeId): string {
-  return `tabdynamo-${cluster}-${nodeId}`;
-}
 
 /**
  * Starts the Merkle worker on the node's database. When that fails (no `Worker` in this context, the

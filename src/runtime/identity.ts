@@ -21,8 +21,11 @@
  */
 import { IdentityLockedError } from '../core/errors.js';
 import type { NodeId } from '../core/types.js';
-// A cycle (dynamo-node imports this module too), harmless: neither module uses the other while loading.
-import { databaseName } from './dynamo-node.js';
+
+/** The IndexedDB database of node `nodeId` in `cluster`: `tabdynamo-<cluster>-<nodeId>`. */
+export function databaseName(cluster: string, nodeId: NodeId): string {
+  return `tabdynamo-${cluster}-${nodeId}`;
+}
 
 /** A claimed identity; `release()` frees the lock (the page closing frees it too). */
 export interface NodeIdentity {

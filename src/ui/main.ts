@@ -27,6 +27,11 @@ export interface ConsoleApi {
   config: DynamoNode['config'];
   localKeys: DynamoNode['localKeys'];
   on: DynamoNode['on'];
+  join: DynamoNode['join'];
+  leave: DynamoNode['leave'];
+  remove: DynamoNode['remove'];
+  setCapacity: DynamoNode['setCapacity'];
+  handoffStatus: DynamoNode['handoffStatus'];
 }
 
 declare global {
@@ -65,6 +70,8 @@ async function main(): Promise<void> {
     ...optional('maxConnections', intParam(params, 'maxConnections')),
     // hints=off turns hinted handoff off (strict quorum), e.g. to watch anti-entropy repair on its own.
     ...(params.get('hints') === 'off' ? { config: { hintedHandoff: false } } : {}),
+    // A new tab takes over a closed tab's node (and its data) unless adopt=off.
+    adoptClosedNodes: params.get('adopt') !== 'off',
     signaling: { ...peerClientOptions(location), peersUrl: peersListUrl(location.origin) },
   });
   const config = node.config();
@@ -94,8 +101,25 @@ async function main(): Promise<void> {
       toggle.textContent = node.connected ? 'Disconnect this node' : 'Reconnect this node';
       toggle.setAttribute('aria-pressed', String(!node.connected));
       renderLog($('log'), log);
-      const peers = members.length - 1;
-      status.textContent = !node.connected
+      const self = members.find((m) => m.id === node.id);
+      const handoff = node.handoffStatus();
+      $('handoff').textContent =
+        handoff.pending.length + handoff.handoffs.length === 0
+          ? 'idle'
+          : `receiving ${handoff.pending.length}, handing off ${handoff.handoffs.length} partitions (${handoff.transfers.length} transfers)`;
+      const membershipButton = $<HTMLButtonElement>('toggle-membership');
+      membershipButton.textContent = self?.status === 'up' ? 'Leave the ring' : self?.status === 'leaving' ? 'Leaving…' : 'Join the ring again';
+      membershipButton.disabled = self?.status === 'leaving';
+      const capacityInput = $<HTMLInputElement>('capacity');
+      if (document.activeElement !== capacityInput && self) capacityInput.value = String(self.capacity);
+      // Capacity is a share of the ring: only a node in the ring has one to change.
+      for (const control of $('capacity-form').querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button')) control.disabled = self?.status !== 'up';
+      const peers = members.filter((m) => m.status !== 'left').length - 1;
+      status.textContent = self?.status === 'left'
+        ? 'left the ring — this tab holds no data; it still reads and writes through the others'
+        : self?.status === 'leaving'
+          ? 'leaving — handing its partitions to their new owners'
+          : !node.connected
         ? 'disconnected — writes with w = 1 are kept here and sync on reconnect'
         : peers === 0
           ? 'alone — open another tab to add a node'
@@ -118,6 +142,43 @@ async function main(): Promise<void> {
     if (node.connected) node.disconnect();
     else node.reconnect();
   });
+  // ── membership: leave / join again, capacity, removal of a dead node ──
+  const membershipResult = $('membership-result');
+  const membershipAction = (label: string, action: () => Promise<void>): void => {
+    membershipResult.dataset.state = 'busy';
+    membershipResult.textContent = `${label}…`;
+    render();
+    action().then(
+      () => {
+        membershipResult.dataset.state = 'ok';
+        membershipResult.textContent = `${label}: done`;
+        render();
+      },
+      (error: unknown) => {
+        membershipResult.dataset.state = 'error';
+        membershipResult.textContent = `${label}: ${(error as Error).name}: ${(error as Error).message}`;
+        render();
+      },
+    );
+  };
+  $<HTMLButtonElement>('toggle-membership').addEventListener('click', () => {
+    const self = node.members().find((m) => m.id === node.id);
+    if (self?.status === 'up') membershipAction('leaving the ring', () => node.leave());
+    else membershipAction('joining the ring', () => node.join());
+  });
+  $<HTMLFormElement>('capacity-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const capacity = Number($<HTMLInputElement>('capacity').value);
+    membershipAction(`capacity ${capacity}`, () => node.setCapacity(capacity));
+  });
+  $('members').addEventListener('click', (event) => {
+    const target = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-remove]');
+    const id = target?.dataset.remove;
+    if (!id) return;
+    if (!confirm(`Remove ${id} from the ring for good? Its partitions are re-created from the other replicas.`)) return;
+    membershipAction(`removing ${id}`, () => node.remove(id));
+  });
+  if (node.adopted) note(`this tab took over the closed tab's node ${node.id} and its data`);
 
   // ── the form ──
   const keyInput = $<HTMLInputElement>('key');
@@ -187,6 +248,11 @@ async function main(): Promise<void> {
     config: node.config.bind(node),
     localKeys: node.localKeys.bind(node),
     on: node.on.bind(node) as DynamoNode['on'],
+    join: node.join.bind(node),
+    leave: node.leave.bind(node),
+    remove: node.remove.bind(node),
+    setCapacity: node.setCapacity.bind(node),
+    handoffStatus: node.handoffStatus.bind(node),
   };
   window.addEventListener('pagehide', () => void node.close());
   render();
@@ -227,6 +293,12 @@ function describeEvent(event: DynamoEvent): string | undefined {
       return `delivered ${event.count} hint${event.count === 1 ? '' : 's'} to ${event.peer}`;
     case 'anti-entropy':
       return `anti-entropy with ${event.peer}: ${event.partitionsDiffering.length} of ${event.partitionsCompared} partitions differed, ${event.keysPulled} keys taken, ${event.keysPushed} sent`;
+    case 'handoff':
+      return event.keys > 0 || event.reason !== 'ownership' ? `handed partition ${event.partition} to ${event.peer}: ${event.keys} keys in ${Math.round(event.durationMs)} ms (${event.reason})` : undefined;
+    case 'partition-received':
+      return `received partition ${event.partition}: this node now serves it`;
+    case 'membership-change':
+      return event.change === 'capacity' ? `${event.node} changed its capacity to ${event.capacity}` : `${event.node}: ${event.change}`;
     case 'connectivity':
       return event.connected ? 'reconnected' : 'disconnected';
     case 'seeds':

@@ -116,11 +116,24 @@ export function renderMembers(
       const link = m.id === self ? '' : connected.includes(m.id) ? ' · linked' : '';
       row.dataset.reachability = seen;
       row.title = `record version ${m.version}, incarnation ${m.incarnation}, joined ${new Date(m.joinedAtMs).toLocaleString()}`;
-      for (const text of [m.id, m.status, `${seen}${link}`, String(partitions), String(m.capacity)]) {
+      const moving = m.pending.length + m.handoffs.length > 0 ? ` (receiving ${m.pending.length}, handing off ${m.handoffs.length})` : '';
+      for (const text of [m.id, m.status + moving, `${seen}${link}`, String(partitions), String(m.capacity)]) {
         const cell = document.createElement('td');
         cell.textContent = text;
         row.append(cell);
       }
+      const actions = document.createElement('td');
+      // Removal is for nodes gone for good; offered only for members this node cannot reach.
+      if (m.id !== self && m.status !== 'left' && seen === 'unreachable') {
+        const remove = document.createElement('button');
+        remove.type = 'button';
+        remove.className = 'secondary small';
+        remove.dataset.remove = m.id;
+        remove.textContent = 'Remove';
+        remove.setAttribute('aria-label', `Remove ${m.id} from the ring for good`);
+        actions.append(remove);
+      }
+      row.append(actions);
       return row;
     }),
   );
