@@ -55,7 +55,7 @@ export function defineMixedFaultShard(shard: number, shards: number): void {
           ...failures.slice(0, 3).map((r) => describeFailure(r)),
         ].join('\n\n');
         expect(failures.length, message).toBe(0);
-      });
+      }, 120_000);
     }
     afterAll(() => {
       if (reports.length === 0) return;

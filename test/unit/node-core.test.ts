@@ -1000,3 +1000,71 @@ describe('the dot cloud survives the store (regression)', () => {
     expect(read.siblings.map((s) => s.value).sort()).toEqual(['mine', 'w']);
   });
 });
+
+describe('membership changes and partition handoff (paper §4.8.1, §4.9)', () => {
+  it('remove: refuses this node, unknown and departed nodes; a removal out-versions the node’s own later records', async () => {
+    const node = await startNode();
+    await expect(node.core.remove(SELF)).rejects.toThrow(InvalidOptionError);
+    await expect(node.core.remove('zz')).rejects.toThrow(/unknown node/);
+    await node.core.remove('c');
+    const removed = node.core.members().find((m) => m.id === 'c')!;
+    expect(removed.status).toBe('left');
+    expect(removed.history.at(-1)!.capacity).toBe(0);
+    expect(node.core.ring().members.map((m) => m.id)).not.toContain('c');
+    await expect(node.core.remove('c')).rejects.toThrow(/already left/);
+    // A record c wrote before it died, newer than the one `a` knew, arrives late: the removal stands.
+    node.core.receive('b', { type: 'gossip', reply: false, members: [{ ...peerRecord('c', 2), version: 40, incarnation: 3 }] });
+    expect(node.core.members().find((m) => m.id === 'c')!.status).toBe('left');
+    expect(node.core.ring().members.map((m) => m.id)).not.toContain('c');
+  });
+
+  it('setCapacity: a doubled capacity about doubles the partitions; the new ones are pending and answers for them do not count', async () => {
+    const node = await startNode();
+    await expect(node.core.setCapacity(0)).rejects.toThrow(InvalidOptionError);
+    await expect(node.core.setCapacity(Number.NaN)).rejects.toThrow(InvalidOptionError);
+    const before = node.core.ring().partitionsOf(SELF).length;
+    await node.core.setCapacity(2);
+    const after = node.core.ring().partitionsOf(SELF).length;
+    expect(Math.abs(after - (256 * 2) / 6)).toBeLessThanOrEqual(1);
+    expect(after).toBeGreaterThan(before);
+    const self = node.core.members().find((m) => m.id === SELF)!;
+    expect(self.history.map((e) => e.capacity)).toEqual([1, 2]);
+    const { pending } = node.core.handoffStatus();
+    expect(pending.length).toBeGreaterThan(0);
+    expect(self.pending).toEqual(pending);
+    // A key of a pending partition: this node answers it, but marks the answer incomplete.
+    const ring = node.core.ring();
+    let key = '';
+    for (let i = 0; key === ''; i++) if (pending.includes(ring.partitionOfKey(`key-${i}`))) key = `key-${i}`;
+    node.transport.clear();
+    node.core.receive('b', { type: 'replica-get', requestId: 91, key });
+    await until(() => node.transport.ofType('replica-get-reply').length === 1, 'a reply');
+    expect(node.transport.ofType('replica-get-reply')[0]!.message).toMatchObject({ requestId: 91, complete: false });
+  });
+
+  it('handoff-batch: merged durably when this node replicates the partition, refused (nothing stored) when it does not', async () => {
+    const node = await startNode();
+    const ring = node.core.ring();
+    const mine = ring.partitionOfKey(node.localKey);
+    const notMine = ring.partitionOfKey(node.remoteKey);
+    const versions = versionSet({ b: 1 }, [['b', 1, 'handed']]);
+    node.core.receive('b', { type: 'handoff-batch', requestId: 1, partition: mine, items: [{ key: node.localKey, versions }] });
+    node.core.receive('b', { type: 'handoff-batch', requestId: 2, partition: notMine, items: [{ key: node.remoteKey, versions }] });
+    await until(() => node.transport.ofType('handoff-reply').length === 2, 'two replies');
+    const replies = node.transport.ofType('handoff-reply').map((s) => s.message);
+    expect(replies.find((r) => r.requestId === 1)).toMatchObject({ accepted: true });
+    expect(replies.find((r) => r.requestId === 2)).toMatchObject({ accepted: false });
+    expect(valuesOf(await node.store.getObject(node.localKey))).toEqual(['handed']);
+    expect(await node.store.getObject(node.remoteKey)).toBeUndefined();
+  });
+
+  it('a node that learns it was removed accepts it: it is leaving at once and owns no partition (its data then follows, see the simulation)', async () => {
+    const node = await startNode({ handoffIntervalMs: 100 });
+    await node.store.putObject(node.localKey, versionSet({ a: 1 }, [['a', 1, 'mine']]));
+    const own = node.core.members().find((m) => m.id === SELF)!;
+    const removal: MemberRecord = { ...own, status: 'left', version: own.version + 1_000_000, history: [...own.history, { atMs: START_MS + 1, capacity: 0 }], pending: [], handoffs: [] };
+    node.core.receive('b', { type: 'gossip', reply: false, members: [removal] });
+    expect(node.core.members().find((m) => m.id === SELF)!.status).toBe('leaving');
+    expect(node.core.ring().partitionsOf(SELF)).toEqual([]);
+  });
+});

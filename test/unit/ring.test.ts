@@ -406,3 +406,51 @@ describe('errors', () => {
     expect(ring.partitionsOf('c')).toEqual([]);
   });
 });
+
+describe('ring history: capacity changes, leaves and re-joins (paper §2, §4.8.1, §4.9)', () => {
+  const ids = nodeIds(6, 'history');
+  const joined = (k: number): RingMember[] => ids.slice(0, k).map((id, i) => ({ id, capacity: 1, history: [{ atMs: i * 10, capacity: 1 }] }));
+
+  it('a capacity change moves only the partitions the changed share needs, and doubles that node’s partitions', () => {
+    const before = Ring.build(joined(5));
+    const changed = joined(5).map((m, i) => (i === 2 ? { ...m, capacity: 2, history: [...m.history!, { atMs: 100, capacity: 2 }] } : m));
+    const after = Ring.build(changed);
+    const share = (256 * 2) / 6;
+    expect(Math.abs(after.partitionsOf(ids[2]!).length - share)).toBeLessThanOrEqual(1);
+    for (const id of ids.slice(0, 5).filter((_, i) => i !== 2)) expect(Math.abs(after.partitionsOf(id).length - 256 / 6)).toBeLessThanOrEqual(1);
+    expect(Ring.movedPartitions(before, after)).toBeLessThanOrEqual(minimumMoves(before, after) + 1);
+  });
+
+  it('a member whose history ends at capacity 0 owns nothing; its leave moves only its partitions', () => {
+    const before = Ring.build(joined(5));
+    const leaving = joined(5).map((m, i) => (i === 1 ? { ...m, history: [...m.history!, { atMs: 100, capacity: 0 }] } : m));
+    const after = Ring.build(leaving);
+    expect(after.partitionsOf(ids[1]!)).toEqual([]);
+    expect(after.members.map((m) => m.id)).not.toContain(ids[1]);
+    expect(Ring.movedPartitions(before, after)).toBe(before.partitionsOf(ids[1]!).length);
+  });
+
+  it('a re-join after a leave is a join at the end of the replay: it moves the minimum again', () => {
+    const left = joined(5).map((m, i) => (i === 1 ? { ...m, history: [...m.history!, { atMs: 100, capacity: 0 }] } : m));
+    const before = Ring.build(left);
+    const rejoined = left.map((m, i) => (i === 1 ? { ...m, history: [...m.history!, { atMs: 200, capacity: 1 }] } : m));
+    const after = Ring.build(rejoined);
+    expect(after.partitionsOf(ids[1]!).length).toBeGreaterThanOrEqual(51);
+    expect(Ring.movedPartitions(before, after)).toBe(after.partitionsOf(ids[1]!).length);
+  });
+
+  it('is the same ring whatever order the histories arrive in, and equal to the joinedAtMs/leftAtMs form', () => {
+    const members = joined(6).map((m, i) => (i === 4 ? { ...m, history: [...m.history!, { atMs: 80, capacity: 0 }] } : m));
+    const a = Ring.build(members);
+    const b = Ring.build([...members].reverse());
+    expect(b.owners()).toEqual(a.owners());
+    const shorthand = ids.map((id, i) => ({ id, capacity: 1, joinedAtMs: i * 10, ...(i === 4 ? { leftAtMs: 80 } : {}) }));
+    expect(Ring.build(shorthand).owners()).toEqual(a.owners());
+  });
+
+  it('rejects an empty or malformed history', () => {
+    expect(() => Ring.build([{ id: 'a', capacity: 1, history: [] }])).toThrow(/history/);
+    expect(() => Ring.build([{ id: 'a', capacity: 1, history: [{ atMs: 0, capacity: -1 }] }])).toThrow(/history/);
+    expect(() => Ring.build([{ id: 'a', capacity: 1, history: [{ atMs: Number.NaN, capacity: 1 }] }])).toThrow(/history/);
+  });
+});
