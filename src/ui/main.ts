@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     signaling: { ...peerClientOptions(location), peersUrl: peersListUrl(location.origin) },
   });
   const config = node.config();
-  $('node-id').textContent = node.id;
+  $('node-id').textContent = node.adopted ? `${node.id} (a closed tab's node, taken over with its data)` : node.id;
   $('cluster').textContent = cluster;
   $('quorum').textContent = `${config.n} / ${config.r} / ${config.w}`;
   $('partitions').textContent = String(config.partitionCount);

@@ -148,3 +148,52 @@ describe('membership changes with real tabs', () => {
     console.info(`load: ${failures} writes failed (not acknowledged) during the changes`);
   }, 300_000);
 });
+
+describe('adopting a closed tab’s node (DESIGN.md §3)', () => {
+  let server: PreviewServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let url: string;
+  const tabs: NodeTab[] = [];
+
+  beforeAll(async () => {
+    const app = await startApp();
+    server = app.server;
+    browser = await launchBrowser();
+    context = await browser.newContext();
+    url = `${app.origin}/?cluster=adopt${Date.now().toString(36)}`;
+    for (let i = 0; i < 4; i++) tabs.push(await NodeTab.open(context, url));
+    await Promise.all(tabs.map((tab) => tab.waitMembers(4)));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('a new tab takes over a closed tab’s node with its data; with adopt=off it starts a node of its own', async () => {
+    for (let i = 0; i < 40; i++) await tabs[i % 4]!.put(`adopt:${i}`, i);
+    const closing = tabs[3]!;
+    const closedId = await closing.id();
+    const keysBefore = (await closing.localKeys()).sort();
+    expect(keysBefore.length).toBeGreaterThan(0);
+    await closing.page.close();
+    tabs.pop();
+
+    // adopt=off: a node of its own, even though a closed node is free.
+    const own = await NodeTab.open(context, `${url}&adopt=off`);
+    const ownId = await own.id();
+    expect(ownId).not.toBe(closedId);
+    expect(await own.page.evaluate(() => window.dynamo!.node.adopted)).toBe(false);
+
+    // The default: the closed node comes back in the new tab, with its database.
+    const adopter = await NodeTab.open(context, url);
+    expect(await adopter.id()).toBe(closedId);
+    expect(await adopter.page.evaluate(() => window.dynamo!.node.adopted)).toBe(true);
+    expect((await adopter.localKeys()).sort()).toEqual(expect.arrayContaining(keysBefore));
+    await waitFor('the others to see the adopted node alive', async () => (await Promise.all(tabs.map((t) => t.reachabilityOf(closedId)))).every((s) => s === 'alive'), 30_000);
+    // No extra member: the cluster has the four nodes plus the adopt=off one.
+    expect((await tabs[0]!.memberIds()).sort()).toEqual([...(await Promise.all(tabs.map((t) => t.id()))), closedId, ownId].sort());
+    expect(await adopter.page.locator('#node-id').textContent()).toBe(`${closedId} (a closed tab's node, taken over with its data)`);
+  });
+});
