@@ -99,10 +99,10 @@ export interface HandoffPorts {
   isHealthy: (id: NodeId) => boolean;
   request: (to: NodeId, body: HandoffRequest, timeoutMs: number) => Promise<ReplyMessage>;
   merkle: () => MerkleService | undefined;
-  /** This node's stored version set of `key` (not hints). */
-  localObject: (key: string) => Promise<VersionSet | undefined>;
-  /** Merges into this node's store (under the key's lock). */
-  mergeLocal: (key: string, versions: VersionSet) => Promise<void>;
+  /** This node's stored version sets of `keys` (not hints), in order, read in one transaction. */
+  localObjects: (keys: readonly string[]) => Promise<(VersionSet | undefined)[]>;
+  /** Merges a batch into this node's store durably, in one transaction (under the keys' locks). */
+  mergeBatch: (items: readonly { key: string; versions: VersionSet }[]) => Promise<void>;
   /** Deletes `key` if its stored version set still has `digest` (under the key's lock); true when deleted. */
   dropIfUnchanged: (key: string, digest: Uint8Array) => Promise<boolean>;
   /** This node's `pending` or `handoffs` changed: gossip them. */
@@ -114,6 +114,8 @@ export interface HandoffPorts {
   timeoutMs: () => number;
   /** Deadline of the small control messages (start, finish, pull), ms. */
   controlTimeoutMs: () => number;
+  /** How long a new replica waits for holders to advertise a partition before pulling it from the other replicas (ms). */
+  holderGraceMs: () => number;
   /** False while a fresh node has not heard from any peer yet (it must not conclude it is alone). */
   knowsCluster: () => boolean;
   onTransfer: (report: TransferReport) => void;
@@ -151,8 +153,8 @@ export function replicatedPartitions(ring: Ring, self: NodeId, n: number): Set<n
 
 /** The partition handoff engine of one node. */
 export class PartitionHandoff {
-  /** Partitions replicated here whose data has not been received yet. */
-  private readonly pending = new Set<number>();
+  /** Partitions replicated here whose data has not been received yet, and since when (ms). */
+  private readonly pending = new Map<number, number>();
   /** Partitions held here but not replicated: being handed off (advertised). */
   private readonly advertised = new Set<number>();
   /** Per advertised partition: receivers that acknowledged its finish. */
@@ -187,13 +189,13 @@ export class PartitionHandoff {
 
   /** Restores what the node's stored record remembered (after a restart). */
   restore(pending: readonly number[], handoffs: readonly number[]): void {
-    for (const p of pending) this.pending.add(p);
+    for (const p of pending) this.pending.set(p, this.ports.now());
     for (const p of handoffs) this.advertised.add(p);
   }
 
   /** The partitions still pending here, ascending. */
   pendingPartitions(): number[] {
-    return [...this.pending].sort((a, b) => a - b);
+    return [...this.pending.keys()].sort((a, b) => a - b);
   }
 
   /** The partitions being handed off from here, ascending. */
@@ -238,7 +240,7 @@ export class PartitionHandoff {
     let changed = false;
     for (const p of now) {
       if (!old.has(p) && !this.pending.has(p) && !this.advertised.has(p)) {
-        this.pending.add(p);
+        this.pending.set(p, this.ports.now());
         changed = true;
       }
       if (this.advertised.delete(p)) {
@@ -255,7 +257,7 @@ export class PartitionHandoff {
         changed = true;
       }
     }
-    for (const p of [...this.pending]) {
+    for (const p of [...this.pending.keys()]) {
       if (!now.has(p)) {
         this.pending.delete(p);
         changed = true;
@@ -308,7 +310,7 @@ export class PartitionHandoff {
   /** A batch of objects: merged durably before the answer. */
   async onBatch(partition: number, items: readonly { key: string; versions: VersionSet }[]): Promise<boolean> {
     if (!this.replicated.has(partition)) return false;
-    for (const item of items) await this.ports.mergeLocal(item.key, item.versions);
+    await this.ports.mergeBatch(items);
     this.keysReceived += items.length;
     return true;
   }
@@ -342,7 +344,7 @@ export class PartitionHandoff {
     const n = this.ports.n();
     const pendingOf = new Map(members.map((m) => [m.id, new Set(m.pending)]));
     let changed = false;
-    for (const p of [...this.pending]) {
+    for (const [p, sinceMs] of [...this.pending]) {
       const finished = this.finishedFrom.get(p) ?? new Set<NodeId>();
       const holders = members.filter((m) => m.id !== this.ports.self && m.status !== 'left' && m.handoffs.includes(p)).map((m) => m.id);
       let done: boolean;
@@ -353,7 +355,11 @@ export class PartitionHandoff {
           .preferenceListForPartition(p)
           .slice(0, n)
           .filter((id) => id !== this.ports.self && !(pendingOf.get(id)?.has(p) ?? true));
-        if (sources.length === 0) {
+        if (nowMs - sinceMs < this.ports.holderGraceMs()) {
+          // The old holders may not have heard of the change yet: give gossip time to bring their
+          // advertisements before asking the other replicas for the whole partition.
+          done = false;
+        } else if (sources.length === 0) {
           // Nobody holds the partition's past writes: nothing to wait for (a new cluster) — unless
           // this node has not heard of its cluster yet.
           done = this.ports.knowsCluster();
@@ -593,14 +599,15 @@ export class PartitionHandoff {
   private async streamFrom(t: Transfer, keys: string[], digests: Map<string, Uint8Array>, timeoutMs: number): Promise<void> {
     while (t.cursor < keys.length) {
       const slice = keys.slice(t.cursor, t.cursor + this.config.handoffBatchSize);
+      const objects = await this.ports.localObjects(slice);
       const items: { key: string; versions: VersionSet }[] = [];
       let batchBytes = 0;
       let taken = 0;
       // At most handoffBatchSize objects and about HANDOFF_BATCH_BYTES, but always at least one.
-      for (const k of slice) {
+      for (const [i, k] of slice.entries()) {
         if (taken > 0 && batchBytes >= HANDOFF_BATCH_BYTES) break;
         taken++;
-        const versions = await this.ports.localObject(k);
+        const versions = objects[i];
         if (versions === undefined) continue;
         items.push({ key: k, versions });
         batchBytes += versionSetSizeBytes(versions) + k.length;

@@ -21,6 +21,17 @@ export class KeyedMutex {
     return result;
   }
 
+  /**
+   * Runs `section` holding the locks of all `keys` at once. Locks are taken one by one in code-unit
+   * order, so two multi-key sections can never wait on each other in a cycle (and single-key sections
+   * hold one lock only).
+   */
+  runAll<T>(keys: readonly string[], section: () => Promise<T>): Promise<T> {
+    const sorted = [...new Set(keys)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const acquire = (i: number): Promise<T> => (i === sorted.length ? section() : this.run(sorted[i]!, () => acquire(i + 1)));
+    return acquire(0);
+  }
+
   /** Number of keys with a section running or queued (for tests and stats). */
   get activeKeys(): number {
     return this.tails.size;

@@ -366,14 +366,15 @@ export class NodeCore {
       isHealthy: (id) => this.isHealthy(id) && this.detector.status(id) === 'alive',
       request: (to, body, timeoutMs) => this.request(to, body, timeoutMs),
       merkle: () => this.merkle,
-      localObject: (key) => this.store.getObject(key),
-      mergeLocal: (key, versions) => this.mergeLocal(key, versions),
+      localObjects: (keys) => this.store.getObjects(keys),
+      mergeBatch: (items) => this.mergeBatch(items),
       dropIfUnchanged: (key, digest) => this.dropIfUnchanged(key, digest),
       publish: (pending, handoffs) => this.updateSelfRecord({ pending, handoffs }),
       onDrained: () => this.drained(),
       now: () => this.clock.now(),
       timeoutMs: () => this.config.requestTimeoutMs,
       controlTimeoutMs: () => this.config.replicaTimeoutMs,
+      holderGraceMs: () => 3 * this.config.gossipIntervalMs,
       knowsCluster: () => this.seeds.size === 0 && this.clock.now() - this.startedAtMs >= 2 * this.config.gossipIntervalMs,
       onTransfer: (report) => this.emit({ type: 'handoff', ...report }),
       onPartitionReceived: (partition) => this.emit({ type: 'partition-received', partition }),
@@ -1350,6 +1351,22 @@ export class NodeCore {
         await this.store.putObject(key, merged);
         this.treeUpdate(key, merged);
       }
+    });
+  }
+
+  /** Merges many version sets into the local replica in one durable transaction (partition handoff). */
+  private async mergeBatch(items: readonly { key: string; versions: VersionSet }[]): Promise<void> {
+    const keys = items.map((item) => item.key);
+    await this.locks.runAll(keys, async () => {
+      const unique = [...new Set(keys)];
+      const stored = await this.store.getObjects(unique);
+      const merged = new Map<string, VersionSet | undefined>(unique.map((key, i) => [key, stored[i]]));
+      for (const item of items) merged.set(item.key, mergeVersionSets(merged.get(item.key), item.versions));
+      const changed = unique
+        .map((key, i) => ({ key, versions: merged.get(key)!, before: stored[i] }))
+        .filter((e) => e.before === undefined || !versionSetsEqual(e.before, e.versions));
+      await this.store.putObjects(changed.map(({ key, versions }) => ({ key, versions })));
+      for (const { key, versions } of changed) this.treeUpdate(key, versions);
     });
   }
 

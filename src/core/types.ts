@@ -95,6 +95,13 @@ export interface Store {
    * transaction completed), so a replica may acknowledge it.
    */
   putObject(key: string, versions: VersionSet): Promise<void>;
+  /** The stored version sets of `keys`, in order (`undefined` where absent), read in one transaction. */
+  getObjects(keys: readonly string[]): Promise<(VersionSet | undefined)[]>;
+  /**
+   * Replaces the version sets of many keys in one transaction: all are stored or none. Resolves only
+   * once durable (partition handoff writes a batch this way).
+   */
+  putObjects(entries: readonly { key: string; versions: VersionSet }[]): Promise<void>;
   /** Removes `key` entirely (used to purge tombstones). Resolves once durable. */
   deleteObject(key: string): Promise<void>;
   /** Every stored key, in ascending code-unit order. */

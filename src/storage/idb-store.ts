@@ -290,6 +290,27 @@ export class IdbStore implements Store {
     await this.#write('putObject', 'objects', (store) => store.put(withCompactData(versions), key));
   }
 
+  /** The version sets of `keys`, in order (`undefined` where absent), from one readonly transaction. */
+  async getObjects(keys: readonly string[]): Promise<(VersionSet | undefined)[]> {
+    if (keys.length === 0) return [];
+    return this.#run('getObjects', async (db) => {
+      const tx = db.transaction('objects', 'readonly');
+      const values = await Promise.all(keys.map((key) => tx.store.get(key)));
+      await tx.done;
+      return values;
+    });
+  }
+
+  /**
+   * Replaces the version sets of many keys in one transaction, all or none, and resolves after it
+   * completed with the configured durability.
+   * @throws StorageQuotaError when the browser is out of space; StorageError otherwise.
+   */
+  async putObjects(entries: readonly { key: string; versions: VersionSet }[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.#write('putObjects', 'objects', (store) => Promise.all(entries.map((e) => store.put(withCompactData(e.versions), e.key))));
+  }
+
   /** Removes `key` (resolves when absent too), after its transaction completed. */
   async deleteObject(key: string): Promise<void> {
     await this.#write('deleteObject', 'objects', (store) => store.delete(key));

@@ -104,6 +104,22 @@ export class MemoryStore implements Store {
     this.data.objects.set(key, copyForStorage(withCompactData(versions), 'putObject'));
   }
 
+  /** Copies of the version sets of `keys`, in order (`undefined` where absent). */
+  async getObjects(keys: readonly string[]): Promise<(VersionSet | undefined)[]> {
+    this.#assertOpen('getObjects');
+    return keys.map((key) => {
+      const stored = this.data.objects.get(key);
+      return stored === undefined ? undefined : structuredClone(stored);
+    });
+  }
+
+  /** Replaces many keys' version sets at once: all or none (copies are made before anything is stored). */
+  async putObjects(entries: readonly { key: string; versions: VersionSet }[]): Promise<void> {
+    this.#beginWrite('putObjects');
+    const copies = entries.map((e) => [e.key, copyForStorage(withCompactData(e.versions), 'putObjects')] as const);
+    for (const [key, versions] of copies) this.data.objects.set(key, versions);
+  }
+
   /** Removes `key`; resolves when it was absent too. Rejects with `StorageError` after `close()` or on an injected failure. */
   async deleteObject(key: string): Promise<void> {
     this.#beginWrite('deleteObject');

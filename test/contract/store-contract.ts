@@ -215,6 +215,26 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
         expect(await store.getObject('k')).toEqual({ ...versionSet(bytes(7, 8)), dots: [{ node: 'c', counter: 4, timestampMs: 30 }] });
       });
 
+      it('reads many keys at once, in order, undefined where absent', async () => {
+        await store.putObject('b', versionSet(bytes(2)));
+        await store.putObject('d', versionSet(null));
+        expect(await store.getObjects(['d', 'a', 'b', 'b'])).toEqual([versionSet(null), undefined, versionSet(bytes(2)), versionSet(bytes(2))]);
+        expect(await store.getObjects([])).toEqual([]);
+      });
+
+      it('writes many keys at once: every one lands, replacing what was there, and survives a reopen', async () => {
+        await store.putObject('k1', versionSet(bytes(9)));
+        const entries = Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, versions: versionSet(bytes(i)) }));
+        await store.putObjects(entries);
+        expect(await store.countObjects()).toBe(40);
+        expect(await store.getObject('k1')).toEqual(versionSet(bytes(1)));
+        await store.putObjects([]);
+        if (fixture.reopen === undefined) return;
+        await store.close();
+        const again = await reopen();
+        expect(await again.getObjects(entries.map((e) => e.key))).toEqual(entries.map((e) => e.versions));
+      });
+
       it('applies concurrent writes to one key in call order', async () => {
         await Promise.all([
           store.putObject('k', versionSet(bytes(1))),

@@ -124,4 +124,26 @@ describe('KeyedMutex', () => {
     await drainMicrotasks();
     expect(mutex.activeKeys).toBe(0);
   });
+
+  it('runAll holds every key of a batch: single-key sections on those keys wait, and two overlapping batches never deadlock', async () => {
+    const mutex = new KeyedMutex();
+    const gate = deferred();
+    const order: string[] = [];
+    const batch = mutex.runAll(['b', 'a', 'b'], async () => {
+      order.push('batch start');
+      await gate.promise;
+      order.push('batch end');
+    });
+    const single = mutex.run('a', async () => void order.push('single a'));
+    const other = mutex.run('z', async () => void order.push('single z'));
+    // Reversed key order in the second batch: locks are still taken in one global order.
+    const second = mutex.runAll(['b', 'a'], async () => void order.push('second batch'));
+    await other;
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    // The batch runs, a key outside it is free, and its keys are held.
+    expect([...order].sort()).toEqual(['batch start', 'single z']);
+    gate.resolve();
+    await Promise.all([batch, single, second]);
+    expect(order.slice(2)).toEqual(['batch end', 'single a', 'second batch']);
+  });
 });
