@@ -106,6 +106,8 @@ export const messageSchema = v.variant('type', [
     members: v.pipe(v.array(memberRecord), v.maxLength(MAX_WIRE_MEMBERS)),
     reply: v.boolean(),
     suspects: v.optional(v.pipe(v.array(v.object({ id: nodeId, incarnation: counter })), v.maxLength(MAX_WIRE_MEMBERS))),
+    // Each node's own load (objects, hints held), numbered by its reporter; relayed like the records.
+    loads: v.optional(v.pipe(v.array(v.object({ id: nodeId, keys: counter, hints: counter, seq: counter })), v.maxLength(MAX_WIRE_MEMBERS))),
   }),
   v.object({ type: v.literal('ping'), requestId }),
   v.object({ type: v.literal('ping-req'), requestId, target: nodeId, timeoutMs }),

@@ -133,6 +133,8 @@ export interface GetResult {
   siblings: SiblingView[];
   /** Opaque context to pass to the next put/delete of this key. '' when nothing was found. */
   context: string;
+  /** The merged vector clock of what was read (paper §4.4): one entry per coordinator that wrote the key, for display. */
+  clock: { node: NodeId; counter: number }[];
   /** Replicas that answered (including this node when it is a replica). */
   answeredBy: NodeId[];
 }
@@ -312,6 +314,9 @@ export class NodeCore {
   /** Members, capacities and histories the current ring was built from (a ring is rebuilt only when they change). */
   private ringSignature = '';
   private startedAtMs = 0;
+  /** Load reports by member (objects, hints), highest `seq` kept; this node's own refreshed each gossip round. */
+  private readonly loads = new Map<NodeId, { keys: number; hints: number; seq: number; receivedAtMs: number }>();
+  private loadRefreshing = false;
   /** Waiters of `leave()`. */
   private leaveWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons' | 'probesSent' | 'indirectProbeRounds' | 'antiEntropyRounds' | 'antiEntropyRepairs' | 'handoffKeysSent' | 'handoffKeysReceived' | 'handoffTransfers'> = {
@@ -612,7 +617,8 @@ export class NodeCore {
     const peer = pool[Math.floor(this.random.next() * pool.length)];
     if (peer === undefined) return;
     this.counters.gossipRounds++;
-    this.send(peer, { type: 'gossip', members: this.membership.all(), reply: true, suspects: this.detector.suspicions() });
+    this.refreshOwnLoad();
+    this.send(peer, { type: 'gossip', members: this.membership.all(), reply: true, suspects: this.detector.suspicions(), loads: this.loadReports() });
     this.emit({ type: 'gossip', peer, direction: 'sent', changed: false });
   }
 
@@ -638,6 +644,7 @@ export class NodeCore {
     }
     switch (message.type) {
       case 'gossip':
+        for (const load of message.loads ?? []) this.mergeLoad(load);
         this.onGossip(from, message.members, message.reply, message.suspects ?? []);
         return;
       case 'replica-get':
@@ -703,7 +710,7 @@ export class NodeCore {
     }
     const stale = selfRecord !== undefined && (theirView === undefined || theirView.version < selfRecord.version);
     // Push-pull: answer a round, and correct a peer that holds an old record of this node.
-    if (reply || stale) this.send(from, { type: 'gossip', members: this.membership.all(), reply: false, suspects: this.detector.suspicions() });
+    if (reply || stale) this.send(from, { type: 'gossip', members: this.membership.all(), reply: false, suspects: this.detector.suspicions(), loads: this.loadReports() });
   }
 
   private onMembershipChanged(): void {
@@ -722,6 +729,39 @@ export class NodeCore {
     this.detector.setPeers(this.membership.peers(), this.clock.now());
     this.emit({ type: 'membership', members });
     this.store.putMeta(META_MEMBERS, members).catch((error: unknown) => this.reportError(error, 'saving the membership'));
+  }
+
+  /** Own load for the next report: objects held (from the Merkle trees) and hints held, read without waiting. */
+  private refreshOwnLoad(): void {
+    if (this.loadRefreshing) return;
+    this.loadRefreshing = true;
+    void Promise.all([this.merkle?.keyCounts() ?? Promise.resolve(new Map<number, number>()), this.store.countHints()])
+      .then(([counts, hints]) => {
+        let keys = 0;
+        for (const count of counts.values()) keys += count;
+        const own = this.loads.get(this.id);
+        if (own?.keys !== keys || own.hints !== hints) this.loads.set(this.id, { keys, hints, seq: (own?.seq ?? 0) + 1, receivedAtMs: this.clock.now() });
+      })
+      .catch(() => undefined)
+      .finally(() => (this.loadRefreshing = false));
+  }
+
+  private loadReports(): { id: NodeId; keys: number; hints: number; seq: number }[] {
+    return [...this.loads].map(([id, l]) => ({ id, keys: l.keys, hints: l.hints, seq: l.seq }));
+  }
+
+  private mergeLoad(load: { id: NodeId; keys: number; hints: number; seq: number }): void {
+    if (load.id === this.id) return;
+    const known = this.loads.get(load.id);
+    if (known === undefined || load.seq > known.seq) this.loads.set(load.id, { keys: load.keys, hints: load.hints, seq: load.seq, receivedAtMs: this.clock.now() });
+  }
+
+  /**
+   * What each member last reported of its load (by gossip; this node's own is fresh): objects it
+   * stores and hints it holds for others, and when the report reached this node (ms).
+   */
+  memberLoads(): Map<NodeId, { keys: number; hints: number; reportedAtMs: number }> {
+    return new Map([...this.loads].map(([id, l]) => [id, { keys: l.keys, hints: l.hints, reportedAtMs: l.receivedAtMs }]));
   }
 
   /** Persists this node's own record (its version must never go back, even across restarts). */
@@ -991,6 +1031,7 @@ export class NodeCore {
     const result: GetResult = {
       siblings,
       context: outcome.versions ? encodeContext({ clock: outcome.versions.clock, dots: outcome.versions.dots ?? [] }) : '',
+      clock: (outcome.versions?.clock ?? []).map((e) => ({ node: e.node, counter: e.counter })),
       answeredBy: outcome.answeredBy,
     };
     this.emit({ type: 'get', key, siblings: siblings.length, answeredBy: outcome.answeredBy, latencyMs: this.clock.now() - startedMs });
@@ -1183,8 +1224,13 @@ export class NodeCore {
     const done = new Promise<Map<NodeId, { value: T; intendedFor?: NodeId }>>((resolve) => (resolveDone = resolve));
     const fail = (): void => {
       settled = true;
-      rejectQuorum(new QuorumNotReachedError(operation, successes.size, needed, Math.max(asked, needed), failures[0] ?? ''));
+      const partial = successes.size - complete;
+      const detail = [failures[0] ?? '', partial > 0 ? `${partial} more answered from a partition still being handed to them` : ''].filter(Boolean).join('; ');
+      rejectQuorum(new QuorumNotReachedError(operation, complete, needed, Math.max(asked, needed), detail));
     };
+    // Enough answers, but some from replicas still receiving the partition: wait a replica deadline
+    // for complete ones, then take what there is (availability first).
+    let graceStarted = false;
     const deadline = this.after(timeoutMs, () => {
       if (!settled) {
         failures.unshift(`deadline of ${timeoutMs} ms passed`);
@@ -1196,6 +1242,15 @@ export class NodeCore {
         settled = true;
         deadline.cancel();
         resolveQuorum(successes);
+      }
+      if (!settled && !graceStarted && successes.size >= needed) {
+        graceStarted = true;
+        this.after(this.replicaDeadline(timeoutMs), () => {
+          if (settled) return;
+          settled = true;
+          deadline.cancel();
+          resolveQuorum(successes);
+        });
       }
       // Not `else`: the reply that completes the quorum may also be the last one out.
       if (outstanding === 0) {

@@ -380,6 +380,14 @@ export class DynamoNode {
     return this.core.handoffStatus();
   }
 
+  /**
+   * Each member's last reported load, spread by gossip (this node's own is fresh): `{ keys, hints,
+   * reportedAtMs }` — objects stored, hints held for others, when the report arrived (ms, this clock).
+   */
+  memberLoads(): ReturnType<NodeCore['memberLoads']> {
+    return this.core.memberLoads();
+  }
+
   /** True when this node's identity was a closed tab's node, adopted with its data at start. */
   get adopted(): boolean {
     return this.identity.adopted;

@@ -1068,3 +1068,32 @@ describe('membership changes and partition handoff (paper §4.8.1, §4.9)', () =
     expect(node.core.ring().partitionsOf(SELF)).toEqual([]);
   });
 });
+
+describe('quorums while a partition moves (paper §4.9)', () => {
+  it('answers from replicas still receiving the partition do not make W at once; after a replica deadline without complete ones they are taken', async () => {
+    const node = await startNode({ replicaTimeoutMs: 1000 });
+    await node.core.setCapacity(2);
+    const { pending } = node.core.handoffStatus();
+    const ring = node.core.ring();
+    let key = '';
+    for (let i = 0; key === ''; i++) {
+      const k = `key-${i}`;
+      if (pending.includes(ring.partitionOfKey(k)) && node.core.preferenceList(k).slice(0, N).includes(SELF)) key = k;
+    }
+    node.transport.clear();
+    const put = track(node.core.put(key, 'moving'));
+    await until(() => node.transport.ofType('replica-put').filter((s) => s.message.key === key).length >= 2, 'replica-puts');
+    // One replica answers, marking its answer incomplete; the other stays silent.
+    const [first] = node.transport.ofType('replica-put').filter((s) => s.message.key === key);
+    node.core.receive(first!.to, { type: 'replica-put-reply', requestId: first!.message.requestId, complete: false });
+    await drain();
+    // Two answers (this node's own included), none from a node holding the partition completely.
+    expect(put.state).toBe('pending');
+    node.advance(999);
+    await drain();
+    expect(put.state).toBe('pending');
+    node.advance(2);
+    await until(() => put.state !== 'pending', 'the put to settle');
+    expect(put.state).toBe('resolved');
+  });
+});
