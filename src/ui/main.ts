@@ -9,7 +9,10 @@
 import { InvalidOptionError } from '../core/errors.js';
 import { peerClientOptions, peersListUrl } from '../signaling/signaling-plugin.js';
 import { DynamoNode, type DynamoEvent, type GetResult } from '../runtime/dynamo-node.js';
-import { renderLog, renderMembers, renderRing, renderSiblings, type LogEntry } from './views.js';
+import { keyPosition } from '../core/ring.js';
+import { RingView } from './explorer/ring-view.js';
+import { renderCounters, renderKey, renderMembers, renderPartition, type KeyInfo, type MemberRow } from './explorer/panels.js';
+import { nodeColours, renderLegend, renderLog, renderSiblings, type LogEntry } from './views.js';
 import './style.css';
 
 /** The console API: the node's public methods, bound, plus its id. */
@@ -84,49 +87,145 @@ async function main(): Promise<void> {
 
   const log: LogEntry[] = [];
   const contexts = new Map<string, string>();
+  let selectedPartition: number | undefined;
+  const ringView = new RingView($('ring') as unknown as SVGSVGElement, (partition) => selectPartition(partition));
+  const partitionInput = $<HTMLInputElement>('partition-input');
+  partitionInput.max = String(config.partitionCount - 1);
+  const selectPartition = (partition: number | undefined): void => {
+    selectedPartition = partition;
+    ringView.select(partition);
+    if (partition !== undefined && document.activeElement !== partitionInput) partitionInput.value = String(partition);
+    void renderNow();
+  };
+  partitionInput.addEventListener('input', () => {
+    const value = Number(partitionInput.value);
+    if (partitionInput.value !== '' && Number.isInteger(value) && value >= 0 && value < config.partitionCount) selectPartition(value);
+  });
+
+  /** How this node sees `id` right now. */
+  const seenFrom = (): ((id: string) => string) => {
+    const health = new Map(node.peerHealth().map((h) => [h.id, h.status] as const));
+    return (id) => (id === node.id ? 'this tab' : !node.connected ? 'cut off' : (health.get(id) ?? 'unknown'));
+  };
+  /** Keys per partition on this node (from its Merkle trees), refreshed at most every 2 s. */
+  let keyCounts: Record<number, number> = {};
+  let keyCountsAtMs = 0;
+  const refreshKeyCounts = (): void => {
+    if (Date.now() - keyCountsAtMs < 2000) return;
+    keyCountsAtMs = Date.now();
+    void node.merkleTrees().then((trees) => {
+      keyCounts = trees.keyCounts;
+    });
+  };
+
+  // Updates are batched: events only mark the view dirty; it is redrawn at most every 250 ms, in an
+  // animation frame (many tabs gossiping must not turn into many redraws).
   let renderQueued = false;
+  let lastRenderMs = 0;
   const render = (): void => {
     if (renderQueued) return;
     renderQueued = true;
-    requestAnimationFrame(() => {
-      renderQueued = false;
-      const ring = node.ring();
-      const members = node.members();
-      renderRing($('ring') as unknown as SVGSVGElement, $('legend'), ring, node.id);
-      // While this node is cut off, no peer is reachable from here, whatever the detector last saw.
-      const reachability = new Map(node.peerHealth().map((h) => [h.id, node.connected ? h.status : 'cut off'] as const));
-      renderMembers($('members').querySelector('tbody')!, members, ring, node.id, node.stats().connectedPeers, reachability);
-      void node.hintCount().then((n) => ($('hints').textContent = String(n)));
-      const toggle = $<HTMLButtonElement>('toggle-connection');
-      toggle.textContent = node.connected ? 'Disconnect this node' : 'Reconnect this node';
-      toggle.setAttribute('aria-pressed', String(!node.connected));
-      renderLog($('log'), log);
-      const self = members.find((m) => m.id === node.id);
-      const handoff = node.handoffStatus();
-      $('handoff').textContent =
-        handoff.pending.length + handoff.handoffs.length === 0
-          ? 'idle'
-          : `receiving ${handoff.pending.length}, handing off ${handoff.handoffs.length} partitions (${handoff.transfers.length} transfers)`;
-      const membershipButton = $<HTMLButtonElement>('toggle-membership');
-      membershipButton.textContent = self?.status === 'up' ? 'Leave the ring' : self?.status === 'leaving' ? 'Leaving…' : 'Join the ring again';
-      membershipButton.disabled = self?.status === 'leaving';
-      const capacityInput = $<HTMLInputElement>('capacity');
-      if (document.activeElement !== capacityInput && self) capacityInput.value = String(self.capacity);
-      // Capacity is a share of the ring: only a node in the ring has one to change.
-      for (const control of $('capacity-form').querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button')) control.disabled = self?.status !== 'up';
-      const peers = members.filter((m) => m.status !== 'left').length - 1;
-      status.textContent = self?.status === 'left'
-        ? 'left the ring — this tab holds no data; it still reads and writes through the others'
-        : self?.status === 'leaving'
-          ? 'leaving — handing its partitions to their new owners'
-          : !node.connected
-        ? 'disconnected — writes with w = 1 are kept here and sync on reconnect'
-        : peers === 0
-          ? 'alone — open another tab to add a node'
-          : `joined, ${peers} other node${peers === 1 ? '' : 's'}`;
-      status.dataset.state = node.connected ? 'joined' : 'offline';
-      refreshPreference();
-    });
+    const waitMs = Math.max(0, 250 - (Date.now() - lastRenderMs));
+    setTimeout(() => requestAnimationFrame(() => void renderNow()), waitMs);
+  };
+  const renderNow = async (): Promise<void> => {
+    renderQueued = false;
+    lastRenderMs = Date.now();
+    const ring = node.ring();
+    const members = node.members();
+    const colours = nodeColours(members.map((m) => m.id));
+    const seen = seenFrom();
+    const nowMs = Date.now();
+    refreshKeyCounts();
+    ringView.update(ring, node.id, colours);
+    renderLegend($('legend'), ring, node.id, colours);
+    // Partition details.
+    if (selectedPartition !== undefined && ring.members.length > 0) {
+      const p = selectedPartition;
+      const sync = node.syncStates().find((st) => st.partition === p);
+      renderPartition(
+        $('partition-details'),
+        {
+          partition: p,
+          partitionCount: ring.partitionCount,
+          preferenceList: ring.preferenceListForPartition(p),
+          n: config.n,
+          receiving: members.filter((m) => m.pending.includes(p)).map((m) => m.id),
+          handingOff: members.filter((m) => m.handoffs.includes(p)).map((m) => m.id),
+          keysHere: keyCounts[p],
+          sync,
+          self: node.id,
+        },
+        colours,
+        seen,
+        nowMs,
+      );
+    } else {
+      renderPartition($('partition-details'), undefined, colours, seen, nowMs);
+    }
+    refreshKey(colours, seen);
+    // Members.
+    const inRing = members.filter((m) => (m.history.at(-1)?.capacity ?? 0) > 0);
+    const totalCapacity = inRing.reduce((sum, m) => sum + m.capacity, 0);
+    const loads = node.memberLoads();
+    const health = new Map(node.peerHealth().map((h) => [h.id, h] as const));
+    const linked = node.stats().connectedPeers;
+    const rows: MemberRow[] = members.map((m) => ({
+      record: m,
+      seen: seen(m.id),
+      partitions: ring.members.some((r) => r.id === m.id) ? ring.partitionsOf(m.id).length : 0,
+      ideal: inRing.includes(m) && totalCapacity > 0 ? (ring.partitionCount * m.capacity) / totalCapacity : 0,
+      keys: loads.get(m.id)?.keys,
+      hints: loads.get(m.id)?.hints,
+      lastHeardMs: health.get(m.id)?.lastHeardMs,
+      linked: linked.includes(m.id),
+    }));
+    renderMembers($('members').querySelector('tbody')!, rows, node.id, colours, nowMs);
+    const worst = Math.max(0, ...rows.filter((r) => r.ideal > 0).map((r) => Math.abs(r.partitions - r.ideal) / r.ideal));
+    $('balance').textContent = `${inRing.length} node${inRing.length === 1 ? '' : 's'} in the ring; largest deviation from the ideal share: ${(worst * 100).toFixed(1)}%`;
+    const stats = node.stats();
+    renderCounters($('counters'), [
+      ['gossip rounds', stats.gossipRounds],
+      ['puts coordinated', stats.putsCoordinated],
+      ['gets coordinated', stats.getsCoordinated],
+      ['forwarded', stats.requestsForwarded],
+      ['read repairs', stats.readRepairs],
+      ['hints stored', stats.hintsStored],
+      ['hints delivered', stats.hintsDelivered],
+      ['anti-entropy rounds', stats.antiEntropyRounds],
+      ['anti-entropy repairs', stats.antiEntropyRepairs],
+      ['handoff transfers', stats.handoffTransfers],
+      ['messages dropped', stats.messagesDropped],
+    ]);
+    void node.hintCount().then((n) => ($('hints').textContent = String(n)));
+    const toggle = $<HTMLButtonElement>('toggle-connection');
+    toggle.textContent = node.connected ? 'Disconnect this node' : 'Reconnect this node';
+    toggle.setAttribute('aria-pressed', String(!node.connected));
+    renderLog($('log'), log);
+    const self = members.find((m) => m.id === node.id);
+    const handoff = node.handoffStatus();
+    $('handoff').textContent =
+      handoff.pending.length + handoff.handoffs.length === 0
+        ? 'idle'
+        : `receiving ${handoff.pending.length}, handing off ${handoff.handoffs.length} partitions (${handoff.transfers.length} transfers)`;
+    const membershipButton = $<HTMLButtonElement>('toggle-membership');
+    membershipButton.textContent = self?.status === 'up' ? 'Leave the ring' : self?.status === 'leaving' ? 'Leaving…' : 'Join the ring again';
+    membershipButton.disabled = self?.status === 'leaving';
+    const capacityInput = $<HTMLInputElement>('capacity');
+    if (document.activeElement !== capacityInput && self) capacityInput.value = String(self.capacity);
+    // Capacity is a share of the ring: only a node in the ring has one to change.
+    for (const control of $('capacity-form').querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button')) control.disabled = self?.status !== 'up';
+    const peers = members.filter((m) => m.status !== 'left').length - 1;
+    status.textContent = self?.status === 'left'
+      ? 'left the ring — this tab holds no data; it still reads and writes through the others'
+      : self?.status === 'leaving'
+        ? 'leaving — handing its partitions to their new owners'
+        : !node.connected
+          ? 'disconnected — writes with w = 1 are kept here and sync on reconnect'
+          : peers === 0
+            ? 'alone — open another tab to add a node'
+            : `joined, ${peers} other node${peers === 1 ? '' : 's'}`;
+    status.dataset.state = node.connected ? 'joined' : 'offline';
   };
   const note = (text: string): void => {
     log.unshift({ atMs: Date.now(), text });
@@ -184,28 +283,47 @@ async function main(): Promise<void> {
   const keyInput = $<HTMLInputElement>('key');
   const valueInput = $<HTMLTextAreaElement>('value');
   const result = $('kv-result');
-  const refreshPreference = (): void => {
+  /** The key lookup: the typed key's MD5 position, partition and preference list, with reachability. */
+  const refreshKey = (colours = nodeColours(node.members().map((m) => m.id)), seen = seenFrom()): void => {
     const key = keyInput.value;
-    const box = $('preference');
-    box.replaceChildren();
-    if (key === '') return;
+    if (key === '') {
+      renderKey($('key-lookup'), undefined, colours, seen);
+      ringView.showKey(undefined);
+      return;
+    }
     try {
+      const ring = node.ring();
       const list = node.preferenceList(key);
-      const label = document.createElement('span');
-      label.textContent = 'Preference list: ';
-      box.append(label);
-      list.forEach((id, i) => {
-        const item = document.createElement('span');
-        item.className = i < config.n ? 'replica' : 'fallback';
-        item.textContent = id + (id === node.id ? ' (this tab)' : '');
-        item.title = i < config.n ? `replica ${i + 1} of ${config.n}` : 'fallback';
-        box.append(item);
-      });
+      const position = keyPosition(key);
+      const partition = ring.partitionOfKey(key);
+      const info: KeyInfo = {
+        key,
+        positionHex: position.toString(16).padStart(32, '0'),
+        partition,
+        degrees: (Number(position) / 2 ** 128) * 360,
+        preferenceList: list,
+        n: config.n,
+      };
+      renderKey($('key-lookup'), info, colours, seen);
+      // The replicas' partitions: walking clockwise from the key's partition, the first partition of each replica met.
+      const replicaPartitions: number[] = [];
+      const met = new Set<string>();
+      const owners = ring.owners();
+      for (let step = 0; step < ring.partitionCount && met.size < Math.min(config.n, list.length); step++) {
+        const p = (partition + step) % ring.partitionCount;
+        const owner = owners[p];
+        if (owner !== undefined && !met.has(owner)) {
+          met.add(owner);
+          replicaPartitions.push(p);
+        }
+      }
+      ringView.showKey({ position, partition, replicaPartitions });
     } catch (error) {
-      box.textContent = (error as Error).message;
+      renderKey($('key-lookup'), { error: (error as Error).message }, colours, seen);
+      ringView.showKey(undefined);
     }
   };
-  keyInput.addEventListener('input', refreshPreference);
+  keyInput.addEventListener('input', () => refreshKey());
   $<HTMLFormElement>('kv-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const op = ((event as SubmitEvent).submitter as HTMLButtonElement | null)?.dataset.op ?? 'get';
@@ -218,6 +336,7 @@ async function main(): Promise<void> {
           const got: GetResult = await node.get(key);
           contexts.set(key, got.context);
           renderSiblings($('siblings'), got.siblings);
+          $('clock').textContent = got.clock.length === 0 ? '' : `vector clock: ${got.clock.map((e) => `${e.node}:${e.counter}`).join(', ')}`;
           result.textContent = got.siblings.length === 0 ? `“${key}” not found (answered by ${got.answeredBy.join(', ')})` : `${got.siblings.length} version${got.siblings.length === 1 ? '' : 's'} of “${key}” (answered by ${got.answeredBy.join(', ')})`;
         } else {
           const context = contexts.get(key);
@@ -271,16 +390,23 @@ function parseValue(text: string): unknown {
   }
 }
 
+let lastMembership = '';
+
 function describeEvent(event: DynamoEvent): string | undefined {
   switch (event.type) {
     case 'put':
-      return `put ${event.key} → ${event.version.node}:${event.version.counter}, ${event.acks} acks, ${event.latencyMs} ms`;
+      return `put ${event.key} → ${event.version.node}:${event.version.counter}, coordinated by ${event.coordinator}, ${event.acks} acks, ${event.latencyMs} ms`;
     case 'get':
       return `get ${event.key} → ${event.siblings} version(s) from ${event.answeredBy.join(', ')}, ${event.latencyMs} ms`;
     case 'read-repair':
       return `read repair of ${event.key} on ${event.replicas.join(', ')}`;
-    case 'membership':
-      return `membership: ${event.members.map((m) => m.id).join(', ')}`;
+    case 'membership': {
+      // Only when the set of members or their statuses changed (records change often: incarnations, handoff lists).
+      const signature = event.members.map((m) => `${m.id}:${m.status}`).join(',');
+      if (signature === lastMembership) return undefined;
+      lastMembership = signature;
+      return `membership: ${event.members.map((m) => (m.status === 'up' ? m.id : `${m.id} (${m.status})`)).join(', ')}`;
+    }
     case 'message-dropped':
       return `dropped a message from ${event.from}: ${event.reason}`;
     case 'error':
@@ -294,11 +420,13 @@ function describeEvent(event: DynamoEvent): string | undefined {
     case 'anti-entropy':
       return `anti-entropy with ${event.peer}: ${event.partitionsDiffering.length} of ${event.partitionsCompared} partitions differed, ${event.keysPulled} keys taken, ${event.keysPushed} sent`;
     case 'handoff':
-      return event.keys > 0 || event.reason !== 'ownership' ? `handed partition ${event.partition} to ${event.peer}: ${event.keys} keys in ${Math.round(event.durationMs)} ms (${event.reason})` : undefined;
+      return event.keys > 0 || event.reason !== 'ownership' ? `handed partition ${event.partition} to ${event.peer}: ${event.keys} key${event.keys === 1 ? '' : 's'} in ${Math.round(event.durationMs)} ms (${event.reason})` : undefined;
     case 'partition-received':
       return `received partition ${event.partition}: this node now serves it`;
     case 'membership-change':
       return event.change === 'capacity' ? `${event.node} changed its capacity to ${event.capacity}` : `${event.node}: ${event.change}`;
+    case 'gossip':
+      return event.changed && event.direction === 'received' ? `gossip from ${event.peer} brought membership news` : undefined;
     case 'connectivity':
       return event.connected ? 'reconnected' : 'disconnected';
     case 'seeds':

@@ -86,7 +86,7 @@ export class NodeTab {
    * Opens a tab on `url` and waits until its node has started. With `asNode`, the tab starts with that
    * node id in its sessionStorage — a closed tab reopened (or restored) under its old identity.
    */
-  static async open(context: BrowserContext, url: string, asNode?: string): Promise<NodeTab> {
+  static async open(context: BrowserContext, url: string, asNode?: string, startTimeoutMs = 30_000): Promise<NodeTab> {
     const page = await context.newPage();
     if (asNode !== undefined) {
       const cluster = new URL(url).searchParams.get('cluster') ?? 'default';
@@ -94,13 +94,13 @@ export class NodeTab {
     }
     const tab = new NodeTab(page, url);
     await page.goto(url);
-    await tab.waitStarted();
+    await tab.waitStarted(startTimeoutMs);
     return tab;
   }
 
   /** Waits until `window.dynamo` exists (or the page reports a start error). */
-  async waitStarted(): Promise<void> {
-    await this.page.waitForFunction(() => window.dynamo !== undefined || window.dynamoError !== undefined, undefined, { timeout: 30_000 });
+  async waitStarted(timeoutMs = 30_000): Promise<void> {
+    await this.page.waitForFunction(() => window.dynamo !== undefined || window.dynamoError !== undefined, undefined, { timeout: timeoutMs });
     const error = await this.page.evaluate(() => window.dynamoError);
     if (error) throw new Error(`node failed to start: ${error.name}: ${error.message}`);
   }

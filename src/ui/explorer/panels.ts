@@ -1,0 +1,197 @@
+/**
+ * The explorer's text panels: a partition's details, a key's place on the ring, the members table and
+ * the activity counters. Each is a function from plain data (taken from the node's public API) to DOM
+ * nodes written with `textContent` only, so no data is ever parsed as HTML.
+ */
+import type { MemberRecord } from '../../core/membership.js';
+
+/** How this node sees a peer: the failure detector's view, 'cut off' while this tab is disconnected, or 'this tab'. */
+export type Seen = string;
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+/** A node chip: its colour, its id, its role and how it is seen from here. */
+function chip(id: string, colour: string, role: string, seen: Seen): HTMLElement {
+  const item = el('li', undefined, `chip ${role}`);
+  item.dataset.node = id;
+  item.dataset.role = role;
+  item.dataset.reachability = seen;
+  const swatch = el('span', undefined, 'swatch');
+  swatch.style.background = colour;
+  item.append(swatch, el('span', id, 'id'), el('span', ` ${role} · ${seen}`, 'meta'));
+  return item;
+}
+
+/** A preference list as chips: the first `n` are replicas, the rest fallbacks. */
+export function preferenceChips(list: readonly string[], n: number, colours: ReadonlyMap<string, string>, seen: (id: string) => Seen): HTMLOListElement {
+  const ol = el('ol', undefined, 'chips');
+  list.forEach((id, i) => ol.append(chip(id, colours.get(id) ?? 'gray', i < n ? `replica ${i + 1}` : 'fallback', seen(id))));
+  return ol;
+}
+
+/** What the partition panel shows. */
+export interface PartitionInfo {
+  partition: number;
+  partitionCount: number;
+  preferenceList: readonly string[];
+  n: number;
+  /** Members receiving this partition now (handoff in progress), and those still handing it off. */
+  receiving: string[];
+  handingOff: string[];
+  /** Keys this node stores in the partition; undefined when it holds none of it. */
+  keysHere: number | undefined;
+  /** Anti-entropy state of the partition on this node, if it was compared. */
+  sync: { inSync: boolean; lastPeer: string; lastComparedMs: number; keysRepaired: number } | undefined;
+  self: string;
+}
+
+export function renderPartition(box: HTMLElement, info: PartitionInfo | undefined, colours: ReadonlyMap<string, string>, seen: (id: string) => Seen, nowMs: number): void {
+  if (info === undefined) {
+    box.replaceChildren(el('p', 'Select a partition on the ring (click, or focus the ring and use the arrow keys).', 'hint'));
+    return;
+  }
+  const { partition, partitionCount } = info;
+  const start = (BigInt(partition) << 128n) / BigInt(partitionCount);
+  const heading = el('h3', `Partition ${partition}`);
+  const range = el('p', `MD5 range from 0x${start.toString(16).padStart(32, '0').slice(0, 8)}… (${((partition / partitionCount) * 360).toFixed(1)}°), 1/${partitionCount} of the ring`, 'muted');
+  const replicas = info.preferenceList.slice(0, info.n);
+  const holders = el('dl', undefined, 'facts-grid');
+  const row = (term: string, value: string, key: string): void => {
+    const dt = el('dt', term);
+    const dd = el('dd', value);
+    dd.dataset.field = key;
+    holders.append(dt, dd);
+  };
+  row('Owner', info.preferenceList[0] ?? '—', 'owner');
+  row('Replicas', replicas.join(', ') || '—', 'replicas');
+  row('Receiving (handoff)', info.receiving.join(', ') || 'none', 'receiving');
+  row('Handing off', info.handingOff.join(', ') || 'none', 'handing-off');
+  row('Keys on this node', info.keysHere === undefined ? (replicas.includes(info.self) ? '0' : 'not a replica here') : String(info.keysHere), 'keys');
+  row(
+    'Sync (anti-entropy)',
+    info.sync === undefined
+      ? 'not compared yet'
+      : `${info.sync.inSync ? 'in sync' : 'differing'} with ${info.sync.lastPeer}, ${Math.max(0, Math.round((nowMs - info.sync.lastComparedMs) / 1000))} s ago; ${info.sync.keysRepaired} keys repaired`,
+    'sync',
+  );
+  box.replaceChildren(heading, range, el('h4', 'Preference list'), preferenceChips(info.preferenceList, info.n, colours, seen), holders);
+}
+
+/** What the key lookup shows. */
+export interface KeyInfo {
+  key: string;
+  positionHex: string;
+  partition: number;
+  degrees: number;
+  preferenceList: readonly string[];
+  n: number;
+}
+
+export function renderKey(box: HTMLElement, info: KeyInfo | { error: string } | undefined, colours: ReadonlyMap<string, string>, seen: (id: string) => Seen): void {
+  if (info === undefined) {
+    box.replaceChildren();
+    return;
+  }
+  if ('error' in info) {
+    box.replaceChildren(el('p', info.error, 'error'));
+    return;
+  }
+  const position = el('p');
+  position.dataset.field = 'position';
+  position.append('MD5 position ', el('code', `0x${info.positionHex}`), ` · partition ${info.partition} · ${info.degrees.toFixed(2)}°`);
+  const reachable = info.preferenceList.slice(0, info.n).filter((id) => ['alive', 'this tab'].includes(seen(id))).length;
+  const summary = el('p', `${reachable} of ${info.n} replicas reachable from here`, 'muted');
+  summary.dataset.field = 'reachable';
+  box.replaceChildren(position, preferenceChips(info.preferenceList, info.n, colours, seen), summary);
+}
+
+/** One row of the members table. */
+export interface MemberRow {
+  record: MemberRecord;
+  seen: Seen;
+  partitions: number;
+  /** Q·capacity/total for members in the ring. */
+  ideal: number;
+  keys: number | undefined;
+  hints: number | undefined;
+  lastHeardMs: number | undefined;
+  linked: boolean;
+}
+
+/** The status column: the member's own status, or how this node sees it when that is worse. */
+export function memberStatus(row: MemberRow): string {
+  if (row.record.status !== 'up') return row.record.status;
+  if (row.seen === 'suspect' || row.seen === 'unreachable' || row.seen === 'cut off') return row.seen;
+  return 'up';
+}
+
+export function renderMembers(tbody: HTMLElement, rows: MemberRow[], self: string, colours: ReadonlyMap<string, string>, nowMs: number): void {
+  const maxRatio = Math.max(1.5, ...rows.map((r) => (r.ideal > 0 ? r.partitions / r.ideal : 0)));
+  tbody.replaceChildren(
+    ...rows.map((r) => {
+      const m = r.record;
+      const tr = el('tr');
+      tr.dataset.node = m.id;
+      tr.dataset.status = memberStatus(r);
+      if (m.id === self) tr.className = 'self';
+      const cells: [string, string][] = [
+        ['node', m.id === self ? `${m.id} (this tab)` : m.id],
+        ['status', memberStatus(r) + [m.pending.length > 0 ? ` · receiving ${m.pending.length}` : '', m.handoffs.length > 0 ? ` · handing off ${m.handoffs.length}` : ''].join('')],
+        ['incarnation', String(m.incarnation)],
+        ['capacity', String(m.capacity)],
+        ['partitions', r.ideal > 0 ? `${r.partitions} / ${r.ideal.toFixed(1)}` : String(r.partitions)],
+        ['keys', r.keys === undefined ? '—' : String(r.keys)],
+        ['hints', r.hints === undefined ? '—' : String(r.hints)],
+        ['last-heard', m.id === self ? 'now' : r.lastHeardMs === undefined ? '—' : `${Math.max(0, Math.round((nowMs - r.lastHeardMs) / 1000))} s ago${r.linked ? ' · linked' : ''}`],
+      ];
+      for (const [key, text] of cells) {
+        const td = el('td', text);
+        td.dataset.col = key;
+        if (key === 'node') {
+          const swatch = el('span', undefined, 'swatch');
+          swatch.style.background = colours.get(m.id) ?? 'transparent';
+          td.prepend(swatch);
+        }
+        if (key === 'partitions' && r.ideal > 0) {
+          // Load at a glance: a bar of partitions against the ideal share (the tick).
+          const bar = el('span', undefined, 'bar');
+          bar.setAttribute('aria-hidden', 'true');
+          const fill = el('span', undefined, 'fill');
+          fill.style.width = `${Math.min(100, ((r.partitions / r.ideal) * 100) / maxRatio)}%`;
+          const tick = el('span', undefined, 'tick');
+          tick.style.left = `${100 / maxRatio}%`;
+          bar.append(fill, tick);
+          td.append(bar);
+        }
+        tr.append(td);
+      }
+      const actions = el('td');
+      if (m.id !== self && m.status !== 'left' && r.seen === 'unreachable') {
+        const remove = el('button', 'Remove', 'secondary small');
+        remove.type = 'button';
+        remove.dataset.remove = m.id;
+        remove.setAttribute('aria-label', `Remove ${m.id} from the ring for good`);
+        actions.append(remove);
+      }
+      tr.append(actions);
+      return tr;
+    }),
+  );
+}
+
+/** Live counters of the activity panel. */
+export function renderCounters(list: HTMLElement, counters: [string, number][]): void {
+  list.replaceChildren(
+    ...counters.map(([name, value]) => {
+      const item = el('li');
+      item.dataset.counter = name;
+      item.append(el('span', String(value), 'value'), el('span', name, 'name'));
+      return item;
+    }),
+  );
+}

@@ -1,0 +1,173 @@
+/**
+ * The ring explorer with five real tabs: what it shows is checked against the node's own public API
+ * (`window.dynamo`) — owners, preference lists, a key's MD5 position, reachability after a disconnect —
+ * and a membership change must show within 2 s of the node knowing it.
+ */
+import { createHash } from 'node:crypto';
+import type { Browser, BrowserContext } from 'playwright-core';
+import type { PreviewServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, NodeTab, startApp, waitFor } from './fixtures.js';
+
+describe('ring explorer', () => {
+  let server: PreviewServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let url: string;
+  const tabs: NodeTab[] = [];
+
+  beforeAll(async () => {
+    const app = await startApp();
+    server = app.server;
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+    url = `${app.origin}/?cluster=explorer${Date.now().toString(36)}&adopt=off`;
+    for (let i = 0; i < 5; i++) tabs.push(await NodeTab.open(context, url));
+    await Promise.all(tabs.map((tab) => tab.waitMembers(5)));
+    for (let i = 0; i < 30; i++) await tabs[i % 5]!.put(`explore:${i}`, { i });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('draws every partition in its owner’s colour, with the owner named, and a legend of the five nodes', async () => {
+    const page = tabs[0]!.page;
+    const owners = await tabs[0]!.ringOwners();
+    await waitFor('the ring drawn with the current owners', async () => {
+      const titles = await page.locator('#ring path[data-partition] title').allTextContents();
+      return titles.length === owners.length && titles.every((t, p) => t.startsWith(`partition ${p}: ${owners[p]}`));
+    });
+    const fills = await page.locator('#ring path[data-partition]').evaluateAll((paths) => paths.map((p) => p.getAttribute('fill')));
+    // One colour per owner, the same for all its partitions.
+    const colourOf = new Map<string, string>();
+    owners.forEach((owner, p) => {
+      const fill = fills[p]!;
+      expect(colourOf.get(owner) ?? fill).toBe(fill);
+      colourOf.set(owner, fill);
+    });
+    expect(new Set(colourOf.values()).size).toBe(5);
+    expect(await page.locator('#legend li').count()).toBe(5);
+    // This tab's partitions are marked.
+    const self = await tabs[0]!.id();
+    const marked = await page.locator('#ring path.mine').evaluateAll((marks) => marks.filter((m) => (m as SVGElement).style.visibility === 'visible').length);
+    expect(marked).toBe(owners.filter((o) => o === self).length);
+  });
+
+  it('typing a key shows its MD5 position and its preference list with roles and reachability', async () => {
+    const tab = tabs[1]!;
+    const key = 'cart:alice';
+    await tab.page.getByLabel('Key', { exact: true }).fill(key);
+    const expected = await tab.preferenceList(key);
+    const lookup = tab.page.locator('#key-lookup');
+    await waitFor('the lookup to show the preference list', async () => (await lookup.locator('li[data-node]').count()) === expected.length);
+    const shown = await lookup.locator('li[data-node]').evaluateAll((items) => items.map((i) => [(i as HTMLElement).dataset.node, (i as HTMLElement).dataset.role, (i as HTMLElement).dataset.reachability]));
+    const self = await tab.id();
+    expect(shown.map(([node]) => node)).toEqual(expected);
+    expect(shown.map(([, role]) => role)).toEqual(expected.map((_, i) => (i < 3 ? `replica ${i + 1}` : 'fallback')));
+    expect(shown.every(([node, , seen]) => seen === (node === self ? 'this tab' : 'alive'))).toBe(true);
+    const md5 = createHash('md5').update(key, 'utf8').digest('hex');
+    expect(await lookup.locator('[data-field=position] code').textContent()).toBe(`0x${md5}`);
+    const partition = await tab.page.evaluate((k) => window.dynamo!.ring().partitionOfKey(k), key);
+    expect(await lookup.locator('[data-field=position]').textContent()).toContain(`partition ${partition}`);
+    // The ring shows the key: a needle and its replicas' partitions.
+    expect(await tab.page.locator('#ring .needle').count()).toBe(1);
+    expect(await tab.page.locator('#ring .key-home, #ring .key-replica').count()).toBe(3);
+    await tab.screenshot('explorer-5-nodes-key');
+  });
+
+  it('selecting a partition (click, arrow keys, number field) shows its owner, preference list and holders', async () => {
+    const tab = tabs[2]!;
+    const page = tab.page;
+    const check = async (p: number): Promise<void> => {
+      const expected = await page.evaluate((q) => [...window.dynamo!.ring().preferenceListForPartition(q)], p);
+      const details = page.locator('#partition-details');
+      await waitFor(`partition ${p} in the details`, async () => (await details.locator('h3').textContent()) === `Partition ${p}`);
+      expect(await details.locator('[data-field=owner]').textContent()).toBe(expected[0]);
+      expect(await details.locator('[data-field=replicas]').textContent()).toBe(expected.slice(0, 3).join(', '));
+      expect(await details.locator('li[data-node]').evaluateAll((items) => items.map((i) => (i as HTMLElement).dataset.node))).toEqual(expected);
+      const self = await tab.id();
+      const keysField = await details.locator('[data-field=keys]').textContent();
+      if (expected.slice(0, 3).includes(self)) expect(keysField).toMatch(/^\d+$/);
+      else expect(keysField).toBe('not a replica here');
+    };
+    await page.locator('#ring path[data-partition="17"]').click({ force: true });
+    await check(17);
+    await page.locator('#ring').focus();
+    await page.keyboard.press('ArrowRight');
+    await check(18);
+    expect(await page.locator('#partition-input').inputValue()).toBe('18');
+    await page.locator('#partition-input').fill('200');
+    await check(200);
+  });
+
+  it('disconnecting a node through its page shows it unreachable in the others’ tables, as their detectors say', async () => {
+    const victim = tabs[4]!;
+    const victimId = await victim.id();
+    await victim.page.getByRole('button', { name: 'Disconnect this node' }).click();
+    const observer = tabs[0]!;
+    await waitFor('the observer to see it unreachable', async () => (await observer.reachabilityOf(victimId)) === 'unreachable', 30_000);
+    await waitFor('the table to show it', async () => (await observer.page.locator(`#members tr[data-node="${victimId}"] td[data-col=status]`).textContent())?.startsWith('unreachable'));
+    // The key lookup marks it too, when it is in the list.
+    await observer.page.getByLabel('Key', { exact: true }).fill('explore:1');
+    await waitFor('the chip to show it', async () => (await observer.page.locator(`#key-lookup li[data-node="${victimId}"]`).getAttribute('data-reachability')) === 'unreachable');
+    // The cut-off tab itself shows every peer cut off.
+    const rows = await victim.page.locator('#members tbody tr:not(.self) td[data-col=status]').allTextContents();
+    expect(rows.length).toBe(4);
+    expect(rows.every((t) => t.startsWith('cut off'))).toBe(true);
+    await observer.screenshot('explorer-5-nodes-unreachable');
+    await victim.page.getByRole('button', { name: 'Reconnect this node' }).click();
+    await waitFor('it to be alive again', async () => (await observer.reachabilityOf(victimId)) === 'alive', 30_000);
+    await waitFor('the table to show it up', async () => (await observer.page.locator(`#members tr[data-node="${victimId}"] td[data-col=status]`).textContent())?.startsWith('up'));
+  });
+
+  it('a membership change shows in the table within 2 s of the node learning it', async () => {
+    const observer = tabs[0]!;
+    // Watch from inside the page: when the node's membership first has the newcomer, and when the table shows it.
+    await observer.page.evaluate(() => {
+      const w = window as unknown as { seenAt?: Record<string, number>; shownAt?: Record<string, number> };
+      w.seenAt = {};
+      w.shownAt = {};
+      window.dynamo!.on('membership', (event) => {
+        for (const m of event.members) w.seenAt![m.id] ??= performance.now();
+      });
+      new MutationObserver(() => {
+        for (const row of document.querySelectorAll<HTMLElement>('#members tr[data-node]')) w.shownAt![row.dataset.node!] ??= performance.now();
+      }).observe(document.querySelector('#members tbody')!, { childList: true, subtree: true });
+    });
+    const joiner = await NodeTab.open(context, url);
+    const joinerId = await joiner.id();
+    tabs.push(joiner);
+    await waitFor('the observer to show the newcomer', async () => (await observer.page.locator(`#members tr[data-node="${joinerId}"]`).count()) === 1, 30_000);
+    const delayMs = await observer.page.evaluate((id) => {
+      const w = window as unknown as { seenAt: Record<string, number>; shownAt: Record<string, number> };
+      return w.shownAt[id]! - w.seenAt[id]!;
+    }, joinerId);
+    console.info(`membership change shown ${delayMs.toFixed(0)} ms after the node learned it`);
+    expect(delayMs).toBeLessThanOrEqual(2000);
+    // The ring follows: the newcomer's colour is in the legend, and its partitions are drawn as its.
+    await waitFor('the ring to show the new owner', async () => {
+      const owners = await observer.ringOwners();
+      const titles = await observer.page.locator('#ring path[data-partition] title').allTextContents();
+      return owners.includes(joinerId) && titles.every((t, p) => t.startsWith(`partition ${p}: ${owners[p]}`));
+    }, 10_000);
+    await observer.screenshot('explorer-6-nodes');
+  });
+
+  it('a get shows the siblings with the writes that made them and the vector clock', async () => {
+    const tab = tabs[3]!;
+    await tabs[0]!.put('explore:conflict', 'left');
+    await tabs[1]!.put('explore:conflict', 'right');
+    await tab.page.getByLabel('Key', { exact: true }).fill('explore:conflict');
+    await tab.page.getByRole('button', { name: 'Get' }).click();
+    await waitFor('two siblings', async () => (await tab.page.locator('#siblings li').count()) === 2);
+    const clock = await tab.page.locator('#clock').textContent();
+    // The clock shown is the one the API returns: one entry per coordinator of the two writes.
+    const got = await tab.page.evaluate(() => window.dynamo!.get('explore:conflict'));
+    expect(got.clock.length).toBeGreaterThanOrEqual(1);
+    expect(clock).toBe(`vector clock: ${got.clock.map((e) => `${e.node}:${e.counter}`).join(', ')}`);
+    const dots = await tab.page.locator('#siblings li small').allTextContents();
+    expect(dots.every((d) => /^written by [a-z0-9]+ as write #\d+/.test(d))).toBe(true);
+  });
+});
