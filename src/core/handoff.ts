@@ -114,6 +114,8 @@ export interface HandoffPorts {
   timeoutMs: () => number;
   /** Deadline of the small control messages (start, finish, pull), ms. */
   controlTimeoutMs: () => number;
+  /** Objects `node` last reported holding (gossiped load), if known. */
+  reportedKeys: (node: NodeId) => number | undefined;
   /** How long a new replica waits for holders to advertise a partition before pulling it from the other replicas (ms). */
   holderGraceMs: () => number;
   /** False while a fresh node has not heard from any peer yet (it must not conclude it is alone). */
@@ -355,7 +357,10 @@ export class PartitionHandoff {
           .preferenceListForPartition(p)
           .slice(0, n)
           .filter((id) => id !== this.ports.self && !(pendingOf.get(id)?.has(p) ?? true));
-        if (nowMs - sinceMs < this.ports.holderGraceMs()) {
+        if (sources.length > 0 && sources.every((s) => this.ports.reportedKeys(s) === 0) && this.ports.knowsCluster()) {
+          // Every other replica reported holding no object at all (a new cluster): nothing to receive.
+          done = true;
+        } else if (nowMs - sinceMs < this.ports.holderGraceMs()) {
           // The old holders may not have heard of the change yet: give gossip time to bring their
           // advertisements before asking the other replicas for the whole partition.
           done = false;
@@ -364,7 +369,11 @@ export class PartitionHandoff {
           // this node has not heard of its cluster yet.
           done = this.ports.knowsCluster();
         } else {
-          done = sources.every((s) => finished.has(s));
+          // Every source this node can reach must have finished (a source that is gone for good — a
+          // wiped tab's old id, say — would otherwise keep the partition pending forever), and at least
+          // one.
+          const reachable = sources.filter((s) => this.ports.isHealthy(s) || finished.has(s));
+          done = reachable.length > 0 && reachable.every((s) => finished.has(s));
           let asked = this.pulled.get(p);
           if (!asked) this.pulled.set(p, (asked = new Map()));
           for (const source of sources) {

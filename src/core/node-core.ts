@@ -380,6 +380,7 @@ export class NodeCore {
       timeoutMs: () => this.config.requestTimeoutMs,
       controlTimeoutMs: () => this.config.replicaTimeoutMs,
       holderGraceMs: () => 3 * this.config.gossipIntervalMs,
+      reportedKeys: (node) => this.loads.get(node)?.keys,
       knowsCluster: () => this.seeds.size === 0 && this.clock.now() - this.startedAtMs >= 2 * this.config.gossipIntervalMs,
       onTransfer: (report) => this.emit({ type: 'handoff', ...report }),
       onPartitionReceived: (partition) => this.emit({ type: 'partition-received', partition }),
@@ -1228,9 +1229,7 @@ export class NodeCore {
       const detail = [failures[0] ?? '', partial > 0 ? `${partial} more answered from a partition still being handed to them` : ''].filter(Boolean).join('; ');
       rejectQuorum(new QuorumNotReachedError(operation, complete, needed, Math.max(asked, needed), detail));
     };
-    // Enough answers, but some from replicas still receiving the partition: wait a replica deadline
-    // for complete ones, then take what there is (availability first).
-    let graceStarted = false;
+
     const deadline = this.after(timeoutMs, () => {
       if (!settled) {
         failures.unshift(`deadline of ${timeoutMs} ms passed`);
@@ -1243,15 +1242,7 @@ export class NodeCore {
         deadline.cancel();
         resolveQuorum(successes);
       }
-      if (!settled && !graceStarted && successes.size >= needed) {
-        graceStarted = true;
-        this.after(this.replicaDeadline(timeoutMs), () => {
-          if (settled) return;
-          settled = true;
-          deadline.cancel();
-          resolveQuorum(successes);
-        });
-      }
+
       // Not `else`: the reply that completes the quorum may also be the last one out.
       if (outstanding === 0) {
         if (!settled) {

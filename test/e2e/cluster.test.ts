@@ -90,7 +90,7 @@ describe('a cluster of five real tabs', () => {
     await expect.poll(() => other.textContent('#siblings'), { timeout: 10_000 }).toContain('<b>world</b>');
     // Rendered as text: no <b> element was created from the value.
     expect(await other.locator('#siblings b').count()).toBe(0);
-    expect(await other.locator('#preference .replica').count()).toBe(3);
+    expect(await other.locator('#key-lookup li[data-role^="replica"]').count()).toBe(3);
     await tabs[3]!.screenshot('cluster-five-tabs');
   });
 
