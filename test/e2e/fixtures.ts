@@ -93,7 +93,7 @@ export class NodeTab {
       await page.addInitScript(([slot, id]) => sessionStorage.setItem(slot, id), [`tabdynamo:${cluster}:node-id`, asNode] as const);
     }
     const tab = new NodeTab(page, url);
-    await page.goto(url);
+    await page.goto(url, { timeout: startTimeoutMs });
     await tab.waitStarted(startTimeoutMs);
     return tab;
   }
