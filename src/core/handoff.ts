@@ -659,11 +659,6 @@ export class PartitionHandoff {
   private publish(): void {
     this.ports.publish(this.pendingPartitions(), this.handoffPartitions());
   }
-
-  /** True while this node is handing something off or waiting for a partition (for `leave`). */
-  get busy(): boolean {
-    return this.advertised.size > 0 || this.transfers.size > 0;
-  }
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

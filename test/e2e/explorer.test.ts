@@ -4,32 +4,15 @@
  * and a membership change must show within 2 s of the node knowing it.
  */
 import { createHash } from 'node:crypto';
-import type { Browser, BrowserContext } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, NodeTab, startApp, waitFor } from './fixtures.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NodeTab, useCluster, waitFor } from './fixtures.js';
 
 describe('ring explorer', () => {
-  let server: PreviewServer;
-  let browser: Browser;
-  let context: BrowserContext;
-  let url: string;
-  const tabs: NodeTab[] = [];
+  const cluster = useCluster('explorer', 5, { query: 'adopt=off', viewport: { width: 1366, height: 900 } });
+  const tabs = cluster.tabs;
 
   beforeAll(async () => {
-    const app = await startApp();
-    server = app.server;
-    browser = await launchBrowser();
-    context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
-    url = `${app.origin}/?cluster=explorer${Date.now().toString(36)}&adopt=off`;
-    for (let i = 0; i < 5; i++) tabs.push(await NodeTab.open(context, url));
-    await Promise.all(tabs.map((tab) => tab.waitMembers(5)));
     for (let i = 0; i < 30; i++) await tabs[i % 5]!.put(`explore:${i}`, { i });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
   });
 
   it('draws every partition in its owner’s colour, with the owner named, and a legend of the five nodes', async () => {
@@ -136,7 +119,7 @@ describe('ring explorer', () => {
         for (const row of document.querySelectorAll<HTMLElement>('#members tr[data-node]')) w.shownAt![row.dataset.node!] ??= performance.now();
       }).observe(document.querySelector('#members tbody')!, { childList: true, subtree: true });
     });
-    const joiner = await NodeTab.open(context, url);
+    const joiner = await NodeTab.open(cluster.context, cluster.url);
     const joinerId = await joiner.id();
     tabs.push(joiner);
     await waitFor('the observer to show the newcomer', async () => (await observer.page.locator(`#members tr[data-node="${joinerId}"]`).count()) === 1, 30_000);

@@ -2,32 +2,12 @@
  * Real-tab fault tests (paper §4.6, §4.8): five tabs with (N, R, W) = (3, 2, 2) keep accepting writes
  * while a tab is closed, frozen or cut off, and every write reaches every replica once it is back.
  */
-import type { Browser, BrowserContext } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, NodeTab, startApp, waitFor } from './fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { NodeTab, useCluster, waitFor } from './fixtures.js';
 
 describe('faults with five real tabs', () => {
-  let server: PreviewServer;
-  let browser: Browser;
-  let context: BrowserContext;
-  let url: string;
-  const tabs: NodeTab[] = [];
-
-  beforeAll(async () => {
-    const app = await startApp();
-    server = app.server;
-    browser = await launchBrowser();
-    context = await browser.newContext();
-    url = `${app.origin}/?cluster=faults${Date.now().toString(36)}`;
-    for (let i = 0; i < 5; i++) tabs.push(await NodeTab.open(context, url));
-    await Promise.all(tabs.map((tab) => tab.waitMembers(5)));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const cluster = useCluster('faults', 5);
+  const tabs = cluster.tabs;
 
   it('a closed tab misses no write: hints are delivered when it reopens under its identity', async () => {
     const closed = tabs[4]!;
@@ -47,7 +27,7 @@ describe('faults with five real tabs', () => {
 
     await writers[0]!.screenshot('faults-closed-tab');
     const reopenedAt = Date.now();
-    const reopened = await NodeTab.open(context, url, closedId);
+    const reopened = await NodeTab.open(cluster.context, cluster.url, closedId);
     expect(await reopened.id()).toBe(closedId);
     tabs[4] = reopened;
     await waitFor('every hint to be delivered', async () => ((await Promise.all(tabs.map((t) => t.hintCount()))).every((n) => n === 0) ? true : undefined), 60_000);
@@ -68,7 +48,7 @@ describe('faults with five real tabs', () => {
     // A frozen tab runs no script. `Page.setWebLifecycleState: frozen` left this headless Chromium's
     // timers running (measured: 20 of 20 ticks in 2 s), so the tab is frozen the way a debugger does it:
     // its main thread stops at the next statement and runs nothing until resumed.
-    const cdp = await context.newCDPSession(frozen.page);
+    const cdp = await cluster.context.newCDPSession(frozen.page);
     await cdp.send('Debugger.enable');
     await cdp.send('Debugger.pause');
     try {
@@ -105,7 +85,7 @@ describe('faults with five real tabs', () => {
         request.onsuccess = () => resolve();
         request.onerror = () => reject(request.error);
       });
-    }, `tabdynamo-${new URL(url).searchParams.get('cluster')}-${oldId}`);
+    }, `tabdynamo-${new URL(cluster.url).searchParams.get('cluster')}-${oldId}`);
     await tab.reload();
     const newId = await tab.id();
     expect(newId).not.toBe(oldId);

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { preview, type PreviewServer } from 'vite';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -206,4 +207,37 @@ export class NodeTab {
     await this.page.screenshot({ path: file, fullPage: true });
     return file;
   }
+}
+
+/** A running app, browser and cluster of node tabs, filled in by {@link useCluster}'s `beforeAll`. */
+export interface ClusterFixture {
+  server: PreviewServer;
+  browser: Browser;
+  context: BrowserContext;
+  /** The page URL of this cluster (open more tabs of it with `NodeTab.open(context, url)`). */
+  url: string;
+  tabs: NodeTab[];
+}
+
+/**
+ * Registers `beforeAll`/`afterAll` hooks that start the built app and a browser, open `count` node tabs
+ * of a fresh cluster named after `name` (extra URL parameters in `query`), and wait until every tab
+ * sees all of them; everything is closed afterwards. Use inside a `describe`.
+ */
+export function useCluster(name: string, count: number, options: { query?: string; viewport?: { width: number; height: number } } = {}): ClusterFixture {
+  const fixture = { tabs: [] as NodeTab[] } as ClusterFixture;
+  beforeAll(async () => {
+    const app = await startApp();
+    fixture.server = app.server;
+    fixture.browser = await launchBrowser();
+    fixture.context = await fixture.browser.newContext(options.viewport ? { viewport: options.viewport } : {});
+    fixture.url = `${app.origin}/?cluster=${name}${Date.now().toString(36)}${options.query ? `&${options.query}` : ''}`;
+    for (let i = 0; i < count; i++) fixture.tabs.push(await NodeTab.open(fixture.context, fixture.url));
+    await Promise.all(fixture.tabs.map((tab) => tab.waitMembers(count)));
+  });
+  afterAll(async () => {
+    await fixture.browser?.close();
+    await fixture.server?.close();
+  });
+  return fixture;
 }

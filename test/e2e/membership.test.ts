@@ -4,10 +4,8 @@
  * acknowledged is lost, every key is readable everywhere with its latest value, and the departed
  * node's database holds no partition any more.
  */
-import type { Browser, BrowserContext } from 'playwright-core';
-import type { PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, NodeTab, startApp, waitFor } from './fixtures.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NodeTab, useCluster, waitFor } from './fixtures.js';
 
 interface HandoffView {
   pending: number;
@@ -35,26 +33,11 @@ function statusOf(tab: NodeTab, id: string): Promise<string | undefined> {
 }
 
 describe('membership changes with real tabs', () => {
-  let server: PreviewServer;
-  let browser: Browser;
-  let context: BrowserContext;
-  let url: string;
-  const tabs: NodeTab[] = [];
+  const cluster = useCluster('members', 4, { viewport: { width: 1280, height: 900 } });
+  const tabs = cluster.tabs;
 
   beforeAll(async () => {
-    const app = await startApp();
-    server = app.server;
-    browser = await launchBrowser();
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    url = `${app.origin}/?cluster=members${Date.now().toString(36)}`;
-    for (let i = 0; i < 4; i++) tabs.push(await NodeTab.open(context, url));
-    await Promise.all(tabs.map((tab) => tab.waitMembers(4)));
     await waitFor('the four-node cluster to settle', () => settled(tabs), 30_000);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
   });
 
   it('a fifth tab joins and one leaves through the page under a write load: nothing lost, the departed node holds nothing', async () => {
@@ -88,7 +71,7 @@ describe('membership changes with real tabs', () => {
     // A fifth tab joins.
     const ownersBefore = await tabs[0]!.ringOwners();
     const joinedAt = Date.now();
-    const joiner = await NodeTab.open(context, url);
+    const joiner = await NodeTab.open(cluster.context, cluster.url);
     tabs.push(joiner);
     const joinerId = await joiner.id();
     await Promise.all(tabs.map((tab) => tab.waitMembers(5)));
@@ -150,26 +133,8 @@ describe('membership changes with real tabs', () => {
 });
 
 describe('adopting a closed tab’s node (DESIGN.md §3)', () => {
-  let server: PreviewServer;
-  let browser: Browser;
-  let context: BrowserContext;
-  let url: string;
-  const tabs: NodeTab[] = [];
-
-  beforeAll(async () => {
-    const app = await startApp();
-    server = app.server;
-    browser = await launchBrowser();
-    context = await browser.newContext();
-    url = `${app.origin}/?cluster=adopt${Date.now().toString(36)}`;
-    for (let i = 0; i < 4; i++) tabs.push(await NodeTab.open(context, url));
-    await Promise.all(tabs.map((tab) => tab.waitMembers(4)));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const cluster = useCluster('adopt', 4);
+  const tabs = cluster.tabs;
 
   it('a new tab takes over a closed tab’s node with its data; with adopt=off it starts a node of its own', async () => {
     for (let i = 0; i < 40; i++) await tabs[i % 4]!.put(`adopt:${i}`, i);
@@ -181,13 +146,13 @@ describe('adopting a closed tab’s node (DESIGN.md §3)', () => {
     tabs.pop();
 
     // adopt=off: a node of its own, although a closed node is free.
-    const own = await NodeTab.open(context, `${url}&adopt=off`);
+    const own = await NodeTab.open(cluster.context, `${cluster.url}&adopt=off`);
     const ownId = await own.id();
     expect(ownId).not.toBe(closedId);
     expect(await own.page.evaluate(() => window.dynamo!.node.adopted)).toBe(false);
 
     // The default: the closed node comes back in the new tab, with its database.
-    const adopter = await NodeTab.open(context, url);
+    const adopter = await NodeTab.open(cluster.context, cluster.url);
     expect(await adopter.id()).toBe(closedId);
     expect(await adopter.page.evaluate(() => window.dynamo!.node.adopted)).toBe(true);
     // It still stores every key it replicates (the newcomer took some partitions, which it hands off).
