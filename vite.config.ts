@@ -31,11 +31,13 @@ export default defineConfig({
     target: 'es2022',
     rollupOptions: {
       // The app; the floor page `npm run bench` measures raw data channels and IndexedDB with; and the
-      // page `bench/merkle-bench.ts` times the Merkle worker on.
+      // page `bench/merkle-bench.ts` times the Merkle worker on; the page that runs many nodes in one tab
+      // for `bench/explorer-bench.ts`.
       input: {
         main: fileURLToPath(new URL('./index.html', import.meta.url)),
         bench: fileURLToPath(new URL('./bench/index.html', import.meta.url)),
         merkle: fileURLToPath(new URL('./bench/merkle.html', import.meta.url)),
+        clusterHost: fileURLToPath(new URL('./bench/cluster-host.html', import.meta.url)),
       },
     },
   },

@@ -1,95 +1,220 @@
 /**
- * `npm run bench:explorer`: is the ring explorer fluid with many nodes? Opens EXPLORER_BENCH_NODES
- * node tabs (default 30) in one headless Chromium, writes EXPLORER_BENCH_KEYS keys (default 120),
- * then, in the observed tab, records main-thread long tasks (PerformanceObserver 'longtask', every task
- * over 50 ms) while the explorer is driven and the cluster changes: partitions selected with the
- * keyboard, keys typed into the lookup, a node joins, a node leaves, a capacity change. Prints the
- * long tasks against the 50 ms floor and saves a screenshot (test-results/explorer-30-nodes.png).
+ * `npm run bench:explorer`: is the ring explorer fluid with 30 nodes and 100k keys?
  *
- * The explorer's work does not grow with the number of keys: key counts come per partition from the
- * node's Merkle worker, and members' counts arrive as numbers by gossip; what grows is members × Q.
+ * The observed node is a normal app tab (IndexedDB, Merkle worker, the explorer page). The other
+ * EXPLORER_BENCH_NODES − 1 nodes (default 29) are real nodes too — each its own PeerJS peer on the real
+ * signaling server, talking over WebRTC — but they run in EXPLORER_BENCH_HOSTS host tabs
+ * (bench/cluster-host.html, default 2) with memory storage: 30 app tabs saturate a 2-core machine before
+ * the cluster even forms (tried: load average ~50, pages timing out). The explorer's view is the same
+ * either way; it only sees members, gossip and events.
+ *
+ * In the observed tab it records main-thread long tasks (PerformanceObserver 'longtask', every task over
+ * 50 ms) and the duration of each explorer redraw, in three phases:
+ *   1. load   — EXPLORER_BENCH_KEYS keys (default 100,000) written through the hosted nodes; the
+ *               observed node stores its replicas and its page logs and redraws throughout;
+ *   2. drive  — partitions selected with the keyboard and the number field, keys typed into the lookup;
+ *   3. change — a node joins, one leaves, one changes its capacity, until every handoff is over.
+ * It prints them against the 50 ms floor and saves screenshots (test-results/explorer-30-nodes*.png).
  */
+import { mkdirSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import type { ClusterHost, LoadResult } from './cluster-host.js';
 import { launchBrowser, NodeTab, startApp, waitFor } from '../test/e2e/fixtures.js';
 
 const NODES = Number(process.env.EXPLORER_BENCH_NODES ?? 30);
-const KEYS = Number(process.env.EXPLORER_BENCH_KEYS ?? 120);
+const KEYS = Number(process.env.EXPLORER_BENCH_KEYS ?? 100_000);
+const HOSTS = Number(process.env.EXPLORER_BENCH_HOSTS ?? 2);
+/** Connections each hosted node keeps at most (a page may hold 500 RTCPeerConnections; 15 × 29 fit). */
+const HOSTED_MAX_CONNECTIONS = Number(process.env.EXPLORER_BENCH_MAX_CONNECTIONS ?? 30);
+/** How long the change phase watches the cluster move data, at most, s. */
+const CHANGE_WINDOW_S = Number(process.env.EXPLORER_BENCH_CHANGE_S ?? 120);
+const VALUE_BYTES = 100;
+const LONG_TASK_FLOOR_MS = 50;
+
+declare global {
+  interface Window {
+    clusterHost?: ClusterHost;
+    benchLongTasks?: { atMs: number; ms: number }[];
+  }
+}
+
+interface PhaseFigures {
+  name: string;
+  seconds: number;
+  longTasks: number[];
+  /** Long tasks during which a redraw ran. */
+  longTasksWithRedraw: number;
+  renderMs: number[];
+  renders: number;
+}
+
+const log = (text: string): void => void process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
+
+async function marks(page: Page): Promise<{ tasks: number; renders: number }> {
+  return page.evaluate(() => ({ tasks: window.benchLongTasks!.length, renders: window.explorerRenders!.count }));
+}
+
+/** Runs `body` as one measured phase of the observed page. */
+async function phase(page: Page, name: string, body: () => Promise<void>): Promise<PhaseFigures> {
+  const before = await marks(page);
+  const startedMs = Date.now();
+  await body();
+  const seconds = (Date.now() - startedMs) / 1000;
+  const after = await page.evaluate(
+    ([tasksFrom, rendersFrom]) => {
+      const renders = window.explorerRenders!;
+      const fresh = renders.recent.slice(renders.recent.length - Math.min(renders.count - rendersFrom, renders.recent.length));
+      const tasks = window.benchLongTasks!.slice(tasksFrom);
+      const withRedraw = tasks.filter((t) => renders.recent.some((r) => r.atMs >= t.atMs && r.atMs < t.atMs + t.ms)).length;
+      return { longTasks: tasks.map((t) => t.ms), longTasksWithRedraw: withRedraw, renderMs: fresh.map((r) => r.ms), renders: renders.count - rendersFrom };
+    },
+    [before.tasks, before.renders] as const,
+  );
+  log(`${name}: ${seconds.toFixed(1)} s, ${after.longTasks.length} long tasks (${after.longTasksWithRedraw} with a redraw in them; longest ${Math.max(0, ...after.longTasks).toFixed(0)} ms), ${after.renders} redraws (max ${Math.max(0, ...after.renderMs).toFixed(1)} ms)`);
+  return { name, seconds, ...after };
+}
+
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
 
 async function main(): Promise<void> {
+  mkdirSync('test-results', { recursive: true });
   const { server, origin } = await startApp();
   const browser = await launchBrowser();
   try {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
-    const url = `${origin}/?cluster=explorerbench${Date.now().toString(36)}&adopt=off`;
-    const tabs: NodeTab[] = [];
-    const openedAt = Date.now();
-    for (let i = 0; i < NODES; i++) {
-      tabs.push(await NodeTab.open(context, url, undefined, 180_000));
-      process.stdout.write(`\r${i + 1} of ${NODES} tabs started (${((Date.now() - openedAt) / 1000).toFixed(0)} s)`);
-    }
-    const observed = tabs[0]!;
-    // How many tabs see every member, polled for up to 3 minutes (the machine may be saturated).
-    let seeingAll = 0;
-    for (let round = 0; round < 18; round++) {
-      const counts = await Promise.all(tabs.map((t) => t.page.evaluate(() => window.dynamo!.members().length)));
-      seeingAll = counts.filter((n) => n === NODES).length;
-      process.stdout.write(`\n${seeingAll} of ${NODES} tabs see all ${NODES} members (${((Date.now() - openedAt) / 1000).toFixed(0)} s)`);
-      if (seeingAll === NODES) break;
-      await new Promise((resolve) => setTimeout(resolve, 10_000));
-    }
-    const formedMs = Date.now() - openedAt;
-    await observed.page.bringToFront();
-    await observed.screenshot('explorer-30-nodes-formed');
-    process.stdout.write('\nscreenshot taken; writing keys\n');
-    // Keys, written from a few tabs at once.
-    const writers = tabs.slice(0, 6);
-    await Promise.all(
-      writers.map((tab, w) =>
-        tab.page.evaluate(
-          async ([from, count]) => {
-            for (let i = 0; i < count; i += 16) {
-              const batch = [];
-              for (let j = i; j < Math.min(count, i + 16); j++) batch.push(window.dynamo!.put(`bench:${from + j}`, { n: from + j }).catch(() => undefined));
-              await Promise.all(batch);
-            }
-          },
-          [w * Math.ceil(KEYS / writers.length), Math.ceil(KEYS / writers.length)] as const,
-        ),
-      ),
-    );
-    process.stdout.write('keys written; observing\n');
+    const cluster = `explorerbench${Date.now().toString(36)}`;
+    const url = `${origin}/?cluster=${cluster}&adopt=off`;
+    const startedMs = Date.now();
+    const observed = await NodeTab.open(context, url, undefined, 60_000);
+    const observedId = await observed.id();
     await observed.page.evaluate(() => {
-      const w = window as unknown as { longTasks: number[] };
-      w.longTasks = [];
+      window.benchLongTasks = [];
       new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) w.longTasks.push(entry.duration);
+        for (const entry of list.getEntries()) window.benchLongTasks!.push({ atMs: entry.startTime, ms: entry.duration });
       }).observe({ type: 'longtask' });
     });
-    const windowStarted = Date.now();
-    // Drive the explorer.
-    await observed.page.locator('#ring').focus();
-    for (let i = 0; i < 40; i++) await observed.page.keyboard.press('ArrowRight');
-    for (const key of ['cart:alice', 'cart:bob', 'notes:1', 'bench:42']) await observed.page.getByLabel('Key', { exact: true }).fill(key);
-    // Change the cluster: a join, a leave, a capacity change.
-    process.stdout.write('driven; a node joins\n');
-    const joiner = await NodeTab.open(context, url, undefined, 180_000);
-    tabs.push(joiner);
-    await waitFor('the joiner in the observed table', async () => (await observed.page.locator(`#members tr[data-node="${await joiner.id()}"]`).count()) === 1, 60_000);
-    await tabs[5]!.page.evaluate(() => window.dynamo!.leave());
-    await tabs[6]!.page.evaluate(() => window.dynamo!.setCapacity(2));
-    for (let i = 0; i < 20; i++) await observed.page.keyboard.press('ArrowLeft');
-    await new Promise((resolve) => setTimeout(resolve, 10_000));
-    const windowMs = Date.now() - windowStarted;
-    const longTasks = await observed.page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
+    // The hosted nodes, spread over the host tabs.
+    const hosts: Page[] = [];
+    const hosted = NODES - 1;
+    for (let h = 0; h < HOSTS; h++) {
+      const page = await context.newPage();
+      await page.goto(`${origin}/bench/cluster-host.html`);
+      await page.waitForFunction(() => window.clusterHost !== undefined);
+      const count = Math.floor(hosted / HOSTS) + (h < hosted % HOSTS ? 1 : 0);
+      await page.evaluate(([c, n, max]) => window.clusterHost!.start(c, n, max), [cluster, count, HOSTED_MAX_CONNECTIONS] as const);
+      hosts.push(page);
+      log(`host tab ${h + 1}: ${count} nodes started`);
+    }
+    await observed.page.bringToFront();
+    await waitFor(
+      `every node seeing ${NODES} members`,
+      async () => {
+        const seen = [await observed.page.evaluate(() => window.dynamo!.members().length), ...(await Promise.all(hosts.map((p) => p.evaluate(() => window.clusterHost!.membersSeen())))).flat()];
+        return seen.every((n) => n === NODES);
+      },
+      300_000,
+    );
+    const formedMs = Date.now() - startedMs;
+    log(`cluster formed: every node sees ${NODES} members after ${(formedMs / 1000).toFixed(1)} s`);
+    await observed.screenshot('explorer-30-nodes-formed');
+
+    const phases: PhaseFigures[] = [];
+    let loads: LoadResult[] = [];
+    phases.push(
+      await phase(observed.page, `load ${KEYS.toLocaleString('en')} keys`, async () => {
+        const share = Math.ceil(KEYS / hosts.length);
+        loads = await Promise.all(
+          hosts.map((page, h) => page.evaluate(([from, count, bytes]) => window.clusterHost!.load('bench:', from, count, 48, bytes), [h * share, Math.min(share, KEYS - h * share), VALUE_BYTES] as const)),
+        );
+      }),
+    );
+    const written = loads.reduce((sum, l) => sum + l.written, 0);
+    const failed = loads.reduce((sum, l) => sum + l.failed, 0);
+    const loadMs = Math.max(...loads.map((l) => l.elapsedMs));
+    log(`written ${written}, failed ${failed} in ${(loadMs / 1000).toFixed(1)} s${failed > 0 ? `: ${loads.flatMap((l) => l.errors).join('; ')}` : ''}`);
+    const observedKeys = await observed.page.evaluate(() => window.dynamo!.localKeys().then((k) => k.length));
+
+    phases.push(
+      await phase(observed.page, 'drive the explorer', async () => {
+        await observed.page.locator('#ring').focus();
+        for (let i = 0; i < 40; i++) await observed.page.keyboard.press('ArrowRight');
+        for (let i = 0; i < 8; i++) await observed.page.keyboard.press('Shift+ArrowRight');
+        await observed.page.keyboard.press('End');
+        await observed.page.keyboard.press('Home');
+        for (const p of ['17', '100', '255']) await observed.page.getByLabel('Partition', { exact: true }).fill(p);
+        for (const key of ['cart:alice', 'cart:bob', 'notes:1', 'bench:42', 'bench:99999']) {
+          await observed.page.getByLabel('Key', { exact: true }).fill(key);
+          await observed.page.waitForTimeout(100);
+        }
+      }),
+    );
+
+    let joinedSeenMs = 0;
+    let left = false;
+    let settle = { pending: 0, handoffs: 0 };
+    let settledS: number | undefined;
+    phases.push(
+      await phase(observed.page, 'join + leave + capacity', async () => {
+        // A new tab joins with one node.
+        const joinStartedMs = Date.now();
+        const joinerTab = await context.newPage();
+        await joinerTab.goto(`${origin}/bench/cluster-host.html`);
+        await joinerTab.waitForFunction(() => window.clusterHost !== undefined);
+        const [joiner] = await joinerTab.evaluate(([c, max]) => window.clusterHost!.start(c, 1, max), [cluster, HOSTED_MAX_CONNECTIONS] as const);
+        log(`  ${joiner} started in a new tab`);
+        await waitFor('the joiner in the observed table', async () => (await observed.page.locator(`#members tr[data-node="${joiner}"]`).count()) === 1, 60_000);
+        joinedSeenMs = Date.now() - joinStartedMs;
+        const ids = await hosts[1]!.evaluate(() => window.clusterHost!.ids());
+        const leaver = ids[0]!;
+        const leaving = hosts[1]!.evaluate((id) => window.clusterHost!.leave(id), leaver).then(() => 'left');
+        await hosts[1]!.evaluate((id) => window.clusterHost!.setCapacity(id, 2), ids[1]!);
+        // Watch until the leaver has left and every handoff is over (as the observed node sees it), or
+        // for CHANGE_WINDOW_S at most: the explorer redraws throughout, which is what is measured.
+        const until = Date.now() + CHANGE_WINDOW_S * 1000;
+        leaving.then(
+          () => (left = true),
+          (error: unknown) => log(`  leave failed: ${String(error)}`),
+        );
+        for (;;) {
+          settle = await observed.page.evaluate(() => {
+            const members = window.dynamo!.members();
+            return { pending: members.reduce((n, m) => n + m.pending.length, 0), handoffs: members.reduce((n, m) => n + m.handoffs.length, 0) };
+          });
+          if (left && settle.pending === 0 && settle.handoffs === 0) break;
+          if (Date.now() > until) break;
+          log(`  leaver left: ${left}; partitions being received ${settle.pending}, handed off ${settle.handoffs}`);
+          await new Promise((resolve) => setTimeout(resolve, 10_000));
+        }
+        settledS = left && settle.pending === 0 && settle.handoffs === 0 ? (Date.now() - joinStartedMs) / 1000 : undefined;
+      }),
+    );
+    await observed.page.getByLabel('Partition', { exact: true }).fill('40');
+    await observed.page.getByLabel('Key', { exact: true }).fill('cart:alice');
+    await observed.page.waitForTimeout(1000);
     await observed.screenshot('explorer-30-nodes');
-    const max = longTasks.length === 0 ? 0 : Math.max(...longTasks);
+    const members = await observed.page.evaluate(() => window.dynamo!.members().filter((m) => m.status === 'up').length);
+
     console.log('');
-    console.log(`tabdynamo explorer bench — ${new Date().toISOString()} — ${NODES} node tabs (+1 joining), ${KEYS} keys, one headless Chromium on this machine`);
-    console.log(`${'measurement'.padEnd(58)} ${'value'.padStart(12)} ${'floor'.padStart(10)}`);
-    console.log('-'.repeat(84));
-    console.log(`${`tabs seeing all ${NODES} members, after`.padEnd(58)} ${`${seeingAll} at ${(formedMs / 1000).toFixed(0)} s`.padStart(12)}`);
-    console.log(`${'observed window (driving + join + leave + capacity)'.padEnd(58)} ${`${(windowMs / 1000).toFixed(1)} s`.padStart(12)}`);
-    console.log(`${'main-thread long tasks in the observed tab'.padEnd(58)} ${String(longTasks.length).padStart(12)} ${'0'.padStart(10)}`);
-    console.log(`${'longest task'.padEnd(58)} ${`${max.toFixed(0)} ms`.padStart(12)} ${'50 ms'.padStart(10)}`);
+    console.log(`tabdynamo explorer bench — ${new Date().toISOString()} — ${NODES} nodes (1 app tab observed + ${NODES - 1} in ${HOSTS} host tabs), ${KEYS.toLocaleString('en')} keys of ~${VALUE_BYTES} B, headless Chromium, this machine`);
+    console.log(`observed node ${observedId}: cluster formed in ${(formedMs / 1000).toFixed(1)} s; ${written.toLocaleString('en')} keys written (${failed} failed) in ${(loadMs / 1000).toFixed(1)} s (${Math.round(written / (loadMs / 1000))}/s); it stores ${observedKeys.toLocaleString('en')}; joiner shown ${joinedSeenMs} ms after start returned; ${members} members up at the end`);
+    console.log(
+      settledS !== undefined
+        ? `membership changes settled (leaver left, no partition being received or handed off) ${settledS.toFixed(1)} s after the join`
+        : `membership changes not settled after the ${CHANGE_WINDOW_S} s window: leaver left ${left}, partitions still being received ${settle.pending}, handed off ${settle.handoffs}`,
+    );
+    console.log(`${'phase'.padEnd(26)} ${'time'.padStart(8)} ${'redraws'.padStart(8)} ${'redraw p50'.padStart(11)} ${'p95'.padStart(8)} ${'max'.padStart(8)} ${'long tasks'.padStart(11)} ${'with redraw'.padStart(12)} ${'longest'.padStart(9)} ${'floor'.padStart(7)}`);
+    console.log('-'.repeat(117));
+    for (const p of phases) {
+      const longest = p.longTasks.length === 0 ? 0 : Math.max(...p.longTasks);
+      console.log(
+        `${p.name.padEnd(26)} ${`${p.seconds.toFixed(1)} s`.padStart(8)} ${String(p.renders).padStart(8)} ${`${quantile(p.renderMs, 0.5).toFixed(1)} ms`.padStart(11)} ${`${quantile(p.renderMs, 0.95).toFixed(1)} ms`.padStart(8)} ${`${Math.max(0, ...p.renderMs).toFixed(1)} ms`.padStart(8)} ${String(p.longTasks.length).padStart(11)} ${String(p.longTasksWithRedraw).padStart(12)} ${`${longest.toFixed(0)} ms`.padStart(9)} ${`${LONG_TASK_FLOOR_MS} ms`.padStart(7)}`,
+      );
+    }
+    console.log('(long tasks: main-thread tasks over 50 ms in the observed tab, whatever ran in them — the explorer or the node itself)');
     console.log('');
   } finally {
     await browser.close();

@@ -169,6 +169,11 @@ export type NodeEvent =
   | { type: 'put'; key: string; version: Dot; acks: number; coordinator: NodeId; latencyMs: number }
   | { type: 'get'; key: string; siblings: number; answeredBy: NodeId[]; latencyMs: number }
   | { type: 'read-repair'; key: string; replicas: NodeId[] }
+  /**
+   * This node's replica of `key` changed: a write it coordinated, or a newer version that arrived by
+   * replication (a coordinator's write, read repair, anti-entropy, hint delivery) or partition handoff.
+   */
+  | { type: 'key-changed'; key: string; source: 'write' | 'replication' | 'handoff' }
   | { type: 'gossip'; peer: NodeId; direction: 'sent' | 'received'; changed: boolean }
   | { type: 'message-dropped'; from: NodeId; reason: string }
   | { type: 'reachability'; peer: NodeId; from: Reachability; to: Reachability }
@@ -1347,6 +1352,7 @@ export class NodeCore {
       if (isReplica) {
         await this.store.putObject(key, result.versions);
         this.treeUpdate(key, result.versions);
+        this.emit({ type: 'key-changed', key, source: 'write' });
       } else {
         await this.writeHint(replicas[0]!, key, result.versions);
       }
@@ -1396,6 +1402,7 @@ export class NodeCore {
       if (!versionSetsEqual(local, merged) || local === undefined) {
         await this.store.putObject(key, merged);
         this.treeUpdate(key, merged);
+        this.emit({ type: 'key-changed', key, source: 'replication' });
       }
     });
   }
@@ -1412,7 +1419,10 @@ export class NodeCore {
         .map((key, i) => ({ key, versions: merged.get(key)!, before: stored[i] }))
         .filter((e) => e.before === undefined || !versionSetsEqual(e.before, e.versions));
       await this.store.putObjects(changed.map(({ key, versions }) => ({ key, versions })));
-      for (const { key, versions } of changed) this.treeUpdate(key, versions);
+      for (const { key, versions } of changed) {
+        this.treeUpdate(key, versions);
+        this.emit({ type: 'key-changed', key, source: 'handoff' });
+      }
     });
   }
 

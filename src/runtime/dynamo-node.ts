@@ -297,8 +297,11 @@ export class DynamoNode {
   }
 
   /**
-   * Subscribes to events of one type ('membership', 'ring', 'put', 'get', 'read-repair', 'gossip',
-   * 'message-dropped', 'error', 'seeds'), or '*' for all. Returns the unsubscribe function.
+   * Subscribes to events of one type ('membership', 'ring', 'put', 'get', 'read-repair', 'key-changed',
+   * 'gossip', 'reachability', 'hint-stored', 'hints-delivered', 'anti-entropy', 'partition-sync',
+   * 'handoff', 'partition-received', 'membership-change', 'message-dropped', 'error', 'seeds',
+   * 'connectivity'), or '*' for all; see {@link DynamoEvent} for their shapes. Returns the unsubscribe
+   * function.
    */
   on<T extends DynamoEvent['type']>(type: T, listener: Listener<T>): () => void;
   on(type: '*', listener: (event: DynamoEvent) => void): () => void;

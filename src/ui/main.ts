@@ -13,6 +13,7 @@ import { keyPosition } from '../core/ring.js';
 import { RingView } from './explorer/ring-view.js';
 import { renderCounters, renderKey, renderMembers, renderPartition, type KeyInfo, type MemberRow } from './explorer/panels.js';
 import { nodeColours, renderLegend, renderLog, renderSiblings, type LogEntry } from './views.js';
+import { patch } from './explorer/patch.js';
 import './style.css';
 
 /** The console API: the node's public methods, bound, plus its id. */
@@ -41,6 +42,8 @@ declare global {
   interface Window {
     dynamo?: ConsoleApi;
     dynamoError?: { name: string; message: string };
+    /** The explorer's redraws: how many there were, and the last 256 (start, performance.now() ms; duration, ms). */
+    explorerRenders?: { count: number; recent: { atMs: number; ms: number }[] };
   }
 }
 
@@ -86,6 +89,7 @@ async function main(): Promise<void> {
   document.title = `${node.id} — tabdynamo`;
 
   const log: LogEntry[] = [];
+  let logSeq = 0;
   const contexts = new Map<string, string>();
   let selectedPartition: number | undefined;
   const ringView = new RingView($('ring') as unknown as SVGSVGElement, (partition) => selectPartition(partition));
@@ -95,7 +99,7 @@ async function main(): Promise<void> {
     selectedPartition = partition;
     ringView.select(partition);
     if (partition !== undefined && document.activeElement !== partitionInput) partitionInput.value = String(partition);
-    void renderNow();
+    renderNow();
   };
   partitionInput.addEventListener('input', () => {
     const value = Number(partitionInput.value);
@@ -126,9 +130,21 @@ async function main(): Promise<void> {
     if (renderQueued) return;
     renderQueued = true;
     const waitMs = Math.max(0, 250 - (Date.now() - lastRenderMs));
-    setTimeout(() => requestAnimationFrame(() => void renderNow()), waitMs);
+    setTimeout(() => requestAnimationFrame(renderNow), waitMs);
   };
-  const renderNow = async (): Promise<void> => {
+  const renders = { count: 0, recent: [] as { atMs: number; ms: number }[] };
+  window.explorerRenders = renders;
+  const renderNow = (): void => {
+    const startedMs = performance.now();
+    try {
+      draw();
+    } finally {
+      renders.count++;
+      renders.recent.push({ atMs: startedMs, ms: performance.now() - startedMs });
+      if (renders.recent.length > 256) renders.recent.shift();
+    }
+  };
+  const draw = (): void => {
     renderQueued = false;
     lastRenderMs = Date.now();
     const ring = node.ring();
@@ -138,30 +154,25 @@ async function main(): Promise<void> {
     const nowMs = Date.now();
     refreshKeyCounts();
     ringView.update(ring, node.id, colours);
-    renderLegend($('legend'), ring, node.id, colours);
+    patch($('legend'), (box) => renderLegend(box, ring, node.id, colours));
     // Partition details.
     if (selectedPartition !== undefined && ring.members.length > 0) {
       const p = selectedPartition;
       const sync = node.syncStates().find((st) => st.partition === p);
-      renderPartition(
-        $('partition-details'),
-        {
-          partition: p,
-          partitionCount: ring.partitionCount,
-          preferenceList: ring.preferenceListForPartition(p),
-          n: config.n,
-          receiving: members.filter((m) => m.pending.includes(p)).map((m) => m.id),
-          handingOff: members.filter((m) => m.handoffs.includes(p)).map((m) => m.id),
-          keysHere: keyCounts[p],
-          sync,
-          self: node.id,
-        },
-        colours,
-        seen,
-        nowMs,
-      );
+      const info = {
+        partition: p,
+        partitionCount: ring.partitionCount,
+        preferenceList: ring.preferenceListForPartition(p),
+        n: config.n,
+        receiving: members.filter((m) => m.pending.includes(p)).map((m) => m.id),
+        handingOff: members.filter((m) => m.handoffs.includes(p)).map((m) => m.id),
+        keysHere: keyCounts[p],
+        sync,
+        self: node.id,
+      };
+      patch($('partition-details'), (box) => renderPartition(box, info, colours, seen, nowMs));
     } else {
-      renderPartition($('partition-details'), undefined, colours, seen, nowMs);
+      patch($('partition-details'), (box) => renderPartition(box, undefined, colours, seen, nowMs));
     }
     refreshKey(colours, seen);
     // Members.
@@ -180,11 +191,11 @@ async function main(): Promise<void> {
       lastHeardMs: health.get(m.id)?.lastHeardMs,
       linked: linked.includes(m.id),
     }));
-    renderMembers($('members').querySelector('tbody')!, rows, node.id, colours, nowMs);
+    patch($('members').querySelector('tbody')!, (box) => renderMembers(box, rows, node.id, colours, nowMs));
     const worst = Math.max(0, ...rows.filter((r) => r.ideal > 0).map((r) => Math.abs(r.partitions - r.ideal) / r.ideal));
     $('balance').textContent = `${inRing.length} node${inRing.length === 1 ? '' : 's'} in the ring; largest deviation from the ideal share: ${(worst * 100).toFixed(1)}%`;
     const stats = node.stats();
-    renderCounters($('counters'), [
+    patch($('counters'), (box) => renderCounters(box, [
       ['gossip rounds', stats.gossipRounds],
       ['puts coordinated', stats.putsCoordinated],
       ['gets coordinated', stats.getsCoordinated],
@@ -196,12 +207,12 @@ async function main(): Promise<void> {
       ['anti-entropy repairs', stats.antiEntropyRepairs],
       ['handoff transfers', stats.handoffTransfers],
       ['messages dropped', stats.messagesDropped],
-    ]);
+    ]));
     void node.hintCount().then((n) => ($('hints').textContent = String(n)));
     const toggle = $<HTMLButtonElement>('toggle-connection');
     toggle.textContent = node.connected ? 'Disconnect this node' : 'Reconnect this node';
     toggle.setAttribute('aria-pressed', String(!node.connected));
-    renderLog($('log'), log);
+    patch($('log'), (box) => renderLog(box, log));
     const self = members.find((m) => m.id === node.id);
     const handoff = node.handoffStatus();
     $('handoff').textContent =
@@ -228,7 +239,7 @@ async function main(): Promise<void> {
     status.dataset.state = node.connected ? 'joined' : 'offline';
   };
   const note = (text: string): void => {
-    log.unshift({ atMs: Date.now(), text });
+    log.unshift({ seq: ++logSeq, atMs: Date.now(), text });
     if (log.length > 40) log.length = 40;
     render();
   };
@@ -287,7 +298,7 @@ async function main(): Promise<void> {
   const refreshKey = (colours = nodeColours(node.members().map((m) => m.id)), seen = seenFrom()): void => {
     const key = keyInput.value;
     if (key === '') {
-      renderKey($('key-lookup'), undefined, colours, seen);
+      patch($('key-lookup'), (box) => renderKey(box, undefined, colours, seen));
       ringView.showKey(undefined);
       return;
     }
@@ -304,7 +315,7 @@ async function main(): Promise<void> {
         preferenceList: list,
         n: config.n,
       };
-      renderKey($('key-lookup'), info, colours, seen);
+      patch($('key-lookup'), (box) => renderKey(box, info, colours, seen));
       // The replicas' partitions: walking clockwise from the key's partition, the first partition of each replica met.
       const replicaPartitions: number[] = [];
       const met = new Set<string>();
@@ -319,7 +330,7 @@ async function main(): Promise<void> {
       }
       ringView.showKey({ position, partition, replicaPartitions });
     } catch (error) {
-      renderKey($('key-lookup'), { error: (error as Error).message }, colours, seen);
+      patch($('key-lookup'), (box) => renderKey(box, { error: (error as Error).message }, colours, seen));
       ringView.showKey(undefined);
     }
   };

@@ -8,6 +8,8 @@ import type { Ring } from '../core/ring.js';
 
 /** One line of the activity log. */
 export interface LogEntry {
+  /** Unique per page (the entry's key when the list is patched). */
+  seq: number;
   atMs: number;
   text: string;
 }
@@ -76,6 +78,7 @@ export function renderLog(list: HTMLElement, entries: LogEntry[]): void {
   list.replaceChildren(
     ...entries.map((e) => {
       const item = document.createElement('li');
+      item.dataset.key = `log-${e.seq}`;
       const time = document.createElement('time');
       time.textContent = new Date(e.atMs).toLocaleTimeString();
       item.append(time, ' ', e.text);

@@ -1,0 +1,115 @@
+/**
+ * The cluster host page (`bench/cluster-host.html`), driven by `bench/explorer-bench.ts`: runs several
+ * real nodes in one tab, so that a cluster of 30 fits a 2-core machine (30 tabs there saturate the CPU
+ * before the cluster forms). Each node is a full `DynamoNode` — its own PeerJS peer on the real
+ * signaling server, WebRTC data channels to every node it talks to (those in the same tab too), gossip,
+ * failure detection, anti-entropy, handoff — with memory storage (its Merkle trees built in this
+ * thread) and no page of its own. Exposed as `window.clusterHost`.
+ */
+import { DynamoNode } from '../src/runtime/dynamo-node.js';
+import { peerClientOptions, peersListUrl } from '../src/signaling/signaling-plugin.js';
+
+/** Result of {@link ClusterHost.load}. */
+export interface LoadResult {
+  written: number;
+  failed: number;
+  /** Wall time, ms. */
+  elapsedMs: number;
+  /** First few error messages, for the report. */
+  errors: string[];
+}
+
+/** What the page exposes. */
+export interface ClusterHost {
+  /** Starts `count` nodes of `cluster` (concurrently), each with at most `maxConnections` connections; their ids. */
+  start(cluster: string, count: number, maxConnections: number): Promise<string[]>;
+  /** Ids of the running nodes, in start order. */
+  ids(): string[];
+  /** How many members each running node sees. */
+  membersSeen(): number[];
+  /**
+   * Writes keys `prefix{from}` … `prefix{from+count-1}` (values of about `valueBytes` bytes), at most
+   * `concurrency` at a time, each coordinated by a hosted node among the key's N replicas when one is
+   * (else forwarded by the first hosted node).
+   */
+  load(prefix: string, from: number, count: number, concurrency: number, valueBytes: number): Promise<LoadResult>;
+  /** Makes the node `id` leave the ring (resolves once it has handed everything off). */
+  leave(id: string): Promise<void>;
+  /** Changes node `id`'s capacity. */
+  setCapacity(id: string, capacity: number): Promise<void>;
+  /** Where each hosted node stands: status, partitions it receives / hands off, transfers, hints held. */
+  report(): Promise<{ id: string; status: string; pending: number; handoffs: number; transfers: number; hints: number }[]>;
+  /** Keys held by every hosted node, summed. */
+  keysHeld(): Promise<number>;
+}
+
+declare global {
+  interface Window {
+    clusterHost?: ClusterHost;
+  }
+}
+
+const nodes: DynamoNode[] = [];
+
+function byId(id: string): DynamoNode {
+  const node = nodes.find((n) => n.id === id);
+  if (!node) throw new Error(`no hosted node ${id}`);
+  return node;
+}
+
+window.clusterHost = {
+  async start(cluster, count, maxConnections) {
+    const signaling = { ...peerClientOptions(location), peersUrl: peersListUrl(location.origin) };
+    const started = await Promise.all(Array.from({ length: count }, () => DynamoNode.start({ cluster, storage: 'memory', maxConnections, signaling })));
+    nodes.push(...started);
+    return started.map((n) => n.id);
+  },
+  ids: () => nodes.map((n) => n.id),
+  membersSeen: () => nodes.map((n) => n.members().length),
+  async load(prefix, from, count, concurrency, valueBytes) {
+    const startedMs = performance.now();
+    const filler = 'x'.repeat(Math.max(0, valueBytes - 24));
+    const n = nodes[0]!.config().n;
+    let next = from;
+    let written = 0;
+    let failed = 0;
+    const errors: string[] = [];
+    const worker = async (): Promise<void> => {
+      while (next < from + count) {
+        const i = next++;
+        const key = `${prefix}${i}`;
+        const replicas = nodes[0]!.preferenceList(key).slice(0, n);
+        const coordinator = nodes.find((node) => replicas.includes(node.id)) ?? nodes[0]!;
+        try {
+          await coordinator.put(key, { n: i, text: filler });
+          written++;
+        } catch (error) {
+          failed++;
+          if (errors.length < 5) errors.push(`${key}: ${(error as Error).name}: ${(error as Error).message}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    return { written, failed, elapsedMs: performance.now() - startedMs, errors };
+  },
+  leave: (id) => byId(id).leave(),
+  setCapacity: (id, capacity) => byId(id).setCapacity(capacity),
+  report: () =>
+    Promise.all(
+      nodes.map(async (node) => {
+        const status = node.handoffStatus();
+        return {
+          id: node.id,
+          status: node.members().find((m) => m.id === node.id)?.status ?? 'unknown',
+          pending: status.pending.length,
+          handoffs: status.handoffs.length,
+          transfers: status.transfers.length,
+          hints: await node.hintCount(),
+        };
+      }),
+    ),
+  async keysHeld() {
+    const counts = await Promise.all(nodes.map((n) => n.localKeys().then((keys) => keys.length)));
+    return counts.reduce((a, b) => a + b, 0);
+  },
+};
