@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import type { Plugin } from 'vite';
 import { SIGNALING_PATH, signalingPlugin } from './src/signaling/signaling-plugin';
+import { contentSecurityPolicyPlugin } from './src/server/content-security-policy';
 
 /** After Vite's own URL lines, one line on where signaling lives and what a tab is. */
 function announceSignaling(): Plugin {
@@ -24,7 +25,7 @@ function announceSignaling(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [signalingPlugin(), announceSignaling()],
+  plugins: [contentSecurityPolicyPlugin(), signalingPlugin(), announceSignaling()],
   server: { host: '127.0.0.1', port: 5173 },
   preview: { host: '127.0.0.1', port: 4173 },
   build: {

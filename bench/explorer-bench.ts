@@ -30,6 +30,32 @@ const HOSTED_MAX_CONNECTIONS = Number(process.env.EXPLORER_BENCH_MAX_CONNECTIONS
 const CHANGE_WINDOW_S = Number(process.env.EXPLORER_BENCH_CHANGE_S ?? 120);
 const VALUE_BYTES = 100;
 const LONG_TASK_FLOOR_MS = 50;
+/** EXPLORER_BENCH_PROFILE=1: CPU-profile the observed tab while keys load and print where its time went. */
+const PROFILE = process.env.EXPLORER_BENCH_PROFILE === '1';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+/** The functions that took most of the profiled thread's time (self time), as printable lines. */
+function topSelfTime(profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }, count: number): string[] {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n] as const));
+  const selfUs = new Map<string, number>();
+  let totalUs = 0;
+  profile.samples.forEach((id, i) => {
+    const frame = byNode.get(id)!.callFrame;
+    const where = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').pop() ?? ''}:${frame.lineNumber + 1}`;
+    const us = profile.timeDeltas[i] ?? 0;
+    totalUs += us;
+    selfUs.set(where, (selfUs.get(where) ?? 0) + us);
+  });
+  return [...selfUs]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([where, us]) => `${(us / 1000).toFixed(0).padStart(8)} ms ${((us / totalUs) * 100).toFixed(1).padStart(5)}%  ${where}`);
+}
 
 declare global {
   interface Window {
@@ -124,6 +150,12 @@ async function main(): Promise<void> {
 
     const phases: PhaseFigures[] = [];
     let loads: LoadResult[] = [];
+    const cdp = PROFILE ? await context.newCDPSession(observed.page) : undefined;
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 1000 });
+      await cdp.send('Profiler.start');
+    }
     phases.push(
       await phase(observed.page, `load ${KEYS.toLocaleString('en')} keys`, async () => {
         const share = Math.ceil(KEYS / hosts.length);
@@ -132,6 +164,11 @@ async function main(): Promise<void> {
         );
       }),
     );
+    if (cdp) {
+      const { profile } = (await cdp.send('Profiler.stop')) as { profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } };
+      console.log('observed tab while keys loaded, self time by function:');
+      for (const line of topSelfTime(profile, 25)) console.log(line);
+    }
     const written = loads.reduce((sum, l) => sum + l.written, 0);
     const failed = loads.reduce((sum, l) => sum + l.failed, 0);
     const loadMs = Math.max(...loads.map((l) => l.elapsedMs));
@@ -200,7 +237,7 @@ async function main(): Promise<void> {
 
     console.log('');
     console.log(`tabdynamo explorer bench — ${new Date().toISOString()} — ${NODES} nodes (1 app tab observed + ${NODES - 1} in ${HOSTS} host tabs), ${KEYS.toLocaleString('en')} keys of ~${VALUE_BYTES} B, headless Chromium, this machine`);
-    console.log(`observed node ${observedId}: cluster formed in ${(formedMs / 1000).toFixed(1)} s; ${written.toLocaleString('en')} keys written (${failed} failed) in ${(loadMs / 1000).toFixed(1)} s (${Math.round(written / (loadMs / 1000))}/s); it stores ${observedKeys.toLocaleString('en')}; joiner shown ${joinedSeenMs} ms after start returned; ${members} members up at the end`);
+    console.log(`observed node ${observedId}: cluster formed in ${(formedMs / 1000).toFixed(1)} s; ${written.toLocaleString('en')} keys written (${failed} failed) in ${(loadMs / 1000).toFixed(1)} s (${Math.round(written / (loadMs / 1000))}/s); it stores ${observedKeys.toLocaleString('en')}; joiner in the observed table ${joinedSeenMs} ms after its tab was opened; ${members} members up at the end`);
     console.log(
       settledS !== undefined
         ? `membership changes settled (leaver left, no partition being received or handed off) ${settledS.toFixed(1)} s after the join`

@@ -14,6 +14,8 @@ import { RingView } from './explorer/ring-view.js';
 import { renderCounters, renderKey, renderMembers, renderPartition, type KeyInfo, type MemberRow } from './explorer/panels.js';
 import { nodeColours, renderLegend, renderLog, renderSiblings, type LogEntry } from './views.js';
 import { patch } from './explorer/patch.js';
+import { NotesService } from './notes/notes-service.js';
+import { NotesView } from './notes/notes-view.js';
 import './style.css';
 
 /** The console API: the node's public methods, bound, plus its id. */
@@ -42,6 +44,8 @@ declare global {
   interface Window {
     dynamo?: ConsoleApi;
     dynamoError?: { name: string; message: string };
+    /** The notes page's service (for tests and the console). */
+    dynamoNotes?: NotesService;
     /** The explorer's redraws: how many there were, and the last 256 (start, performance.now() ms; duration, ms). */
     explorerRenders?: { count: number; recent: { atMs: number; ms: number }[] };
   }
@@ -86,7 +90,6 @@ async function main(): Promise<void> {
   $('quorum').textContent = `${config.n} / ${config.r} / ${config.w}`;
   $('partitions').textContent = String(config.partitionCount);
   $<HTMLAnchorElement>('open-tab').href = location.pathname + location.search;
-  document.title = `${node.id} — tabdynamo`;
 
   const log: LogEntry[] = [];
   let logSeq = 0;
@@ -144,14 +147,8 @@ async function main(): Promise<void> {
       if (renders.recent.length > 256) renders.recent.shift();
     }
   };
-  const draw = (): void => {
-    renderQueued = false;
-    lastRenderMs = Date.now();
-    const ring = node.ring();
-    const members = node.members();
-    const colours = nodeColours(members.map((m) => m.id));
-    const seen = seenFrom();
-    const nowMs = Date.now();
+  /** The explorer's panels (skipped while the notes page is shown). */
+  const drawPanels = (ring: ReturnType<DynamoNode['ring']>, members: ReturnType<DynamoNode['members']>, colours: ReadonlyMap<string, string>, seen: (id: string) => string, nowMs: number): void => {
     refreshKeyCounts();
     ringView.update(ring, node.id, colours);
     patch($('legend'), (box) => renderLegend(box, ring, node.id, colours));
@@ -208,11 +205,21 @@ async function main(): Promise<void> {
       ['handoff transfers', stats.handoffTransfers],
       ['messages dropped', stats.messagesDropped],
     ]));
+    patch($('log'), (box) => renderLog(box, log));
+  };
+  const draw = (): void => {
+    renderQueued = false;
+    lastRenderMs = Date.now();
+    const ring = node.ring();
+    const members = node.members();
+    const colours = nodeColours(members.map((m) => m.id));
+    const seen = seenFrom();
+    const nowMs = Date.now();
     void node.hintCount().then((n) => ($('hints').textContent = String(n)));
     const toggle = $<HTMLButtonElement>('toggle-connection');
     toggle.textContent = node.connected ? 'Disconnect this node' : 'Reconnect this node';
     toggle.setAttribute('aria-pressed', String(!node.connected));
-    patch($('log'), (box) => renderLog(box, log));
+    if (!$('explorer-view').hidden) drawPanels(ring, members, colours, seen, nowMs);
     const self = members.find((m) => m.id === node.id);
     const handoff = node.handoffStatus();
     $('handoff').textContent =
@@ -295,7 +302,7 @@ async function main(): Promise<void> {
   const valueInput = $<HTMLTextAreaElement>('value');
   const result = $('kv-result');
   /** The key lookup: the typed key's MD5 position, partition and preference list, with reachability. */
-  const refreshKey = (colours = nodeColours(node.members().map((m) => m.id)), seen = seenFrom()): void => {
+  const refreshKey = (colours: ReadonlyMap<string, string> = nodeColours(node.members().map((m) => m.id)), seen = seenFrom()): void => {
     const key = keyInput.value;
     if (key === '') {
       patch($('key-lookup'), (box) => renderKey(box, undefined, colours, seen));
@@ -385,7 +392,26 @@ async function main(): Promise<void> {
     handoffStatus: node.handoffStatus.bind(node),
   };
   window.addEventListener('pagehide', () => void node.close());
-  render();
+
+  // ── the notes page and the routes (#/ the explorer, #/notes[/<id>] the notes) ──
+  const notes = new NotesService(node);
+  const notesView = new NotesView(notes);
+  window.dynamoNotes = notes;
+  const route = (): void => {
+    const hash = location.hash;
+    const onNotes = hash === '#/notes' || hash.startsWith('#/notes/');
+    $('explorer-view').hidden = onNotes;
+    $('nav-explorer').toggleAttribute('aria-current', !onNotes);
+    $('nav-notes').toggleAttribute('aria-current', onNotes);
+    if (onNotes) $('nav-notes').setAttribute('aria-current', 'page');
+    else $('nav-explorer').setAttribute('aria-current', 'page');
+    document.title = `${onNotes ? 'Notes' : 'Ring explorer'} · ${node.id} — tabdynamo`;
+    notesView.show(onNotes, onNotes ? decodeURIComponent(hash.slice('#/notes'.length)) : '');
+    render();
+  };
+  window.addEventListener('hashchange', route);
+  route();
+  void notes.start();
 }
 
 function optional<K extends string>(name: K, value: number | undefined): { [P in K]?: number } {

@@ -35,7 +35,7 @@ import {
 } from './note-model.js';
 
 /** The part of a node the notes need (the public API of {@link DynamoNode}). */
-export type NotesNode = Pick<DynamoNode, 'id' | 'cluster' | 'get' | 'put' | 'delete' | 'preferenceList' | 'peerHealth' | 'config' | 'on' | 'connected'>;
+export type NotesNode = Pick<DynamoNode, 'id' | 'cluster' | 'get' | 'put' | 'delete' | 'preferenceList' | 'peerHealth' | 'config' | 'on' | 'connected' | 'disconnect' | 'reconnect'>;
 
 /** Where a note stands on this tab. */
 export type SyncState =
@@ -95,7 +95,6 @@ export class NotesService {
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private periodic: ReturnType<typeof setInterval> | undefined;
   private syncing = false;
-  private offlineByUser = false;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -154,27 +153,26 @@ export class NotesService {
    * browser is online, and at least W nodes of `key`'s preference list (itself included) are reachable.
    */
   canReachQuorum(key: string = NOTES_INDEX_KEY): boolean {
-    if (this.offlineByUser || !this.node.connected || (typeof navigator !== 'undefined' && navigator.onLine === false)) return false;
+    if (!this.node.connected || (typeof navigator !== 'undefined' && navigator.onLine === false)) return false;
     const health = new Map(this.node.peerHealth().map((h) => [h.id, h.status] as const));
     const reachable = this.node.preferenceList(key).filter((id) => id === this.node.id || health.get(id) === 'alive').length;
     return reachable >= this.node.config().w;
   }
 
-  /** True while the page's "offline" switch is on. */
+  /** True while the node is cut off the network (the page's offline switch, or the explorer's Disconnect). */
   get offline(): boolean {
-    return this.offlineByUser;
+    return !this.node.connected;
   }
 
   /**
    * The page's offline switch (a demonstration of a lost connection): cuts the node off the network
-   * (DynamoNode.disconnect) or reconnects it, then syncs what was saved meanwhile.
+   * (DynamoNode.disconnect: peers see it unreachable, its writes stay here as hints) or reconnects it;
+   * the sync of what was saved meanwhile follows the 'connectivity' event.
    */
-  async setOffline(offline: boolean): Promise<void> {
-    this.offlineByUser = offline;
-    if (offline) (this.node as DynamoNode).disconnect?.();
-    else (this.node as DynamoNode).reconnect?.();
-    this.emit({ type: 'notes' });
-    if (!offline) await this.refreshAll();
+  setOffline(offline: boolean): void {
+    if (offline === this.offline) return;
+    if (offline) this.node.disconnect();
+    else this.node.reconnect();
   }
 
   /**
