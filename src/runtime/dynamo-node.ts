@@ -85,7 +85,7 @@ export interface DynamoNodeOptions {
   config?: Partial<NodeConfig>;
   /** How often the core's clock is advanced, ms. Default 100. */
   tickIntervalMs?: number;
-  /** Most WebRTC connections kept open (least recently used closed first), 2..500. Default 24. */
+  /** Most WebRTC connections kept open (least recently used closed first), 2..500. Default 32 (no recycling up to 33 nodes: opening and closing RTCPeerConnections costs the main thread dearly). */
   maxConnections?: number;
   /**
    * A tab without its own node takes over the node of a closed tab of this cluster (its Web Lock is
@@ -132,7 +132,7 @@ export class DynamoNode {
     if (!CLUSTER_NAME.test(cluster) || cluster.length > 32) {
       throw new InvalidOptionError(`cluster must match [a-z0-9]+(-[a-z0-9]+)* and be at most 32 characters, got "${cluster}"`);
     }
-    const maxConnections = options.maxConnections ?? 24;
+    const maxConnections = options.maxConnections ?? 32;
     if (!Number.isInteger(maxConnections) || maxConnections < 2 || maxConnections > 500) {
       throw new InvalidOptionError(`maxConnections must be an integer from 2 to 500, got ${maxConnections}`);
     }

@@ -13,7 +13,7 @@ import { keyPosition } from '../core/ring.js';
 import { RingView } from './explorer/ring-view.js';
 import { renderCounters, renderKey, renderMembers, renderPartition, type KeyInfo, type MemberRow } from './explorer/panels.js';
 import { nodeColours, renderLegend, renderLog, renderSiblings, type LogEntry } from './views.js';
-import { patch } from './explorer/patch.js';
+import { patchIfChanged } from './explorer/patch.js';
 import { NotesService } from './notes/notes-service.js';
 import { NotesView } from './notes/notes-view.js';
 import './style.css';
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
   const drawPanels = (ring: ReturnType<DynamoNode['ring']>, members: ReturnType<DynamoNode['members']>, colours: ReadonlyMap<string, string>, seen: (id: string) => string, nowMs: number): void => {
     refreshKeyCounts();
     ringView.update(ring, node.id, colours);
-    patch($('legend'), (box) => renderLegend(box, ring, node.id, colours));
+    patchIfChanged($('legend'), `${ring.owners().join()}|${[...colours.values()].join()}`, (box) => renderLegend(box, ring, node.id, colours));
     // Partition details.
     if (selectedPartition !== undefined && ring.members.length > 0) {
       const p = selectedPartition;
@@ -167,9 +167,10 @@ async function main(): Promise<void> {
         sync,
         self: node.id,
       };
-      patch($('partition-details'), (box) => renderPartition(box, info, colours, seen, nowMs));
+      const age = sync === undefined ? '' : String(Math.round((nowMs - sync.lastComparedMs) / 1000));
+      patchIfChanged($('partition-details'), JSON.stringify([info, info.preferenceList.map(seen), age, [...colours.values()]]), (box) => renderPartition(box, info, colours, seen, nowMs));
     } else {
-      patch($('partition-details'), (box) => renderPartition(box, undefined, colours, seen, nowMs));
+      patchIfChanged($('partition-details'), 'none', (box) => renderPartition(box, undefined, colours, seen, nowMs));
     }
     refreshKey(colours, seen);
     // Members.
@@ -188,11 +189,12 @@ async function main(): Promise<void> {
       lastHeardMs: health.get(m.id)?.lastHeardMs,
       linked: linked.includes(m.id),
     }));
-    patch($('members').querySelector('tbody')!, (box) => renderMembers(box, rows, node.id, colours, nowMs));
+    const rowsSignature = JSON.stringify(rows.map((r) => [{ ...r, lastHeardMs: undefined }, r.lastHeardMs === undefined ? '' : Math.round((nowMs - r.lastHeardMs) / 1000), colours.get(r.record.id)]));
+    patchIfChanged($('members').querySelector('tbody')!, rowsSignature, (box) => renderMembers(box, rows, node.id, colours, nowMs));
     const worst = Math.max(0, ...rows.filter((r) => r.ideal > 0).map((r) => Math.abs(r.partitions - r.ideal) / r.ideal));
     $('balance').textContent = `${inRing.length} node${inRing.length === 1 ? '' : 's'} in the ring; largest deviation from the ideal share: ${(worst * 100).toFixed(1)}%`;
     const stats = node.stats();
-    patch($('counters'), (box) => renderCounters(box, [
+    const counters: [string, number][] = [
       ['gossip rounds', stats.gossipRounds],
       ['puts coordinated', stats.putsCoordinated],
       ['gets coordinated', stats.getsCoordinated],
@@ -204,8 +206,9 @@ async function main(): Promise<void> {
       ['anti-entropy repairs', stats.antiEntropyRepairs],
       ['handoff transfers', stats.handoffTransfers],
       ['messages dropped', stats.messagesDropped],
-    ]));
-    patch($('log'), (box) => renderLog(box, log));
+    ];
+    patchIfChanged($('counters'), JSON.stringify(counters), (box) => renderCounters(box, counters));
+    patchIfChanged($('log'), String(log[0]?.seq ?? 0), (box) => renderLog(box, log));
   };
   const draw = (): void => {
     renderQueued = false;
@@ -305,7 +308,7 @@ async function main(): Promise<void> {
   const refreshKey = (colours: ReadonlyMap<string, string> = nodeColours(node.members().map((m) => m.id)), seen = seenFrom()): void => {
     const key = keyInput.value;
     if (key === '') {
-      patch($('key-lookup'), (box) => renderKey(box, undefined, colours, seen));
+      patchIfChanged($('key-lookup'), 'none', (box) => renderKey(box, undefined, colours, seen));
       ringView.showKey(undefined);
       return;
     }
@@ -322,7 +325,7 @@ async function main(): Promise<void> {
         preferenceList: list,
         n: config.n,
       };
-      patch($('key-lookup'), (box) => renderKey(box, info, colours, seen));
+      patchIfChanged($('key-lookup'), JSON.stringify([info, list.map(seen), [...colours.values()]]), (box) => renderKey(box, info, colours, seen));
       // The replicas' partitions: walking clockwise from the key's partition, the first partition of each replica met.
       const replicaPartitions: number[] = [];
       const met = new Set<string>();
@@ -337,7 +340,7 @@ async function main(): Promise<void> {
       }
       ringView.showKey({ position, partition, replicaPartitions });
     } catch (error) {
-      patch($('key-lookup'), (box) => renderKey(box, { error: (error as Error).message }, colours, seen));
+      patchIfChanged($('key-lookup'), `error:${(error as Error).message}`, (box) => renderKey(box, { error: (error as Error).message }, colours, seen));
       ringView.showKey(undefined);
     }
   };
@@ -395,7 +398,7 @@ async function main(): Promise<void> {
 
   // ── the notes page and the routes (#/ the explorer, #/notes[/<id>] the notes) ──
   const notes = new NotesService(node);
-  const notesView = new NotesView(notes);
+  const notesView = new NotesView(notes, node.id);
   window.dynamoNotes = notes;
   const route = (): void => {
     const hash = location.hash;

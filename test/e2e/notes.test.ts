@@ -7,7 +7,7 @@
  */
 import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useCluster, waitFor, type NodeTab } from './fixtures.js';
+import { NodeTab, useCluster, waitFor } from './fixtures.js';
 
 declare global {
   interface Window {
@@ -198,5 +198,28 @@ describe('notes demo', () => {
     );
     expect(blocked).toBe(true);
     expect(await b!.evaluate(() => window.xssRan)).toBeUndefined();
+  });
+
+  it('with the other nodes really gone (their tabs closed), edits stay on this device and sync by themselves when they return', async () => {
+    const a = tabs[0]!;
+    const id = await createNote(a.page, 'Trip', 'tickets');
+    await waitFor('synced', async () => (await noteState(a, id))?.sync === 'synced', 10_000);
+    const others = [await tabs[1]!.id(), await tabs[2]!.id()];
+    await tabs[1]!.page.close();
+    await tabs[2]!.page.close();
+    await waitFor('A sees it cannot reach a write quorum', async () => (await a.page.locator('#notes-connection').textContent())?.startsWith('Cannot reach enough nodes') === true, 30_000);
+    await openNote(a.page, id);
+    const edited = 'tickets\npassports — typed while the other tabs were closed';
+    await editNote(a.page, edited);
+    await waitFor('saved on this device, syncing…', async () => (await a.page.locator('#note-state').textContent()) === 'saved on this device, syncing…');
+    expect(await a.page.evaluate(() => window.dynamoNotes!.pendingCount())).toBe(1);
+    // The two nodes come back (reopened under their identities, with their data).
+    tabs[1] = await NodeTab.open(cluster.context, cluster.url, others[0]);
+    tabs[2] = await NodeTab.open(cluster.context, cluster.url, others[1]);
+    await waitFor('synced by itself', async () => (await noteState(a, id))?.sync === 'synced' && (await a.page.evaluate(() => window.dynamoNotes!.pendingCount())) === 0, 40_000);
+    for (const tab of [tabs[1], tabs[2]]) {
+      await tab.page.evaluate(() => (location.hash = '#/notes'));
+      await waitFor('the edit in a returned tab', async () => (await noteState(tab, id))?.bodies.join() === edited, 20_000);
+    }
   });
 });

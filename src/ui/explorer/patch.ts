@@ -14,3 +14,15 @@ export function patch(target: HTMLElement, build: (box: HTMLElement) => void): v
     getNodeKey: (node) => (node instanceof HTMLElement ? (node.dataset.key ?? node.dataset.node ?? (node.id || undefined)) : undefined),
   });
 }
+
+const drawn = new WeakMap<HTMLElement, string>();
+
+/**
+ * {@link patch}, skipped when `signature` (a string summing up everything the panel shows) equals the
+ * one of the panel's last redraw: most redraws change one or two panels, not all of them.
+ */
+export function patchIfChanged(target: HTMLElement, signature: string, build: (box: HTMLElement) => void): void {
+  if (drawn.get(target) === signature) return;
+  drawn.set(target, signature);
+  patch(target, build);
+}

@@ -108,7 +108,21 @@ export class NotesService {
       this.indexIds.add(id);
       this.notes.set(id, stateOf(id, entry.value === null ? [] : [entry.value], entry.value === null ? [{ by: node.id, atMs: entry.savedAtMs }] : [], 0, entry.context, 'local'));
     }
-    this.unsubscribe = node.on('*', (event: DynamoEvent) => this.onEvent(event));
+    const unsubscribe = node.on('*', (event: DynamoEvent) => this.onEvent(event));
+    // The browser's own idea of the network (a real loss of connection): show it, and sync when it is back.
+    const online = (): void => void this.refreshAll();
+    const offline = (): void => this.emit({ type: 'notes' });
+    if (typeof window !== 'undefined') {
+      window.addEventListener('online', online);
+      window.addEventListener('offline', offline);
+    }
+    this.unsubscribe = () => {
+      unsubscribe();
+      if (typeof window !== 'undefined') {
+        window.removeEventListener('online', online);
+        window.removeEventListener('offline', offline);
+      }
+    };
   }
 
   /** Reads the index and every note, then keeps them fresh (events, and a read every 5 s). */

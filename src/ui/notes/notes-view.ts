@@ -39,7 +39,10 @@ export class NotesView {
   private mergeFor: string | undefined;
   private active = false;
 
-  constructor(private readonly service: NotesService) {
+  constructor(
+    private readonly service: NotesService,
+    private readonly self: string,
+  ) {
     service.subscribe((change) => {
       if (change.type === 'error') this.showError(change.message);
       if (this.active) this.render();
@@ -115,6 +118,10 @@ export class NotesView {
       this.mergeDirty = true;
       $('merge-info').textContent = `Taking the version written by ${version.updatedBy}; edit it if you like, then save.`;
     });
+  }
+
+  private who(node: string): string {
+    return node === this.self ? `${node} (this tab)` : node;
   }
 
   /** Shows or hides the page; `route` is what follows `#/notes` ('' or '/<id>' or '/new'). */
@@ -217,7 +224,7 @@ export class NotesView {
         const link = el('a');
         link.href = `#/notes/${note.id}`;
         link.append(el('span', version?.title || 'Untitled', 'title'));
-        const meta = el('span', version ? `${time(version.updatedAtMs)} · ${version.updatedBy}` : 'deleted', 'meta');
+        const meta = el('span', version ? `${time(version.updatedAtMs)} · ${this.who(version.updatedBy)}` : 'deleted', 'meta');
         link.append(meta);
         if (note.sync !== 'synced') link.append(el('span', syncLabel(note), `badge ${note.sync}`));
         item.append(link);
@@ -295,7 +302,7 @@ export class NotesView {
         const card = el('article', undefined, 'version');
         card.dataset.key = `v-${version.rev}`;
         card.dataset.rev = version.rev;
-        card.append(el('h4', `Version ${i + 1} · by ${version.updatedBy}`), el('p', time(version.updatedAtMs), 'muted'));
+        card.append(el('h4', `Version ${i + 1} · by ${this.who(version.updatedBy)}`), el('p', time(version.updatedAtMs), 'muted'));
         card.append(el('p', version.title || 'Untitled', 'version-title'), el('pre', version.body, 'version-body'));
         const use = el('button', 'Use this version', 'secondary small');
         use.type = 'button';
@@ -306,7 +313,7 @@ export class NotesView {
       note.deletions.forEach((deletion, i) => {
         const card = el('article', undefined, 'version deleted');
         card.dataset.key = `d-${i}-${deletion.by}`;
-        card.append(el('h4', `Deleted · by ${deletion.by}`), el('p', time(deletion.atMs), 'muted'), el('p', 'This version deletes the note.'));
+        card.append(el('h4', `Deleted · by ${this.who(deletion.by)}`), el('p', time(deletion.atMs), 'muted'), el('p', 'This version deletes the note.'));
         const use = el('button', 'Keep it deleted', 'secondary small');
         use.type = 'button';
         use.dataset.use = 'delete';
