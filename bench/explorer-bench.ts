@@ -76,8 +76,8 @@ interface PhaseFigures {
 
 const log = (text: string): void => void process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
 
-async function marks(page: Page): Promise<{ tasks: number; renders: number }> {
-  return page.evaluate(() => ({ tasks: window.benchLongTasks!.length, renders: window.explorerRenders!.count }));
+async function marks(page: Page): Promise<{ tasks: number; renders: number; atMs: number }> {
+  return page.evaluate(() => ({ tasks: window.benchLongTasks!.length, renders: window.explorerRenders!.count, atMs: performance.now() }));
 }
 
 /** Runs `body` as one measured phase of the observed page. */
@@ -87,16 +87,16 @@ async function phase(page: Page, name: string, body: () => Promise<void>): Promi
   await body();
   const seconds = (Date.now() - startedMs) / 1000;
   const after = await page.evaluate(
-    ([tasksFrom, rendersFrom]) => {
+    ([tasksFrom, rendersFrom, fromMs]) => {
       const renders = window.explorerRenders!;
-      const fresh = renders.recent.slice(renders.recent.length - Math.min(renders.count - rendersFrom, renders.recent.length));
+      const slices = renders.recent.filter((r) => r.atMs >= fromMs);
       const tasks = window.benchLongTasks!.slice(tasksFrom);
-      const withRedraw = tasks.filter((t) => renders.recent.some((r) => r.atMs >= t.atMs && r.atMs < t.atMs + t.ms)).length;
-      return { longTasks: tasks.map((t) => t.ms), longTasksWithRedraw: withRedraw, renderMs: fresh.map((r) => r.ms), renders: renders.count - rendersFrom };
+      const withRedraw = tasks.filter((t) => slices.some((r) => r.atMs >= t.atMs && r.atMs < t.atMs + t.ms)).length;
+      return { longTasks: tasks.map((t) => t.ms), longTasksWithRedraw: withRedraw, renderMs: slices.map((r) => r.ms), renders: renders.count - rendersFrom };
     },
-    [before.tasks, before.renders] as const,
+    [before.tasks, before.renders, before.atMs] as const,
   );
-  log(`${name}: ${seconds.toFixed(1)} s, ${after.longTasks.length} long tasks (${after.longTasksWithRedraw} with a redraw in them; longest ${Math.max(0, ...after.longTasks).toFixed(0)} ms), ${after.renders} redraws (max ${Math.max(0, ...after.renderMs).toFixed(1)} ms)`);
+  log(`${name}: ${seconds.toFixed(1)} s, ${after.longTasks.length} long tasks (${after.longTasksWithRedraw} with a redraw in them; longest ${Math.max(0, ...after.longTasks).toFixed(0)} ms), ${after.renders} redraws (longest task of one ${Math.max(0, ...after.renderMs).toFixed(1)} ms)`);
   return { name, seconds, ...after };
 }
 
@@ -243,7 +243,7 @@ async function main(): Promise<void> {
         ? `membership changes settled (leaver left, no partition being received or handed off) ${settledS.toFixed(1)} s after the join`
         : `membership changes not settled after the ${CHANGE_WINDOW_S} s window: leaver left ${left}, partitions still being received ${settle.pending}, handed off ${settle.handoffs}`,
     );
-    console.log(`${'phase'.padEnd(26)} ${'time'.padStart(8)} ${'redraws'.padStart(8)} ${'redraw p50'.padStart(11)} ${'p95'.padStart(8)} ${'max'.padStart(8)} ${'long tasks'.padStart(11)} ${'with redraw'.padStart(12)} ${'longest'.padStart(9)} ${'floor'.padStart(7)}`);
+    console.log(`${'phase'.padEnd(26)} ${'time'.padStart(8)} ${'redraws'.padStart(8)} ${'task p50'.padStart(11)} ${'p95'.padStart(8)} ${'max'.padStart(8)} ${'long tasks'.padStart(11)} ${'with redraw'.padStart(12)} ${'longest'.padStart(9)} ${'floor'.padStart(7)}`);
     console.log('-'.repeat(117));
     for (const p of phases) {
       const longest = p.longTasks.length === 0 ? 0 : Math.max(...p.longTasks);
@@ -251,7 +251,7 @@ async function main(): Promise<void> {
         `${p.name.padEnd(26)} ${`${p.seconds.toFixed(1)} s`.padStart(8)} ${String(p.renders).padStart(8)} ${`${quantile(p.renderMs, 0.5).toFixed(1)} ms`.padStart(11)} ${`${quantile(p.renderMs, 0.95).toFixed(1)} ms`.padStart(8)} ${`${Math.max(0, ...p.renderMs).toFixed(1)} ms`.padStart(8)} ${String(p.longTasks.length).padStart(11)} ${String(p.longTasksWithRedraw).padStart(12)} ${`${longest.toFixed(0)} ms`.padStart(9)} ${`${LONG_TASK_FLOOR_MS} ms`.padStart(7)}`,
       );
     }
-    console.log('(long tasks: main-thread tasks over 50 ms in the observed tab, whatever ran in them — the explorer or the node itself)');
+    console.log('(task p50/p95/max: the tasks a redraw ran as — the header, then the panels, yielding after 8 ms; long tasks: main-thread tasks over 50 ms in the observed tab, whatever ran in them, the explorer or the node itself; "with redraw": a redraw task started inside)');
     console.log('');
   } finally {
     await browser.close();

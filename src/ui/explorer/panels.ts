@@ -27,10 +27,20 @@ function chip(id: string, colour: string, role: string, seen: Seen): HTMLElement
   return item;
 }
 
-/** A preference list as chips: the first `n` are replicas, the rest fallbacks. */
+/** Fallbacks shown after the replicas; the rest of a long preference list is summed up in one line. */
+export const FALLBACKS_SHOWN = 5;
+
+/** A preference list as chips: the first `n` are replicas, then up to {@link FALLBACKS_SHOWN} fallbacks. */
 export function preferenceChips(list: readonly string[], n: number, colours: ReadonlyMap<string, string>, seen: (id: string) => Seen): HTMLOListElement {
   const ol = el('ol', undefined, 'chips');
-  list.forEach((id, i) => ol.append(chip(id, colours.get(id) ?? 'gray', i < n ? `replica ${i + 1}` : 'fallback', seen(id))));
+  const shown = list.slice(0, n + FALLBACKS_SHOWN);
+  shown.forEach((id, i) => ol.append(chip(id, colours.get(id) ?? 'gray', i < n ? `replica ${i + 1}` : 'fallback', seen(id))));
+  const rest = list.slice(shown.length);
+  if (rest.length > 0) {
+    const more = el('li', `… ${rest.length} more fallback${rest.length === 1 ? '' : 's'} (${rest.filter((id) => seen(id) === 'alive').length} alive)`, 'more');
+    more.dataset.key = 'more';
+    ol.append(more);
+  }
   return ol;
 }
 

@@ -95,6 +95,7 @@ export class NotesService {
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private periodic: ReturnType<typeof setInterval> | undefined;
   private syncing = false;
+  private visible = false;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -125,10 +126,22 @@ export class NotesService {
     };
   }
 
-  /** Reads the index and every note, then keeps them fresh (events, and a read every 5 s). */
+  /**
+   * Reads the index and every note, then keeps them fresh: on events, and with a read every 5 s while
+   * the notes are on screen ({@link setVisible}) or edits wait in the outbox.
+   */
   async start(): Promise<void> {
     await this.refreshAll();
-    this.periodic = setInterval(() => void this.refreshAll(), REFRESH_PERIOD_MS);
+    this.periodic = setInterval(() => {
+      if (this.visible || this.outbox.size > 0) void this.refreshAll();
+    }, REFRESH_PERIOD_MS);
+  }
+
+  /** Whether the notes are on screen (the periodic read runs only then, or while edits wait to sync). */
+  setVisible(visible: boolean): void {
+    const was = this.visible;
+    this.visible = visible;
+    if (visible && !was) void this.refreshAll();
   }
 
   stop(): void {

@@ -127,6 +127,7 @@ export class NotesView {
   /** Shows or hides the page; `route` is what follows `#/notes` ('' or '/<id>' or '/new'). */
   show(active: boolean, route = ''): void {
     this.active = active;
+    this.service.setVisible(active);
     $('notes-view').hidden = !active;
     if (!active) return;
     const id = route.startsWith('/') ? route.slice(1) : '';
