@@ -61,6 +61,7 @@ declare global {
   interface Window {
     clusterHost?: ClusterHost;
     benchLongTasks?: { atMs: number; ms: number }[];
+    benchProbes?: { atMs: number; ms: number }[];
   }
 }
 
@@ -72,6 +73,10 @@ interface PhaseFigures {
   longTasksWithRedraw: number;
   renderMs: number[];
   renders: number;
+  /** Slowest task of each part of a redraw (header, ring, partition, key, members, activity), ms. */
+  slowest: Record<string, number>;
+  /** Wall time of the fixed control task (≈1 ms of work when the tab gets a core), ms. */
+  probes: number[];
 }
 
 const log = (text: string): void => void process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
@@ -92,11 +97,14 @@ async function phase(page: Page, name: string, body: () => Promise<void>): Promi
       const slices = renders.recent.filter((r) => r.atMs >= fromMs);
       const tasks = window.benchLongTasks!.slice(tasksFrom);
       const withRedraw = tasks.filter((t) => slices.some((r) => r.atMs >= t.atMs && r.atMs < t.atMs + t.ms)).length;
-      return { longTasks: tasks.map((t) => t.ms), longTasksWithRedraw: withRedraw, renderMs: slices.map((r) => r.ms), renders: renders.count - rendersFrom };
+      const probes = window.benchProbes!.filter((p) => p.atMs >= fromMs).map((p) => p.ms);
+      const slowest: Record<string, number> = {};
+      for (const r of slices) slowest[r.what] = Math.max(slowest[r.what] ?? 0, r.ms);
+      return { longTasks: tasks.map((t) => t.ms), longTasksWithRedraw: withRedraw, renderMs: slices.map((r) => r.ms), renders: renders.count - rendersFrom, slowest, probes };
     },
     [before.tasks, before.renders, before.atMs] as const,
   );
-  log(`${name}: ${seconds.toFixed(1)} s, ${after.longTasks.length} long tasks (${after.longTasksWithRedraw} with a redraw in them; longest ${Math.max(0, ...after.longTasks).toFixed(0)} ms), ${after.renders} redraws (longest task of one ${Math.max(0, ...after.renderMs).toFixed(1)} ms)`);
+  log(`${name}: ${seconds.toFixed(1)} s, ${after.longTasks.length} long tasks (${after.longTasksWithRedraw} with a redraw in them; longest ${Math.max(0, ...after.longTasks).toFixed(0)} ms), ${after.renders} redraws; slowest task per part: ${Object.entries(after.slowest).map(([what, ms]) => `${what} ${ms.toFixed(1)} ms`).join(', ')}`);
   return { name, seconds, ...after };
 }
 
@@ -122,6 +130,16 @@ async function main(): Promise<void> {
       new PerformanceObserver((list) => {
         for (const entry of list.getEntries()) window.benchLongTasks!.push({ atMs: entry.startTime, ms: entry.duration });
       }).observe({ type: 'longtask' });
+      // The control: a fixed piece of work (about 1 ms on an idle core) timed every 200 ms. When it takes
+      // tens of ms, the tab is starved of CPU, whatever the explorer does.
+      window.benchProbes = [];
+      setInterval(() => {
+        const startedMs = performance.now();
+        let sum = 0;
+        for (let i = 0; i < 300_000; i++) sum += i % 7;
+        if (sum < 0) console.log(sum);
+        window.benchProbes!.push({ atMs: startedMs, ms: performance.now() - startedMs });
+      }, 200);
     });
     // The hosted nodes, spread over the host tabs.
     const hosts: Page[] = [];
@@ -243,15 +261,15 @@ async function main(): Promise<void> {
         ? `membership changes settled (leaver left, no partition being received or handed off) ${settledS.toFixed(1)} s after the join`
         : `membership changes not settled after the ${CHANGE_WINDOW_S} s window: leaver left ${left}, partitions still being received ${settle.pending}, handed off ${settle.handoffs}`,
     );
-    console.log(`${'phase'.padEnd(26)} ${'time'.padStart(8)} ${'redraws'.padStart(8)} ${'task p50'.padStart(11)} ${'p95'.padStart(8)} ${'max'.padStart(8)} ${'long tasks'.padStart(11)} ${'with redraw'.padStart(12)} ${'longest'.padStart(9)} ${'floor'.padStart(7)}`);
-    console.log('-'.repeat(117));
+    console.log(`${'phase'.padEnd(26)} ${'time'.padStart(8)} ${'redraws'.padStart(8)} ${'task p50'.padStart(11)} ${'p95'.padStart(8)} ${'max'.padStart(8)} ${'long tasks'.padStart(11)} ${'with redraw'.padStart(12)} ${'longest'.padStart(9)} ${'floor'.padStart(7)} ${'control p50/p95/max'.padStart(22)}`);
+    console.log('-'.repeat(140));
     for (const p of phases) {
       const longest = p.longTasks.length === 0 ? 0 : Math.max(...p.longTasks);
       console.log(
-        `${p.name.padEnd(26)} ${`${p.seconds.toFixed(1)} s`.padStart(8)} ${String(p.renders).padStart(8)} ${`${quantile(p.renderMs, 0.5).toFixed(1)} ms`.padStart(11)} ${`${quantile(p.renderMs, 0.95).toFixed(1)} ms`.padStart(8)} ${`${Math.max(0, ...p.renderMs).toFixed(1)} ms`.padStart(8)} ${String(p.longTasks.length).padStart(11)} ${String(p.longTasksWithRedraw).padStart(12)} ${`${longest.toFixed(0)} ms`.padStart(9)} ${`${LONG_TASK_FLOOR_MS} ms`.padStart(7)}`,
+        `${p.name.padEnd(26)} ${`${p.seconds.toFixed(1)} s`.padStart(8)} ${String(p.renders).padStart(8)} ${`${quantile(p.renderMs, 0.5).toFixed(1)} ms`.padStart(11)} ${`${quantile(p.renderMs, 0.95).toFixed(1)} ms`.padStart(8)} ${`${Math.max(0, ...p.renderMs).toFixed(1)} ms`.padStart(8)} ${String(p.longTasks.length).padStart(11)} ${String(p.longTasksWithRedraw).padStart(12)} ${`${longest.toFixed(0)} ms`.padStart(9)} ${`${LONG_TASK_FLOOR_MS} ms`.padStart(7)} ${`${quantile(p.probes, 0.5).toFixed(1)}/${quantile(p.probes, 0.95).toFixed(1)}/${Math.max(0, ...p.probes).toFixed(0)} ms`.padStart(22)}`,
       );
     }
-    console.log('(task p50/p95/max: the tasks a redraw ran as — the header, then the panels, yielding after 8 ms; long tasks: main-thread tasks over 50 ms in the observed tab, whatever ran in them, the explorer or the node itself; "with redraw": a redraw task started inside)');
+    console.log('(task p50/p95/max: the tasks a redraw ran as — the header, then the panels, yielding after 8 ms; long tasks: main-thread tasks over 50 ms in the observed tab, whatever ran in them, the explorer or the node itself; "with redraw": a redraw task started inside; control: a fixed ≈1 ms task timed every 200 ms in the same tab — when it stretches, the tab is starved of CPU)');
     console.log('');
   } finally {
     await browser.close();

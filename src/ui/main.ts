@@ -46,8 +46,8 @@ declare global {
     dynamoError?: { name: string; message: string };
     /** The notes page's service (for tests and the console). */
     dynamoNotes?: NotesService;
-    /** The explorer's redraws: how many there were, and the tasks they ran as (the last 9,000–10,000: start, performance.now() ms; duration, ms). */
-    explorerRenders?: { count: number; recent: { atMs: number; ms: number }[] };
+    /** The explorer's redraws: how many there were, and the tasks they ran as (the last 9,000–10,000: start, performance.now() ms; duration, ms; which part). */
+    explorerRenders?: { count: number; recent: { atMs: number; ms: number; what: string }[] };
   }
 }
 
@@ -129,31 +129,40 @@ async function main(): Promise<void> {
   // animation frame (many tabs gossiping must not turn into many redraws).
   let renderQueued = false;
   let lastRenderMs = 0;
+  /** Main-thread time the last redraw took, all its tasks together, ms. */
+  let lastRedrawCostMs = 0;
+  let redrawCostMs = 0;
   const render = (): void => {
     if (renderQueued) return;
     renderQueued = true;
-    const waitMs = Math.max(0, 250 - (Date.now() - lastRenderMs));
+    // Under load (a redraw that cost more), redraws space out: the explorer takes at most about a tenth
+    // of the main thread, at most 4 redraws a second, at least one every 2 s.
+    const periodMs = Math.min(2000, Math.max(250, 10 * lastRedrawCostMs));
+    const waitMs = Math.max(0, periodMs - (Date.now() - lastRenderMs));
     setTimeout(() => requestAnimationFrame(renderNow), waitMs);
   };
   // A redraw runs as several short tasks (the header, then one panel after another, yielding to the
   // event loop whenever a slice passed 8 ms), so that input and the node's own messages are never held
   // up behind a whole redraw.
-  const renders = { count: 0, recent: [] as { atMs: number; ms: number }[] };
+  const renders = { count: 0, recent: [] as { atMs: number; ms: number; what: string }[] };
   window.explorerRenders = renders;
-  const timed = (work: () => void): void => {
+  const timed = (what: string, work: () => void): void => {
     const startedMs = performance.now();
     try {
       work();
     } finally {
-      renders.recent.push({ atMs: startedMs, ms: performance.now() - startedMs });
+      redrawCostMs += performance.now() - startedMs;
+      renders.recent.push({ atMs: startedMs, ms: performance.now() - startedMs, what });
       if (renders.recent.length > 10_000) renders.recent.splice(0, 1000);
     }
   };
-  const runSliced = (jobs: (() => void)[]): void => {
+  const runSliced = (jobs: [string, () => void][]): void => {
     const step = (): void => {
       const sliceStartedMs = performance.now();
       while (jobs.length > 0) {
-        timed(jobs.shift()!);
+        const [what, job] = jobs.shift()!;
+        timed(what, job);
+        if (jobs.length === 0) lastRedrawCostMs = redrawCostMs;
         if (jobs.length > 0 && performance.now() - sliceStartedMs > 8) {
           setTimeout(step, 0);
           return;
@@ -164,19 +173,21 @@ async function main(): Promise<void> {
   };
   const renderNow = (): void => {
     renders.count++;
-    timed(draw);
+    redrawCostMs = 0;
+    timed('header', draw);
+    if ($('explorer-view').hidden) lastRedrawCostMs = redrawCostMs;
   };
   /** The explorer's panels (skipped while the notes page is shown). */
-  const panelJobs = (ring: ReturnType<DynamoNode['ring']>, members: ReturnType<DynamoNode['members']>, colours: ReadonlyMap<string, string>, seen: (id: string) => string, nowMs: number): (() => void)[] => [
-    () => {
+  const panelJobs = (ring: ReturnType<DynamoNode['ring']>, members: ReturnType<DynamoNode['members']>, colours: ReadonlyMap<string, string>, seen: (id: string) => string, nowMs: number): [string, () => void][] => [
+    ['ring', () => {
       refreshKeyCounts();
       ringView.update(ring, node.id, colours);
       patchIfChanged($('legend'), `${ring.owners().join()}|${[...colours.values()].join()}`, (box) => renderLegend(box, ring, node.id, colours));
-    },
-    () => drawPartition(ring, members, colours, seen, nowMs),
-    () => refreshKey(colours, seen),
-    () => drawMembers(ring, members, colours, seen, nowMs),
-    () => {
+    }],
+    ['partition', () => drawPartition(ring, members, colours, seen, nowMs)],
+    ['key', () => refreshKey(colours, seen)],
+    ['members', () => drawMembers(ring, members, colours, seen, nowMs)],
+    ['activity', () => {
       const stats = node.stats();
       const counters: [string, number][] = [
         ['gossip rounds', stats.gossipRounds],
@@ -193,7 +204,7 @@ async function main(): Promise<void> {
       ];
       patchIfChanged($('counters'), JSON.stringify(counters), (box) => renderCounters(box, counters));
       patchIfChanged($('log'), String(log[0]?.seq ?? 0), (box) => renderLog(box, log));
-    },
+    }],
   ];
   const drawPartition = (ring: ReturnType<DynamoNode['ring']>, members: ReturnType<DynamoNode['members']>, colours: ReadonlyMap<string, string>, seen: (id: string) => string, nowMs: number): void => {
     if (selectedPartition !== undefined && ring.members.length > 0) {

@@ -93,6 +93,7 @@ export class NotesService {
   private readonly listeners = new Set<(change: NotesChange) => void>();
   private readonly refreshQueue = new Set<string>();
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private refreshAllTimer: ReturnType<typeof setTimeout> | undefined;
   private periodic: ReturnType<typeof setInterval> | undefined;
   private syncing = false;
   private visible = false;
@@ -147,6 +148,7 @@ export class NotesService {
   stop(): void {
     clearInterval(this.periodic);
     clearTimeout(this.refreshTimer);
+    clearTimeout(this.refreshAllTimer);
     this.unsubscribe();
   }
 
@@ -456,8 +458,17 @@ export class NotesService {
     else if (event.type === 'connectivity' || event.type === 'hints-delivered' || (event.type === 'reachability' && event.to === 'alive')) {
       // Connectivity came back: sync soon (the failure detector needs a moment to see peers alive).
       this.emit({ type: 'notes' });
-      setTimeout(() => void this.refreshAll(), 300);
+      if (this.visible || this.outbox.size > 0) this.refreshSoon();
     } else if (event.type === 'reachability') this.emit({ type: 'notes' });
+  }
+
+  /** One full refresh 300 ms from now, however many events ask for it meanwhile (peers flapping between suspect and alive send many). */
+  private refreshSoon(): void {
+    if (this.refreshAllTimer !== undefined) return;
+    this.refreshAllTimer = setTimeout(() => {
+      this.refreshAllTimer = undefined;
+      void this.refreshAll();
+    }, 300);
   }
 
   /** Refreshes changed keys shortly after (one read per key however many events arrived). */
