@@ -30,8 +30,8 @@ const HOSTED_MAX_CONNECTIONS = Number(process.env.EXPLORER_BENCH_MAX_CONNECTIONS
 const CHANGE_WINDOW_S = Number(process.env.EXPLORER_BENCH_CHANGE_S ?? 120);
 const VALUE_BYTES = 100;
 const LONG_TASK_FLOOR_MS = 50;
-/** EXPLORER_BENCH_PROFILE=1: CPU-profile the observed tab while keys load and print where its time went. */
-const PROFILE = process.env.EXPLORER_BENCH_PROFILE === '1';
+/** EXPLORER_BENCH_PROFILE=load|change: CPU-profile the observed tab in that phase and print where its time went. */
+const PROFILE = process.env.EXPLORER_BENCH_PROFILE;
 
 interface ProfileNode {
   id: number;
@@ -169,11 +169,19 @@ async function main(): Promise<void> {
     const phases: PhaseFigures[] = [];
     let loads: LoadResult[] = [];
     const cdp = PROFILE ? await context.newCDPSession(observed.page) : undefined;
-    if (cdp) {
+    const startProfile = async (): Promise<void> => {
+      if (!cdp) return;
       await cdp.send('Profiler.enable');
       await cdp.send('Profiler.setSamplingInterval', { interval: 1000 });
       await cdp.send('Profiler.start');
-    }
+    };
+    const printProfile = async (what: string): Promise<void> => {
+      if (!cdp) return;
+      const { profile } = (await cdp.send('Profiler.stop')) as { profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } };
+      console.log(`observed tab ${what}, self time by function:`);
+      for (const line of topSelfTime(profile, 30)) console.log(line);
+    };
+    if (PROFILE === 'load') await startProfile();
     phases.push(
       await phase(observed.page, `load ${KEYS.toLocaleString('en')} keys`, async () => {
         const share = Math.ceil(KEYS / hosts.length);
@@ -182,11 +190,7 @@ async function main(): Promise<void> {
         );
       }),
     );
-    if (cdp) {
-      const { profile } = (await cdp.send('Profiler.stop')) as { profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } };
-      console.log('observed tab while keys loaded, self time by function:');
-      for (const line of topSelfTime(profile, 25)) console.log(line);
-    }
+    if (PROFILE === 'load') await printProfile('while keys loaded');
     const written = loads.reduce((sum, l) => sum + l.written, 0);
     const failed = loads.reduce((sum, l) => sum + l.failed, 0);
     const loadMs = Math.max(...loads.map((l) => l.elapsedMs));
@@ -208,6 +212,7 @@ async function main(): Promise<void> {
       }),
     );
 
+    if (PROFILE === 'change') await startProfile();
     let joinedSeenMs = 0;
     let left = false;
     let settle = { pending: 0, handoffs: 0 };
@@ -247,6 +252,7 @@ async function main(): Promise<void> {
         settledS = left && settle.pending === 0 && settle.handoffs === 0 ? (Date.now() - joinStartedMs) / 1000 : undefined;
       }),
     );
+    if (PROFILE === 'change') await printProfile('while the membership changed');
     await observed.page.getByLabel('Partition', { exact: true }).fill('40');
     await observed.page.getByLabel('Key', { exact: true }).fill('cart:alice');
     await observed.page.waitForTimeout(1000);

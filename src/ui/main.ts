@@ -11,7 +11,7 @@ import { peerClientOptions, peersListUrl } from '../signaling/signaling-plugin.j
 import { DynamoNode, type DynamoEvent, type GetResult } from '../runtime/dynamo-node.js';
 import { keyPosition } from '../core/ring.js';
 import { RingView } from './explorer/ring-view.js';
-import { renderCounters, renderKey, renderMembers, renderPartition, type KeyInfo, type MemberRow } from './explorer/panels.js';
+import { MembersTable, renderCounters, renderKey, renderPartition, type KeyInfo, type MemberRow } from './explorer/panels.js';
 import { nodeColours, renderLegend, renderLog, renderSiblings, type LogEntry } from './views.js';
 import { patchIfChanged } from './explorer/patch.js';
 import { NotesService } from './notes/notes-service.js';
@@ -95,6 +95,7 @@ async function main(): Promise<void> {
   let logSeq = 0;
   const contexts = new Map<string, string>();
   let selectedPartition: number | undefined;
+  const membersTable = new MembersTable($('members').querySelector('tbody')!);
   const ringView = new RingView($('ring') as unknown as SVGSVGElement, (partition) => selectPartition(partition));
   const partitionInput = $<HTMLInputElement>('partition-input');
   partitionInput.max = String(config.partitionCount - 1);
@@ -243,8 +244,7 @@ async function main(): Promise<void> {
       lastHeardMs: health.get(m.id)?.lastHeardMs,
       linked: linked.includes(m.id),
     }));
-    const rowsSignature = JSON.stringify(rows.map((r) => [{ ...r, lastHeardMs: undefined }, r.lastHeardMs === undefined ? '' : Math.round((nowMs - r.lastHeardMs) / 1000), colours.get(r.record.id)]));
-    patchIfChanged($('members').querySelector('tbody')!, rowsSignature, (box) => renderMembers(box, rows, node.id, colours, nowMs));
+    membersTable.update(rows, node.id, colours, nowMs);
     const worst = Math.max(0, ...rows.filter((r) => r.ideal > 0).map((r) => Math.abs(r.partitions - r.ideal) / r.ideal));
     $('balance').textContent = `${inRing.length} node${inRing.length === 1 ? '' : 's'} in the ring; largest deviation from the ideal share: ${(worst * 100).toFixed(1)}%`;
   };

@@ -140,58 +140,115 @@ export function memberStatus(row: MemberRow): string {
   return 'up';
 }
 
-export function renderMembers(tbody: HTMLElement, rows: MemberRow[], self: string, colours: ReadonlyMap<string, string>, nowMs: number): void {
-  const maxRatio = Math.max(1.5, ...rows.map((r) => (r.ideal > 0 ? r.partitions / r.ideal : 0)));
-  tbody.replaceChildren(
-    ...rows.map((r) => {
+interface MemberRowNodes {
+  tr: HTMLTableRowElement;
+  texts: Map<string, Text>;
+  swatch: HTMLElement;
+  fill: HTMLElement;
+  tick: HTMLElement;
+  bar: HTMLElement;
+  actions: HTMLTableCellElement;
+}
+
+const MEMBER_COLUMNS = ['node', 'status', 'incarnation', 'capacity', 'partitions', 'keys', 'hints', 'last-heard'] as const;
+
+/**
+ * The members table, updated in place: a row per member, kept across redraws (keyed by node id), whose
+ * cells change only where their text changed. With 30 members redrawn up to 4× a second, building the
+ * rows afresh each time cost far more than the few cells that change (the "last heard" ages).
+ */
+export class MembersTable {
+  private readonly rows = new Map<string, MemberRowNodes>();
+
+  constructor(private readonly tbody: HTMLElement) {}
+
+  update(rows: MemberRow[], self: string, colours: ReadonlyMap<string, string>, nowMs: number): void {
+    const maxRatio = Math.max(1.5, ...rows.map((r) => (r.ideal > 0 ? r.partitions / r.ideal : 0)));
+    const seen = new Set<string>();
+    let previous: Element | null = null;
+    for (const r of rows) {
       const m = r.record;
-      const tr = el('tr');
-      tr.dataset.node = m.id;
-      tr.dataset.status = memberStatus(r);
-      if (m.id === self) tr.className = 'self';
-      const cells: [string, string][] = [
-        ['node', m.id === self ? `${m.id} (this tab)` : m.id],
-        ['status', memberStatus(r) + [m.pending.length > 0 ? ` · receiving ${m.pending.length}` : '', m.handoffs.length > 0 ? ` · handing off ${m.handoffs.length}` : ''].join('')],
-        ['incarnation', String(m.incarnation)],
-        ['capacity', String(m.capacity)],
-        ['partitions', r.ideal > 0 ? `${r.partitions} / ${r.ideal.toFixed(1)}` : String(r.partitions)],
-        ['keys', r.keys === undefined ? '—' : String(r.keys)],
-        ['hints', r.hints === undefined ? '—' : String(r.hints)],
-        ['last-heard', m.id === self ? 'now' : r.lastHeardMs === undefined ? '—' : `${Math.max(0, Math.round((nowMs - r.lastHeardMs) / 1000))} s ago${r.linked ? ' · linked' : ''}`],
-      ];
-      for (const [key, text] of cells) {
-        const td = el('td', text);
-        td.dataset.col = key;
-        if (key === 'node') {
-          const swatch = el('span', undefined, 'swatch');
-          swatch.style.background = colours.get(m.id) ?? 'transparent';
-          td.prepend(swatch);
-        }
-        if (key === 'partitions' && r.ideal > 0) {
-          // Load at a glance: a bar of partitions against the ideal share (the tick).
-          const bar = el('span', undefined, 'bar');
-          bar.setAttribute('aria-hidden', 'true');
-          const fill = el('span', undefined, 'fill');
-          fill.style.width = `${Math.min(100, ((r.partitions / r.ideal) * 100) / maxRatio)}%`;
-          const tick = el('span', undefined, 'tick');
-          tick.style.left = `${100 / maxRatio}%`;
-          bar.append(fill, tick);
-          td.append(bar);
-        }
-        tr.append(td);
+      seen.add(m.id);
+      const nodes = this.rows.get(m.id) ?? this.createRow(m.id);
+      const status = memberStatus(r);
+      if (nodes.tr.dataset.status !== status) nodes.tr.dataset.status = status;
+      const className = m.id === self ? 'self' : '';
+      if (nodes.tr.className !== className) nodes.tr.className = className;
+      const texts: Record<(typeof MEMBER_COLUMNS)[number], string> = {
+        node: m.id === self ? `${m.id} (this tab)` : m.id,
+        status: status + [m.pending.length > 0 ? ` · receiving ${m.pending.length}` : '', m.handoffs.length > 0 ? ` · handing off ${m.handoffs.length}` : ''].join(''),
+        incarnation: String(m.incarnation),
+        capacity: String(m.capacity),
+        partitions: r.ideal > 0 ? `${r.partitions} / ${r.ideal.toFixed(1)}` : String(r.partitions),
+        keys: r.keys === undefined ? '—' : String(r.keys),
+        hints: r.hints === undefined ? '—' : String(r.hints),
+        'last-heard': m.id === self ? 'now' : r.lastHeardMs === undefined ? '—' : `${Math.max(0, Math.round((nowMs - r.lastHeardMs) / 1000))} s ago${r.linked ? ' · linked' : ''}`,
+      };
+      for (const column of MEMBER_COLUMNS) {
+        const text = nodes.texts.get(column)!;
+        if (text.data !== texts[column]) text.data = texts[column];
       }
-      const actions = el('td');
-      if (m.id !== self && m.status !== 'left' && r.seen === 'unreachable') {
+      setStyle(nodes.swatch, 'background', colours.get(m.id) ?? 'transparent');
+      // Load at a glance: a bar of partitions against the ideal share (the tick).
+      nodes.bar.hidden = !(r.ideal > 0);
+      if (r.ideal > 0) {
+        setStyle(nodes.fill, 'width', `${Math.min(100, ((r.partitions / r.ideal) * 100) / maxRatio)}%`);
+        setStyle(nodes.tick, 'left', `${100 / maxRatio}%`);
+      }
+      const removable = m.id !== self && m.status !== 'left' && r.seen === 'unreachable';
+      const button = nodes.actions.firstElementChild as HTMLButtonElement | null;
+      if (removable && !button) {
         const remove = el('button', 'Remove', 'secondary small');
         remove.type = 'button';
         remove.dataset.remove = m.id;
         remove.setAttribute('aria-label', `Remove ${m.id} from the ring for good`);
-        actions.append(remove);
+        nodes.actions.append(remove);
+      } else if (!removable && button) button.remove();
+      // Keep the table in the order given.
+      const expected: Element | null = previous ? previous.nextElementSibling : this.tbody.firstElementChild;
+      if (expected !== nodes.tr) {
+        if (previous) previous.after(nodes.tr);
+        else this.tbody.prepend(nodes.tr);
       }
-      tr.append(actions);
-      return tr;
-    }),
-  );
+      previous = nodes.tr;
+    }
+    for (const [id, nodes] of this.rows) {
+      if (seen.has(id)) continue;
+      nodes.tr.remove();
+      this.rows.delete(id);
+    }
+  }
+
+  private createRow(id: string): MemberRowNodes {
+    const tr = el('tr');
+    tr.dataset.node = id;
+    const texts = new Map<string, Text>();
+    const swatch = el('span', undefined, 'swatch');
+    const bar = el('span', undefined, 'bar');
+    bar.setAttribute('aria-hidden', 'true');
+    const fill = el('span', undefined, 'fill');
+    const tick = el('span', undefined, 'tick');
+    bar.append(fill, tick);
+    for (const column of MEMBER_COLUMNS) {
+      const td = el('td');
+      td.dataset.col = column;
+      const text = document.createTextNode('');
+      texts.set(column, text);
+      if (column === 'node') td.append(swatch, text);
+      else if (column === 'partitions') td.append(text, bar);
+      else td.append(text);
+      tr.append(td);
+    }
+    const actions = el('td');
+    tr.append(actions);
+    const nodes = { tr, texts, swatch, fill, tick, bar, actions };
+    this.rows.set(id, nodes);
+    return nodes;
+  }
+}
+
+function setStyle(element: HTMLElement, property: 'background' | 'width' | 'left', value: string): void {
+  if (element.style[property] !== value) element.style[property] = value;
 }
 
 /** Live counters of the activity panel. */

@@ -2,7 +2,7 @@
  * Redraws a panel by building it afresh, detached, and letting morphdom carry only the differences
  * into the page: unchanged rows, chips and counters keep their DOM nodes, so a redraw costs layout only
  * where something changed (the explorer redraws up to four times a second with 30 members and more).
- * Elements are matched by `data-key`, else `data-node`, else `id`.
+ * Elements marked with `data-key` are matched by it; the others by position.
  */
 import morphdom from 'morphdom';
 
@@ -11,7 +11,8 @@ export function patch(target: HTMLElement, build: (box: HTMLElement) => void): v
   build(fresh);
   morphdom(target, fresh, {
     childrenOnly: true,
-    getNodeKey: (node) => (node instanceof HTMLElement ? (node.dataset.key ?? node.dataset.node ?? (node.id || undefined)) : undefined),
+    // Only elements marked with data-key are matched by key (log lines, note cards); the rest by position.
+    getNodeKey: (node) => (node.nodeType === 1 ? ((node as Element).getAttribute('data-key') ?? undefined) : undefined),
   });
 }
 
