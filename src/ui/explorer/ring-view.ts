@@ -72,11 +72,16 @@ export class RingView {
     const signature = `${owners.join(',')}|${[...colours].join(',')}`;
     if (signature === this.ownersSignature) return;
     this.ownersSignature = signature;
+    // Only partitions whose owner or colour changed are touched (a join moves a few dozen of Q).
     for (let p = 0; p < q; p++) {
       const owner = owners[p];
-      this.paths[p]!.setAttribute('fill', owner === undefined ? 'transparent' : (colours.get(owner) ?? 'gray'));
-      this.titles[p]!.textContent = owner === undefined ? `partition ${p}: no owner` : `partition ${p}: ${owner}${owner === self ? ' (this tab)' : ''}`;
-      this.marks[p]!.style.visibility = owner === self ? 'visible' : 'hidden';
+      const fill = owner === undefined ? 'transparent' : (colours.get(owner) ?? 'gray');
+      const path = this.paths[p]!;
+      if (path.getAttribute('fill') !== fill) path.setAttribute('fill', fill);
+      const title = owner === undefined ? `partition ${p}: no owner` : `partition ${p}: ${owner}${owner === self ? ' (this tab)' : ''}`;
+      if (this.titles[p]!.textContent !== title) this.titles[p]!.textContent = title;
+      const visibility = owner === self ? 'visible' : 'hidden';
+      if (this.marks[p]!.style.visibility !== visibility) this.marks[p]!.style.visibility = visibility;
     }
     this.label.textContent = owners.length === 0 ? 'no owner yet' : `${q} partitions`;
   }
