@@ -11,8 +11,9 @@
  *               handoff-start  {partition, keys}        ──▶ accepted only by a node that replicates it
  *               handoff-batch  {partition, items[≤B]}   ──▶ merged durably, then acknowledged
  *               ...             one batch in flight per transfer, at most `handoffConcurrency`
- *                               transfers at a time (throttled); a failed batch is retried from
- *                               the last acknowledged one (resumable)
+ *                               batches in flight per node (throttled; the small start and finish
+ *                               messages are not); a failed batch is retried from the last
+ *                               acknowledged one (resumable)
  *               handoff-finish {partition, keys}        ──▶ the receiver notes this holder is done
  *
  *             Once every replica acknowledged the finish, it stops advertising the partition and
@@ -22,6 +23,10 @@
  *             gossiped record until every advertising holder finished to it. When no node advertises
  *             the partition (the old holder was removed, or the cluster had fewer than N nodes), it
  *             asks each complete replica for the partition instead (handoff-pull) and waits for all.
+ *
+ * Every handoff request's deadline follows the peer's measured round trips and doubles after a
+ * timeout (request-deadlines.ts): the work is only ever retried, never given to another node, so a
+ * fixed deadline below the round trip would make no progress at all (30 tabs on two cores).
  *
  * While a partition moves, requests still work and still see every acknowledged write: coordinators
  * send them to the holders as well as to the replicas, and answers of a replica whose partition is
@@ -33,7 +38,9 @@ import type { MemberRecord } from './membership.js';
 import type { Message, ReplyMessage } from './messages.js';
 import type { Ring } from './ring.js';
 import type { NodeId, VersionSet } from './types.js';
+import { RequestTimeoutError } from './errors.js';
 import { versionDigest } from './merkle-tree.js';
+import { RequestDeadlines } from './request-deadlines.js';
 import { versionSetSizeBytes } from './version-set.js';
 
 /** Settings of partition handoff. */
@@ -42,7 +49,7 @@ export interface HandoffConfig {
   handoffIntervalMs: number;
   /** Most objects per handoff batch. Default 128. */
   handoffBatchSize: number;
-  /** Most transfers (partition, receiver) running at once. Default 2. */
+  /** Most handoff batches in flight at once from one node (the throttle: transfers wait for a slot per batch). Default 2. */
   handoffConcurrency: number;
 }
 
@@ -86,6 +93,7 @@ export interface TransferState {
   reason: TransferReport['reason'];
   keysSent: number;
   keysTotal: number;
+  /** `waiting`: for its retry time after a failure, or for a batch slot of the throttle. */
   state: 'running' | 'waiting';
 }
 
@@ -110,9 +118,9 @@ export interface HandoffPorts {
   /** No partition left to hand off and no object of a partition this node does not replicate. */
   onDrained: () => void;
   now: () => number;
-  /** Deadline of a batch (ms). */
+  /** Shortest deadline of a batch (ms); longer when the receiver's round trips are (request-deadlines.ts). */
   timeoutMs: () => number;
-  /** Deadline of the small control messages (start, finish, pull), ms. */
+  /** Shortest deadline of the small control messages (start, finish, pull, ae-roots), ms; longer likewise. */
   controlTimeoutMs: () => number;
   /** Objects `node` last reported holding (gossiped load), if known. */
   reportedKeys: (node: NodeId) => number | undefined;
@@ -135,6 +143,8 @@ interface Transfer {
   running: boolean;
   /** Earliest time (ms) of the next attempt after a failure. */
   retryAtMs: number;
+  /** Running, but waiting for a batch slot. */
+  queued: boolean;
 }
 
 /** The partitions `self` replicates (is among the first `n` of the preference list) in `ring`. */
@@ -170,9 +180,14 @@ export class PartitionHandoff {
   private readonly transfers = new Map<string, Transfer>();
   /** `partition:peer` pairs whose roots were compared and differed: they get a stream. */
   private readonly verifyTried = new Set<string>();
+  /** Handoff batches awaiting their acknowledgement (at most `handoffConcurrency`), and transfers waiting for a slot. */
+  private batchesInFlight = 0;
+  private readonly slotWaiters: (() => void)[] = [];
   /** Peers with a root comparison in flight. */
   private readonly verifying = new Set<NodeId>();
   private replicated = new Set<number>();
+  /** Deadlines of handoff requests, per peer, from their measured round trips. */
+  private readonly deadlines = new RequestDeadlines();
   /** Keys held per partition (from the Merkle trees, refreshed every tick). */
   private counts = new Map<number, number>();
   private refreshing = false;
@@ -213,7 +228,7 @@ export class PartitionHandoff {
       reason: t.reason,
       keysSent: t.cursor,
       keysTotal: t.keys?.length ?? 0,
-      state: t.running ? 'running' : 'waiting',
+      state: t.running && !t.queued ? 'running' : 'waiting',
     }));
   }
 
@@ -382,8 +397,7 @@ export class PartitionHandoff {
             if (finished.has(source) || (askedAtMs !== undefined && nowMs - askedAtMs < PULL_RETRY_MS) || !this.ports.isHealthy(source)) continue;
             asked.set(source, nowMs);
             const askedSet = asked;
-            this.ports
-              .request(source, { type: 'handoff-pull', partition: p }, this.ports.controlTimeoutMs())
+            this.ask(source, { type: 'handoff-pull', partition: p }, this.ports.controlTimeoutMs())
               .then((reply) => {
                 if (reply.type !== 'handoff-reply' || !reply.accepted) askedSet.delete(source);
               })
@@ -458,37 +472,61 @@ export class PartitionHandoff {
     const ring = this.ports.ring();
     if (ring.members.length === 0) return;
     let leftovers = 0;
+    const busy = new Set([...this.transfers.values()].map((t) => t.partition));
     for (const [p, count] of counts) {
       if (count === 0 || this.replicated.has(p) || this.advertised.has(p)) continue;
       leftovers += count;
+      // One round per partition at a time: its objects are deleted once every transfer of the round is
+      // over, so a transfer queued again while another of the same partition still runs (transfers
+      // slower than the sweep period) would keep that moment from ever coming, and the objects would
+      // be sent again and again.
+      if (busy.has(p)) continue;
       for (const receiver of ring.preferenceListForPartition(p).slice(0, this.ports.n())) {
         if (receiver === this.ports.self) continue;
-        const key = `${p}:${receiver}`;
-        if (!this.transfers.has(key)) this.transfers.set(key, this.newTransfer(p, receiver, 'sweep'));
+        this.transfers.set(`${p}:${receiver}`, this.newTransfer(p, receiver, 'sweep'));
       }
     }
     if (leftovers === 0 && this.advertised.size === 0 && this.transfers.size === 0) this.ports.onDrained();
   }
 
   private newTransfer(partition: number, peer: NodeId, reason: TransferReport['reason']): Transfer {
-    return { partition, peer, reason, keys: undefined, cursor: 0, bytes: 0, startedMs: this.ports.now(), running: false, retryAtMs: 0 };
+    return { partition, peer, reason, keys: undefined, cursor: 0, bytes: 0, startedMs: this.ports.now(), running: false, retryAtMs: 0, queued: false };
   }
 
   private cancelTransfers(partition: number): void {
     for (const [key, t] of this.transfers) if (t.partition === partition && t.reason !== 'pull' && !t.running) this.transfers.delete(key);
   }
 
+  /**
+   * Starts every due transfer. The throttle is on batches, not transfers (see `batchSlot`): a
+   * transfer's start and finish are small messages, and when each of them waited for a slot too, a
+   * node with many small partitions to hand off (a leaving node holds a 1/n share of the ring) moved
+   * one partition per three round trips per slot, which took minutes once round trips took a second.
+   */
   private runTransfers(nowMs: number): void {
-    let running = [...this.transfers.values()].filter((t) => t.running && !this.isEmpty(t)).length;
     for (const transfer of this.transfers.values()) {
       if (transfer.running || transfer.retryAtMs > nowMs || !this.ports.isHealthy(transfer.peer)) continue;
-      // An empty partition's transfer is one small message: it does not take a slot of the throttle.
-      const empty = this.isEmpty(transfer);
-      if (!empty && running >= this.config.handoffConcurrency) continue;
       transfer.running = true;
-      if (!empty) running++;
       void this.runTransfer(transfer);
     }
+  }
+
+  /** Waits for one of the `handoffConcurrency` batch slots (first come, first served); resolves to its release. */
+  private async batchSlot(): Promise<() => void> {
+    if (this.batchesInFlight >= this.config.handoffConcurrency) {
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    } else {
+      this.batchesInFlight++;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      // The slot passes directly to the next waiter, if any.
+      const next = this.slotWaiters.shift();
+      if (next) next();
+      else this.batchesInFlight--;
+    };
   }
 
   /** Streams one partition to one node, from where it stopped; on failure waits and resumes later. */
@@ -501,7 +539,7 @@ export class PartitionHandoff {
         const keys = await this.keysOf(t.partition);
         // An empty partition needs no stream: the finish alone tells the receiver (one round trip).
         if (keys.length > 0) {
-          const reply = await this.ports.request(t.peer, { type: 'handoff-start', partition: t.partition, keys: keys.length }, controlTimeoutMs);
+          const reply = await this.ask(t.peer, { type: 'handoff-start', partition: t.partition, keys: keys.length }, controlTimeoutMs);
           // Refused: the receiver does not replicate the partition in its ring (views differ for a moment).
           if (reply.type !== 'handoff-reply' || !reply.accepted) throw new Error('refused');
         }
@@ -519,7 +557,7 @@ export class PartitionHandoff {
         }
         await this.streamFrom(t, t.keys, digests, timeoutMs);
       }
-      const reply = await this.ports.request(t.peer, { type: 'handoff-finish', partition: t.partition, keys: t.keys.length }, controlTimeoutMs);
+      const reply = await this.ask(t.peer, { type: 'handoff-finish', partition: t.partition, keys: t.keys.length }, controlTimeoutMs);
       if (reply.type !== 'handoff-reply' || !reply.accepted) throw new Error('refused');
       this.completed(t, key, t.keys.length);
     } catch (error) {
@@ -534,10 +572,6 @@ export class PartitionHandoff {
     }
     // The next transfer starts now, not at the next tick.
     if (this.transfers.size > 0) this.runTransfers(this.ports.now());
-  }
-
-  private isEmpty(t: Transfer): boolean {
-    return t.keys === undefined ? (this.counts.get(t.partition) ?? 0) === 0 : t.keys.length === 0;
   }
 
   private completed(t: Transfer, key: string, keys: number): void {
@@ -567,7 +601,7 @@ export class PartitionHandoff {
     const merkle = this.ports.merkle();
     if (!merkle) return;
     try {
-      const reply = await this.ports.request(peer, { type: 'ae-roots', partitions }, this.ports.controlTimeoutMs());
+      const reply = await this.ask(peer, { type: 'ae-roots', partitions }, this.ports.controlTimeoutMs());
       if (reply.type !== 'ae-hashes-reply' || reply.hashes.length !== partitions.length) return;
       const mine = await merkle.roots(partitions);
       const { fanout, depth } = merkle.shape();
@@ -607,33 +641,78 @@ export class PartitionHandoff {
   /** Sends the batches of `t` from its cursor on, one at a time, each acknowledged before the next. */
   private async streamFrom(t: Transfer, keys: string[], digests: Map<string, Uint8Array>, timeoutMs: number): Promise<void> {
     while (t.cursor < keys.length) {
-      const slice = keys.slice(t.cursor, t.cursor + this.config.handoffBatchSize);
-      const objects = await this.ports.localObjects(slice);
-      const items: { key: string; versions: VersionSet }[] = [];
-      let batchBytes = 0;
-      let taken = 0;
-      // At most handoffBatchSize objects and about HANDOFF_BATCH_BYTES, but always at least one.
-      for (const [i, k] of slice.entries()) {
-        if (taken > 0 && batchBytes >= HANDOFF_BATCH_BYTES) break;
-        taken++;
-        const versions = objects[i];
-        if (versions === undefined) continue;
-        items.push({ key: k, versions });
-        batchBytes += versionSetSizeBytes(versions) + k.length;
+      t.queued = true;
+      const release = await this.batchSlot().finally(() => (t.queued = false));
+      try {
+        // The wait for a slot may have been long: a peer found unreachable or no longer a receiver
+        // meanwhile is not sent to (its request would hold the slot until its deadline).
+        if (!this.stillWanted(t)) throw new Error('not wanted now');
+        await this.sendBatch(t, keys, digests, timeoutMs);
+      } finally {
+        release();
       }
-      const reply = await this.ports.request(t.peer, { type: 'handoff-batch', partition: t.partition, items }, timeoutMs);
-      if (reply.type !== 'handoff-reply' || !reply.accepted) throw new Error('refused');
-      for (const item of items) {
-        const digest = versionDigest(item.versions);
-        const earlier = digests.get(item.key);
-        // Two receivers got different versions: keep the object for the sweep to resend.
-        digests.set(item.key, earlier === undefined || equalBytes(earlier, digest) ? digest : new Uint8Array(0));
-        t.bytes += versionSetSizeBytes(item.versions) + item.key.length;
-      }
-      t.cursor += taken;
-      this.keysSent += items.length;
     }
   }
+
+  /** Reads and sends the batch of `t` at its cursor; on its acknowledgement, moves the cursor past it. */
+  private async sendBatch(t: Transfer, keys: string[], digests: Map<string, Uint8Array>, timeoutMs: number): Promise<void> {
+    const slice = keys.slice(t.cursor, t.cursor + this.config.handoffBatchSize);
+    const objects = await this.ports.localObjects(slice);
+    const items: { key: string; versions: VersionSet }[] = [];
+    let batchBytes = 0;
+    let taken = 0;
+    // At most handoffBatchSize objects and about HANDOFF_BATCH_BYTES, but always at least one.
+    for (const [i, k] of slice.entries()) {
+      if (taken > 0 && batchBytes >= HANDOFF_BATCH_BYTES) break;
+      taken++;
+      const versions = objects[i];
+      if (versions === undefined) continue;
+      items.push({ key: k, versions });
+      batchBytes += versionSetSizeBytes(versions) + k.length;
+    }
+    const reply = await this.ask(t.peer, { type: 'handoff-batch', partition: t.partition, items }, timeoutMs);
+    if (reply.type !== 'handoff-reply' || !reply.accepted) throw new Error('refused');
+    for (const item of items) {
+      const digest = versionDigest(item.versions);
+      const earlier = digests.get(item.key);
+      // Two receivers got different versions: keep the object for the sweep to resend.
+      digests.set(item.key, earlier === undefined || equalBytes(earlier, digest) ? digest : new Uint8Array(0));
+      t.bytes += versionSetSizeBytes(item.versions) + item.key.length;
+    }
+    t.cursor += taken;
+    this.keysSent += items.length;
+  }
+
+  /**
+   * Sends a handoff request to `peer` with a deadline of at least `floorMs`, longer when the peer's
+   * answers have been slow or its last requests timed out (request-deadlines.ts). Handoff has no
+   * fallback node to turn to, only the same request again: a fixed deadline shorter than the round
+   * trip would fail every retry.
+   */
+  private async ask(peer: NodeId, body: HandoffRequest, floorMs: number): Promise<ReplyMessage> {
+    const attempt = this.deadlines.start(peer, floorMs, this.ports.now());
+    try {
+      const reply = await this.ports.request(peer, body, attempt.deadlineMs);
+      this.deadlines.answered(attempt, this.ports.now());
+      return reply;
+    } catch (error) {
+      if (error instanceof RequestTimeoutError || (error instanceof Error && error.name === 'RequestTimeoutError')) this.deadlines.timedOut(attempt);
+      throw error;
+    }
+  }
+
+  /**
+   * Whether `t` is still worth a batch: its peer is reachable and still receives the partition. The
+   * receivers of an ownership or sweep transfer are this node's ring's replicas; a pull comes from a
+   * node that replicates the partition in its own ring, which may be newer than ours (a joiner we have
+   * not heard of yet), so only its departure ends it.
+   */
+  private stillWanted(t: Transfer): boolean {
+    if (!this.ports.isHealthy(t.peer)) return false;
+    if (t.reason !== 'pull') return this.wantedBy(t.partition, t.peer);
+    return this.isComplete(t.partition) && this.ports.members().find((m) => m.id === t.peer)?.status !== 'left';
+  }
+
   private wantedBy(partition: number, peer: NodeId): boolean {
     const ring = this.ports.ring();
     return ring.members.length > 0 && ring.preferenceListForPartition(partition).slice(0, this.ports.n()).includes(peer);

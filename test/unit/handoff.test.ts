@@ -1,0 +1,150 @@
+/**
+ * PartitionHandoff (src/core/handoff.ts) driven by hand through its ports: a fake peer network whose
+ * answers the test releases, a manual clock, a memory store with in-process Merkle trees. These pin
+ * down two rules the 30-node simulation (test/sim/large-cluster.ts) depends on when round trips are
+ * long: the throttle holds batches, not whole transfers, and a sweep does not queue a partition again
+ * while a round of it is still running.
+ */
+import { describe, expect, it } from 'vitest';
+import { PartitionHandoff, DEFAULT_HANDOFF_CONFIG, type HandoffRequest } from '../../src/core/handoff.js';
+import { InProcessMerkleService } from '../../src/core/merkle-service.js';
+import { versionDigest } from '../../src/core/merkle-tree.js';
+import type { ReplyMessage } from '../../src/core/messages.js';
+import { Ring } from '../../src/core/ring.js';
+import type { NodeId, VersionSet } from '../../src/core/types.js';
+import { encodeValue } from '../../src/core/value-codec.js';
+import { MemoryStore } from '../../src/storage/memory-store.js';
+
+const SELF = 'a';
+const IDS = ['a', 'b', 'c', 'd', 'e'];
+const Q = 16;
+const N = 3;
+
+const drain = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+interface Sent {
+  to: NodeId;
+  body: HandoffRequest;
+  answer: (accepted?: boolean) => void;
+}
+
+/** A handoff engine for node `a` of a 5-node ring, holding `perPartition` objects of each of `partitions` (none of which it replicates). */
+async function setup(partitionsWanted: number, perPartition: number) {
+  const ring = Ring.build(
+    IDS.map((id) => ({ id, capacity: 1, joinedAtMs: 0 })),
+    Q,
+  );
+  const store = new MemoryStore();
+  const merkle = await InProcessMerkleService.build(store, () => ring);
+  const notMine: number[] = [];
+  for (let p = 0; p < Q && notMine.length < partitionsWanted; p++) if (!ring.preferenceListForPartition(p).slice(0, N).includes(SELF)) notMine.push(p);
+  const keysOf = new Map<number, string[]>(notMine.map((p) => [p, []]));
+  for (let i = 0; [...keysOf.values()].some((keys) => keys.length < perPartition); i++) {
+    const key = `key-${i}`;
+    const keys = keysOf.get(ring.partitionOfKey(key));
+    if (!keys || keys.length >= perPartition) continue;
+    keys.push(key);
+    const versions: VersionSet = { clock: [{ node: SELF, counter: i + 1, timestampMs: 1 }], siblings: [{ dot: { node: SELF, counter: i + 1, timestampMs: 1 }, data: encodeValue(key) }] };
+    await store.putObject(key, versions);
+    await merkle.update(key, versions);
+  }
+  let nowMs = 1_000;
+  const sent: Sent[] = [];
+  const dropped: string[] = [];
+  const handoff = new PartitionHandoff(DEFAULT_HANDOFF_CONFIG, {
+    self: SELF,
+    n: () => N,
+    ring: () => ring,
+    members: () => [],
+    isHealthy: () => true,
+    request: (to, body) =>
+      new Promise<ReplyMessage>((resolve) => {
+        sent.push({ to, body, answer: (accepted = true) => resolve({ type: 'handoff-reply', requestId: 0, accepted }) });
+      }),
+    merkle: () => merkle,
+    localObjects: (keys) => store.getObjects(keys),
+    mergeBatch: async () => undefined,
+    dropIfUnchanged: async (key, digest) => {
+      const current = await store.getObject(key);
+      if (current === undefined || !versionDigest(current).every((x, i) => x === digest[i])) return false;
+      await store.deleteObject(key);
+      await merkle.update(key, undefined);
+      dropped.push(key);
+      return true;
+    },
+    publish: () => undefined,
+    onDrained: () => undefined,
+    now: () => nowMs,
+    timeoutMs: () => 3_000,
+    controlTimeoutMs: () => 1_000,
+    reportedKeys: () => undefined,
+    holderGraceMs: () => 3_000,
+    knowsCluster: () => true,
+    onTransfer: () => undefined,
+    onPartitionReceived: () => undefined,
+  });
+  const tickAt = async (atMs: number): Promise<void> => {
+    nowMs = atMs;
+    handoff.tick(nowMs);
+    await drain();
+  };
+  const open = (type: HandoffRequest['type']): Sent[] => sent.filter((s) => s.body.type === type);
+  return { ring, store, handoff, sent, dropped, tickAt, open, partitions: notMine, receiversOf: (p: number) => ring.preferenceListForPartition(p).slice(0, N) };
+}
+
+/** Answers every request sent so far that passes `filter`, once, and lets the engine react. */
+async function answerAll(sent: Sent[], answered: Set<Sent>, filter: (s: Sent) => boolean = () => true): Promise<void> {
+  for (;;) {
+    const due = sent.filter((s) => !answered.has(s) && filter(s));
+    if (due.length === 0) return;
+    for (const s of due) {
+      answered.add(s);
+      s.answer();
+    }
+    await drain();
+  }
+}
+
+describe('partition handoff engine', () => {
+  it('throttles batches, not transfers: every transfer starts at once, at most handoffConcurrency batches are in flight', async () => {
+    const h = await setup(4, 5);
+    await h.tickAt(1_000); // the sweep finds the left-over partitions
+    await h.tickAt(1_500); // and starts their transfers
+    const transfers = h.partitions.length * N;
+    expect(h.handoff.transferStates()).toHaveLength(transfers);
+    expect(h.open('handoff-start')).toHaveLength(transfers);
+    const answered = new Set<Sent>();
+    await answerAll(h.sent, answered, (s) => s.body.type === 'handoff-start');
+    expect(h.open('handoff-batch')).toHaveLength(DEFAULT_HANDOFF_CONFIG.handoffConcurrency);
+    expect(h.handoff.transferStates().filter((t) => t.state === 'running')).toHaveLength(DEFAULT_HANDOFF_CONFIG.handoffConcurrency);
+    // Each acknowledged batch lets exactly one more go.
+    h.open('handoff-batch')[0]!.answer();
+    answered.add(h.open('handoff-batch')[0]!);
+    await drain();
+    expect(h.open('handoff-batch')).toHaveLength(DEFAULT_HANDOFF_CONFIG.handoffConcurrency + 1);
+    await answerAll(h.sent, answered);
+    expect(h.handoff.transferStates()).toEqual([]);
+    expect(h.open('handoff-finish')).toHaveLength(transfers);
+    expect(h.dropped).toHaveLength(h.partitions.length * 5);
+  });
+
+  it('a sweep does not queue a partition again while a round of it runs, so the round ends and its objects go', async () => {
+    const h = await setup(1, 3);
+    const [p] = h.partitions;
+    const [r1, r2, slow] = h.receiversOf(p!);
+    await h.tickAt(1_000);
+    await h.tickAt(1_500);
+    const answered = new Set<Sent>();
+    // Two receivers take everything; the third is slow to acknowledge its finish.
+    await answerAll(h.sent, answered, (s) => s.to !== slow || s.body.type !== 'handoff-finish');
+    expect(h.open('handoff-finish').map((s) => s.to).sort()).toEqual([r1, r2, slow].sort());
+    // Sweeps come and go (every 10 handoff intervals) while that finish is outstanding.
+    for (let t = 2_000; t <= 20_000; t += 500) await h.tickAt(t);
+    expect(h.open('handoff-start')).toHaveLength(N);
+    expect(h.dropped).toEqual([]);
+    await answerAll(h.sent, answered);
+    expect(h.handoff.transferStates()).toEqual([]);
+    expect(h.dropped).toHaveLength(3);
+    expect(await h.store.listKeys()).toEqual([]);
+  });
+});
