@@ -246,6 +246,7 @@ export class NotesView {
     if (id === undefined) {
       heading.textContent = 'No note selected';
       state.textContent = 'Choose a note on the left, or make a new one.';
+      state.dataset.sync = 'none';
       form.hidden = true;
       conflict.hidden = true;
       return;
