@@ -29,10 +29,14 @@ async function createNote(page: Page, title: string, body: string): Promise<stri
   await page.getByLabel('Title', { exact: true }).first().fill(title);
   await page.getByLabel('Text', { exact: true }).first().fill(body);
   await page.getByRole('button', { name: 'Save', exact: true }).click();
-  return waitFor('the new note’s id in the URL', async () => {
-    const id = await page.evaluate(() => /^#\/notes\/([a-z0-9]+)$/.exec(location.hash)?.[1]);
-    return id !== 'new' && id;
-  });
+  try {
+    return await waitFor('the new note’s id in the URL', async () => {
+      const id = await page.evaluate(() => /^#\/notes\/([a-z0-9]+)$/.exec(location.hash)?.[1]);
+      return id !== 'new' && id;
+    });
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; the page says: “${await page.locator('#note-error').textContent()}” / “${await page.locator('#note-state').textContent()}”`, { cause: error });
+  }
 }
 
 async function openNote(page: Page, id: string): Promise<void> {

@@ -206,7 +206,8 @@ export class NotesService {
 
   /**
    * Creates a note. @returns its id.
-   * @throws NoteTooLargeError (nothing written); StorageError when this node cannot store it.
+   * @throws NoteTooLargeError (nothing written). A write the store refuses for now (no quorum, no ring
+   *   yet, storage trouble) stays in the outbox for the next sync and is reported as an `error` change.
    */
   async create(edit: { title: string; body: string }): Promise<string> {
     const id = newId();
@@ -219,7 +220,7 @@ export class NotesService {
   /**
    * Saves an edit of note `id` on top of the version shown (its context). If the note changed
    * elsewhere meanwhile, the result is a conflict to merge, never a lost edit.
-   * @throws NoteTooLargeError (nothing written); StorageError.
+   * @throws NoteTooLargeError (nothing written); other failures as for {@link create}.
    */
   async save(id: string, edit: { title: string; body: string }): Promise<void> {
     const state = this.notes.get(id);
@@ -285,9 +286,10 @@ export class NotesService {
     try {
       written = await this.writeKey(key, value, context, quorum);
     } catch (error) {
-      // Kept in the outbox; the next sync writes it again.
-      if (error instanceof QuorumNotReachedError) return;
-      throw error;
+      // Kept in the outbox (and shown as saved on this device); the next sync writes it again. Only
+      // a missed quorum is expected; anything else (no ring yet, storage trouble) is also said.
+      if (!(error instanceof QuorumNotReachedError)) this.emit({ type: 'error', message: `saved on this device only for now: ${describe(error)}` });
+      return;
     }
     const synced = written.acks >= this.node.config().w;
     if (synced) this.dropFromOutbox(id, value);
@@ -320,7 +322,7 @@ export class NotesService {
       this.indexContext = written.context;
     } catch (error) {
       // The note itself is in the outbox; its sync adds it to the index again.
-      if (!(error instanceof QuorumNotReachedError)) throw error;
+      if (!(error instanceof QuorumNotReachedError)) this.emit({ type: 'error', message: `the list of notes will be updated later: ${describe(error)}` });
     }
   }
 
