@@ -26,6 +26,7 @@ function noteState(tab: NodeTab, id: string): Promise<{ sync: string; titles: st
 /** Creates a note through the page (New note, type, Save) and returns its id from the URL. */
 async function createNote(page: Page, title: string, body: string): Promise<string> {
   await page.getByRole('button', { name: 'New note' }).click();
+  await waitFor('an empty editor for the new note', async () => (await page.locator('#note-heading').textContent()) === 'New note' && (await page.locator('#note-title').inputValue()) === '');
   await page.getByLabel('Title', { exact: true }).first().fill(title);
   await page.getByLabel('Text', { exact: true }).first().fill(body);
   await page.getByRole('button', { name: 'Save', exact: true }).click();
@@ -41,7 +42,10 @@ async function createNote(page: Page, title: string, body: string): Promise<stri
 
 async function openNote(page: Page, id: string): Promise<void> {
   await page.evaluate((noteId) => (location.hash = `#/notes/${noteId}`), id);
-  await waitFor('the note in the editor', async () => (await page.locator('#note-form').isVisible()) || (await page.locator('#conflict').isVisible()));
+  await waitFor(
+    'the note in the editor',
+    async () => (await page.locator(`#notes-view[data-selected="${id}"]`).count()) === 1 && ((await page.locator('#note-form').isVisible()) || (await page.locator('#conflict').isVisible())),
+  );
 }
 
 async function editNote(page: Page, body: string): Promise<void> {

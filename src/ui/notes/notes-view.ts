@@ -48,7 +48,10 @@ export class NotesView {
       if (this.active) this.render();
     });
     $('note-new').addEventListener('click', () => {
+      // Empty the editor now, not when the hashchange event arrives (typing may start before it).
       location.hash = '#/notes/new';
+      this.show(true, '/new');
+      $('note-title').focus();
     });
     $('notes-search').addEventListener('input', () => this.render());
     $('notes-offline').addEventListener('click', () => {
@@ -138,6 +141,7 @@ export class NotesView {
   private select(id: string | undefined): void {
     if (id === this.selected) return;
     this.selected = id;
+    $('notes-view').dataset.selected = id ?? '';
     this.mergeDirty = false;
     this.mergeFor = undefined;
     this.showError('');
@@ -162,6 +166,7 @@ export class NotesView {
       if (id === 'new') {
         const created = await this.service.create(edit);
         this.selected = created;
+        $('notes-view').dataset.selected = created;
         this.dirty = false;
         this.editorRev = this.service.note(created)?.versions[0]?.rev;
         location.hash = `#/notes/${created}`;
