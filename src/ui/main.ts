@@ -442,10 +442,8 @@ async function main(): Promise<void> {
     const hash = location.hash;
     const onNotes = hash === '#/notes' || hash.startsWith('#/notes/');
     $('explorer-view').hidden = onNotes;
-    $('nav-explorer').toggleAttribute('aria-current', !onNotes);
-    $('nav-notes').toggleAttribute('aria-current', onNotes);
-    if (onNotes) $('nav-notes').setAttribute('aria-current', 'page');
-    else $('nav-explorer').setAttribute('aria-current', 'page');
+    $(onNotes ? 'nav-notes' : 'nav-explorer').setAttribute('aria-current', 'page');
+    $(onNotes ? 'nav-explorer' : 'nav-notes').removeAttribute('aria-current');
     document.title = `${onNotes ? 'Notes' : 'Ring explorer'} · ${node.id} — tabdynamo`;
     notesView.show(onNotes, onNotes ? decodeURIComponent(hash.slice('#/notes'.length)) : '');
     render();

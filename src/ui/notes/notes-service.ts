@@ -162,7 +162,7 @@ export class NotesService {
   list(search = ''): NoteState[] {
     const needle = search.trim().toLocaleLowerCase();
     return [...this.notes.values()]
-      .filter((note) => !note.deleted || note.sync !== 'synced')
+      // A deleted note has no live version; in conflict it is listed so that it can be resolved.
       .filter((note) => note.versions.length > 0 || note.sync === 'conflict')
       .filter((note) => needle === '' || note.versions.some((v) => v.title.toLocaleLowerCase().includes(needle)))
       .sort((a, b) => (b.versions[0]?.updatedAtMs ?? 0) - (a.versions[0]?.updatedAtMs ?? 0));
@@ -432,7 +432,6 @@ export class NotesService {
           this.outbox.delete(id);
           this.saveOutbox();
         }
-        if (entry.value !== null && !this.indexIds.has(id)) await this.addToIndex(id);
         await this.refreshNote(id);
         if (entry.value !== null) await this.addToIndexIfMissing(id);
       }

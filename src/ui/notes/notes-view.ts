@@ -237,8 +237,7 @@ export class NotesView {
         list.append(item);
       }
     });
-    $('notes-empty').hidden = notes.length > 0 || search !== '';
-    if (notes.length === 0 && search !== '') $('notes-empty').hidden = false;
+    $('notes-empty').hidden = notes.length > 0;
     $('notes-empty').textContent = search !== '' ? `No note title contains “${search}”.` : 'No notes yet. Every tab of this cluster sees the notes you write here, even the ones you write offline.';
   }
 
