@@ -19,6 +19,23 @@ export interface LoadResult {
   errors: string[];
 }
 
+/** Where one hosted node stands (for the bench's report when handoffs do not settle). */
+export interface HostedNodeReport {
+  id: string;
+  status: string;
+  /** A short digest of the ring this node routes by (nodes that agree on the ring show the same). */
+  ring: string;
+  pending: number[];
+  handoffs: number[];
+  transfers: { partition: number; peer: string; reason: string; keysSent: number; keysTotal: number; state: string }[];
+  hints: number;
+  /** Peers this node does not see as alive, with how it sees them. */
+  unhealthy: string[];
+  connected: number;
+  /** The transport's counters: open connections (links; two to one node count twice), opened, evicted at the cap, failed to open. */
+  links: { open: number; opened: number; evicted: number; duplicates: number; failed: number; droppedUnsent: number; errors: Record<string, number> };
+}
+
 /** What the page exposes. */
 export interface ClusterHost {
   /** Starts `count` nodes of `cluster` (concurrently), each with at most `maxConnections` connections; their ids. */
@@ -38,7 +55,7 @@ export interface ClusterHost {
   /** Changes node `id`'s capacity. */
   setCapacity(id: string, capacity: number): Promise<void>;
   /** Where each hosted node stands: status, partitions it receives / hands off, transfers, hints held. */
-  report(): Promise<{ id: string; status: string; pending: number; handoffs: number; transfers: number; hints: number }[]>;
+  report(): Promise<HostedNodeReport[]>;
   /** Keys held by every hosted node, summed. */
   keysHeld(): Promise<number>;
 }
@@ -50,6 +67,19 @@ declare global {
 }
 
 const nodes: DynamoNode[] = [];
+
+function linkStats(node: DynamoNode): HostedNodeReport['links'] {
+  const t = node.stats().transport;
+  return { open: t.openConnections, opened: t.connectionsOpened, evicted: t.connectionsEvicted, duplicates: t.duplicatesClosed, failed: t.connectFailures, droppedUnsent: t.messagesDroppedUnsent, errors: t.errors };
+}
+
+/** FNV-1a of the partition owners, as 8 hex digits. */
+export function ringDigest(owners: readonly (string | undefined)[]): string {
+  let hash = 2166136261;
+  const text = owners.join(',');
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 16777619);
+  return (hash >>> 0).toString(16).padStart(8, '0');
+}
 
 function byId(id: string): DynamoNode {
   const node = nodes.find((n) => n.id === id);
@@ -101,10 +131,14 @@ window.clusterHost = {
         return {
           id: node.id,
           status: node.members().find((m) => m.id === node.id)?.status ?? 'unknown',
-          pending: status.pending.length,
-          handoffs: status.handoffs.length,
-          transfers: status.transfers.length,
+          ring: ringDigest(node.ring().owners()),
+          pending: status.pending,
+          handoffs: status.handoffs,
+          transfers: status.transfers.map((t) => ({ ...t })),
           hints: await node.hintCount(),
+          unhealthy: node.peerHealth().filter((h) => h.status !== 'alive').map((h) => `${h.id}:${h.status}`),
+          connected: node.stats().connectedPeers.length,
+          links: linkStats(node),
         };
       }),
     ),

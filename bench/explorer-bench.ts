@@ -4,7 +4,7 @@
  * The observed node is a normal app tab (IndexedDB, Merkle worker, the explorer page). The other
  * EXPLORER_BENCH_NODES − 1 nodes (default 29) are real nodes too — each its own PeerJS peer on the real
  * signaling server, talking over WebRTC — but they run in EXPLORER_BENCH_HOSTS host tabs
- * (bench/cluster-host.html, default 2) with memory storage: 30 app tabs saturate a 2-core machine before
+ * (bench/cluster-host.html, default 3) with memory storage: 30 app tabs saturate a 2-core machine before
  * the cluster even forms (tried: load average ~50, pages timing out). The explorer's view is the same
  * either way; it only sees members, gossip and events.
  *
@@ -18,25 +18,118 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import type { ClusterHost, LoadResult } from './cluster-host.js';
+import type { ClusterHost, HostedNodeReport, LoadResult } from './cluster-host.js';
 import { launchBrowser, NodeTab, startApp, waitFor } from '../test/e2e/fixtures.js';
 
 const NODES = Number(process.env.EXPLORER_BENCH_NODES ?? 30);
 const KEYS = Number(process.env.EXPLORER_BENCH_KEYS ?? 100_000);
-const HOSTS = Number(process.env.EXPLORER_BENCH_HOSTS ?? 2);
-/** Connections each hosted node keeps at most (a page may hold 500 RTCPeerConnections; 15 × 29 fit). */
-const HOSTED_MAX_CONNECTIONS = Number(process.env.EXPLORER_BENCH_MAX_CONNECTIONS ?? 30);
+/** Host tabs: a page holds at most 500 RTCPeerConnections, and 10 nodes with ~30 connections each stay under it. */
+const HOSTS = Number(process.env.EXPLORER_BENCH_HOSTS ?? 3);
+/** Connections each hosted node keeps at most (the app's default; a page may hold 500 RTCPeerConnections, 10 × 32 fit). */
+const HOSTED_MAX_CONNECTIONS = Number(process.env.EXPLORER_BENCH_MAX_CONNECTIONS ?? 32);
 /** How long the change phase watches the cluster move data, at most, s. */
 const CHANGE_WINDOW_S = Number(process.env.EXPLORER_BENCH_CHANGE_S ?? 120);
 const VALUE_BYTES = 100;
 const LONG_TASK_FLOOR_MS = 50;
 /** EXPLORER_BENCH_PROFILE=load|change: CPU-profile the observed tab in that phase and print where its time went. */
 const PROFILE = process.env.EXPLORER_BENCH_PROFILE;
+/** EXPLORER_BENCH_TRACE=load|change: record a Chromium trace of that phase and break the observed tab's long tasks down (style, layout, paint, GC, scripts). */
+const TRACE = process.env.EXPLORER_BENCH_TRACE;
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  /** Thread (CPU) time, µs: less than `dur` when the thread waited for a core. */
+  tdur?: number;
+  args?: Record<string, unknown>;
+}
+
+/** What the observed tab's main-thread tasks over 50 ms were made of, from a Chromium trace, as printable lines. */
+function longTasksInTrace(trace: { traceEvents: TraceEvent[] }, pageUrlPart: string): string[] {
+  const events = trace.traceEvents;
+  const started = events.find((e) => e.name === 'TracingStartedInBrowser');
+  const frames = ((started?.args?.data as { frames?: { url: string; processId: number }[] } | undefined)?.frames ?? []).filter((f) => f.url.includes(pageUrlPart));
+  const pid = frames[0]?.processId;
+  const tid = events.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.pid === pid && (e.args as { name?: string }).name === 'CrRendererMain')?.tid;
+  if (pid === undefined || tid === undefined) return [`trace: the observed tab's main thread was not found (${frames.length} frames)`];
+  const onMain = events.filter((e) => e.pid === pid && e.tid === tid && e.ph === 'X' && e.dur !== undefined);
+  const tasks = onMain.filter((e) => e.name === 'RunTask' && e.dur! > 50_000);
+  const kinds = ['UpdateLayoutTree', 'Layout', 'PrePaint', 'Paint', 'Layerize', 'Commit', 'FunctionCall', 'TimerFire', 'EventDispatch', 'FireAnimationFrame', 'MinorGC', 'MajorGC', 'V8.GC_MC_BACKGROUND_MARKING', 'BlinkGC.AtomicPhase', 'v8.compile', 'ScheduleStyleRecalculation', 'HitTest', 'ParseAuthorStyleSheet', 'RunMicrotasks'];
+  const lines: string[] = [];
+  const totals = new Map<string, number>();
+  for (const task of tasks) {
+    const inside = onMain.filter((e) => e !== task && e.ts >= task.ts && e.ts < task.ts + task.dur!);
+    const byName = new Map<string, { us: number; detail: string }>();
+    for (const e of inside) {
+      if (!kinds.includes(e.name) && !e.name.includes('GC')) continue;
+      const entry = byName.get(e.name) ?? { us: 0, detail: '' };
+      entry.us += e.dur!;
+      const data = (e.args?.data ?? e.args?.beginData ?? {}) as Record<string, unknown>;
+      if (e.name === 'UpdateLayoutTree') entry.detail = `${String((e.args as { elementCount?: number }).elementCount ?? '?')} elements`;
+      if (e.name === 'Layout') entry.detail = `${String(data.dirtyObjects ?? '?')} of ${String(data.totalObjects ?? '?')} objects${data.partialLayout ? ', partial' : ''}`;
+      if (e.name === 'FunctionCall' && entry.detail === '') entry.detail = `${String(data.functionName ?? '')}@${String(data.url ?? '').split('/').pop()}:${String(data.lineNumber ?? '')}`;
+      byName.set(e.name, entry);
+    }
+    for (const [name, { us }] of byName) totals.set(name, (totals.get(name) ?? 0) + us);
+    const parts = [...byName].sort((a, b) => b[1].us - a[1].us).slice(0, 6);
+    lines.push(`  task ${(task.dur! / 1000).toFixed(0)} ms (${task.tdur === undefined ? '?' : (task.tdur / 1000).toFixed(0)} ms on a core): ${parts.map(([name, { us, detail }]) => `${name} ${(us / 1000).toFixed(1)} ms${detail ? ` (${detail})` : ''}`).join(', ')}`);
+  }
+  const cpuLong = tasks.filter((t) => (t.tdur ?? t.dur!) > 50_000).length;
+  lines.unshift(`trace: ${tasks.length} tasks over 50 ms on the observed tab's main thread (${cpuLong} of them with over 50 ms of CPU time; the rest waited for a core); summed over them: ${[...totals].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([name, us]) => `${name} ${(us / 1000).toFixed(0)} ms`).join(', ')}`);
+  return lines;
+}
 
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
+}
+
+/**
+ * The profiled thread's busy stretches over 50 ms (samples in a row that are not idle — about one
+ * task each), each with the functions it spent most time in (self time) and the entry it ran from.
+ */
+function busyStretches(profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }, count: number): string[] {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n] as const));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const name = (id: number): string => {
+    const frame = byNode.get(id)!.callFrame;
+    return `${frame.functionName || '(anonymous)'} ${frame.url.split('/').pop() ?? ''}:${frame.lineNumber + 1}`;
+  };
+  /** The outermost JS frame under the root (what the task ran). */
+  const entry = (id: number): string => {
+    let at = id;
+    while (parent.has(at) && parent.get(at) !== profile.nodes[0]!.id) at = parent.get(at)!;
+    return name(at);
+  };
+  const stretches: { us: number; self: Map<string, number>; entries: Map<string, number> }[] = [];
+  let current: (typeof stretches)[number] | undefined;
+  profile.samples.forEach((id, i) => {
+    const fn = byNode.get(id)!.callFrame.functionName;
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    if (fn === '(idle)') {
+      if (current && current.us > 50_000) stretches.push(current);
+      current = undefined;
+      return;
+    }
+    current ??= { us: 0, self: new Map(), entries: new Map() };
+    current.us += us;
+    current.self.set(name(id), (current.self.get(name(id)) ?? 0) + us);
+    current.entries.set(entry(id), (current.entries.get(entry(id)) ?? 0) + us);
+  });
+  const top = (m: Map<string, number>, k: number): string => [...m].sort((a, b) => b[1] - a[1]).slice(0, k).map(([where, us]) => `${where} ${(us / 1000).toFixed(0)}`).join('; ');
+  return [
+    `${stretches.length} busy stretches over 50 ms (ms: entry points | self time)`,
+    ...stretches
+      .sort((a, b) => b.us - a.us)
+      .slice(0, count)
+      .map((st) => `  ${(st.us / 1000).toFixed(0)} ms: ${top(st.entries, 3)} | ${top(st.self, 5)}`),
+  ];
 }
 
 /** The functions that took most of the profiled thread's time (self time), as printable lines. */
@@ -62,7 +155,20 @@ declare global {
     clusterHost?: ClusterHost;
     benchLongTasks?: { atMs: number; ms: number }[];
     benchProbes?: { atMs: number; ms: number }[];
+    benchFrames?: FrameRecord[];
   }
+}
+
+/** A long animation frame (PerformanceObserver 'long-animation-frame'): where its time went, ms. */
+interface FrameRecord {
+  atMs: number;
+  ms: number;
+  blockingMs: number;
+  /** Style and layout at the end of the frame (the rendering update), ms. */
+  styleLayoutMs: number;
+  /** The rendering update as a whole (rAF callbacks, style, layout, paint on the main thread), ms. */
+  renderMs: number;
+  scripts: { what: string; ms: number; forcedLayoutMs: number }[];
 }
 
 interface PhaseFigures {
@@ -77,6 +183,16 @@ interface PhaseFigures {
   slowest: Record<string, number>;
   /** Wall time of the fixed control task (≈1 ms of work when the tab gets a core), ms. */
   probes: number[];
+  /** Animation frames with blocking time (a task over 50 ms in them). */
+  frames: FrameRecord[];
+}
+
+/** The hosted nodes' connection counters, summed, as a line. */
+function linkSummary(reports: HostedNodeReport[]): string {
+  const sum = (f: (r: HostedNodeReport) => number): number => reports.reduce((n, r) => n + f(r), 0);
+  const errors: Record<string, number> = {};
+  for (const r of reports) for (const [type, n] of Object.entries(r.links.errors)) errors[type] = (errors[type] ?? 0) + n;
+  return `hosted nodes' links: open ${sum((r) => r.links.open)} to ${sum((r) => r.connected)} peers, opened ${sum((r) => r.links.opened)}, evicted ${sum((r) => r.links.evicted)}, duplicates closed ${sum((r) => r.links.duplicates)}, failed to open ${sum((r) => r.links.failed)}, messages lost unsent ${sum((r) => r.links.droppedUnsent)}; PeerJS errors ${JSON.stringify(errors)}`;
 }
 
 const log = (text: string): void => void process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
@@ -98,13 +214,18 @@ async function phase(page: Page, name: string, body: () => Promise<void>): Promi
       const tasks = window.benchLongTasks!.slice(tasksFrom);
       const withRedraw = tasks.filter((t) => slices.some((r) => r.atMs >= t.atMs && r.atMs < t.atMs + t.ms)).length;
       const probes = window.benchProbes!.filter((p) => p.atMs >= fromMs).map((p) => p.ms);
+      const frames = window.benchFrames!.filter((f) => f.atMs >= fromMs);
       const slowest: Record<string, number> = {};
       for (const r of slices) slowest[r.what] = Math.max(slowest[r.what] ?? 0, r.ms);
-      return { longTasks: tasks.map((t) => t.ms), longTasksWithRedraw: withRedraw, renderMs: slices.map((r) => r.ms), renders: renders.count - rendersFrom, slowest, probes };
+      return { longTasks: tasks.map((t) => t.ms), longTasksWithRedraw: withRedraw, renderMs: slices.map((r) => r.ms), renders: renders.count - rendersFrom, slowest, probes, frames };
     },
     [before.tasks, before.renders, before.atMs] as const,
   );
   log(`${name}: ${seconds.toFixed(1)} s, ${after.longTasks.length} long tasks (${after.longTasksWithRedraw} with a redraw in them; longest ${Math.max(0, ...after.longTasks).toFixed(0)} ms), ${after.renders} redraws; slowest task per part: ${Object.entries(after.slowest).map(([what, ms]) => `${what} ${ms.toFixed(1)} ms`).join(', ')}`);
+  for (const f of after.frames.filter((fr) => fr.ms > LONG_TASK_FLOOR_MS)) {
+    const scripts = [...f.scripts].sort((a, b) => b.ms - a.ms).slice(0, 4);
+    log(`  long frame ${f.ms.toFixed(0)} ms (blocking ${f.blockingMs.toFixed(0)}): rendering ${f.renderMs.toFixed(0)} ms (style+layout ${f.styleLayoutMs.toFixed(0)}); scripts ${scripts.map((sc) => `${sc.what} ${sc.ms.toFixed(0)} ms${sc.forcedLayoutMs > 1 ? ` (forced layout ${sc.forcedLayoutMs.toFixed(0)})` : ''}`).join(', ') || 'none'}`);
+  }
   return { name, seconds, ...after };
 }
 
@@ -127,6 +248,23 @@ async function main(): Promise<void> {
     const observedId = await observed.id();
     await observed.page.evaluate(() => {
       window.benchLongTasks = [];
+      // Long animation frames say what a long task was made of: each script's source and time, and the
+      // frame's own style, layout and paint.
+      window.benchFrames = [];
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries() as (PerformanceEntry & { blockingDuration: number; renderStart: number; styleAndLayoutStart: number; scripts: { invoker: string; sourceFunctionName: string; sourceURL: string; sourceCharPosition: number; duration: number; forcedStyleAndLayoutDuration: number }[] })[]) {
+          if (entry.blockingDuration <= 0) continue;
+          const end = entry.startTime + entry.duration;
+          window.benchFrames!.push({
+            atMs: entry.startTime,
+            ms: entry.duration,
+            blockingMs: entry.blockingDuration,
+            styleLayoutMs: entry.styleAndLayoutStart > 0 ? end - entry.styleAndLayoutStart : 0,
+            renderMs: entry.renderStart > 0 ? end - entry.renderStart : 0,
+            scripts: entry.scripts.map((sc) => ({ what: `${sc.invoker} ${sc.sourceFunctionName || ''}@${sc.sourceURL.split('/').pop() ?? ''}:${sc.sourceCharPosition}`, ms: sc.duration, forcedLayoutMs: sc.forcedStyleAndLayoutDuration })),
+          });
+        }
+      }).observe({ type: 'long-animation-frame', buffered: true });
       new PerformanceObserver((list) => {
         for (const entry of list.getEntries()) window.benchLongTasks!.push({ atMs: entry.startTime, ms: entry.duration });
       }).observe({ type: 'longtask' });
@@ -180,7 +318,17 @@ async function main(): Promise<void> {
       const { profile } = (await cdp.send('Profiler.stop')) as { profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } };
       console.log(`observed tab ${what}, self time by function:`);
       for (const line of topSelfTime(profile, 30)) console.log(line);
+      for (const line of busyStretches(profile, 15)) console.log(line);
     };
+    const startTrace = async (): Promise<void> => {
+      await browser.startTracing(observed.page, { categories: ['devtools.timeline', 'toplevel'] });
+    };
+    const printTrace = async (what: string): Promise<void> => {
+      const buffer = await browser.stopTracing();
+      console.log(`observed tab ${what}:`);
+      for (const line of longTasksInTrace(JSON.parse(buffer.toString('utf8')) as { traceEvents: TraceEvent[] }, `cluster=${cluster}`)) console.log(line);
+    };
+    if (TRACE === 'load') await startTrace();
     if (PROFILE === 'load') await startProfile();
     phases.push(
       await phase(observed.page, `load ${KEYS.toLocaleString('en')} keys`, async () => {
@@ -191,10 +339,12 @@ async function main(): Promise<void> {
       }),
     );
     if (PROFILE === 'load') await printProfile('while keys loaded');
+    if (TRACE === 'load') await printTrace('while keys loaded');
     const written = loads.reduce((sum, l) => sum + l.written, 0);
     const failed = loads.reduce((sum, l) => sum + l.failed, 0);
     const loadMs = Math.max(...loads.map((l) => l.elapsedMs));
     log(`written ${written}, failed ${failed} in ${(loadMs / 1000).toFixed(1)} s${failed > 0 ? `: ${loads.flatMap((l) => l.errors).join('; ')}` : ''}`);
+    log(`  ${linkSummary((await Promise.all(hosts.map((p) => p.evaluate(() => window.clusterHost!.report())))).flat())}`);
     const observedKeys = await observed.page.evaluate(() => window.dynamo!.localKeys().then((k) => k.length));
 
     phases.push(
@@ -213,6 +363,7 @@ async function main(): Promise<void> {
     );
 
     if (PROFILE === 'change') await startProfile();
+    if (TRACE === 'change') await startTrace();
     let joinedSeenMs = 0;
     let left = false;
     let settle = { pending: 0, handoffs: 0 };
@@ -250,9 +401,28 @@ async function main(): Promise<void> {
           await new Promise((resolve) => setTimeout(resolve, 10_000));
         }
         settledS = left && settle.pending === 0 && settle.handoffs === 0 ? (Date.now() - joinStartedMs) / 1000 : undefined;
+        // Where every hosted node stands, to tell a stuck handoff from a slow one.
+        const reports = (await Promise.all([...hosts, joinerTab].map((p) => p.evaluate(() => window.clusterHost!.report())))).flat();
+        log(`  ${linkSummary(reports)}`);
+        if (settledS === undefined) {
+          const rings = new Map<string, number>();
+          for (const r of reports) rings.set(r.ring, (rings.get(r.ring) ?? 0) + 1);
+          const own = await observed.page.evaluate(() => {
+            const h = window.dynamo!.handoffStatus();
+            return { pending: h.pending, handoffs: h.handoffs, transfers: h.transfers.map((t) => `p${t.partition}→${t.peer} ${t.state} ${t.keysSent}/${t.keysTotal}`) };
+          });
+          log(`  observed ${observedId}: pending [${own.pending.join(' ')}] handoffs [${own.handoffs.join(' ')}] transfers ${own.transfers.slice(0, 6).join(', ')}`);
+          log(`  not settled; rings in use: ${[...rings].map(([digest, count]) => `${digest} × ${count}`).join(', ')}`);
+          for (const r of reports.filter((rep) => rep.pending.length + rep.handoffs.length + rep.transfers.length > 0 || rep.hints > 0)) {
+            log(`  ${r.id} ${r.status} ring ${r.ring} peers ${r.connected} links ${r.links.open} (opened ${r.links.opened}, evicted ${r.links.evicted}, failed ${r.links.failed}, unsent ${r.links.droppedUnsent}) hints ${r.hints} pending [${r.pending.join(' ')}] handoffs [${r.handoffs.join(' ')}] unhealthy [${r.unhealthy.join(' ')}]`);
+            for (const t of r.transfers.slice(0, 6)) log(`      transfer p${t.partition} → ${t.peer} ${t.reason} ${t.state} ${t.keysSent}/${t.keysTotal}`);
+            if (r.transfers.length > 6) log(`      … ${r.transfers.length - 6} more transfers`);
+          }
+        }
       }),
     );
     if (PROFILE === 'change') await printProfile('while the membership changed');
+    if (TRACE === 'change') await printTrace('while the membership changed');
     await observed.page.getByLabel('Partition', { exact: true }).fill('40');
     await observed.page.getByLabel('Key', { exact: true }).fill('cart:alice');
     await observed.page.waitForTimeout(1000);

@@ -2,8 +2,15 @@
  * The core's `Transport` over PeerJS data channels (WebRTC), DESIGN.md §1–2.
  *
  * - Connections are opened on demand, when the core first sends to a node, and capped
- *   (`maxConnections`): at the cap the least recently used connection is closed. A browser handles a
- *   few dozen peer connections well and caps a page at 500 (BROWSER-FACTS.md), so no full mesh.
+ *   (`maxConnections`): at the cap a duplicate connection is closed first, else the least recently
+ *   used node's. A browser handles a few dozen peer connections well and caps a page at 500
+ *   (BROWSER-FACTS.md), so no full mesh.
+ * - Two nodes that connect to each other at the same moment get two connections. Both sides then
+ *   send on the one opened by the node with the smaller id, and the other is closed once it has been
+ *   idle for `DUPLICATE_IDLE_MS` (so nothing written to it is cut off): duplicates would otherwise
+ *   fill the cap and make it evict connections in use. A node that connects while this side still
+ *   holds an open connection to it has lost that connection on its side: the old one is superseded
+ *   (see `LinkView.superseded`).
  * - Messages are MessagePack bytes, cut into frames of at most `FRAME_PAYLOAD_BYTES` (Chrome refuses
  *   data-channel messages over 256 KiB) and sent over a reliable, ordered channel with PeerJS's `raw`
  *   serialization. Frame layout (big-endian):
@@ -25,6 +32,88 @@ import type { NodeId } from '../core/types.js';
 import { PeerUnreachableError } from '../core/errors.js';
 import { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES } from './wire.js';
 
+/** A duplicate connection (see the header) is closed after this long without traffic, ms. */
+export const DUPLICATE_IDLE_MS = 2000;
+
+/** What the connection policy needs to know of a connection. */
+export interface LinkView {
+  node: NodeId;
+  /** Opened by this node (else accepted). */
+  outbound: boolean;
+  open: boolean;
+  /**
+   * The node connected to us again while this connection was open here: it had none left on its
+   * side (it closed it, or lost it), so nothing is sent on this one any more; it is closed once idle.
+   */
+  superseded: boolean;
+  /** Last send or receive on it, ms. */
+  lastUsedMs: number;
+}
+
+/**
+ * Whether `link` is the connection both ends use when there are two: the one opened by the node with
+ * the smaller id (each end can tell without asking the other).
+ */
+export function isPreferredLink(self: NodeId, link: Pick<LinkView, 'node' | 'outbound'>): boolean {
+  return link.outbound === self < link.node;
+}
+
+/**
+ * The connection to send on, of the connections to one node: an open one that is not superseded,
+ * the preferred one of two (see {@link isPreferredLink}); else one still opening (the message waits
+ * for it); else whatever there is.
+ */
+export function linkToUse<L extends LinkView>(links: readonly L[], self: NodeId): L | undefined {
+  const live = links.filter((l) => !l.superseded);
+  return live.find((l) => l.open && isPreferredLink(self, l)) ?? live.find((l) => l.open) ?? live[live.length - 1] ?? links.find((l) => l.open) ?? links[0];
+}
+
+/**
+ * The connections to close, of `links`:
+ *   - always: duplicates (connections to a node besides the one used, see {@link linkToUse}) that are
+ *     open and idle for `DUPLICATE_IDLE_MS` while the one used is open — never one still opening (the
+ *     other end may be about to use it);
+ *   - `room` true (one more connection is about to be made): enough more to leave room for it under
+ *     `max` — duplicates first, least recently used first, then every connection of the least
+ *     recently used nodes.
+ * Pure (the transport applies it); the unit tests drive it directly.
+ */
+export function linksToClose<L extends LinkView>(links: readonly L[], self: NodeId, max: number, nowMs: number, room: boolean): L[] {
+  const close = new Set<L>();
+  const byNode = new Map<NodeId, L[]>();
+  for (const link of links) byNode.set(link.node, [...(byNode.get(link.node) ?? []), link]);
+  const duplicates: L[] = [];
+  for (const list of byNode.values()) {
+    if (list.length < 2) continue;
+    const used = linkToUse(list, self)!;
+    for (const d of list) {
+      if (d === used) continue;
+      duplicates.push(d);
+      if (d.open && used.open && nowMs - d.lastUsedMs >= DUPLICATE_IDLE_MS) close.add(d);
+    }
+  }
+  if (room) {
+    let excess = links.length - close.size - (max - 1);
+    for (const d of [...duplicates].sort((a, b) => a.lastUsedMs - b.lastUsedMs)) {
+      if (excess <= 0) break;
+      if (!close.has(d)) {
+        close.add(d);
+        excess--;
+      }
+    }
+    const lastUse = (list: L[]): number => Math.max(...list.map((l) => l.lastUsedMs));
+    for (const [, list] of [...byNode].sort((a, b) => lastUse(a[1]) - lastUse(b[1]))) {
+      if (excess <= 0) break;
+      for (const link of list) {
+        if (close.has(link)) continue;
+        close.add(link);
+        excess--;
+      }
+    }
+  }
+  return [...close];
+}
+
 /** Payload bytes per frame. */
 export const FRAME_PAYLOAD_BYTES = 64 * 1024;
 const HEADER_BYTES = 8;
@@ -37,7 +126,11 @@ export interface PeerjsTransportOptions {
   peerOptions: PeerOptions;
   /** Most open connections (default 24). */
   maxConnections?: number;
-  /** How long to wait for a connection to open, in ms (default 8000). */
+  /**
+   * How long to wait for a connection to open, in ms (default 20000). Setting one up takes seconds
+   * when dozens start at once on a busy machine, and giving up throws away the work of both ends; a
+   * closed tab is reported at once by the signaling server (`peer-unavailable`), not by this timeout.
+   */
   connectTimeoutMs?: number;
   /** How long to keep retrying when the signaling server still holds this id (a reload), in ms (default 15000). */
   claimIdTimeoutMs?: number;
@@ -47,17 +140,21 @@ export interface PeerjsTransportOptions {
 export interface TransportStats {
   openConnections: number;
   connectionsOpened: number;
+  /** Connections closed to make room at the cap (every connection to a node, or a duplicate). */
   connectionsEvicted: number;
+  /** Second connections to a node closed (both nodes had connected at once). */
+  duplicatesClosed: number;
   connectFailures: number;
   framesSent: number;
   framesReceived: number;
   bytesSent: number;
   bytesReceived: number;
   messagesDroppedUnsent: number;
+  /** PeerJS errors by type (the peer's, and `connection:<type>` for a connection's). */
+  errors: Record<string, number>;
 }
 
-interface Link {
-  node: NodeId;
+interface Link extends LinkView {
   conn: DataConnection;
   open: boolean;
   queue: Uint8Array[];
@@ -142,15 +239,18 @@ export class PeerjsTransport implements Transport {
   private readonly maxConnections: number;
   private readonly connectTimeoutMs: number;
   private closed = false;
+  private readonly pruneTimer: ReturnType<typeof setInterval>;
   readonly counters: Omit<TransportStats, 'openConnections'> = {
     connectionsOpened: 0,
     connectionsEvicted: 0,
+    duplicatesClosed: 0,
     connectFailures: 0,
     framesSent: 0,
     framesReceived: 0,
     bytesSent: 0,
     bytesReceived: 0,
     messagesDroppedUnsent: 0,
+    errors: {},
   };
 
   private constructor(
@@ -160,8 +260,9 @@ export class PeerjsTransport implements Transport {
     options: PeerjsTransportOptions,
   ) {
     this.maxConnections = options.maxConnections ?? 24;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? 8000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
     peer.on('connection', (conn) => this.accept(conn));
+    this.pruneTimer = setInterval(() => this.closeLinks(false), DUPLICATE_IDLE_MS);
     peer.on('error', (error) => this.onPeerError(error));
     peer.on('disconnected', () => {
       // Lost the signaling server: data channels keep working; reconnect for new connections.
@@ -251,12 +352,13 @@ export class PeerjsTransport implements Transport {
   stats(): TransportStats {
     let open = 0;
     for (const links of this.links.values()) open += links.filter((l) => l.open).length;
-    return { ...this.counters, openConnections: open };
+    return { ...this.counters, errors: { ...this.counters.errors }, openConnections: open };
   }
 
   /** Closes every connection and leaves the signaling server. */
   close(): void {
     this.closed = true;
+    clearInterval(this.pruneTimer);
     for (const node of [...this.links.keys()]) this.dropNode(node);
     this.peer.destroy();
   }
@@ -283,20 +385,13 @@ export class PeerjsTransport implements Transport {
   private bestLink(node: NodeId): Link | undefined {
     const links = this.links.get(node);
     if (!links || links.length === 0) return undefined;
-    return links.find((l) => l.open) ?? links[0];
+    return linkToUse(links, this.nodeId);
   }
 
   private connect(node: NodeId): Link {
-    this.makeRoom();
+    this.closeLinks(true);
     const conn = this.peer.connect(peerIdOf(this.cluster, node), { serialization: 'raw', reliable: true });
-    const link = this.track(node, conn);
-    link.openTimer = setTimeout(() => {
-      if (!link.open) {
-        this.counters.connectFailures++;
-        this.dropLink(link);
-      }
-    }, this.connectTimeoutMs);
-    return link;
+    return this.track(node, conn, true);
   }
 
   private accept(conn: DataConnection): void {
@@ -310,15 +405,27 @@ export class PeerjsTransport implements Transport {
       conn.close();
       return;
     }
-    this.makeRoom();
-    this.track(node, conn);
+    // The node connects although we hold an open connection to it: it has none on its side any
+    // more, so ours is dead at the other end (its close not noticed here yet). Sending on it would lose
+    // messages; they wait for this new connection instead.
+    for (const link of this.links.get(node) ?? []) if (link.open) link.superseded = true;
+    this.closeLinks(true);
+    this.track(node, conn, false);
   }
 
-  private track(node: NodeId, conn: DataConnection): Link {
-    const link: Link = { node, conn, open: false, queue: [], lastUsedMs: Date.now(), openTimer: undefined, buffer: undefined, filled: 0, discarded: 0 };
+  private track(node: NodeId, conn: DataConnection, outbound: boolean): Link {
+    const link: Link = { node, conn, outbound, open: false, superseded: false, queue: [], lastUsedMs: Date.now(), openTimer: undefined, buffer: undefined, filled: 0, discarded: 0 };
     const list = this.links.get(node) ?? [];
     list.push(link);
     this.links.set(node, list);
+    // Either way a connection that does not open in time is dropped (an accepted one too: messages
+    // queued on it would otherwise wait forever, and nothing else would be tried).
+    link.openTimer = setTimeout(() => {
+      if (!link.open) {
+        this.counters.connectFailures++;
+        this.dropLink(link);
+      }
+    }, this.connectTimeoutMs);
     conn.on('open', () => {
       link.open = true;
       this.counters.connectionsOpened++;
@@ -329,7 +436,11 @@ export class PeerjsTransport implements Transport {
     });
     conn.on('data', (data) => this.onData(link, data));
     conn.on('close', () => this.dropLink(link));
-    conn.on('error', () => this.dropLink(link));
+    conn.on('error', (error: { type?: string }) => {
+      const type = `connection:${error.type ?? 'unknown'}`;
+      this.counters.errors[type] = (this.counters.errors[type] ?? 0) + 1;
+      this.dropLink(link);
+    });
     return link;
   }
 
@@ -365,13 +476,13 @@ export class PeerjsTransport implements Transport {
     this.onMessage(link.node, message);
   }
 
-  /** At the cap, closes the least recently used connection(s) to make room for one more. */
-  private makeRoom(): void {
-    const all = [...this.links.values()].flat();
-    if (all.length < this.maxConnections) return;
-    all.sort((a, b) => a.lastUsedMs - b.lastUsedMs);
-    for (const link of all.slice(0, all.length - this.maxConnections + 1)) {
-      this.counters.connectionsEvicted++;
+  /** Closes idle duplicates, and with `room`, what must go to make room for one more connection (see {@link linksToClose}). */
+  private closeLinks(room: boolean): void {
+    const closing = linksToClose([...this.links.values()].flat(), this.nodeId, this.maxConnections, Date.now(), room);
+    for (const link of closing) {
+      const kept = (this.links.get(link.node) ?? []).some((l) => l !== link && !closing.includes(l));
+      if (kept) this.counters.duplicatesClosed++;
+      else this.counters.connectionsEvicted++;
       this.dropLink(link);
     }
   }
@@ -405,6 +516,7 @@ export class PeerjsTransport implements Transport {
   }
 
   private onPeerError(error: { type: string; message: string }): void {
+    this.counters.errors[error.type] = (this.counters.errors[error.type] ?? 0) + 1;
     if (error.type === 'peer-unavailable') {
       // "Could not connect to peer dyn-…": fail its pending connection at once instead of at the timeout.
       const match = /dyn-[a-z0-9-]+/.exec(error.message);

@@ -1,0 +1,84 @@
+/**
+ * Which connections a node closes (src/net/peerjs-transport.ts, `linksToClose` and `isPreferredLink`):
+ * duplicates — two connections to one node, made when both connected at once — go first and, once
+ * idle, on their own; at the cap, the least recently used node's connections make room.
+ */
+import { describe, expect, it } from 'vitest';
+import { DUPLICATE_IDLE_MS, isPreferredLink, linksToClose, linkToUse, type LinkView } from '../../src/net/peerjs-transport.js';
+
+const link = (node: string, outbound: boolean, lastUsedMs: number, open = true, superseded = false): LinkView => ({ node, outbound, open, superseded, lastUsedMs });
+const NOW = 100_000;
+
+describe('preferred connection', () => {
+  it('is the one opened by the node with the smaller id, as both ends see it', () => {
+    // "a" < "b": a's outbound link and b's inbound link are the same connection.
+    expect(isPreferredLink('a', { node: 'b', outbound: true })).toBe(true);
+    expect(isPreferredLink('a', { node: 'b', outbound: false })).toBe(false);
+    expect(isPreferredLink('b', { node: 'a', outbound: false })).toBe(true);
+    expect(isPreferredLink('b', { node: 'a', outbound: true })).toBe(false);
+  });
+});
+
+describe('linkToUse', () => {
+  it('sends on the preferred one of two open connections, from both ends', () => {
+    const fromA = [link('b', false, 0), link('b', true, 0)];
+    expect(linkToUse(fromA, 'a')).toBe(fromA[1]);
+    const fromB = [link('a', true, 0), link('a', false, 0)];
+    expect(linkToUse(fromB, 'b')).toBe(fromB[1]);
+  });
+
+  it('waits for a new connection rather than sending on a superseded one', () => {
+    const stale = link('b', true, 0, true, true);
+    const opening = link('b', false, 0, false);
+    expect(linkToUse([stale, opening], 'a')).toBe(opening);
+    // With nothing else, the superseded one is still better than dropping the message.
+    expect(linkToUse([stale], 'a')).toBe(stale);
+  });
+});
+
+describe('linksToClose', () => {
+  it('closes an idle duplicate and keeps the preferred connection, even under the cap', () => {
+    const preferred = link('b', true, NOW - 10_000);
+    const duplicate = link('b', false, NOW - DUPLICATE_IDLE_MS);
+    expect(linksToClose([preferred, duplicate], 'a', 32, NOW, false)).toEqual([duplicate]);
+  });
+
+  it('leaves a duplicate that carried traffic lately (it may still hold messages in flight)', () => {
+    const links = [link('b', true, NOW - 10_000), link('b', false, NOW - DUPLICATE_IDLE_MS + 1)];
+    expect(linksToClose(links, 'a', 32, NOW, false)).toEqual([]);
+  });
+
+  it('never closes a connection still opening on its own (the other end may be about to use it)', () => {
+    const open = link('b', false, NOW - 60_000);
+    const connecting = link('b', true, NOW - 60_000, false);
+    expect(linksToClose([open, connecting], 'a', 32, NOW, false)).toEqual([]);
+  });
+
+  it('closes a superseded connection once idle, while its replacement is open', () => {
+    const stale = link('b', true, NOW - 60_000, true, true);
+    const fresh = link('b', false, NOW - 60_000);
+    expect(linksToClose([stale, fresh], 'a', 32, NOW, false)).toEqual([stale]);
+    // Not while the replacement is still opening.
+    expect(linksToClose([stale, { ...fresh, open: false }], 'a', 32, NOW, false)).toEqual([]);
+  });
+
+  it('leaves everything alone under the cap when nothing is a duplicate', () => {
+    expect(linksToClose([link('b', true, 0), link('c', false, 0)], 'a', 3, NOW, true)).toEqual([]);
+  });
+
+  it('makes room at the cap with a busy duplicate before closing any node', () => {
+    const duplicate = link('b', false, NOW - 10);
+    const links = [link('b', true, NOW - 5), duplicate, link('c', true, NOW - 50_000)];
+    expect(linksToClose(links, 'a', 3, NOW, true)).toEqual([duplicate]);
+  });
+
+  it('makes room at the cap by closing the least recently used node, all its connections', () => {
+    const old = link('c', true, NOW - 50_000);
+    const links = [link('b', true, NOW - 5), old, link('d', false, NOW - 1_000)];
+    expect(linksToClose(links, 'a', 3, NOW, true)).toEqual([old]);
+    const twoToC = [link('b', true, NOW - 5), link('c', true, NOW - 50_000), link('c', false, NOW - 40_000, false), link('d', false, NOW - 100)];
+    // At a cap of 2, room for one more leaves one connection: c's connecting duplicate goes, then c's other one, then d (older than b).
+    const closed = linksToClose(twoToC, 'a', 2, NOW, true);
+    expect(closed.map((l) => l.node).sort()).toEqual(['c', 'c', 'd']);
+  });
+});
