@@ -4,7 +4,7 @@
  * The observed node is a normal app tab (IndexedDB, Merkle worker, the explorer page). The other
  * EXPLORER_BENCH_NODES − 1 nodes (default 29) are real nodes too — each its own PeerJS peer on the real
  * signaling server, talking over WebRTC — but they run in EXPLORER_BENCH_HOSTS host tabs
- * (bench/cluster-host.html, default 3) with memory storage: 30 app tabs saturate a 2-core machine before
+ * (bench/cluster-host.html, default 2) with memory storage: 30 app tabs saturate a 2-core machine before
  * the cluster even forms (tried: load average ~50, pages timing out). The explorer's view is the same
  * either way; it only sees members, gossip and events.
  *
@@ -23,10 +23,13 @@ import { launchBrowser, NodeTab, startApp, waitFor } from '../test/e2e/fixtures.
 
 const NODES = Number(process.env.EXPLORER_BENCH_NODES ?? 30);
 const KEYS = Number(process.env.EXPLORER_BENCH_KEYS ?? 100_000);
-/** Host tabs: a page holds at most 500 RTCPeerConnections, and 10 nodes with ~30 connections each stay under it. */
-const HOSTS = Number(process.env.EXPLORER_BENCH_HOSTS ?? 3);
-/** Connections each hosted node keeps at most (the app's default; a page may hold 500 RTCPeerConnections, 10 × 32 fit). */
-const HOSTED_MAX_CONNECTIONS = Number(process.env.EXPLORER_BENCH_MAX_CONNECTIONS ?? 32);
+/**
+ * Host tabs. A page holds at most 500 RTCPeerConnections (15 nodes × 30 fit). Three host tabs were
+ * tried: on 2 cores the extra renderer made the load crawl and the host pages grow to gigabytes.
+ */
+const HOSTS = Number(process.env.EXPLORER_BENCH_HOSTS ?? 2);
+/** Connections each hosted node keeps at most (enough for 30 peers; 15 × 30 stay under a page's 500). */
+const HOSTED_MAX_CONNECTIONS = Number(process.env.EXPLORER_BENCH_MAX_CONNECTIONS ?? 30);
 /** How long the change phase watches the cluster move data, at most, s. */
 const CHANGE_WINDOW_S = Number(process.env.EXPLORER_BENCH_CHANGE_S ?? 120);
 const VALUE_BYTES = 100;

@@ -12,8 +12,8 @@ import { DynamoNode, type DynamoEvent, type GetResult } from '../runtime/dynamo-
 import { keyPosition } from '../core/ring.js';
 import { RingView } from './explorer/ring-view.js';
 import { MembersTable, renderCounters, renderKey, renderPartition, type KeyInfo, type MemberRow } from './explorer/panels.js';
-import { nodeColours, renderLegend, renderLog, renderSiblings, type LogEntry } from './views.js';
-import { patchIfChanged } from './explorer/patch.js';
+import { LogView, nodeColours, renderLegend, renderSiblings, type LogEntry } from './views.js';
+import { patchIfChanged, setText } from './explorer/patch.js';
 import { NotesService } from './notes/notes-service.js';
 import { NotesView } from './notes/notes-view.js';
 import './style.css';
@@ -96,6 +96,7 @@ async function main(): Promise<void> {
   const contexts = new Map<string, string>();
   let selectedPartition: number | undefined;
   const membersTable = new MembersTable($('members').querySelector('tbody')!);
+  const logView = new LogView($('log'));
   const ringView = new RingView($('ring') as unknown as SVGSVGElement, (partition) => selectPartition(partition));
   const partitionInput = $<HTMLInputElement>('partition-input');
   partitionInput.max = String(config.partitionCount - 1);
@@ -204,7 +205,7 @@ async function main(): Promise<void> {
         ['messages dropped', stats.messagesDropped],
       ];
       patchIfChanged($('counters'), JSON.stringify(counters), (box) => renderCounters(box, counters));
-      patchIfChanged($('log'), String(log[0]?.seq ?? 0), (box) => renderLog(box, log));
+      logView.update(log);
     }],
   ];
   const drawPartition = (ring: ReturnType<DynamoNode['ring']>, members: ReturnType<DynamoNode['members']>, colours: ReadonlyMap<string, string>, seen: (id: string) => string, nowMs: number): void => {
@@ -246,7 +247,7 @@ async function main(): Promise<void> {
     }));
     membersTable.update(rows, node.id, colours, nowMs);
     const worst = Math.max(0, ...rows.filter((r) => r.ideal > 0).map((r) => Math.abs(r.partitions - r.ideal) / r.ideal));
-    $('balance').textContent = `${inRing.length} node${inRing.length === 1 ? '' : 's'} in the ring; largest deviation from the ideal share: ${(worst * 100).toFixed(1)}%`;
+    setText($('balance'), `${inRing.length} node${inRing.length === 1 ? '' : 's'} in the ring; largest deviation from the ideal share: ${(worst * 100).toFixed(1)}%`);
   };
   const draw = (): void => {
     renderQueued = false;
@@ -256,26 +257,28 @@ async function main(): Promise<void> {
     const colours = nodeColours(members.map((m) => m.id));
     const seen = seenFrom();
     const nowMs = Date.now();
-    void node.hintCount().then((n) => ($('hints').textContent = String(n)));
+    void node.hintCount().then((n) => setText($('hints'), String(n)));
     const toggle = $<HTMLButtonElement>('toggle-connection');
-    toggle.textContent = node.connected ? 'Disconnect this node' : 'Reconnect this node';
-    toggle.setAttribute('aria-pressed', String(!node.connected));
+    setText(toggle, node.connected ? 'Disconnect this node' : 'Reconnect this node');
+    if (toggle.getAttribute('aria-pressed') !== String(!node.connected)) toggle.setAttribute('aria-pressed', String(!node.connected));
     if (!$('explorer-view').hidden) runSliced(panelJobs(ring, members, colours, seen, nowMs));
     const self = members.find((m) => m.id === node.id);
     const handoff = node.handoffStatus();
-    $('handoff').textContent =
+    setText(
+      $('handoff'),
       handoff.pending.length + handoff.handoffs.length === 0
         ? 'idle'
-        : `receiving ${handoff.pending.length}, handing off ${handoff.handoffs.length} partitions (${handoff.transfers.length} transfers)`;
+        : `receiving ${handoff.pending.length}, handing off ${handoff.handoffs.length} partitions (${handoff.transfers.length} transfers)`,
+    );
     const membershipButton = $<HTMLButtonElement>('toggle-membership');
-    membershipButton.textContent = self?.status === 'up' ? 'Leave the ring' : self?.status === 'leaving' ? 'Leaving…' : 'Join the ring again';
-    membershipButton.disabled = self?.status === 'leaving';
+    setText(membershipButton, self?.status === 'up' ? 'Leave the ring' : self?.status === 'leaving' ? 'Leaving…' : 'Join the ring again');
+    if (membershipButton.disabled !== (self?.status === 'leaving')) membershipButton.disabled = self?.status === 'leaving';
     const capacityInput = $<HTMLInputElement>('capacity');
-    if (document.activeElement !== capacityInput && self) capacityInput.value = String(self.capacity);
+    if (document.activeElement !== capacityInput && self && capacityInput.value !== String(self.capacity)) capacityInput.value = String(self.capacity);
     // Capacity is a share of the ring: only a node in the ring has one to change.
-    for (const control of $('capacity-form').querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button')) control.disabled = self?.status !== 'up';
+    for (const control of $('capacity-form').querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button')) if (control.disabled !== (self?.status !== 'up')) control.disabled = self?.status !== 'up';
     const peers = members.filter((m) => m.status !== 'left').length - 1;
-    status.textContent = self?.status === 'left'
+    setText(status, self?.status === 'left'
       ? 'left the ring — this tab holds no data; it still reads and writes through the others'
       : self?.status === 'leaving'
         ? 'leaving — handing its partitions to their new owners'
@@ -283,8 +286,9 @@ async function main(): Promise<void> {
           ? 'disconnected — writes with w = 1 are kept here and sync on reconnect'
           : peers === 0
             ? 'alone — open another tab to add a node'
-            : `joined, ${peers} other node${peers === 1 ? '' : 's'}`;
-    status.dataset.state = node.connected ? 'joined' : 'offline';
+            : `joined, ${peers} other node${peers === 1 ? '' : 's'}`);
+    const state = node.connected ? 'joined' : 'offline';
+    if (status.dataset.state !== state) status.dataset.state = state;
   };
   const note = (text: string): void => {
     log.unshift({ seq: ++logSeq, atMs: Date.now(), text });

@@ -73,18 +73,37 @@ export function renderSiblings(list: HTMLElement, siblings: SiblingView[]): void
   );
 }
 
-/** Renders the activity log, newest first. */
-export function renderLog(list: HTMLElement, entries: LogEntry[]): void {
-  list.replaceChildren(
-    ...entries.map((e) => {
+/**
+ * The activity log, newest first, kept in place: a redraw adds the lines that are new (at the top)
+ * and removes those that fell off the end; lines already shown are not touched (the log changes on
+ * almost every redraw of a busy node).
+ */
+export class LogView {
+  private readonly shown = new Map<number, HTMLLIElement>();
+
+  constructor(private readonly list: HTMLElement) {}
+
+  /** Shows `entries` (newest first; a new entry is always newer than every shown one). */
+  update(entries: readonly LogEntry[]): void {
+    const wanted = new Set(entries.map((e) => e.seq));
+    for (const [seq, item] of this.shown) {
+      if (wanted.has(seq)) continue;
+      item.remove();
+      this.shown.delete(seq);
+    }
+    const fresh = entries.filter((e) => !this.shown.has(e.seq));
+    if (fresh.length === 0) return;
+    const items = fresh.map((e) => {
       const item = document.createElement('li');
       item.dataset.key = `log-${e.seq}`;
       const time = document.createElement('time');
       time.textContent = new Date(e.atMs).toLocaleTimeString();
       item.append(time, ' ', e.text);
+      this.shown.set(e.seq, item);
       return item;
-    }),
-  );
+    });
+    this.list.prepend(...items);
+  }
 }
 
 function showValue(value: unknown): string {

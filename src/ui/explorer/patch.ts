@@ -27,3 +27,11 @@ export function patchIfChanged(target: HTMLElement, signature: string, build: (b
   drawn.set(target, signature);
   patch(target, build);
 }
+
+/**
+ * Sets an element's text only when it differs: writing the same text still replaces the text node
+ * and makes the browser lay the page out again, on every redraw.
+ */
+export function setText(element: HTMLElement, text: string): void {
+  if (element.textContent !== text) element.textContent = text;
+}
