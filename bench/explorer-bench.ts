@@ -38,6 +38,7 @@ const LONG_TASK_FLOOR_MS = 50;
 const PROFILE = process.env.EXPLORER_BENCH_PROFILE;
 /** EXPLORER_BENCH_TRACE=load|change: record a Chromium trace of that phase and break the observed tab's long tasks down (style, layout, paint, GC, scripts). */
 const TRACE = process.env.EXPLORER_BENCH_TRACE;
+const TRACE_WINDOW_MS = 30_000;
 
 interface TraceEvent {
   name: string;
@@ -323,12 +324,15 @@ async function main(): Promise<void> {
       for (const line of topSelfTime(profile, 30)) console.log(line);
       for (const line of busyStretches(profile, 15)) console.log(line);
     };
+    // A trace covers the phase's first TRACE_WINDOW_MS: a longer one outgrows the longest string Node can make.
+    let traced: Promise<Buffer> | undefined;
     const startTrace = async (): Promise<void> => {
       await browser.startTracing(observed.page, { categories: ['devtools.timeline', 'toplevel'] });
+      traced = new Promise<Buffer>((resolve, reject) => setTimeout(() => browser.stopTracing().then(resolve, reject), TRACE_WINDOW_MS));
     };
     const printTrace = async (what: string): Promise<void> => {
-      const buffer = await browser.stopTracing();
-      console.log(`observed tab ${what}:`);
+      const buffer = await traced!;
+      console.log(`observed tab ${what} (its first ${TRACE_WINDOW_MS / 1000} s):`);
       for (const line of longTasksInTrace(JSON.parse(buffer.toString('utf8')) as { traceEvents: TraceEvent[] }, `cluster=${cluster}`)) console.log(line);
     };
     if (TRACE === 'load') await startTrace();
