@@ -55,11 +55,17 @@ interface TraceEvent {
 /** What the observed tab's main-thread tasks over 50 ms were made of, from a Chromium trace, as printable lines. */
 function longTasksInTrace(trace: { traceEvents: TraceEvent[] }, pageUrlPart: string): string[] {
   const events = trace.traceEvents;
-  const started = events.find((e) => e.name === 'TracingStartedInBrowser');
-  const frames = ((started?.args?.data as { frames?: { url: string; processId: number }[] } | undefined)?.frames ?? []).filter((f) => f.url.includes(pageUrlPart));
-  const pid = frames[0]?.processId;
+  // The page's renderer: from the frame lists (TracingStartedInBrowser) or any event naming the page's URL with its process.
+  const frames: { url?: string; processId?: number }[] = [];
+  for (const e of events) {
+    const data = e.args?.data as { frames?: { url?: string; processId?: number }[]; url?: string; processId?: number; frame?: string } | undefined;
+    if (!data) continue;
+    if (Array.isArray(data.frames)) frames.push(...data.frames);
+    if (typeof data.url === 'string') frames.push({ url: data.url, processId: data.processId ?? e.pid });
+  }
+  const pid = frames.find((f) => f.url?.includes(pageUrlPart) && f.processId !== undefined)?.processId;
   const tid = events.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.pid === pid && (e.args as { name?: string }).name === 'CrRendererMain')?.tid;
-  if (pid === undefined || tid === undefined) return [`trace: the observed tab's main thread was not found (${frames.length} frames)`];
+  if (pid === undefined || tid === undefined) return [`trace: the observed tab's main thread was not found (${frames.length} frames named)`];
   const onMain = events.filter((e) => e.pid === pid && e.tid === tid && e.ph === 'X' && e.dur !== undefined);
   const tasks = onMain.filter((e) => e.name === 'RunTask' && e.dur! > 50_000);
   const kinds = ['UpdateLayoutTree', 'Layout', 'PrePaint', 'Paint', 'Layerize', 'Commit', 'FunctionCall', 'TimerFire', 'EventDispatch', 'FireAnimationFrame', 'MinorGC', 'MajorGC', 'V8.GC_MC_BACKGROUND_MARKING', 'BlinkGC.AtomicPhase', 'v8.compile', 'ScheduleStyleRecalculation', 'HitTest', 'ParseAuthorStyleSheet', 'RunMicrotasks'];
