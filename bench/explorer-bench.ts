@@ -39,6 +39,8 @@ const PROFILE = process.env.EXPLORER_BENCH_PROFILE;
 /** EXPLORER_BENCH_TRACE=load|change: record a Chromium trace of that phase and break the observed tab's long tasks down (style, layout, paint, GC, scripts). */
 const TRACE = process.env.EXPLORER_BENCH_TRACE;
 const TRACE_WINDOW_MS = 30_000;
+/** Stamped into the trace by the observed tab, to find its main thread. */
+const TRACE_MARKER = 'explorer-bench: observed tab';
 
 interface TraceEvent {
   name: string;
@@ -53,19 +55,13 @@ interface TraceEvent {
 }
 
 /** What the observed tab's main-thread tasks over 50 ms were made of, from a Chromium trace, as printable lines. */
-function longTasksInTrace(trace: { traceEvents: TraceEvent[] }, pageUrlPart: string): string[] {
+function longTasksInTrace(trace: { traceEvents: TraceEvent[] }, marker: string): string[] {
   const events = trace.traceEvents;
-  // The page's renderer: from the frame lists (TracingStartedInBrowser) or any event naming the page's URL with its process.
-  const frames: { url?: string; processId?: number }[] = [];
-  for (const e of events) {
-    const data = e.args?.data as { frames?: { url?: string; processId?: number }[]; url?: string; processId?: number; frame?: string } | undefined;
-    if (!data) continue;
-    if (Array.isArray(data.frames)) frames.push(...data.frames);
-    if (typeof data.url === 'string') frames.push({ url: data.url, processId: data.processId ?? e.pid });
-  }
-  const pid = frames.find((f) => f.url?.includes(pageUrlPart) && f.processId !== undefined)?.processId;
-  const tid = events.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.pid === pid && (e.args as { name?: string }).name === 'CrRendererMain')?.tid;
-  if (pid === undefined || tid === undefined) return [`trace: the observed tab's main thread was not found (${frames.length} frames named)`];
+  // The observed tab's main thread: where its console.timeStamp(marker) was recorded (frame lists and
+  // URLs proved unreliable: the page loaded before the trace began).
+  const stamp = events.find((e) => e.name === 'TimeStamp' && (e.args?.data as { message?: string } | undefined)?.message === marker);
+  if (stamp === undefined) return [`trace: the observed tab's marker ${marker} is not in the trace (${events.length} events)`];
+  const { pid, tid } = stamp;
   const onMain = events.filter((e) => e.pid === pid && e.tid === tid && e.ph === 'X' && e.dur !== undefined);
   const tasks = onMain.filter((e) => e.name === 'RunTask' && e.dur! > 50_000);
   const kinds = ['UpdateLayoutTree', 'Layout', 'PrePaint', 'Paint', 'Layerize', 'Commit', 'FunctionCall', 'TimerFire', 'EventDispatch', 'FireAnimationFrame', 'MinorGC', 'MajorGC', 'V8.GC_MC_BACKGROUND_MARKING', 'BlinkGC.AtomicPhase', 'v8.compile', 'ScheduleStyleRecalculation', 'HitTest', 'ParseAuthorStyleSheet', 'RunMicrotasks'];
@@ -334,12 +330,13 @@ async function main(): Promise<void> {
     let traced: Promise<Buffer> | undefined;
     const startTrace = async (): Promise<void> => {
       await browser.startTracing(observed.page, { categories: ['devtools.timeline', 'toplevel'] });
+      await observed.page.evaluate((marker) => console.timeStamp(marker), TRACE_MARKER);
       traced = new Promise<Buffer>((resolve, reject) => setTimeout(() => browser.stopTracing().then(resolve, reject), TRACE_WINDOW_MS));
     };
     const printTrace = async (what: string): Promise<void> => {
       const buffer = await traced!;
       console.log(`observed tab ${what} (its first ${TRACE_WINDOW_MS / 1000} s):`);
-      for (const line of longTasksInTrace(JSON.parse(buffer.toString('utf8')) as { traceEvents: TraceEvent[] }, `cluster=${cluster}`)) console.log(line);
+      for (const line of longTasksInTrace(JSON.parse(buffer.toString('utf8')) as { traceEvents: TraceEvent[] }, TRACE_MARKER)) console.log(line);
     };
     if (TRACE === 'load') await startTrace();
     if (PROFILE === 'load') await startProfile();

@@ -422,16 +422,22 @@ export class PartitionHandoff {
   private planOwnershipTransfers(): void {
     const ring = this.ports.ring();
     const n = this.ports.n();
+    const leaving = this.isLeaving();
     let changed = false;
     const verify = new Map<NodeId, number[]>();
     for (const p of [...this.advertised]) {
       const receivers = ring.members.length === 0 ? [] : ring.preferenceListForPartition(p).slice(0, n).filter((id) => id !== this.ports.self);
       const done = this.doneTo.get(p) ?? new Set<NodeId>();
-      const missing = receivers.filter((r) => !done.has(r));
+      let missing = receivers.filter((r) => !done.has(r));
+      // A leaving node cannot wait for a receiver that is down (it may be down for days): once one
+      // that is up has the partition, the others get it from the replicas when they are back (a
+      // pending partition that no node advertises is pulled, see settlePending).
+      if (leaving && done.size > 0) missing = missing.filter((r) => this.ports.isHealthy(r));
       if (receivers.length > 0 && missing.length === 0) {
         // Every replica has it: stop advertising, then delete what was sent and did not change.
         this.advertised.delete(p);
         this.doneTo.delete(p);
+        this.cancelTransfers(p);
         changed = true;
         void this.dropSent(p);
         continue;
@@ -471,6 +477,7 @@ export class PartitionHandoff {
     }
     const ring = this.ports.ring();
     if (ring.members.length === 0) return;
+    const leaving = this.isLeaving();
     let leftovers = 0;
     const busy = new Set([...this.transfers.values()].map((t) => t.partition));
     for (const [p, count] of counts) {
@@ -481,10 +488,10 @@ export class PartitionHandoff {
       // slower than the sweep period) would keep that moment from ever coming, and the objects would
       // be sent again and again.
       if (busy.has(p)) continue;
-      for (const receiver of ring.preferenceListForPartition(p).slice(0, this.ports.n())) {
-        if (receiver === this.ports.self) continue;
-        this.transfers.set(`${p}:${receiver}`, this.newTransfer(p, receiver, 'sweep'));
-      }
+      const receivers = ring.preferenceListForPartition(p).slice(0, this.ports.n()).filter((id) => id !== this.ports.self);
+      // A leaving node sends left-overs to the replicas that are up (as for ownership transfers).
+      const up = receivers.filter((id) => this.ports.isHealthy(id));
+      for (const receiver of leaving && up.length > 0 ? up : receivers) this.transfers.set(`${p}:${receiver}`, this.newTransfer(p, receiver, 'sweep'));
     }
     if (leftovers === 0 && this.advertised.size === 0 && this.transfers.size === 0) this.ports.onDrained();
   }
@@ -585,6 +592,11 @@ export class PartitionHandoff {
     this.ports.onTransfer({ partition: t.partition, peer: t.peer, reason: t.reason, keys, bytes: t.bytes, durationMs: this.ports.now() - t.startedMs });
     if (t.reason === 'sweep' && ![...this.transfers.values()].some((o) => o.partition === t.partition)) void this.dropSent(t.partition);
     if (t.reason === 'ownership') this.planOwnershipTransfers();
+  }
+
+  /** Whether this node is leaving the ring (its gossiped record). */
+  private isLeaving(): boolean {
+    return this.ports.members().find((m) => m.id === this.ports.self)?.status === 'leaving';
   }
 
   /** Whether `node`'s gossiped record says it is still receiving `partition`. */

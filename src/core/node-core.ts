@@ -179,6 +179,8 @@ export type NodeEvent =
   | { type: 'reachability'; peer: NodeId; from: Reachability; to: Reachability }
   | { type: 'hint-stored'; key: string; intendedFor: NodeId }
   | { type: 'hints-delivered'; peer: NodeId; count: number }
+  /** A leaving node passed `count` hints it held for the unreachable `intendedFor` to `to`, which keeps them now. */
+  | { type: 'hints-passed'; intendedFor: NodeId; to: NodeId; count: number }
   | ({ type: 'anti-entropy' } & ExchangeReport)
   | ({ type: 'partition-sync' } & PartitionSyncState)
   | ({ type: 'handoff' } & TransferReport)
@@ -204,6 +206,8 @@ export interface NodeStats {
   /** Hints this node stored for other nodes, and delivered (acknowledged, then deleted). */
   hintsStored: number;
   hintsDelivered: number;
+  /** Hints a leaving node passed to a node that stays, for nodes it could not reach (acknowledged, then deleted here). */
+  hintsPassed: number;
   /** Times this node raised its incarnation to refute a suspicion of itself. */
   refutations: number;
   /** Failure-detector probes sent and indirect probe rounds. */
@@ -309,6 +313,8 @@ export class NodeCore {
   private timers: { atMs: number; fire: () => void; cancelled: boolean }[] = [];
   /** Nodes this node holds hints for (loaded at start, kept up to date). */
   private readonly hintTargets = new Set<NodeId>();
+  /** Leaving, with every partition handed off: hints for unreachable nodes are passed on (see passHints). */
+  private passingHints = false;
   private nextHintAtMs = 0;
   private delivering = false;
   /** Set while the host reports this node cut off from the network: every peer counts as unreachable. */
@@ -337,6 +343,7 @@ export class NodeCore {
     fallbackWrites: 0,
     hintsStored: 0,
     hintsDelivered: 0,
+    hintsPassed: 0,
     refutations: 0,
   };
   private readonly dropReasons: Record<string, number> = {};
@@ -873,7 +880,14 @@ export class NodeCore {
   /** The handoff found nothing left to hand off: a leaving node has now left. */
   private drained(): void {
     const self = this.membership.get(this.id);
-    if (self?.status !== 'leaving' || this.hintTargets.size > 0) return;
+    if (self?.status !== 'leaving') return;
+    if (this.hintTargets.size > 0) {
+      // Its partitions are handed off but it still holds hints: those for nodes it cannot reach go to
+      // a node that stays (see passHints), the others are delivered as usual; then it has left.
+      this.passingHints = true;
+      this.nextHintAtMs = Math.min(this.nextHintAtMs, this.clock.now());
+      return;
+    }
     this.updateSelfRecord({ status: 'left', pending: [], handoffs: [] });
     this.emit({ type: 'membership-change', change: 'left', node: this.id, capacity: 0 });
     for (const waiter of this.leaveWaiters.splice(0)) waiter.resolve();
@@ -1463,7 +1477,10 @@ export class NodeCore {
           budget -= await this.redirectHints(target, budget);
           continue;
         }
-        if (this.detector.status(target) !== 'alive' || record === undefined) continue;
+        if (this.detector.status(target) !== 'alive' || record === undefined) {
+          if (this.passingHints) budget -= await this.passHints(target, budget);
+          continue;
+        }
         const hints = await this.store.listHints(target, budget);
         if (hints.length === 0) {
           this.hintTargets.delete(target);
@@ -1498,6 +1515,46 @@ export class NodeCore {
     } finally {
       this.delivering = false;
     }
+  }
+
+  /**
+   * A leaving node cannot wait for an unreachable node to come back (paper §4.6 keeps a hint until
+   * then), so it passes the hints it holds for `target` on: each goes as a hinted-put to the first
+   * healthy node of the key's preference list other than itself and `target`, which keeps it as its
+   * own hint, and is deleted here once acknowledged and unchanged. A hint with no healthy stand-in
+   * stays for a later round. @returns how many hints were looked at (the round's budget).
+   */
+  private async passHints(target: NodeId, limit: number): Promise<number> {
+    const hints = await this.store.listHints(target, limit);
+    if (hints.length === 0) {
+      this.hintTargets.delete(target);
+      return 0;
+    }
+    const passedTo = new Map<NodeId, number>();
+    await Promise.all(
+      hints.map(async (hint) => {
+        const standIn = this.currentRing.preferenceList(hint.key).find((id) => id !== this.id && id !== target && this.isHealthy(id) && this.detector.status(id) === 'alive');
+        if (standIn === undefined) return;
+        try {
+          await this.request(standIn, { type: 'hinted-put', key: hint.key, versions: hint.versions, intendedFor: target }, this.config.requestTimeoutMs);
+        } catch {
+          return;
+        }
+        const deleted = await this.locks.run(hint.key, async () => {
+          const current = await this.store.getHint(target, hint.key);
+          if (current === undefined || !versionSetsEqual(current.versions, hint.versions)) return false;
+          await this.store.deleteHint(target, hint.key);
+          return true;
+        });
+        if (deleted) passedTo.set(standIn, (passedTo.get(standIn) ?? 0) + 1);
+      }),
+    );
+    for (const [to, count] of passedTo) {
+      this.counters.hintsPassed += count;
+      this.emit({ type: 'hints-passed', intendedFor: target, to, count });
+    }
+    if (passedTo.size > 0) this.nextHintAtMs = Math.min(this.nextHintAtMs, this.clock.now() + 50);
+    return hints.length;
   }
 
   /**

@@ -199,6 +199,7 @@ async function main(): Promise<void> {
         ['read repairs', stats.readRepairs],
         ['hints stored', stats.hintsStored],
         ['hints delivered', stats.hintsDelivered],
+        ['hints passed on', stats.hintsPassed],
         ['anti-entropy rounds', stats.antiEntropyRounds],
         ['anti-entropy repairs', stats.antiEntropyRepairs],
         ['handoff transfers', stats.handoffTransfers],
@@ -497,6 +498,8 @@ function describeEvent(event: DynamoEvent): string | undefined {
       return `holding a hint for ${event.intendedFor}: ${event.key}`;
     case 'hints-delivered':
       return `delivered ${event.count} hint${event.count === 1 ? '' : 's'} to ${event.peer}`;
+    case 'hints-passed':
+      return `passed ${event.count} hint${event.count === 1 ? '' : 's'} for ${event.intendedFor} to ${event.to} (leaving)`;
     case 'anti-entropy':
       return `anti-entropy with ${event.peer}: ${event.partitionsDiffering.length} of ${event.partitionsCompared} partitions differed, ${event.keysPulled} keys taken, ${event.keysPushed} sent`;
     case 'handoff':

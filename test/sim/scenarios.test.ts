@@ -112,6 +112,42 @@ describe('fault scenarios on a 5-node cluster (N=3, R=2, W=2)', () => {
     }
   });
 
+  it.for(SEEDS)('a node holding hints for a crashed replica leaves: it passes them on, has left, and the replica gets every write once back (seed %i)', async (seed) => {
+    const sim = await cluster(seed);
+    const victim = 'n2';
+    const keys = keysReplicatedOn(sim, victim, 5, `pass-${seed}`);
+    const writers = sim.liveIds().filter((id) => id !== victim);
+    sim.crash(victim);
+    await sim.runFor(3_000);
+    const acknowledged = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const element = `e${i}`;
+      expect(await addElement(sim, sim.node(writers[i % writers.length]!), keys[i % keys.length]!, element), `write ${i} failed (seed=${seed})`).toBe(true);
+      acknowledged.add(element);
+    }
+    const heldFor = (id: NodeId): number => sim.node(id).data.hints.get(victim)?.size ?? 0;
+    const leaver = [...writers].sort((a, b) => heldFor(b) - heldFor(a))[0]!;
+    const held = heldFor(leaver);
+    expect(held, `no node holds a hint for ${victim} (seed=${seed})`).toBeGreaterThan(0);
+
+    // The replica stays down all along: the leave cannot wait for it.
+    const left = await sim.settle(within(sim, sim.node(leaver).core.leave(), 60_000), 61_000);
+    expect(left, `${leaver} did not leave while holding ${held} hints for ${victim} (seed=${seed}) ${JSON.stringify(sim.node(leaver).core.handoffStatus())} hints=${heldFor(leaver)}`).toEqual({ ok: true, value: undefined });
+    expect(heldFor(leaver), `${leaver} left with hints (seed=${seed})`).toBe(0);
+    expect(sim.node(leaver).core.stats().hintsPassed, `seed=${seed}`).toBeGreaterThanOrEqual(held);
+    const passed = sim.node(leaver).events.filter((e) => e.type === 'hints-passed');
+    expect(passed.length, `seed=${seed}`).toBeGreaterThan(0);
+    for (const e of passed) if (e.type === 'hints-passed') expect([leaver, victim], `seed=${seed}`).not.toContain(e.to);
+    // Someone that stays holds them now.
+    expect(writers.filter((id) => id !== leaver).reduce((sum, id) => sum + heldFor(id), 0), `seed=${seed}`).toBeGreaterThan(0);
+
+    await sim.restart(victim);
+    await healAndAwaitQuiescence(sim, keys);
+    const own = new Set<string>();
+    for (const key of keys) for (const s of sim.node(victim).data.objects.get(key)?.siblings ?? []) for (const e of (decodeValue(s.data!) as { elems: string[] }).elems) own.add(e);
+    expect(missing(acknowledged, own), `${victim} lacks elements after the passed hints drained (seed=${seed})`).toEqual([]);
+  });
+
   it.for(SEEDS)('a partition splits 2|3, both sides write the same key, heal: siblings on both sides, a merging put collapses them (seed %i)', async (seed) => {
     const sim = await cluster(seed);
     // A key with one replica on the small side: each side can only reach a W=2 quorum sloppily or
