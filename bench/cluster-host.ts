@@ -33,7 +33,7 @@ export interface HostedNodeReport {
   unhealthy: string[];
   connected: number;
   /** The transport's counters: open connections (links; two to one node count twice), opened, evicted at the cap, failed to open. */
-  links: { open: number; opened: number; evicted: number; duplicates: number; failed: number; droppedUnsent: number; errors: Record<string, number> };
+  links: { open: number; opened: number; evicted: number; duplicates: number; failed: number; droppedUnsent: number; errors: Record<string, number>; setupMs: { p50: number; p95: number; max: number } };
 }
 
 /** What the page exposes. */
@@ -70,7 +70,7 @@ const nodes: DynamoNode[] = [];
 
 function linkStats(node: DynamoNode): HostedNodeReport['links'] {
   const t = node.stats().transport;
-  return { open: t.openConnections, opened: t.connectionsOpened, evicted: t.connectionsEvicted, duplicates: t.duplicatesClosed, failed: t.connectFailures, droppedUnsent: t.messagesDroppedUnsent, errors: t.errors };
+  return { open: t.openConnections, opened: t.connectionsOpened, evicted: t.connectionsEvicted, duplicates: t.duplicatesClosed, failed: t.connectFailures, droppedUnsent: t.messagesDroppedUnsent, errors: t.errors, setupMs: t.setupMs };
 }
 
 /** FNV-1a of the partition owners, as 8 hex digits. */

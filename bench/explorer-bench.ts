@@ -89,6 +89,41 @@ function longTasksInTrace(trace: { traceEvents: TraceEvent[] }, marker: string):
   return lines;
 }
 
+/**
+ * The observed tab's style and layout work over the whole trace, not only in long tasks: totals, the
+ * heaviest passes (elements restyled, objects laid out), and what invalidated them (the
+ * invalidation-tracking category: which elements, for what reason), as printable lines.
+ */
+function renderingInTrace(trace: { traceEvents: TraceEvent[] }, marker: string): string[] {
+  const events = trace.traceEvents;
+  const stamp = events.find((e) => e.name === 'TimeStamp' && (e.args?.data as { message?: string } | undefined)?.message === marker);
+  if (stamp === undefined) return [];
+  const mine = events.filter((e) => e.pid === stamp.pid && e.tid === stamp.tid);
+  const styles = mine.filter((e) => e.name === 'UpdateLayoutTree' && e.dur !== undefined);
+  const layouts = mine.filter((e) => e.name === 'Layout' && e.dur !== undefined);
+  const sum = (list: TraceEvent[]): number => list.reduce((n, e) => n + e.dur!, 0) / 1000;
+  const lines = [
+    `rendering over the trace: style ${styles.length}× ${sum(styles).toFixed(0)} ms (${styles.filter((e) => e.dur! > 16_000).length} over 16 ms), layout ${layouts.length}× ${sum(layouts).toFixed(0)} ms (${layouts.filter((e) => e.dur! > 16_000).length} over 16 ms)`,
+  ];
+  for (const e of [...styles].sort((a, b) => b.dur! - a.dur!).slice(0, 5)) {
+    lines.push(`  style ${(e.dur! / 1000).toFixed(1)} ms: ${String((e.args as { elementCount?: number }).elementCount ?? '?')} elements`);
+  }
+  for (const e of [...layouts].sort((a, b) => b.dur! - a.dur!).slice(0, 5)) {
+    const data = (e.args?.beginData ?? {}) as Record<string, unknown>;
+    lines.push(`  layout ${(e.dur! / 1000).toFixed(1)} ms: ${String(data.dirtyObjects ?? '?')} of ${String(data.totalObjects ?? '?')} objects${data.partialLayout ? ', partial' : ''}`);
+  }
+  const reasons = new Map<string, number>();
+  for (const e of mine) {
+    if (!e.name.endsWith('InvalidationTracking')) continue;
+    const data = (e.args?.data ?? {}) as { nodeName?: string; reason?: string; invalidationSet?: unknown; changedClass?: string; changedAttribute?: string; changedId?: string };
+    const what = `${e.name.replace('InvalidationTracking', '')}: ${data.reason ?? data.changedAttribute ?? data.changedClass ?? data.changedId ?? '?'} on ${(data.nodeName ?? '?').slice(0, 60)}`;
+    reasons.set(what, (reasons.get(what) ?? 0) + 1);
+  }
+  if (reasons.size > 0) lines.push('  invalidations (count, kind: reason on element):');
+  for (const [what, count] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 25)) lines.push(`    ${count}× ${what}`);
+  return lines;
+}
+
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -193,12 +228,17 @@ interface PhaseFigures {
   frames: FrameRecord[];
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
 /** The hosted nodes' connection counters, summed, as a line. */
 function linkSummary(reports: HostedNodeReport[]): string {
   const sum = (f: (r: HostedNodeReport) => number): number => reports.reduce((n, r) => n + f(r), 0);
   const errors: Record<string, number> = {};
   for (const r of reports) for (const [type, n] of Object.entries(r.links.errors)) errors[type] = (errors[type] ?? 0) + n;
-  return `hosted nodes' links: open ${sum((r) => r.links.open)} to ${sum((r) => r.connected)} peers, opened ${sum((r) => r.links.opened)}, evicted ${sum((r) => r.links.evicted)}, duplicates closed ${sum((r) => r.links.duplicates)}, failed to open ${sum((r) => r.links.failed)}, messages lost unsent ${sum((r) => r.links.droppedUnsent)}; PeerJS errors ${JSON.stringify(errors)}`;
+  return `hosted nodes' links: open ${sum((r) => r.links.open)} to ${sum((r) => r.connected)} peers, opened ${sum((r) => r.links.opened)}, evicted ${sum((r) => r.links.evicted)}, duplicates closed ${sum((r) => r.links.duplicates)}, failed to open ${sum((r) => r.links.failed)}, messages lost unsent ${sum((r) => r.links.droppedUnsent)}; PeerJS errors ${JSON.stringify(errors)}; setup time of a node's recent opens, median of p50/p95/max ${median(reports.map((r) => r.links.setupMs.p50))}/${median(reports.map((r) => r.links.setupMs.p95))}/${median(reports.map((r) => r.links.setupMs.max))} ms, slowest ${Math.max(0, ...reports.map((r) => r.links.setupMs.max))} ms`;
 }
 
 const log = (text: string): void => void process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
@@ -329,14 +369,15 @@ async function main(): Promise<void> {
     // A trace covers the phase's first TRACE_WINDOW_MS: a longer one outgrows the longest string Node can make.
     let traced: Promise<Buffer> | undefined;
     const startTrace = async (): Promise<void> => {
-      await browser.startTracing(observed.page, { categories: ['devtools.timeline', 'toplevel'] });
+      await browser.startTracing(observed.page, { categories: ['devtools.timeline', 'toplevel', 'disabled-by-default-devtools.timeline.invalidationTracking'] });
       await observed.page.evaluate((marker) => console.timeStamp(marker), TRACE_MARKER);
       traced = new Promise<Buffer>((resolve, reject) => setTimeout(() => browser.stopTracing().then(resolve, reject), TRACE_WINDOW_MS));
     };
     const printTrace = async (what: string): Promise<void> => {
       const buffer = await traced!;
       console.log(`observed tab ${what} (its first ${TRACE_WINDOW_MS / 1000} s):`);
-      for (const line of longTasksInTrace(JSON.parse(buffer.toString('utf8')) as { traceEvents: TraceEvent[] }, TRACE_MARKER)) console.log(line);
+      const trace = JSON.parse(buffer.toString('utf8')) as { traceEvents: TraceEvent[] };
+      for (const line of [...longTasksInTrace(trace, TRACE_MARKER), ...renderingInTrace(trace, TRACE_MARKER)]) console.log(line);
     };
     if (TRACE === 'load') await startTrace();
     if (PROFILE === 'load') await startProfile();
@@ -424,7 +465,7 @@ async function main(): Promise<void> {
           log(`  observed ${observedId}: pending [${own.pending.join(' ')}] handoffs [${own.handoffs.join(' ')}] transfers ${own.transfers.slice(0, 6).join(', ')}`);
           log(`  not settled; rings in use: ${[...rings].map(([digest, count]) => `${digest} × ${count}`).join(', ')}`);
           for (const r of reports.filter((rep) => rep.pending.length + rep.handoffs.length + rep.transfers.length > 0 || rep.hints > 0)) {
-            log(`  ${r.id} ${r.status} ring ${r.ring} peers ${r.connected} links ${r.links.open} (opened ${r.links.opened}, evicted ${r.links.evicted}, failed ${r.links.failed}, unsent ${r.links.droppedUnsent}) hints ${r.hints} pending [${r.pending.join(' ')}] handoffs [${r.handoffs.join(' ')}] unhealthy [${r.unhealthy.join(' ')}]`);
+            log(`  ${r.id} ${r.status} ring ${r.ring} peers ${r.connected} links ${r.links.open} (opened ${r.links.opened}, evicted ${r.links.evicted}, failed ${r.links.failed}, unsent ${r.links.droppedUnsent}, setup p50/p95/max ${r.links.setupMs.p50}/${r.links.setupMs.p95}/${r.links.setupMs.max} ms) hints ${r.hints} pending [${r.pending.join(' ')}] handoffs [${r.handoffs.join(' ')}] unhealthy [${r.unhealthy.join(' ')}]`);
             for (const t of r.transfers.slice(0, 6)) log(`      transfer p${t.partition} → ${t.peer} ${t.reason} ${t.state} ${t.keysSent}/${t.keysTotal}`);
             if (r.transfers.length > 6) log(`      … ${r.transfers.length - 6} more transfers`);
           }
@@ -463,7 +504,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+main().then(
+  // The preview server can keep the process alive through lingering sockets once the report is out.
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -437,7 +437,8 @@ export class PartitionHandoff {
         // Every replica has it: stop advertising, then delete what was sent and did not change.
         this.advertised.delete(p);
         this.doneTo.delete(p);
-        this.cancelTransfers(p);
+        // Transfers queued to receivers that are down (a leaving node's) are not waited for either.
+        if (leaving) this.cancelTransfers(p);
         changed = true;
         void this.dropSent(p);
         continue;

@@ -152,11 +152,21 @@ export interface TransportStats {
   messagesDroppedUnsent: number;
   /** PeerJS errors by type (the peer's, and `connection:<type>` for a connection's). */
   errors: Record<string, number>;
+  /**
+   * How long the last (up to {@link SETUP_SAMPLES}) connections that opened took to open, from
+   * `connect` (or the offer's arrival, for an accepted one) to the open data channel, in ms:
+   * median, 95th percentile and most. Zeros before any opened.
+   */
+  setupMs: { p50: number; p95: number; max: number };
 }
+
+/** Connection setup times kept for {@link TransportStats.setupMs}. */
+export const SETUP_SAMPLES = 256;
 
 interface Link extends LinkView {
   conn: DataConnection;
   open: boolean;
+  createdMs: number;
   queue: Uint8Array[];
   lastUsedMs: number;
   openTimer: ReturnType<typeof setTimeout> | undefined;
@@ -240,7 +250,9 @@ export class PeerjsTransport implements Transport {
   private readonly connectTimeoutMs: number;
   private closed = false;
   private readonly pruneTimer: ReturnType<typeof setInterval>;
-  readonly counters: Omit<TransportStats, 'openConnections'> = {
+  /** Setup times of recently opened connections, ms (a ring buffer). */
+  private readonly setupSamples: number[] = [];
+  readonly counters: Omit<TransportStats, 'openConnections' | 'setupMs'> = {
     connectionsOpened: 0,
     connectionsEvicted: 0,
     duplicatesClosed: 0,
@@ -352,7 +364,9 @@ export class PeerjsTransport implements Transport {
   stats(): TransportStats {
     let open = 0;
     for (const links of this.links.values()) open += links.filter((l) => l.open).length;
-    return { ...this.counters, errors: { ...this.counters.errors }, openConnections: open };
+    const sorted = this.setupSamples.filter((ms) => ms !== undefined).sort((a, b) => a - b);
+    const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+    return { ...this.counters, errors: { ...this.counters.errors }, openConnections: open, setupMs: { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 } };
   }
 
   /** Closes every connection and leaves the signaling server. */
@@ -414,7 +428,7 @@ export class PeerjsTransport implements Transport {
   }
 
   private track(node: NodeId, conn: DataConnection, outbound: boolean): Link {
-    const link: Link = { node, conn, outbound, open: false, superseded: false, queue: [], lastUsedMs: Date.now(), openTimer: undefined, buffer: undefined, filled: 0, discarded: 0 };
+    const link: Link = { node, conn, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, buffer: undefined, filled: 0, discarded: 0 };
     const list = this.links.get(node) ?? [];
     list.push(link);
     this.links.set(node, list);
@@ -429,6 +443,7 @@ export class PeerjsTransport implements Transport {
     conn.on('open', () => {
       link.open = true;
       this.counters.connectionsOpened++;
+      this.setupSamples[this.counters.connectionsOpened % SETUP_SAMPLES] = Date.now() - link.createdMs;
       if (link.openTimer) clearTimeout(link.openTimer);
       const queued = link.queue;
       link.queue = [];

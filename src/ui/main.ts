@@ -11,8 +11,9 @@ import { peerClientOptions, peersListUrl } from '../signaling/signaling-plugin.j
 import { DynamoNode, type DynamoEvent, type GetResult } from '../runtime/dynamo-node.js';
 import { keyPosition } from '../core/ring.js';
 import { RingView } from './explorer/ring-view.js';
-import { MembersTable, renderCounters, renderKey, renderPartition, type KeyInfo, type MemberRow } from './explorer/panels.js';
-import { LogView, nodeColours, renderLegend, renderSiblings, type LogEntry } from './views.js';
+import { CountersView, MembersTable, renderKey, renderPartition, type KeyInfo, type MemberRow } from './explorer/panels.js';
+import { LogView, nodeColours, renderLegend, renderSiblings } from './views.js';
+import { ActivityLog } from './explorer/activity-log.js';
 import { patchIfChanged, setText } from './explorer/patch.js';
 import { NotesService } from './notes/notes-service.js';
 import { NotesView } from './notes/notes-view.js';
@@ -91,12 +92,12 @@ async function main(): Promise<void> {
   $('partitions').textContent = String(config.partitionCount);
   $<HTMLAnchorElement>('open-tab').href = location.pathname + location.search;
 
-  const log: LogEntry[] = [];
-  let logSeq = 0;
+  const log = new ActivityLog(40);
   const contexts = new Map<string, string>();
   let selectedPartition: number | undefined;
   const membersTable = new MembersTable($('members').querySelector('tbody')!);
   const logView = new LogView($('log'));
+  const countersView = new CountersView($('counters'));
   const ringView = new RingView($('ring') as unknown as SVGSVGElement, (partition) => selectPartition(partition));
   const partitionInput = $<HTMLInputElement>('partition-input');
   partitionInput.max = String(config.partitionCount - 1);
@@ -205,8 +206,8 @@ async function main(): Promise<void> {
         ['handoff transfers', stats.handoffTransfers],
         ['messages dropped', stats.messagesDropped],
       ];
-      patchIfChanged($('counters'), JSON.stringify(counters), (box) => renderCounters(box, counters));
-      logView.update(log);
+      countersView.update(counters);
+      logView.update(log.entries);
     }],
   ];
   const drawPartition = (ring: ReturnType<DynamoNode['ring']>, members: ReturnType<DynamoNode['members']>, colours: ReadonlyMap<string, string>, seen: (id: string) => string, nowMs: number): void => {
@@ -291,14 +292,15 @@ async function main(): Promise<void> {
     const state = node.connected ? 'joined' : 'offline';
     if (status.dataset.state !== state) status.dataset.state = state;
   };
-  const note = (text: string): void => {
-    log.unshift({ seq: ++logSeq, atMs: Date.now(), text });
-    if (log.length > 40) log.length = 40;
+  /** Logs a line; lines of one `kind` within a second share one (see ActivityLog), `kind` undefined never. */
+  const note = (text: string, kind?: string): void => {
+    log.add(kind, text, Date.now());
     render();
   };
   node.on('*', (event: DynamoEvent) => {
     const text = describeEvent(event);
-    if (text) note(text);
+    // Membership changes, errors and going offline are rare and each matters: never merged.
+    if (text) note(text, ['membership-change', 'error', 'connectivity'].includes(event.type) ? undefined : event.type);
     else render();
   });
   $<HTMLButtonElement>('toggle-connection').addEventListener('click', () => {

@@ -5,14 +5,7 @@
 import { schemeTableau10 } from 'd3-scale-chromatic';
 import type { SiblingView } from '../core/node-core.js';
 import type { Ring } from '../core/ring.js';
-
-/** One line of the activity log. */
-export interface LogEntry {
-  /** Unique per page (the entry's key when the list is patched). */
-  seq: number;
-  atMs: number;
-  text: string;
-}
+import { logLineText, type LogEntry } from './explorer/activity-log.js';
 
 function hashId(id: string): number {
   let hash = 2166136261;
@@ -74,22 +67,27 @@ export function renderSiblings(list: HTMLElement, siblings: SiblingView[]): void
 }
 
 /**
- * The activity log, newest first, kept in place: a redraw adds the lines that are new (at the top)
- * and removes those that fell off the end; lines already shown are not touched (the log changes on
- * almost every redraw of a busy node).
+ * The activity log, newest first, kept in place: a redraw adds the lines that are new (at the top),
+ * rewrites the text of lines that took more events (see ActivityLog), and removes those that fell
+ * off the end; other lines are not touched (the log changes on almost every redraw of a busy node).
  */
 export class LogView {
-  private readonly shown = new Map<number, HTMLLIElement>();
+  private readonly shown = new Map<number, { item: HTMLLIElement; text: Text; rev: number }>();
 
   constructor(private readonly list: HTMLElement) {}
 
   /** Shows `entries` (newest first; a new entry is always newer than every shown one). */
   update(entries: readonly LogEntry[]): void {
-    const wanted = new Set(entries.map((e) => e.seq));
-    for (const [seq, item] of this.shown) {
-      if (wanted.has(seq)) continue;
-      item.remove();
-      this.shown.delete(seq);
+    const wanted = new Map(entries.map((e) => [e.seq, e] as const));
+    for (const [seq, line] of this.shown) {
+      const entry = wanted.get(seq);
+      if (entry === undefined) {
+        line.item.remove();
+        this.shown.delete(seq);
+      } else if (entry.rev !== line.rev) {
+        line.text.data = logLineText(entry);
+        line.rev = entry.rev;
+      }
     }
     const fresh = entries.filter((e) => !this.shown.has(e.seq));
     if (fresh.length === 0) return;
@@ -98,8 +96,9 @@ export class LogView {
       item.dataset.key = `log-${e.seq}`;
       const time = document.createElement('time');
       time.textContent = new Date(e.atMs).toLocaleTimeString();
-      item.append(time, ' ', e.text);
-      this.shown.set(e.seq, item);
+      const text = document.createTextNode(logLineText(e));
+      item.append(time, ' ', text);
+      this.shown.set(e.seq, { item, text, rev: e.rev });
       return item;
     });
     this.list.prepend(...items);

@@ -28,10 +28,10 @@ describe('connection cap', () => {
     await server?.close();
   });
 
-  const transportOf = (tab: NodeTab): Promise<{ openConnections: number; connectionsEvicted: number }> =>
+  const transportOf = (tab: NodeTab): Promise<{ openConnections: number; connectionsEvicted: number; connectionsOpened: number; setupMs: { p50: number; p95: number; max: number } }> =>
     tab.page.evaluate(() => {
       const t = window.dynamo!.stats().transport;
-      return { openConnections: t.openConnections, connectionsEvicted: t.connectionsEvicted };
+      return { openConnections: t.openConnections, connectionsEvicted: t.connectionsEvicted, connectionsOpened: t.connectionsOpened, setupMs: t.setupMs };
     });
 
   it('serves every operation while no tab holds more than three connections', async () => {
@@ -46,5 +46,17 @@ describe('connection cap', () => {
     expect(peak).toBeLessThanOrEqual(3);
     const evicted = (await Promise.all(tabs.map(transportOf))).reduce((sum, t) => sum + t.connectionsEvicted, 0);
     expect(evicted, 'the cap must have closed connections to make room').toBeGreaterThan(0);
+  });
+
+  it('reports how long its connections took to open', async () => {
+    for (const tab of tabs) {
+      const t = await transportOf(tab);
+      expect(t.connectionsOpened).toBeGreaterThan(0);
+      // WebRTC setup (offer, answer, ICE, DTLS) takes a few ms at least, and well under the 20 s timeout.
+      expect(t.setupMs.p50).toBeGreaterThan(0);
+      expect(t.setupMs.p50).toBeLessThanOrEqual(t.setupMs.p95);
+      expect(t.setupMs.p95).toBeLessThanOrEqual(t.setupMs.max);
+      expect(t.setupMs.max).toBeLessThan(20_000);
+    }
   });
 });

@@ -138,6 +138,35 @@ describe('ring explorer', () => {
     await observer.screenshot('explorer-6-nodes');
   });
 
+  it('the activity panel logs a put with the nodes that answered, merges a burst into few lines, and counts what the node’s stats count', async () => {
+    const tab = tabs[4]!;
+    const page = tab.page;
+    await page.getByLabel('Key', { exact: true }).fill('explore:activity');
+    await page.getByLabel(/^Value/).fill('{"n": 1}');
+    await page.getByRole('button', { name: 'Put' }).click();
+    const line = page.locator('#log li', { hasText: 'put explore:activity →' });
+    await waitFor('the put in the log', async () => (await line.count()) === 1);
+    expect(await line.textContent()).toMatch(/put explore:activity → [a-z0-9]+:\d+, coordinated by [a-z0-9]+, [23] acks, \d+ ms/);
+
+    // A burst of 30 writes is too fast to read line by line: it shares lines, each with a count.
+    await page.evaluate(() => Promise.all(Array.from({ length: 30 }, (_, i) => window.dynamo!.put(`explore:burst:${i}`, i))));
+    const burst = page.locator('#log li', { hasText: 'put explore:burst:' });
+    await waitFor('the burst in the log', async () => (await burst.count()) > 0 && (await burst.allTextContents()).some((t) => /\(\+\d+ more like it within 1 s\)/.test(t)));
+    const texts = await burst.allTextContents();
+    expect(texts.length).toBeLessThan(30);
+    // Every put is counted once: the lines' counts add up to the 30 (a line may have begun with an earlier put).
+    const counted = texts.reduce((sum, t) => sum + 1 + Number(/\(\+(\d+) more/.exec(t)?.[1] ?? 0), 0);
+    expect(counted).toBeGreaterThanOrEqual(30);
+
+    // The counters are the node's own stats.
+    await waitFor('the counters to match stats()', async () => {
+      const shown = await page.locator('#counters li').evaluateAll((items) => items.map((i) => [(i as HTMLElement).dataset.counter, Number(i.querySelector('.value')!.textContent)] as const));
+      const stats = await page.evaluate(() => window.dynamo!.stats());
+      const byName = new Map(shown);
+      return byName.get('puts coordinated') === stats.putsCoordinated && byName.get('gets coordinated') === stats.getsCoordinated && byName.get('gossip rounds') === stats.gossipRounds;
+    });
+  });
+
   it('a get shows the siblings with the writes that made them and the vector clock', async () => {
     const tab = tabs[3]!;
     await tabs[0]!.put('explore:conflict', 'left');

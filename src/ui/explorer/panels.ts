@@ -251,14 +251,31 @@ function setStyle(element: HTMLElement, property: 'background' | 'width' | 'left
   if (element.style[property] !== value) element.style[property] = value;
 }
 
-/** Live counters of the activity panel. */
-export function renderCounters(list: HTMLElement, counters: [string, number][]): void {
-  list.replaceChildren(
-    ...counters.map(([name, value]) => {
-      const item = el('li');
-      item.dataset.counter = name;
-      item.append(el('span', String(value), 'value'), el('span', name, 'name'));
-      return item;
-    }),
-  );
+/**
+ * Live counters of the activity panel, updated in place: one item per counter, kept across redraws,
+ * whose value text is rewritten only when it changed (most change on every redraw of a busy node; a
+ * rebuilt list made the page lay out every item again).
+ */
+export class CountersView {
+  private readonly values = new Map<string, Text>();
+
+  constructor(private readonly list: HTMLElement) {}
+
+  update(counters: readonly [string, number][]): void {
+    for (const [name, value] of counters) {
+      let text = this.values.get(name);
+      if (text === undefined) {
+        const item = el('li');
+        item.dataset.counter = name;
+        const valueBox = el('span', undefined, 'value');
+        text = document.createTextNode('');
+        valueBox.append(text);
+        item.append(valueBox, el('span', name, 'name'));
+        this.list.append(item);
+        this.values.set(name, text);
+      }
+      const shown = String(value);
+      if (text.data !== shown) text.data = shown;
+    }
+  }
 }
