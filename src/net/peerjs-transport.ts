@@ -5,6 +5,12 @@
  *   (`maxConnections`): at the cap a duplicate connection is closed first, else the least recently
  *   used node's. A browser handles a few dozen peer connections well and caps a page at 500
  *   (BROWSER-FACTS.md), so no full mesh.
+ * - At most `maxOpening` connections this node opened are being set up at once; further ones wait
+ *   their turn (their messages queued). Each setup takes several signaling round trips through the
+ *   page's main thread; a tab that starts or joins next to 29 others and opens all its connections at
+ *   once made every setup slow enough to time out (measured: medians of 5–11 s, p95 up to 18 s of
+ *   the 20 s timeout, with 30 nodes on two cores). A connection the other node opens meanwhile takes
+ *   over the messages of one still waiting, which is then not opened at all.
  * - Two nodes that connect to each other at the same moment get two connections. Both sides then
  *   send on the one opened by the node with the smaller id, and the other is closed once it has been
  *   idle for `DUPLICATE_IDLE_MS` (so nothing written to it is cut off): duplicates would otherwise
@@ -126,6 +132,8 @@ export interface PeerjsTransportOptions {
   peerOptions: PeerOptions;
   /** Most open connections (default 24). */
   maxConnections?: number;
+  /** Most connections this node opened that are being set up at once (default 6); more wait their turn. */
+  maxOpening?: number;
   /**
    * How long to wait for a connection to open, in ms (default 20000). Setting one up takes seconds
    * when dozens start at once on a busy machine, and giving up throws away the work of both ends; a
@@ -150,6 +158,10 @@ export interface TransportStats {
   bytesSent: number;
   bytesReceived: number;
   messagesDroppedUnsent: number;
+  /** Connections this node opened that had to wait for a setup slot (see `maxOpening`). */
+  connectsQueued: number;
+  /** Connections waiting for a setup slot right now. */
+  connectsWaiting: number;
   /** PeerJS errors by type (the peer's, and `connection:<type>` for a connection's). */
   errors: Record<string, number>;
   /**
@@ -164,7 +176,8 @@ export interface TransportStats {
 export const SETUP_SAMPLES = 256;
 
 interface Link extends LinkView {
-  conn: DataConnection;
+  /** Undefined while it waits for a setup slot (an outbound connection, see `maxOpening`). */
+  conn: DataConnection | undefined;
   open: boolean;
   createdMs: number;
   queue: Uint8Array[];
@@ -247,12 +260,15 @@ export class PeerjsTransport implements Transport {
   private onUnreachable: (node: NodeId) => void = () => undefined;
   private offline = false;
   private readonly maxConnections: number;
+  private readonly maxOpening: number;
+  /** Outbound connections waiting for a setup slot, first come first served. */
+  private readonly waiting: Link[] = [];
   private readonly connectTimeoutMs: number;
   private closed = false;
   private readonly pruneTimer: ReturnType<typeof setInterval>;
   /** Setup times of recently opened connections, ms (a ring buffer). */
   private readonly setupSamples: number[] = [];
-  readonly counters: Omit<TransportStats, 'openConnections' | 'setupMs'> = {
+  readonly counters: Omit<TransportStats, 'openConnections' | 'setupMs' | 'connectsWaiting'> = {
     connectionsOpened: 0,
     connectionsEvicted: 0,
     duplicatesClosed: 0,
@@ -262,6 +278,7 @@ export class PeerjsTransport implements Transport {
     bytesSent: 0,
     bytesReceived: 0,
     messagesDroppedUnsent: 0,
+    connectsQueued: 0,
     errors: {},
   };
 
@@ -269,9 +286,10 @@ export class PeerjsTransport implements Transport {
     private readonly peer: Peer,
     readonly cluster: string,
     readonly nodeId: NodeId,
-    options: PeerjsTransportOptions,
+    options: Omit<PeerjsTransportOptions, 'peerOptions'>,
   ) {
     this.maxConnections = options.maxConnections ?? 24;
+    this.maxOpening = options.maxOpening ?? 6;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
     peer.on('connection', (conn) => this.accept(conn));
     this.pruneTimer = setInterval(() => this.closeLinks(false), DUPLICATE_IDLE_MS);
@@ -298,7 +316,7 @@ export class PeerjsTransport implements Transport {
         peer.once('open', () => resolve('open'));
         peer.once('error', (error) => resolve(error.type === 'unavailable-id' ? 'taken' : error));
       });
-      if (outcome === 'open') return new PeerjsTransport(peer, options.cluster, options.nodeId, options);
+      if (outcome === 'open') return PeerjsTransport.fromPeer(peer, options);
       peer.destroy();
       if (outcome !== 'taken' || Date.now() > deadline) {
         throw new PeerUnreachableError(
@@ -307,6 +325,14 @@ export class PeerjsTransport implements Transport {
       }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
+  }
+
+  /**
+   * A transport over a PeerJS peer that is already open (registered with the signaling server); the
+   * unit tests pass a stand-in. Use {@link open} otherwise.
+   */
+  static fromPeer(peer: Peer, options: Omit<PeerjsTransportOptions, 'peerOptions'>): PeerjsTransport {
+    return new PeerjsTransport(peer, options.cluster, options.nodeId, options);
   }
 
   /**
@@ -366,7 +392,7 @@ export class PeerjsTransport implements Transport {
     for (const links of this.links.values()) open += links.filter((l) => l.open).length;
     const sorted = this.setupSamples.filter((ms) => ms !== undefined).sort((a, b) => a - b);
     const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-    return { ...this.counters, errors: { ...this.counters.errors }, openConnections: open, setupMs: { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 } };
+    return { ...this.counters, errors: { ...this.counters.errors }, openConnections: open, connectsWaiting: this.waiting.length, setupMs: { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 } };
   }
 
   /** Closes every connection and leaves the signaling server. */
@@ -389,6 +415,7 @@ export class PeerjsTransport implements Transport {
   }
 
   private write(link: Link, frames: Uint8Array[]): void {
+    if (link.conn === undefined) return;
     for (const frame of frames) {
       this.counters.framesSent++;
       this.counters.bytesSent += frame.byteLength;
@@ -404,8 +431,37 @@ export class PeerjsTransport implements Transport {
 
   private connect(node: NodeId): Link {
     this.closeLinks(true);
-    const conn = this.peer.connect(peerIdOf(this.cluster, node), { serialization: 'raw', reliable: true });
-    return this.track(node, conn, true);
+    const link = this.track(node, undefined, true);
+    if (this.openingCount() < this.maxOpening) this.start(link);
+    else {
+      this.counters.connectsQueued++;
+      this.waiting.push(link);
+    }
+    return link;
+  }
+
+  /** Outbound connections being set up now. */
+  private openingCount(): number {
+    let opening = 0;
+    for (const links of this.links.values()) for (const l of links) if (l.outbound && l.conn !== undefined && !l.open) opening++;
+    return opening;
+  }
+
+  /** Starts waiting connections while setup slots are free (after a setup ended either way). */
+  private startWaiting(): void {
+    while (this.waiting.length > 0 && this.openingCount() < this.maxOpening && !this.closed && !this.offline) {
+      const link = this.waiting.shift()!;
+      // Dropped meanwhile (evicted, disconnected): nothing to start.
+      if (!(this.links.get(link.node) ?? []).includes(link)) continue;
+      this.start(link);
+    }
+  }
+
+  /** Opens a tracked outbound connection. */
+  private start(link: Link): void {
+    const conn = this.peer.connect(peerIdOf(this.cluster, link.node), { serialization: 'raw', reliable: true });
+    link.createdMs = Date.now();
+    this.wire(link, conn);
   }
 
   private accept(conn: DataConnection): void {
@@ -424,14 +480,29 @@ export class PeerjsTransport implements Transport {
     // messages; they wait for this new connection instead.
     for (const link of this.links.get(node) ?? []) if (link.open) link.superseded = true;
     this.closeLinks(true);
-    this.track(node, conn, false);
+    const accepted = this.track(node, conn, false);
+    // Our own connection to it still waits for a setup slot: this one carries its messages instead.
+    for (const link of [...(this.links.get(node) ?? [])]) {
+      if (link.conn !== undefined || link === accepted) continue;
+      accepted.queue.push(...link.queue);
+      link.queue = [];
+      this.dropLink(link);
+    }
   }
 
-  private track(node: NodeId, conn: DataConnection, outbound: boolean): Link {
-    const link: Link = { node, conn, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, buffer: undefined, filled: 0, discarded: 0 };
+  /** Records a connection to `node`; `conn` undefined: an outbound one waiting for a setup slot. */
+  private track(node: NodeId, conn: DataConnection | undefined, outbound: boolean): Link {
+    const link: Link = { node, conn: undefined, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, buffer: undefined, filled: 0, discarded: 0 };
     const list = this.links.get(node) ?? [];
     list.push(link);
     this.links.set(node, list);
+    if (conn !== undefined) this.wire(link, conn);
+    return link;
+  }
+
+  /** Attaches a PeerJS connection to its link: open timer and events. */
+  private wire(link: Link, conn: DataConnection): void {
+    link.conn = conn;
     // Either way a connection that does not open in time is dropped (an accepted one too: messages
     // queued on it would otherwise wait forever, and nothing else would be tried).
     link.openTimer = setTimeout(() => {
@@ -448,6 +519,7 @@ export class PeerjsTransport implements Transport {
       const queued = link.queue;
       link.queue = [];
       this.write(link, queued);
+      if (link.outbound) this.startWaiting();
     });
     conn.on('data', (data) => this.onData(link, data));
     conn.on('close', () => this.dropLink(link));
@@ -456,7 +528,6 @@ export class PeerjsTransport implements Transport {
       this.counters.errors[type] = (this.counters.errors[type] ?? 0) + 1;
       this.dropLink(link);
     });
-    return link;
   }
 
   private onData(link: Link, data: unknown): void {
@@ -504,6 +575,9 @@ export class PeerjsTransport implements Transport {
 
   private dropLink(link: Link): void {
     if (link.openTimer) clearTimeout(link.openTimer);
+    const settingUp = link.outbound && link.conn !== undefined && !link.open;
+    const waitingAt = this.waiting.indexOf(link);
+    if (waitingAt >= 0) this.waiting.splice(waitingAt, 1);
     const list = this.links.get(link.node);
     if (list) {
       const rest = list.filter((l) => l !== link);
@@ -520,10 +594,12 @@ export class PeerjsTransport implements Transport {
     }
     link.open = false;
     try {
-      link.conn.close();
+      link.conn?.close();
     } catch {
       // already closed
     }
+    // A setup slot came free.
+    if (settingUp) this.startWaiting();
   }
 
   private dropNode(node: NodeId): void {

@@ -1,0 +1,128 @@
+/**
+ * The transport's setup slots (src/net/peerjs-transport.ts, `maxOpening`): at most that many
+ * connections this node opened are set up at once; the others wait with their messages queued, start
+ * as setups end (opened, failed or timed out), and give way to a connection the other node opens.
+ * PeerJS is replaced by a stand-in that records connects and lets the test open or fail them.
+ */
+import type { Peer } from 'peerjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PeerjsTransport } from '../../src/net/peerjs-transport.js';
+
+type Handler = (...args: unknown[]) => void;
+
+class Events {
+  private readonly handlers = new Map<string, Handler[]>();
+  on(event: string, handler: Handler): this {
+    this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
+    return this;
+  }
+  emit(event: string, ...args: unknown[]): void {
+    for (const handler of this.handlers.get(event) ?? []) handler(...args);
+  }
+}
+
+class StandInConnection extends Events {
+  readonly serialization = 'raw';
+  readonly sent: Uint8Array[] = [];
+  closed = false;
+  constructor(readonly peer: string) {
+    super();
+  }
+  send(data: Uint8Array): void {
+    this.sent.push(data);
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+class StandInPeer extends Events {
+  readonly connects: StandInConnection[] = [];
+  destroyed = false;
+  connect(id: string): StandInConnection {
+    const conn = new StandInConnection(id);
+    this.connects.push(conn);
+    return conn;
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+  reconnect(): void {}
+}
+
+const transports: PeerjsTransport[] = [];
+afterEach(() => {
+  for (const t of transports.splice(0)) t.close();
+  vi.useRealTimers();
+});
+
+function setup(maxOpening: number, connectTimeoutMs = 20_000): { peer: StandInPeer; transport: PeerjsTransport } {
+  const peer = new StandInPeer();
+  const transport = PeerjsTransport.fromPeer(peer as unknown as Peer, { cluster: 'c', nodeId: 'a', maxOpening, connectTimeoutMs });
+  transports.push(transport);
+  return { peer, transport };
+}
+
+const ping = { type: 'ping', requestId: 1 } as const;
+const targets = (peer: StandInPeer): string[] => peer.connects.map((c) => c.peer);
+
+describe('connection setup slots', () => {
+  it('sets up at most maxOpening connections at once; the others start as setups end and deliver what waited', () => {
+    const { peer, transport } = setup(2);
+    for (const node of ['b', 'd', 'e', 'f']) transport.send(node, ping);
+    expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-d']);
+    expect(transport.stats()).toMatchObject({ connectsWaiting: 2, connectsQueued: 2 });
+
+    peer.connects[0]!.emit('open');
+    expect(peer.connects[0]!.sent).toHaveLength(1);
+    expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-d', 'dyn-c-e']);
+    // A failed setup frees its slot too.
+    peer.connects[1]!.emit('error', { type: 'negotiation-failed' });
+    expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-d', 'dyn-c-e', 'dyn-c-f']);
+    expect(transport.stats().connectsWaiting).toBe(0);
+
+    peer.connects[2]!.emit('open');
+    peer.connects[3]!.emit('open');
+    expect(peer.connects[2]!.sent).toHaveLength(1);
+    expect(peer.connects[3]!.sent).toHaveLength(1);
+    expect(transport.stats().openConnections).toBe(3);
+  });
+
+  it('a setup that times out frees its slot', () => {
+    vi.useFakeTimers();
+    const { peer, transport } = setup(1, 1_000);
+    transport.send('b', ping);
+    transport.send('d', ping);
+    expect(targets(peer)).toEqual(['dyn-c-b']);
+    vi.advanceTimersByTime(1_000);
+    expect(transport.stats().connectFailures).toBe(1);
+    expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-d']);
+  });
+
+  it('a connection the other node opens carries the messages of ours still waiting, which is never opened', () => {
+    const { peer, transport } = setup(1);
+    transport.send('b', ping);
+    transport.send('d', ping);
+    transport.send('d', ping);
+    expect(targets(peer)).toEqual(['dyn-c-b']);
+    const fromD = new StandInConnection('dyn-c-d');
+    peer.emit('connection', fromD);
+    expect(transport.stats().connectsWaiting).toBe(0);
+    fromD.emit('open');
+    expect(fromD.sent).toHaveLength(2);
+    // Our setup to b ending does not start one to d any more.
+    peer.connects[0]!.emit('open');
+    expect(targets(peer)).toEqual(['dyn-c-b']);
+    expect(transport.stats().messagesDroppedUnsent).toBe(0);
+  });
+
+  it('disconnecting drops waiting connections without opening them', () => {
+    const { peer, transport } = setup(1);
+    transport.send('b', ping);
+    transport.send('d', ping);
+    transport.disconnect();
+    expect(targets(peer)).toEqual(['dyn-c-b']);
+    expect(transport.stats().connectsWaiting).toBe(0);
+    expect(peer.connects[0]!.closed).toBe(true);
+  });
+});
