@@ -29,6 +29,8 @@ export interface HostedNodeReport {
   handoffs: number[];
   transfers: { partition: number; peer: string; reason: string; keysSent: number; keysTotal: number; state: string }[];
   hints: number;
+  /** For a leaving node: its hints by the node they are for, and the nodes its hint delivery targets. */
+  hintTargets?: string;
   /** Peers this node does not see as alive, with how it sees them. */
   unhealthy: string[];
   connected: number;
@@ -136,6 +138,7 @@ window.clusterHost = {
           handoffs: status.handoffs,
           transfers: status.transfers.map((t) => ({ ...t })),
           hints: await node.hintCount(),
+          ...(node.members().find((m) => m.id === node.id)?.status === 'leaving' ? { hintTargets: JSON.stringify(await node.hintsByTarget()) } : {}),
           unhealthy: node.peerHealth().filter((h) => h.status !== 'alive').map((h) => `${h.id}:${h.status}`),
           connected: node.stats().connectedPeers.length,
           links: linkStats(node),

@@ -263,11 +263,13 @@ async function phase(page: Page, name: string, body: () => Promise<void>): Promi
       const frames = window.benchFrames!.filter((f) => f.atMs >= fromMs);
       const slowest: Record<string, number> = {};
       for (const r of slices) slowest[r.what] = Math.max(slowest[r.what] ?? 0, r.ms);
-      return { longTasks: tasks.map((t) => t.ms), longTasksWithRedraw: withRedraw, renderMs: slices.map((r) => r.ms), renders: renders.count - rendersFrom, slowest, probes, frames };
+      // Chromium's (non-standard) heap figure: a large heap means long garbage collections.
+      const heapMb = ((performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0) / 1e6;
+      return { longTasks: tasks.map((t) => t.ms), longTasksWithRedraw: withRedraw, renderMs: slices.map((r) => r.ms), renders: renders.count - rendersFrom, slowest, probes, frames, heapMb };
     },
     [before.tasks, before.renders, before.atMs] as const,
   );
-  log(`${name}: ${seconds.toFixed(1)} s, ${after.longTasks.length} long tasks (${after.longTasksWithRedraw} with a redraw in them; longest ${Math.max(0, ...after.longTasks).toFixed(0)} ms), ${after.renders} redraws; slowest task per part: ${Object.entries(after.slowest).map(([what, ms]) => `${what} ${ms.toFixed(1)} ms`).join(', ')}`);
+  log(`${name}: ${seconds.toFixed(1)} s, ${after.longTasks.length} long tasks (${after.longTasksWithRedraw} with a redraw in them; longest ${Math.max(0, ...after.longTasks).toFixed(0)} ms), ${after.renders} redraws; JS heap ${after.heapMb.toFixed(0)} MB at the end; slowest task per part: ${Object.entries(after.slowest).map(([what, ms]) => `${what} ${ms.toFixed(1)} ms`).join(', ')}`);
   for (const f of after.frames.filter((fr) => fr.ms > LONG_TASK_FLOOR_MS)) {
     const scripts = [...f.scripts].sort((a, b) => b.ms - a.ms).slice(0, 4);
     log(`  long frame ${f.ms.toFixed(0)} ms (blocking ${f.blockingMs.toFixed(0)}): rendering ${f.renderMs.toFixed(0)} ms (style+layout ${f.styleLayoutMs.toFixed(0)}); scripts ${scripts.map((sc) => `${sc.what} ${sc.ms.toFixed(0)} ms${sc.forcedLayoutMs > 1 ? ` (forced layout ${sc.forcedLayoutMs.toFixed(0)})` : ''}`).join(', ') || 'none'}`);
@@ -465,7 +467,7 @@ async function main(): Promise<void> {
           log(`  observed ${observedId}: pending [${own.pending.join(' ')}] handoffs [${own.handoffs.join(' ')}] transfers ${own.transfers.slice(0, 6).join(', ')}`);
           log(`  not settled; rings in use: ${[...rings].map(([digest, count]) => `${digest} × ${count}`).join(', ')}`);
           for (const r of reports.filter((rep) => rep.pending.length + rep.handoffs.length + rep.transfers.length > 0 || rep.hints > 0)) {
-            log(`  ${r.id} ${r.status} ring ${r.ring} peers ${r.connected} links ${r.links.open} (opened ${r.links.opened}, evicted ${r.links.evicted}, failed ${r.links.failed}, unsent ${r.links.droppedUnsent}, setup p50/p95/max ${r.links.setupMs.p50}/${r.links.setupMs.p95}/${r.links.setupMs.max} ms) hints ${r.hints} pending [${r.pending.join(' ')}] handoffs [${r.handoffs.join(' ')}] unhealthy [${r.unhealthy.join(' ')}]`);
+            log(`  ${r.id} ${r.status} ring ${r.ring} peers ${r.connected} links ${r.links.open} (opened ${r.links.opened}, evicted ${r.links.evicted}, failed ${r.links.failed}, unsent ${r.links.droppedUnsent}, setup p50/p95/max ${r.links.setupMs.p50}/${r.links.setupMs.p95}/${r.links.setupMs.max} ms) hints ${r.hints}${r.hintTargets ? ` ${r.hintTargets}` : ''} pending [${r.pending.join(' ')}] handoffs [${r.handoffs.join(' ')}] unhealthy [${r.unhealthy.join(' ')}]`);
             for (const t of r.transfers.slice(0, 6)) log(`      transfer p${t.partition} → ${t.peer} ${t.reason} ${t.state} ${t.keysSent}/${t.keysTotal}`);
             if (r.transfers.length > 6) log(`      … ${r.transfers.length - 6} more transfers`);
           }

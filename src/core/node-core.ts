@@ -1595,6 +1595,17 @@ export class NodeCore {
     return this.store.countHints();
   }
 
+  /**
+   * Hints held, by the node each is for, and whether this node is delivering them: `{ node: count }`
+   * from the store (reads every hint: for the console and diagnostics, not for a hot path), plus the
+   * nodes it currently tries to deliver to.
+   */
+  async hintsByTarget(): Promise<{ held: Record<NodeId, number>; delivering: NodeId[] }> {
+    const held: Record<NodeId, number> = {};
+    for (const hint of await this.store.listHints()) held[hint.intendedFor] = (held[hint.intendedFor] ?? 0) + 1;
+    return { held, delivering: [...this.hintTargets].sort() };
+  }
+
   /** Tells the Merkle trees of a local write (in order per key: calls are made under the key's lock). */
   private treeUpdate(key: string, versions: VersionSet | undefined): void {
     this.merkle?.update(key, versions).catch((error: unknown) => this.reportError(error, `updating the Merkle tree of ${key}`));

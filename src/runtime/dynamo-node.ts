@@ -409,6 +409,11 @@ export class DynamoNode {
     return this.core.hintCount();
   }
 
+  /** Hints held, counted by the node each is for, and the nodes hint delivery currently targets (paper §4.6). */
+  hintsByTarget(): ReturnType<NodeCore['hintsByTarget']> {
+    return this.core.hintsByTarget();
+  }
+
   /**
    * A look at this node's Merkle trees (anti-entropy, paper §4.7), for the console, the explorer and
    * tests: keys and root hash per partition, from the Merkle worker. Trees kept by the core in this

@@ -256,7 +256,7 @@ async function main(): Promise<void> {
     lastRenderMs = Date.now();
     const ring = node.ring();
     const members = node.members();
-    const colours = nodeColours(members.map((m) => m.id));
+    const colours = nodeColours(members);
     const seen = seenFrom();
     const nowMs = Date.now();
     void node.hintCount().then((n) => setText($('hints'), String(n)));
@@ -350,7 +350,7 @@ async function main(): Promise<void> {
   const valueInput = $<HTMLTextAreaElement>('value');
   const result = $('kv-result');
   /** The key lookup: the typed key's MD5 position, partition and preference list, with reachability. */
-  const refreshKey = (colours: ReadonlyMap<string, string> = nodeColours(node.members().map((m) => m.id)), seen = seenFrom()): void => {
+  const refreshKey = (colours: ReadonlyMap<string, string> = nodeColours(node.members()), seen = seenFrom()): void => {
     const key = keyInput.value;
     if (key === '') {
       patchIfChanged($('key-lookup'), 'none', (box) => renderKey(box, undefined, colours, seen));

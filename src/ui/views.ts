@@ -7,33 +7,21 @@ import type { SiblingView } from '../core/node-core.js';
 import type { Ring } from '../core/ring.js';
 import { logLineText, type LogEntry } from './explorer/activity-log.js';
 
-function hashId(id: string): number {
-  let hash = 2166136261;
-  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 16777619);
-  return hash >>> 0;
-}
 
 /**
- * Colours for a set of node ids: each id prefers one of ten well-separated colours (by a hash of the
- * id) and takes the next free one on a clash; past ten nodes, hues come from the hash. The result
- * depends only on the set, so every tab shows a node in the same colour.
+ * Colours of nodes, stable for each node: nodes are ranked by when they first joined the ring (the
+ * first entry of their gossiped history, the same in every tab; ties and nodes that never joined go
+ * by id), the first ten take Tableau10's colours in that order and later ones hues spread by the
+ * golden angle. A node joining later takes the next colour and changes no one else's, so a join does
+ * not repaint the whole ring.
  */
-export function nodeColours(ids: readonly string[]): Map<string, string> {
+export function nodeColours(members: readonly { id: string; history: readonly { atMs: number }[] }[]): Map<string, string> {
+  const joinedAt = (m: { history: readonly { atMs: number }[] }): number => m.history[0]?.atMs ?? Number.POSITIVE_INFINITY;
+  const ranked = [...members].sort((a, b) => joinedAt(a) - joinedAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const colours = new Map<string, string>();
-  const taken = new Set<number>();
-  const byHash = [...ids].sort((a, b) => hashId(a) - hashId(b) || (a < b ? -1 : 1));
-  for (const id of byHash) {
-    if (taken.size >= schemeTableau10.length) {
-      colours.set(id, `hsl(${hashId(id) % 360} 55% 50%)`);
-      continue;
-    }
-    // Tableau10's eight vivid colours first; its brown and grey only once those are taken.
-    const vivid = taken.size < 8 ? 8 : schemeTableau10.length;
-    let slot = hashId(id) % vivid;
-    while (taken.has(slot)) slot = (slot + 1) % schemeTableau10.length;
-    taken.add(slot);
-    colours.set(id, schemeTableau10[slot]!);
-  }
+  ranked.forEach((m, i) => {
+    colours.set(m.id, i < schemeTableau10.length ? schemeTableau10[i]! : `hsl(${Math.round((i * 137.508) % 360)} 60% 48%)`);
+  });
   return colours;
 }
 

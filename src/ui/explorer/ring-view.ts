@@ -32,6 +32,8 @@ export class RingView {
   private partitionCount = 0;
   private selected: number | undefined;
   private titles: SVGTitleElement[] = [];
+  /** What the key overlay shows now ('' for nothing). */
+  private keySignature = '';
 
   constructor(
     private readonly svg: SVGSVGElement,
@@ -99,8 +101,11 @@ export class RingView {
     }
   }
 
-  /** Shows a key's needle and its replicas' partitions, or clears them. */
+  /** Shows a key's needle and its replicas' partitions, or clears them (redrawn only when they changed). */
   showKey(marker: KeyMarker | undefined): void {
+    const signature = marker === undefined || this.partitionCount === 0 ? '' : `${this.partitionCount}|${marker.position}|${marker.replicaPartitions.join(',')}`;
+    if (signature === this.keySignature) return;
+    this.keySignature = signature;
     this.overlay.replaceChildren();
     if (marker === undefined || this.partitionCount === 0) return;
     const q = this.partitionCount;
@@ -162,6 +167,8 @@ export class RingView {
     }
     this.arcs.replaceChildren(...nodes);
     this.ownersSignature = '';
+    this.keySignature = '';
+    this.overlay.replaceChildren();
     this.selected = undefined;
   }
 }
