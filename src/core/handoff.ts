@@ -56,6 +56,13 @@ export interface HandoffConfig {
 /** A handoff batch stops growing past this many bytes (the wire cap of a message is 6 MiB). */
 export const HANDOFF_BATCH_BYTES = 1024 * 1024;
 
+/**
+ * Comparisons of Merkle roots with a receiver that get no usable answer (a timeout, an error reply)
+ * before the partition is streamed to it instead: the comparison only saves work, it must never be
+ * what a handoff waits for.
+ */
+export const VERIFY_ATTEMPTS = 2;
+
 /** A receiver asks a source again for a pending partition after this long without its finish (ms). */
 const PULL_RETRY_MS = 10_000;
 
@@ -178,8 +185,10 @@ export class PartitionHandoff {
   /** Digest of each object last sent, per partition (deleted after the handoff only if unchanged). */
   private readonly sentDigests = new Map<number, Map<string, Uint8Array>>();
   private readonly transfers = new Map<string, Transfer>();
-  /** `partition:peer` pairs whose roots were compared and differed: they get a stream. */
+  /** `partition:peer` pairs whose roots were compared and differed (or could not be compared): they get a stream. */
   private readonly verifyTried = new Set<string>();
+  /** Comparisons of roots that got no usable answer, by `partition:peer` (see VERIFY_ATTEMPTS). */
+  private readonly verifyFailures = new Map<string, number>();
   /** Handoff batches awaiting their acknowledgement (at most `handoffConcurrency`), and transfers waiting for a slot. */
   private batchesInFlight = 0;
   private readonly slotWaiters: (() => void)[] = [];
@@ -284,6 +293,7 @@ export class PartitionHandoff {
     for (const p of [...this.finishedFrom.keys()]) if (!this.pending.has(p)) this.finishedFrom.delete(p);
     for (const p of [...this.pulled.keys()]) if (!this.pending.has(p)) this.pulled.delete(p);
     this.verifyTried.clear();
+    this.verifyFailures.clear();
     if (changed) this.publish();
     this.nextRunAtMs = this.ports.now();
   }
@@ -615,7 +625,10 @@ export class PartitionHandoff {
     if (!merkle) return;
     try {
       const reply = await this.ask(peer, { type: 'ae-roots', partitions }, this.ports.controlTimeoutMs());
-      if (reply.type !== 'ae-hashes-reply' || reply.hashes.length !== partitions.length) return;
+      if (reply.type !== 'ae-hashes-reply' || reply.hashes.length !== partitions.length) {
+        this.verifyFailed(peer, partitions);
+        return;
+      }
       const mine = await merkle.roots(partitions);
       const { fanout, depth } = merkle.shape();
       const leaves = Array.from({ length: fanout ** depth }, (_, i) => i);
@@ -636,10 +649,25 @@ export class PartitionHandoff {
         done.add(peer);
       }
     } catch {
-      // Tried again at the next tick.
+      // Tried again at the next tick, and streamed after VERIFY_ATTEMPTS failures.
+      this.verifyFailed(peer, partitions);
       return;
     }
     this.planOwnershipTransfers();
+  }
+
+  /** A comparison with `peer` got no usable answer: after VERIFY_ATTEMPTS of them, its partitions are streamed. */
+  private verifyFailed(peer: NodeId, partitions: number[]): void {
+    for (const p of partitions) {
+      const key = `${p}:${peer}`;
+      const failures = (this.verifyFailures.get(key) ?? 0) + 1;
+      if (failures < VERIFY_ATTEMPTS) {
+        this.verifyFailures.set(key, failures);
+      } else {
+        this.verifyFailures.delete(key);
+        this.verifyTried.add(key);
+      }
+    }
   }
 
   /** Keys of `partition` held here (from the Merkle trees), sorted. */

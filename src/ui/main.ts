@@ -12,7 +12,7 @@ import { DynamoNode, type DynamoEvent, type GetResult } from '../runtime/dynamo-
 import { keyPosition } from '../core/ring.js';
 import { RingView } from './explorer/ring-view.js';
 import { CountersView, MembersTable, renderKey, renderPartition, type KeyInfo, type MemberRow } from './explorer/panels.js';
-import { LogView, nodeColours, renderLegend, renderSiblings } from './views.js';
+import { LegendView, LogView, nodeColours, renderSiblings } from './views.js';
 import { ActivityLog } from './explorer/activity-log.js';
 import { patchIfChanged, setText } from './explorer/patch.js';
 import { NotesService } from './notes/notes-service.js';
@@ -98,6 +98,7 @@ async function main(): Promise<void> {
   const membersTable = new MembersTable($('members').querySelector('tbody')!);
   const logView = new LogView($('log'));
   const countersView = new CountersView($('counters'));
+  const legendView = new LegendView($('legend'));
   const ringView = new RingView($('ring') as unknown as SVGSVGElement, (partition) => selectPartition(partition));
   const partitionInput = $<HTMLInputElement>('partition-input');
   partitionInput.max = String(config.partitionCount - 1);
@@ -185,7 +186,7 @@ async function main(): Promise<void> {
     ['ring', () => {
       refreshKeyCounts();
       ringView.update(ring, node.id, colours);
-      patchIfChanged($('legend'), `${ring.owners().join()}|${[...colours.values()].join()}`, (box) => renderLegend(box, ring, node.id, colours));
+      legendView.update(ring, node.id, colours);
     }],
     ['partition', () => drawPartition(ring, members, colours, seen, nowMs)],
     ['key', () => refreshKey(colours, seen)],
@@ -226,7 +227,7 @@ async function main(): Promise<void> {
         self: node.id,
       };
       const age = sync === undefined ? '' : String(Math.round((nowMs - sync.lastComparedMs) / 1000));
-      patchIfChanged($('partition-details'), JSON.stringify([info, info.preferenceList.map(seen), age, [...colours.values()]]), (box) => renderPartition(box, info, colours, seen, nowMs));
+      patchIfChanged($('partition-details'), JSON.stringify([info, info.preferenceList.map(seen), age, [...colours]]), (box) => renderPartition(box, info, colours, seen, nowMs));
     } else {
       patchIfChanged($('partition-details'), 'none', (box) => renderPartition(box, undefined, colours, seen, nowMs));
     }
@@ -370,7 +371,7 @@ async function main(): Promise<void> {
         preferenceList: list,
         n: config.n,
       };
-      patchIfChanged($('key-lookup'), JSON.stringify([info, list.map(seen), [...colours.values()]]), (box) => renderKey(box, info, colours, seen));
+      patchIfChanged($('key-lookup'), JSON.stringify([info, list.map(seen), [...colours]]), (box) => renderKey(box, info, colours, seen));
       // The replicas' partitions: walking clockwise from the key's partition, the first partition of each replica met.
       const replicaPartitions: number[] = [];
       const met = new Set<string>();

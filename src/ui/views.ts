@@ -9,15 +9,13 @@ import { logLineText, type LogEntry } from './explorer/activity-log.js';
 
 
 /**
- * Colours of nodes, stable for each node: nodes are ranked by when they first joined the ring (the
- * first entry of their gossiped history, the same in every tab; ties and nodes that never joined go
- * by id), the first ten take Tableau10's colours in that order and later ones hues spread by the
- * golden angle. A node joining later takes the next colour and changes no one else's, so a join does
- * not repaint the whole ring.
+ * Colours of nodes, stable for each node: nodes are ranked by when they first joined (`joinedAtMs`
+ * of their gossiped record, the same in every tab; ties by id), the first ten take Tableau10's
+ * colours in that order and later ones hues spread by the golden angle. A node joining later takes
+ * the next colour and changes no one else's, so a join does not repaint the whole ring.
  */
-export function nodeColours(members: readonly { id: string; history: readonly { atMs: number }[] }[]): Map<string, string> {
-  const joinedAt = (m: { history: readonly { atMs: number }[] }): number => m.history[0]?.atMs ?? Number.POSITIVE_INFINITY;
-  const ranked = [...members].sort((a, b) => joinedAt(a) - joinedAt(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+export function nodeColours(members: readonly { id: string; joinedAtMs: number }[]): Map<string, string> {
+  const ranked = [...members].sort((a, b) => a.joinedAtMs - b.joinedAtMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const colours = new Map<string, string>();
   ranked.forEach((m, i) => {
     colours.set(m.id, i < schemeTableau10.length ? schemeTableau10[i]! : `hsl(${Math.round((i * 137.508) % 360)} 60% 48%)`);
@@ -25,18 +23,52 @@ export function nodeColours(members: readonly { id: string; history: readonly { 
   return colours;
 }
 
-/** The ring's legend: each owner's colour, id and partition count. */
-export function renderLegend(legend: HTMLElement, ring: Ring, self: string, colours: ReadonlyMap<string, string>): void {
-  legend.replaceChildren(
-    ...ring.members.map((m) => {
-      const item = document.createElement('li');
-      const swatch = document.createElement('span');
-      swatch.className = 'swatch';
-      swatch.style.background = colours.get(m.id) ?? 'gray';
-      item.append(swatch, `${m.id}${m.id === self ? ' (this tab)' : ''}: ${ring.partitionsOf(m.id).length}`);
-      return item;
-    }),
-  );
+/**
+ * The ring's legend, kept in place: one item per owner (keyed by node id) with its colour, id and
+ * partition count; an item's swatch and text are rewritten only when they changed, and items follow
+ * the ring's member order.
+ */
+export class LegendView {
+  private readonly items = new Map<string, { item: HTMLLIElement; swatch: HTMLSpanElement; text: Text }>();
+
+  constructor(private readonly list: HTMLElement) {}
+
+  update(ring: Ring, self: string, colours: ReadonlyMap<string, string>): void {
+    const seen = new Set<string>();
+    let previous: Element | null = null;
+    for (const m of ring.members) {
+      seen.add(m.id);
+      let entry = this.items.get(m.id);
+      if (!entry) {
+        const item = document.createElement('li');
+        item.dataset.node = m.id;
+        const swatch = document.createElement('span');
+        swatch.className = 'swatch';
+        const text = document.createTextNode('');
+        item.append(swatch, text);
+        entry = { item, swatch, text };
+        this.items.set(m.id, entry);
+      }
+      const colour = colours.get(m.id) ?? 'gray';
+      if (entry.swatch.dataset.colour !== colour) {
+        entry.swatch.dataset.colour = colour;
+        entry.swatch.style.background = colour;
+      }
+      const label = `${m.id}${m.id === self ? ' (this tab)' : ''}: ${ring.partitionsOf(m.id).length}`;
+      if (entry.text.data !== label) entry.text.data = label;
+      const expected: Element | null = previous ? previous.nextElementSibling : this.list.firstElementChild;
+      if (expected !== entry.item) {
+        if (previous) previous.after(entry.item);
+        else this.list.prepend(entry.item);
+      }
+      previous = entry.item;
+    }
+    for (const [id, entry] of this.items) {
+      if (seen.has(id)) continue;
+      entry.item.remove();
+      this.items.delete(id);
+    }
+  }
 }
 
 /** Shows the versions a get returned, each with the write (dot) that made it. */

@@ -32,6 +32,21 @@ describe('ring explorer', () => {
     });
     expect(new Set(colourOf.values()).size).toBe(5);
     expect(await page.locator('#legend li').count()).toBe(5);
+    // Each legend entry's swatch is its node's colour on the ring (compared as computed colours).
+    const legend = await page.locator('#legend li').evaluateAll((items) =>
+      items.map((li) => [li.textContent!.split(/[ :]/)[0]!, getComputedStyle(li.querySelector('.swatch')!).backgroundColor] as const),
+    );
+    const computed = await page.evaluate((colours) => {
+      const probe = document.createElement('span');
+      document.body.append(probe);
+      const out = colours.map((c) => {
+        probe.style.color = c;
+        return getComputedStyle(probe).color;
+      });
+      probe.remove();
+      return out;
+    }, legend.map(([id]) => colourOf.get(id)!));
+    expect(legend.map(([, colour]) => colour)).toEqual(computed);
     // This tab's partitions are marked.
     const self = await tabs[0]!.id();
     const marked = await page.locator('#ring path.mine').evaluateAll((marks) => marks.filter((m) => (m as SVGElement).style.visibility === 'visible').length);
@@ -50,6 +65,13 @@ describe('ring explorer', () => {
     expect(shown.map(([node]) => node)).toEqual(expected);
     expect(shown.map(([, role]) => role)).toEqual(expected.map((_, i) => (i < 3 ? `replica ${i + 1}` : 'fallback')));
     expect(shown.every(([node, , seen]) => seen === (node === self ? 'this tab' : 'alive'))).toBe(true);
+    // Each chip's swatch is its node's colour in the legend.
+    const swatches = await tab.page.evaluate(() => {
+      const colourOf = (el: Element | null): string => (el ? getComputedStyle(el).backgroundColor : 'none');
+      const legend = new Map([...document.querySelectorAll('#legend li')].map((li) => [(li as HTMLElement).dataset.node!, colourOf(li.querySelector('.swatch'))]));
+      return [...document.querySelectorAll('#key-lookup li[data-node]')].map((li) => [colourOf(li.querySelector('.swatch')), legend.get((li as HTMLElement).dataset.node!)]);
+    });
+    for (const [chip, legendColour] of swatches) expect(chip).toBe(legendColour);
     const md5 = createHash('md5').update(key, 'utf8').digest('hex');
     expect(await lookup.locator('[data-field=position] code').textContent()).toBe(`0x${md5}`);
     const partition = await tab.page.evaluate((k) => window.dynamo!.ring().partitionOfKey(k), key);

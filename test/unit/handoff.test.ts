@@ -6,7 +6,7 @@
  * while a round of it is still running.
  */
 import { describe, expect, it } from 'vitest';
-import { PartitionHandoff, DEFAULT_HANDOFF_CONFIG, type HandoffRequest } from '../../src/core/handoff.js';
+import { PartitionHandoff, DEFAULT_HANDOFF_CONFIG, VERIFY_ATTEMPTS, type HandoffRequest } from '../../src/core/handoff.js';
 import { InProcessMerkleService } from '../../src/core/merkle-service.js';
 import { versionDigest } from '../../src/core/merkle-tree.js';
 import type { ReplyMessage } from '../../src/core/messages.js';
@@ -146,5 +146,80 @@ describe('partition handoff engine', () => {
     expect(h.handoff.transferStates()).toEqual([]);
     expect(h.dropped).toHaveLength(3);
     expect(await h.store.listKeys()).toEqual([]);
+  });
+});
+
+describe('ownership handoff verification', () => {
+  /**
+   * Node `a` of a 4-node ring holds objects of a partition it no longer replicates once `e` joined;
+   * the new replicas that replicated it before are asked for their Merkle roots first (ae-roots).
+   */
+  async function ownershipSetup(answerRoots: (partitions: number[]) => ReplyMessage) {
+    const before = Ring.build(['a', 'b', 'c', 'd'].map((id) => ({ id, capacity: 1, joinedAtMs: 0 })), Q);
+    const after = Ring.build(IDS.map((id, i) => ({ id, capacity: 1, joinedAtMs: i === 4 ? 10 : 0 })), Q);
+    const p = [...Array(Q).keys()].find((q) => before.preferenceListForPartition(q).slice(0, N).includes(SELF) && !after.preferenceListForPartition(q).slice(0, N).includes(SELF))!;
+    let ring = before;
+    const store = new MemoryStore();
+    const merkle = await InProcessMerkleService.build(store, () => ring);
+    for (let i = 0, stored = 0; stored < 3; i++) {
+      const key = `own-${i}`;
+      if (before.partitionOfKey(key) !== p) continue;
+      const versions: VersionSet = { clock: [{ node: SELF, counter: i + 1, timestampMs: 1 }], siblings: [{ dot: { node: SELF, counter: i + 1, timestampMs: 1 }, data: encodeValue(key) }] };
+      await store.putObject(key, versions);
+      await merkle.update(key, versions);
+      stored++;
+    }
+    let nowMs = 1_000;
+    const requests: { to: NodeId; body: HandoffRequest }[] = [];
+    // Every member reports nothing pending: receivers that replicated the partition before are verified, not streamed to.
+    const members = IDS.map((id) => ({ id, capacity: 1, status: 'up' as const, version: 1, joinedAtMs: 0, incarnation: 1, history: [{ atMs: 0, capacity: 1 }], pending: [], handoffs: [] }));
+    const handoff = new PartitionHandoff(DEFAULT_HANDOFF_CONFIG, {
+      self: SELF,
+      n: () => N,
+      ring: () => ring,
+      members: () => members,
+      isHealthy: () => true,
+      request: async (to, body) => {
+        requests.push({ to, body });
+        if (body.type === 'ae-roots') return answerRoots(body.partitions);
+        return { type: 'handoff-reply', requestId: 0, accepted: true };
+      },
+      merkle: () => merkle,
+      localObjects: (keys) => store.getObjects(keys),
+      mergeBatch: async () => undefined,
+      dropIfUnchanged: async () => true,
+      publish: () => undefined,
+      onDrained: () => undefined,
+      now: () => nowMs,
+      timeoutMs: () => 3_000,
+      controlTimeoutMs: () => 1_000,
+      reportedKeys: () => undefined,
+      holderGraceMs: () => 3_000,
+      knowsCluster: () => true,
+      onTransfer: () => undefined,
+      onPartitionReceived: () => undefined,
+    });
+    await handoff.refreshCounts();
+    ring = after;
+    handoff.ringChanged(before, after);
+    const tickAt = async (atMs: number): Promise<void> => {
+      nowMs = atMs;
+      handoff.tick(nowMs);
+      for (let i = 0; i < 5; i++) await drain();
+    };
+    const wereAsked = after.preferenceListForPartition(p).slice(0, N).filter((id) => before.preferenceListForPartition(p).slice(0, N).includes(id));
+    return { p, handoff, requests, tickAt, wereAsked };
+  }
+
+  it(`streams to a receiver whose roots cannot be compared, after ${VERIFY_ATTEMPTS} failed comparisons`, async () => {
+    const h = await ownershipSetup(() => ({ type: 'error-reply', requestId: 0, code: 'Internal', message: 'no trees yet' }));
+    expect(h.wereAsked.length).toBeGreaterThan(0);
+    for (let t = 1_000; t <= 6_000; t += 500) await h.tickAt(t);
+    for (const peer of h.wereAsked) {
+      const asked = h.requests.filter((r) => r.to === peer && r.body.type === 'ae-roots').length;
+      expect(asked, `roots asked of ${peer}`).toBe(VERIFY_ATTEMPTS);
+      expect(h.requests.some((r) => r.to === peer && r.body.type === 'handoff-start' && r.body.partition === h.p), `a stream to ${peer}`).toBe(true);
+    }
+    expect(h.handoff.handoffPartitions()).toEqual([]);
   });
 });

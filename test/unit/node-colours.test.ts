@@ -2,10 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { nodeColours } from '../../src/ui/views.js';
 
-const member = (id: string, joinedAtMs?: number): { id: string; history: { atMs: number; capacity: number }[] } => ({
-  id,
-  history: joinedAtMs === undefined ? [] : [{ atMs: joinedAtMs, capacity: 1 }],
-});
+const member = (id: string, joinedAtMs = 0): { id: string; joinedAtMs: number } => ({ id, joinedAtMs });
 
 describe('node colours', () => {
   it('a node joining later takes a new colour and changes no one else’s, whatever the ids', () => {
