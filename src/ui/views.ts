@@ -6,6 +6,7 @@ import { schemeTableau10 } from 'd3-scale-chromatic';
 import type { SiblingView } from '../core/node-core.js';
 import type { Ring } from '../core/ring.js';
 import { logLineText, type LogEntry } from './explorer/activity-log.js';
+import { placeAfter } from './explorer/patch.js';
 
 
 /**
@@ -56,12 +57,7 @@ export class LegendView {
       }
       const label = `${m.id}${m.id === self ? ' (this tab)' : ''}: ${ring.partitionsOf(m.id).length}`;
       if (entry.text.data !== label) entry.text.data = label;
-      const expected: Element | null = previous ? previous.nextElementSibling : this.list.firstElementChild;
-      if (expected !== entry.item) {
-        if (previous) previous.after(entry.item);
-        else this.list.prepend(entry.item);
-      }
-      previous = entry.item;
+      previous = placeAfter(this.list, previous, entry.item);
     }
     for (const [id, entry] of this.items) {
       if (seen.has(id)) continue;

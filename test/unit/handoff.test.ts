@@ -22,6 +22,22 @@ const N = 3;
 
 const drain = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** The ports these tests do not look at: no-op callbacks, fixed timeouts, the test's clock. */
+function quietPorts(now: () => number) {
+  return {
+    publish: () => undefined,
+    onDrained: () => undefined,
+    now,
+    timeoutMs: () => 3_000,
+    controlTimeoutMs: () => 1_000,
+    reportedKeys: () => undefined,
+    holderGraceMs: () => 3_000,
+    knowsCluster: () => true,
+    onTransfer: () => undefined,
+    onPartitionReceived: () => undefined,
+  };
+}
+
 interface Sent {
   to: NodeId;
   body: HandoffRequest;
@@ -72,16 +88,7 @@ async function setup(partitionsWanted: number, perPartition: number) {
       dropped.push(key);
       return true;
     },
-    publish: () => undefined,
-    onDrained: () => undefined,
-    now: () => nowMs,
-    timeoutMs: () => 3_000,
-    controlTimeoutMs: () => 1_000,
-    reportedKeys: () => undefined,
-    holderGraceMs: () => 3_000,
-    knowsCluster: () => true,
-    onTransfer: () => undefined,
-    onPartitionReceived: () => undefined,
+    ...quietPorts(() => nowMs),
   });
   const tickAt = async (atMs: number): Promise<void> => {
     nowMs = atMs;
@@ -188,16 +195,7 @@ describe('ownership handoff verification', () => {
       localObjects: (keys) => store.getObjects(keys),
       mergeBatch: async () => undefined,
       dropIfUnchanged: async () => true,
-      publish: () => undefined,
-      onDrained: () => undefined,
-      now: () => nowMs,
-      timeoutMs: () => 3_000,
-      controlTimeoutMs: () => 1_000,
-      reportedKeys: () => undefined,
-      holderGraceMs: () => 3_000,
-      knowsCluster: () => true,
-      onTransfer: () => undefined,
-      onPartitionReceived: () => undefined,
+      ...quietPorts(() => nowMs),
     });
     await handoff.refreshCounts();
     ring = after;

@@ -4,6 +4,7 @@
  * nodes written with `textContent` only, so no data is ever parsed as HTML.
  */
 import type { MemberRecord } from '../../core/membership.js';
+import { placeAfter } from './patch.js';
 
 /** How this node sees a peer: the failure detector's view, 'cut off' while this tab is disconnected, or 'this tab'. */
 export type Seen = string;
@@ -205,12 +206,7 @@ export class MembersTable {
         nodes.actions.append(remove);
       } else if (!removable && button) button.remove();
       // Keep the table in the order given.
-      const expected: Element | null = previous ? previous.nextElementSibling : this.tbody.firstElementChild;
-      if (expected !== nodes.tr) {
-        if (previous) previous.after(nodes.tr);
-        else this.tbody.prepend(nodes.tr);
-      }
-      previous = nodes.tr;
+      previous = placeAfter(this.tbody, previous, nodes.tr);
     }
     for (const [id, nodes] of this.rows) {
       if (seen.has(id)) continue;

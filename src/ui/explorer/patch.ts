@@ -35,3 +35,17 @@ export function patchIfChanged(target: HTMLElement, signature: string, build: (b
 export function setText(element: HTMLElement, text: string): void {
   if (element.textContent !== text) element.textContent = text;
 }
+
+/**
+ * Puts `item` right after `previous` in `parent` (first when `previous` is null), moving it only when
+ * it is not there already; returns it, the next call's `previous`. Keyed views use it to keep their
+ * items in the order given without touching those already in place.
+ */
+export function placeAfter(parent: Element, previous: Element | null, item: Element): Element {
+  const expected = previous ? previous.nextElementSibling : parent.firstElementChild;
+  if (expected !== item) {
+    if (previous) previous.after(item);
+    else parent.prepend(item);
+  }
+  return item;
+}
