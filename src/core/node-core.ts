@@ -1494,12 +1494,7 @@ export class NodeCore {
             } catch {
               return false;
             }
-            return this.locks.run(hint.key, async () => {
-              const current = await this.store.getHint(target, hint.key);
-              if (current === undefined || !versionSetsEqual(current.versions, hint.versions)) return false;
-              await this.store.deleteHint(target, hint.key);
-              return true;
-            });
+            return this.deleteHintIfUnchanged(hint);
           }),
         );
         const count = delivered.filter(Boolean).length;
@@ -1515,6 +1510,20 @@ export class NodeCore {
     } finally {
       this.delivering = false;
     }
+  }
+
+  /**
+   * Deletes a hint that was handed on (delivered, passed, redirected) unless it changed meanwhile (a
+   * newer hinted write merged into it waits for the next round). Under the key's lock. @returns
+   * whether it was deleted.
+   */
+  private deleteHintIfUnchanged(hint: Hint): Promise<boolean> {
+    return this.locks.run(hint.key, async () => {
+      const current = await this.store.getHint(hint.intendedFor, hint.key);
+      if (current === undefined || !versionSetsEqual(current.versions, hint.versions)) return false;
+      await this.store.deleteHint(hint.intendedFor, hint.key);
+      return true;
+    });
   }
 
   /**
@@ -1540,12 +1549,7 @@ export class NodeCore {
         } catch {
           return;
         }
-        const deleted = await this.locks.run(hint.key, async () => {
-          const current = await this.store.getHint(target, hint.key);
-          if (current === undefined || !versionSetsEqual(current.versions, hint.versions)) return false;
-          await this.store.deleteHint(target, hint.key);
-          return true;
-        });
+        const deleted = await this.deleteHintIfUnchanged(hint);
         if (deleted) passedTo.set(standIn, (passedTo.get(standIn) ?? 0) + 1);
       }),
     );
@@ -1581,10 +1585,7 @@ export class NodeCore {
         }
       }
       if (!ok) continue;
-      await this.locks.run(hint.key, async () => {
-        const current = await this.store.getHint(target, hint.key);
-        if (current !== undefined && versionSetsEqual(current.versions, hint.versions)) await this.store.deleteHint(target, hint.key);
-      });
+      await this.deleteHintIfUnchanged(hint);
     }
     this.nextHintAtMs = Math.min(this.nextHintAtMs, this.clock.now() + 50);
     return hints.length;
