@@ -27,7 +27,9 @@ export interface HostedNodeReport {
   ring: string;
   pending: number[];
   handoffs: number[];
-  transfers: { partition: number; peer: string; reason: string; keysSent: number; keysTotal: number; state: string }[];
+  transfers: { partition: number; peer: string; reason: string; keysSent: number; keysTotal: number; state: string; attempts: number; lastError?: string; links: string }[];
+  /** Connections that are not one open link per node (waiting, opening, superseded, duplicates), described. */
+  oddLinks: string[];
   hints: number;
   /** For a leaving node: its hints by the node they are for, and the nodes its hint delivery targets. */
   hintTargets?: string;
@@ -83,6 +85,20 @@ export function ringDigest(owners: readonly (string | undefined)[]): string {
   return (hash >>> 0).toString(16).padStart(8, '0');
 }
 
+/** Connections to one node, as text: `out open idle 3s, in opening 5s (2 queued)`. */
+function describeLinks(links: ReturnType<DynamoNode['connections']>): string {
+  if (links.length === 0) return 'no connection';
+  return links
+    .map((l) => `${l.outbound ? 'out' : 'in'} ${l.state}${l.superseded ? ' superseded' : ''} age ${(l.ageMs / 1000).toFixed(0)}s idle ${(l.idleMs / 1000).toFixed(1)}s${l.queuedFrames > 0 ? ` (${l.queuedFrames} frames queued)` : ''}`)
+    .join(', ');
+}
+
+function byPeer(links: ReturnType<DynamoNode['connections']>): Map<string, ReturnType<DynamoNode['connections']>> {
+  const map = new Map<string, ReturnType<DynamoNode['connections']>>();
+  for (const l of links) map.set(l.node, [...(map.get(l.node) ?? []), l]);
+  return map;
+}
+
 function byId(id: string): DynamoNode {
   const node = nodes.find((n) => n.id === id);
   if (!node) throw new Error(`no hosted node ${id}`);
@@ -136,7 +152,10 @@ window.clusterHost = {
           ring: ringDigest(node.ring().owners()),
           pending: status.pending,
           handoffs: status.handoffs,
-          transfers: status.transfers.map((t) => ({ ...t })),
+          transfers: status.transfers.map((t) => ({ ...t, links: describeLinks(node.connections(t.peer)) })),
+          oddLinks: [...byPeer(node.connections())]
+            .filter(([, links]) => links.length !== 1 || links[0]!.state !== 'open' || links[0]!.superseded || links[0]!.queuedFrames > 0)
+            .map(([peer, links]) => `${peer}: ${describeLinks(links)}`),
           hints: await node.hintCount(),
           ...(node.members().find((m) => m.id === node.id)?.status === 'leaving' ? { hintTargets: JSON.stringify(await node.hintsByTarget()) } : {}),
           unhealthy: node.peerHealth().filter((h) => h.status !== 'alive').map((h) => `${h.id}:${h.status}`),

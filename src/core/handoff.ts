@@ -102,6 +102,10 @@ export interface TransferState {
   keysTotal: number;
   /** `waiting`: for its retry time after a failure, or for a batch slot of the throttle. */
   state: 'running' | 'waiting';
+  /** Attempts started so far (the first included); each failure waits two handoff intervals before the next. */
+  attempts: number;
+  /** Why the last attempt failed ('refused', a request timeout, …), if one did. */
+  lastError?: string;
 }
 
 /** What the handoff needs from the node core. */
@@ -152,6 +156,8 @@ interface Transfer {
   retryAtMs: number;
   /** Running, but waiting for a batch slot. */
   queued: boolean;
+  attempts: number;
+  lastError: string | undefined;
 }
 
 /** The partitions `self` replicates (is among the first `n` of the preference list) in `ring`. */
@@ -238,6 +244,8 @@ export class PartitionHandoff {
       keysSent: t.cursor,
       keysTotal: t.keys?.length ?? 0,
       state: t.running && !t.queued ? 'running' : 'waiting',
+      attempts: t.attempts,
+      ...(t.lastError !== undefined ? { lastError: t.lastError } : {}),
     }));
   }
 
@@ -508,7 +516,7 @@ export class PartitionHandoff {
   }
 
   private newTransfer(partition: number, peer: NodeId, reason: TransferReport['reason']): Transfer {
-    return { partition, peer, reason, keys: undefined, cursor: 0, bytes: 0, startedMs: this.ports.now(), running: false, retryAtMs: 0, queued: false };
+    return { partition, peer, reason, keys: undefined, cursor: 0, bytes: 0, startedMs: this.ports.now(), running: false, retryAtMs: 0, queued: false, attempts: 0, lastError: undefined };
   }
 
   private cancelTransfers(partition: number): void {
@@ -552,6 +560,7 @@ export class PartitionHandoff {
     const key = `${t.partition}:${t.peer}`;
     const timeoutMs = this.ports.timeoutMs();
     const controlTimeoutMs = this.ports.controlTimeoutMs();
+    t.attempts++;
     try {
       if (t.keys === undefined) {
         const keys = await this.keysOf(t.partition);
@@ -580,6 +589,7 @@ export class PartitionHandoff {
       this.completed(t, key, t.keys.length);
     } catch (error) {
       t.retryAtMs = this.ports.now() + this.config.handoffIntervalMs * 2;
+      t.lastError = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
       // A transfer that is no longer wanted (the ring changed back, or the receiver no longer
       // replicates the partition) is dropped; a receiver that still needs a pulled partition asks again.
       const refused = error instanceof Error && error.message === 'refused';

@@ -17,6 +17,9 @@
  *   fill the cap and make it evict connections in use. A node that connects while this side still
  *   holds an open connection to it has lost that connection on its side: the old one is superseded
  *   (see `LinkView.superseded`).
+ * - A dropped connection is closed in a task of its own (`closeSoon`): closing one blocks the main
+ *   thread until the browser's WebRTC thread has torn it down, so closing several at once would make
+ *   one long task.
  * - Messages are MessagePack bytes, cut into frames of at most `FRAME_PAYLOAD_BYTES` (Chrome refuses
  *   data-channel messages over 256 KiB) and sent over a reliable, ordered channel with PeerJS's `raw`
  *   serialization. Frame layout (big-endian):
@@ -172,6 +175,23 @@ export interface TransportStats {
   setupMs: { p50: number; p95: number; max: number };
 }
 
+/** One connection, as {@link PeerjsTransport.linkStates} reports it. */
+export interface LinkState {
+  node: NodeId;
+  /** Opened by this node (else accepted). */
+  outbound: boolean;
+  /** `waiting`: for a setup slot (see `maxOpening`); `opening`: being set up; `open`: data flows. */
+  state: 'waiting' | 'opening' | 'open';
+  /** Nothing is sent on it any more: the node connected again (see {@link LinkView.superseded}). */
+  superseded: boolean;
+  /** Frames waiting for it to open. */
+  queuedFrames: number;
+  /** Since it was made (or its setup started), ms. */
+  ageMs: number;
+  /** Since the last send or receive on it, ms. */
+  idleMs: number;
+}
+
 /** Connection setup times kept for {@link TransportStats.setupMs}. */
 export const SETUP_SAMPLES = 256;
 
@@ -183,6 +203,8 @@ interface Link extends LinkView {
   queue: Uint8Array[];
   lastUsedMs: number;
   openTimer: ReturnType<typeof setTimeout> | undefined;
+  /** No longer tracked (its PeerJS connection may still be waiting to be closed, see `closeSoon`). */
+  dropped: boolean;
   // reassembly
   buffer: Uint8Array | undefined;
   filled: number;
@@ -266,6 +288,9 @@ export class PeerjsTransport implements Transport {
   private readonly connectTimeoutMs: number;
   private closed = false;
   private readonly pruneTimer: ReturnType<typeof setInterval>;
+  /** PeerJS connections to close, one per task (see `closeSoon`). */
+  private readonly closing: DataConnection[] = [];
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Setup times of recently opened connections, ms (a ring buffer). */
   private readonly setupSamples: number[] = [];
   readonly counters: Omit<TransportStats, 'openConnections' | 'setupMs' | 'connectsWaiting'> = {
@@ -395,11 +420,30 @@ export class PeerjsTransport implements Transport {
     return { ...this.counters, errors: { ...this.counters.errors }, openConnections: open, connectsWaiting: this.waiting.length, setupMs: { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 } };
   }
 
+  /** Every connection (to `node` only, when given), with its state; for diagnostics. */
+  linkStates(node?: NodeId): LinkState[] {
+    const nowMs = Date.now();
+    const lists = node === undefined ? [...this.links.values()] : [this.links.get(node) ?? []];
+    return lists.flat().map((l) => ({
+      node: l.node,
+      outbound: l.outbound,
+      state: l.open ? 'open' : l.conn === undefined ? 'waiting' : 'opening',
+      superseded: l.superseded,
+      queuedFrames: l.queue.length,
+      ageMs: nowMs - l.createdMs,
+      idleMs: nowMs - l.lastUsedMs,
+    }));
+  }
+
   /** Closes every connection and leaves the signaling server. */
   close(): void {
     this.closed = true;
     clearInterval(this.pruneTimer);
     for (const node of [...this.links.keys()]) this.dropNode(node);
+    // Destroying the peer closes its connections: nothing is left to close one by one.
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.closeTimer = undefined;
+    this.closing.length = 0;
     this.peer.destroy();
   }
 
@@ -492,7 +536,7 @@ export class PeerjsTransport implements Transport {
 
   /** Records a connection to `node`; `conn` undefined: an outbound one waiting for a setup slot. */
   private track(node: NodeId, conn: DataConnection | undefined, outbound: boolean): Link {
-    const link: Link = { node, conn: undefined, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, buffer: undefined, filled: 0, discarded: 0 };
+    const link: Link = { node, conn: undefined, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, dropped: false, buffer: undefined, filled: 0, discarded: 0 };
     const list = this.links.get(node) ?? [];
     list.push(link);
     this.links.set(node, list);
@@ -512,6 +556,8 @@ export class PeerjsTransport implements Transport {
       }
     }, this.connectTimeoutMs);
     conn.on('open', () => {
+      // Dropped before it opened (timed out, evicted); its close is on the way.
+      if (link.dropped) return;
       link.open = true;
       this.counters.connectionsOpened++;
       this.setupSamples[this.counters.connectionsOpened % SETUP_SAMPLES] = Date.now() - link.createdMs;
@@ -593,13 +639,33 @@ export class PeerjsTransport implements Transport {
       link.queue = [];
     }
     link.open = false;
+    link.dropped = true;
+    if (link.conn !== undefined) this.closeSoon(link.conn);
+    // A setup slot came free.
+    if (settingUp) this.startWaiting();
+  }
+
+  /**
+   * Closes `conn` in a task of its own, after those queued before it. Closing a WebRTC connection
+   * blocks the main thread until the browser's WebRTC thread has torn it down (the explorer bench saw
+   * a prune of idle duplicates take 129 ms in one task while that thread was busy), so a prune, a
+   * disconnect or an eviction that closes several at once must not make one long task of them.
+   * Frames arriving meanwhile are still delivered.
+   */
+  private closeSoon(conn: DataConnection): void {
+    this.closing.push(conn);
+    this.closeTimer ??= setTimeout(() => this.closeNext(), 0);
+  }
+
+  private closeNext(): void {
+    this.closeTimer = undefined;
+    const conn = this.closing.shift();
     try {
-      link.conn?.close();
+      conn?.close();
     } catch {
       // already closed
     }
-    // A setup slot came free.
-    if (settingUp) this.startWaiting();
+    if (this.closing.length > 0) this.closeTimer = setTimeout(() => this.closeNext(), 0);
   }
 
   private dropNode(node: NodeId): void {

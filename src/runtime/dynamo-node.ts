@@ -28,7 +28,7 @@ import {
 import { Ring } from '../core/ring.js';
 import { MerkleWorkerError, WorkerMerkleService, type MerkleWorkerStats } from '../merkle/worker-merkle-service.js';
 import type { NodeId, Store } from '../core/types.js';
-import { nodeIdOfPeer, PeerjsTransport, type TransportStats } from '../net/peerjs-transport.js';
+import { nodeIdOfPeer, PeerjsTransport, type LinkState, type TransportStats } from '../net/peerjs-transport.js';
 import { IdbStore } from '../storage/idb-store.js';
 import { MemoryStore } from '../storage/memory-store.js';
 import { claimIdentity, databaseName, type NodeIdentity } from './identity.js';
@@ -284,6 +284,15 @@ export class DynamoNode {
   /** The node's N, R, W, Q and timing settings. */
   config(): NodeConfig {
     return { ...this.core.config };
+  }
+
+  /**
+   * This node's data-channel connections (to `node` only, when given): `{ node, outbound, state
+   * ('waiting' | 'opening' | 'open'), superseded, queuedFrames, ageMs, idleMs }`. Two to one node
+   * means both connected at once; the duplicate closes once idle (DESIGN.md §2).
+   */
+  connections(node?: NodeId): LinkState[] {
+    return this.transport.linkStates(node);
   }
 
   /** Counters of the core and the transport. */

@@ -46,9 +46,8 @@ export async function startApp(): Promise<{ server: PreviewServer; origin: strin
   return { server, origin: `http://127.0.0.1:${address.port}` };
 }
 
-/** Launches the system Chromium. */
-export async function launchBrowser(): Promise<Browser> {
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Launches the system Chromium (or `executablePath`: a script that starts it, say at a lower priority). */
+export async function launchBrowser(executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'): Promise<Browser> {
   return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
 }
 

@@ -135,6 +135,26 @@ describe('partition handoff engine', () => {
     expect(h.dropped).toHaveLength(h.partitions.length * 5);
   });
 
+  it('reports each transfer\'s attempts and why the last one failed, and retries after two handoff intervals', async () => {
+    const h = await setup(1, 2);
+    const [p] = h.partitions;
+    const [receiver] = h.receiversOf(p!);
+    await h.tickAt(1_000);
+    await h.tickAt(1_500);
+    const first = h.open('handoff-start').find((s) => s.to === receiver)!;
+    expect(h.handoff.transferStates().find((t) => t.peer === receiver)).toMatchObject({ attempts: 1, state: 'running' });
+    first.answer(false); // the receiver does not replicate the partition in its ring (yet)
+    await drain();
+    const failed = h.handoff.transferStates().find((t) => t.peer === receiver)!;
+    expect(failed).toMatchObject({ attempts: 1, lastError: 'refused', state: 'waiting' });
+    // Not before two handoff intervals have passed.
+    await h.tickAt(1_500 + DEFAULT_HANDOFF_CONFIG.handoffIntervalMs);
+    expect(h.open('handoff-start').filter((s) => s.to === receiver)).toHaveLength(1);
+    await h.tickAt(1_500 + 2 * DEFAULT_HANDOFF_CONFIG.handoffIntervalMs);
+    expect(h.open('handoff-start').filter((s) => s.to === receiver)).toHaveLength(2);
+    expect(h.handoff.transferStates().find((t) => t.peer === receiver)).toMatchObject({ attempts: 2, lastError: 'refused' });
+  });
+
   it('a sweep does not queue a partition again while a round of it runs, so the round ends and its objects go', async () => {
     const h = await setup(1, 3);
     const [p] = h.partitions;

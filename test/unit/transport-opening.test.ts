@@ -117,12 +117,39 @@ describe('connection setup slots', () => {
   });
 
   it('disconnecting drops waiting connections without opening them', () => {
+    vi.useFakeTimers();
     const { peer, transport } = setup(1);
     transport.send('b', ping);
     transport.send('d', ping);
     transport.disconnect();
     expect(targets(peer)).toEqual(['dyn-c-b']);
     expect(transport.stats().connectsWaiting).toBe(0);
+    vi.advanceTimersToNextTimer();
     expect(peer.connects[0]!.closed).toBe(true);
+  });
+});
+
+describe('closing connections', () => {
+  it('closes dropped connections one per task, and a connection dropped while opening stays dropped when it opens', () => {
+    vi.useFakeTimers();
+    const { peer, transport } = setup(6);
+    for (const node of ['b', 'd', 'e']) transport.send(node, ping);
+    peer.connects[0]!.emit('open');
+    peer.connects[1]!.emit('open');
+    expect(transport.stats().openConnections).toBe(2);
+    transport.disconnect();
+    // Nothing is closed in the disconnect's own task: each close may block the main thread.
+    expect(peer.connects.map((c) => c.closed)).toEqual([false, false, false]);
+    expect(transport.stats().openConnections).toBe(0);
+    vi.advanceTimersToNextTimer();
+    expect(peer.connects.filter((c) => c.closed)).toHaveLength(1);
+    vi.advanceTimersToNextTimer();
+    expect(peer.connects.filter((c) => c.closed)).toHaveLength(2);
+    // The third, still being set up, opens before its turn to be closed: it is not used.
+    peer.connects[2]!.emit('open');
+    expect(transport.stats()).toMatchObject({ openConnections: 0, connectionsOpened: 2 });
+    expect(peer.connects[2]!.sent).toHaveLength(0);
+    vi.advanceTimersToNextTimer();
+    expect(peer.connects.map((c) => c.closed)).toEqual([true, true, true]);
   });
 });
