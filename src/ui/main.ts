@@ -222,6 +222,7 @@ async function main(): Promise<void> {
         n: config.n,
         receiving: members.filter((m) => m.pending.includes(p)).map((m) => m.id),
         handingOff: members.filter((m) => m.handoffs.includes(p)).map((m) => m.id),
+        transfers: node.handoffStatus().transfers.filter((t) => t.partition === p),
         keysHere: keyCounts[p],
         sync,
         self: node.id,

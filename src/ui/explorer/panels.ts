@@ -56,9 +56,33 @@ export interface PartitionInfo {
   handingOff: string[];
   /** Keys this node stores in the partition; undefined when it holds none of it. */
   keysHere: number | undefined;
+  /** This node's transfers of the partition (handoff, paper §4.9), to each receiver. */
+  transfers: TransferView[];
   /** Anti-entropy state of the partition on this node, if it was compared. */
   sync: { inSync: boolean; lastPeer: string; lastComparedMs: number; keysRepaired: number } | undefined;
   self: string;
+}
+
+/** One transfer as {@link DynamoNode.handoffStatus} reports it (the fields shown). */
+export interface TransferView {
+  peer: string;
+  reason: string;
+  keysSent: number;
+  keysTotal: number;
+  state: 'running' | 'waiting';
+  attempts: number;
+  lastError?: string;
+}
+
+/**
+ * A transfer as one line: `→ b3k… 120/512 keys, running (ownership)`; after a failure `…, waiting
+ * to retry (attempt 3; last: refused)`. Keys are unknown (`…`) until the first attempt listed them.
+ */
+export function describeTransfer(t: TransferView): string {
+  const keys = t.keysTotal === 0 && t.keysSent === 0 ? 'keys not listed yet' : `${t.keysSent}/${t.keysTotal} keys`;
+  const state = t.lastError === undefined ? t.state : t.state === 'waiting' ? 'waiting to retry' : 'retrying';
+  const failure = t.lastError === undefined ? '' : ` (attempt ${t.attempts}; last: ${t.lastError})`;
+  return `→ ${t.peer} ${keys}, ${state}${failure} · ${t.reason}`;
 }
 
 export function renderPartition(box: HTMLElement, info: PartitionInfo | undefined, colours: ReadonlyMap<string, string>, seen: (id: string) => Seen, nowMs: number): void {
@@ -82,6 +106,7 @@ export function renderPartition(box: HTMLElement, info: PartitionInfo | undefine
   row('Replicas', replicas.join(', ') || '—', 'replicas');
   row('Receiving (handoff)', info.receiving.join(', ') || 'none', 'receiving');
   row('Handing off', info.handingOff.join(', ') || 'none', 'handing-off');
+  row('Transfers from this node', info.transfers.map(describeTransfer).join('\n') || 'none', 'transfers');
   row('Keys on this node', info.keysHere === undefined ? (replicas.includes(info.self) ? '0' : 'not a replica here') : String(info.keysHere), 'keys');
   row(
     'Sync (anti-entropy)',
