@@ -260,6 +260,8 @@ declare global {
     benchLongTasks?: { atMs: number; ms: number }[];
     benchProbes?: { atMs: number; ms: number }[];
     benchFrames?: FrameRecord[];
+    /** Windows of screenshots taken during a phase (page clock, ms): their long tasks are not counted. */
+    benchScreenshots?: { fromMs: number; toMs: number }[];
   }
 }
 
@@ -279,6 +281,8 @@ interface PhaseFigures {
   name: string;
   seconds: number;
   longTasks: number[];
+  /** Long tasks while a screenshot was taken (not in `longTasks`), ms. */
+  duringScreenshots: number[];
   /** Long tasks during which a redraw ran. */
   longTasksWithRedraw: number;
   renderMs: number[];
@@ -320,19 +324,21 @@ async function phase(page: Page, name: string, body: () => Promise<void>): Promi
     ([tasksFrom, rendersFrom, fromMs]) => {
       const renders = window.explorerRenders!;
       const slices = renders.recent.filter((r) => r.atMs >= fromMs);
-      const tasks = window.benchLongTasks!.slice(tasksFrom);
+      const shot = (t: { atMs: number; ms: number }): boolean => window.benchScreenshots!.some((w) => t.atMs < w.toMs && t.atMs + t.ms > w.fromMs);
+      const duringScreenshots = window.benchLongTasks!.slice(tasksFrom).filter(shot).map((t) => t.ms);
+      const tasks = window.benchLongTasks!.slice(tasksFrom).filter((t) => !shot(t));
       const withRedraw = tasks.filter((t) => slices.some((r) => r.atMs >= t.atMs && r.atMs < t.atMs + t.ms)).length;
       const probes = window.benchProbes!.filter((p) => p.atMs >= fromMs).map((p) => p.ms);
-      const frames = window.benchFrames!.filter((f) => f.atMs >= fromMs);
+      const frames = window.benchFrames!.filter((f) => f.atMs >= fromMs && !shot({ atMs: f.atMs, ms: f.ms }));
       const slowest: Record<string, number> = {};
       for (const r of slices) slowest[r.what] = Math.max(slowest[r.what] ?? 0, r.ms);
       // Chromium's (non-standard) heap figure: a large heap means long garbage collections.
       const heapMb = ((performance as unknown as { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0) / 1e6;
-      return { longTasks: tasks.map((t) => t.ms), longTasksWithRedraw: withRedraw, renderMs: slices.map((r) => r.ms), renders: renders.count - rendersFrom, slowest, probes, frames, heapMb };
+      return { longTasks: tasks.map((t) => t.ms), duringScreenshots, longTasksWithRedraw: withRedraw, renderMs: slices.map((r) => r.ms), renders: renders.count - rendersFrom, slowest, probes, frames, heapMb };
     },
     [before.tasks, before.renders, before.atMs] as const,
   );
-  log(`${name}: ${seconds.toFixed(1)} s, ${after.longTasks.length} long tasks (${after.longTasksWithRedraw} with a redraw in them; longest ${Math.max(0, ...after.longTasks).toFixed(0)} ms), ${after.renders} redraws; JS heap ${after.heapMb.toFixed(0)} MB at the end; slowest task per part: ${Object.entries(after.slowest).map(([what, ms]) => `${what} ${ms.toFixed(1)} ms`).join(', ')}`);
+  log(`${name}: ${seconds.toFixed(1)} s, ${after.longTasks.length} long tasks (${after.longTasksWithRedraw} with a redraw in them; longest ${Math.max(0, ...after.longTasks).toFixed(0)} ms)${after.duringScreenshots.length > 0 ? ` and ${after.duringScreenshots.length} more during a screenshot, not counted (${after.duringScreenshots.map((ms) => ms.toFixed(0)).join(', ')} ms)` : ''}, ${after.renders} redraws; JS heap ${after.heapMb.toFixed(0)} MB at the end; slowest task per part: ${Object.entries(after.slowest).map(([what, ms]) => `${what} ${ms.toFixed(1)} ms`).join(', ')}`);
   for (const f of after.frames.filter((fr) => fr.ms > LONG_TASK_FLOOR_MS)) {
     const scripts = [...f.scripts].sort((a, b) => b.ms - a.ms).slice(0, 4);
     log(`  long frame ${f.ms.toFixed(0)} ms (blocking ${f.blockingMs.toFixed(0)}): rendering ${f.renderMs.toFixed(0)} ms (style+layout ${f.styleLayoutMs.toFixed(0)}); scripts ${scripts.map((sc) => `${sc.what} ${sc.ms.toFixed(0)} ms${sc.forcedLayoutMs > 1 ? ` (forced layout ${sc.forcedLayoutMs.toFixed(0)})` : ''}`).join(', ') || 'none'}`);
@@ -370,6 +376,7 @@ async function main(): Promise<void> {
     const observedId = await observed.id();
     await observed.page.evaluate(() => {
       window.benchLongTasks = [];
+      window.benchScreenshots = [];
       // Long animation frames say what a long task was made of: each script's source and time, and the
       // frame's own style, layout and paint.
       window.benchFrames = [];
@@ -512,6 +519,17 @@ async function main(): Promise<void> {
         log(`  ${joiner} started in a new tab`);
         await waitFor('the joiner in the observed table', async () => (await observed.page.locator(`#members tr[data-node="${joiner}"]`).count()) === 1, 60_000);
         joinedSeenMs = Date.now() - joinStartedMs;
+        // A screenshot while data moves: a partition this node is transferring, selected (if any).
+        const moving = await observed.page.evaluate(() => window.dynamo!.handoffStatus().transfers[0]?.partition ?? window.dynamo!.handoffStatus().pending[0]);
+        if (moving !== undefined) {
+          await observed.page.getByLabel('Partition', { exact: true }).fill(String(moving));
+          await observed.page.waitForTimeout(500);
+        }
+        // A full-page screenshot lays the whole page out again and paints it in the tab's main thread:
+        // its window is left out of the phase's long tasks (and reported apart).
+        const shotFromMs = await observed.page.evaluate(() => performance.now());
+        await observed.screenshot('explorer-30-nodes-change');
+        await observed.page.evaluate((fromMs) => window.benchScreenshots!.push({ fromMs, toMs: performance.now() + 100 }), shotFromMs);
         const ids = await hosts[1]!.evaluate(() => window.clusterHost!.ids());
         const leaver = ids[0]!;
         const leaving = hosts[1]!.evaluate((id) => window.clusterHost!.leave(id), leaver).then(() => 'left');
