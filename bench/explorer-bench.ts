@@ -324,12 +324,14 @@ async function phase(page: Page, name: string, body: () => Promise<void>): Promi
     ([tasksFrom, rendersFrom, fromMs]) => {
       const renders = window.explorerRenders!;
       const slices = renders.recent.filter((r) => r.atMs >= fromMs);
-      const shot = (t: { atMs: number; ms: number }): boolean => window.benchScreenshots!.some((w) => t.atMs < w.toMs && t.atMs + t.ms > w.fromMs);
-      const duringScreenshots = window.benchLongTasks!.slice(tasksFrom).filter(shot).map((t) => t.ms);
-      const tasks = window.benchLongTasks!.slice(tasksFrom).filter((t) => !shot(t));
+      // (No named functions in here: the bench's transpiler would wrap them in a helper the page lacks.)
+      const shots = window.benchScreenshots!;
+      const all = window.benchLongTasks!.slice(tasksFrom);
+      const duringScreenshots = all.filter((t) => shots.some((w) => t.atMs < w.toMs && t.atMs + t.ms > w.fromMs)).map((t) => t.ms);
+      const tasks = all.filter((t) => !shots.some((w) => t.atMs < w.toMs && t.atMs + t.ms > w.fromMs));
       const withRedraw = tasks.filter((t) => slices.some((r) => r.atMs >= t.atMs && r.atMs < t.atMs + t.ms)).length;
       const probes = window.benchProbes!.filter((p) => p.atMs >= fromMs).map((p) => p.ms);
-      const frames = window.benchFrames!.filter((f) => f.atMs >= fromMs && !shot({ atMs: f.atMs, ms: f.ms }));
+      const frames = window.benchFrames!.filter((f) => f.atMs >= fromMs && !shots.some((w) => f.atMs < w.toMs && f.atMs + f.ms > w.fromMs));
       const slowest: Record<string, number> = {};
       for (const r of slices) slowest[r.what] = Math.max(slowest[r.what] ?? 0, r.ms);
       // Chromium's (non-standard) heap figure: a large heap means long garbage collections.

@@ -448,8 +448,12 @@ export class PeerjsTransport implements Transport {
   }
 
   private sendFrames(to: NodeId, frames: Uint8Array[]): void {
-    let link = this.bestLink(to);
-    if (link === undefined) link = this.connect(to);
+    const link = this.bestLink(to) ?? this.connect(to);
+    if (link.dropped) {
+      // The connection could not even be started (see `start`): the message is lost, the core times out.
+      this.counters.messagesDroppedUnsent++;
+      return;
+    }
     link.lastUsedMs = Date.now();
     if (!link.open) {
       link.queue.push(...frames);
@@ -502,8 +506,30 @@ export class PeerjsTransport implements Transport {
   }
 
   /** Opens a tracked outbound connection. */
+  /**
+   * Opens a tracked outbound connection. PeerJS returns nothing while the peer is disconnected from
+   * the signaling server, and the browser throws when it will not create another RTCPeerConnection (a
+   * page holds at most 500, closed ones until they are garbage-collected): the link is then dropped at
+   * once (its queued messages counted as lost) and the next send tries again. Left in place, such a
+   * link was used for every later send and queued them for good (seen in the explorer bench: two
+   * nodes of a 15-node host page each queued hundreds of frames for four minutes, and a partition
+   * handoff between them never finished).
+   */
   private start(link: Link): void {
-    const conn = this.peer.connect(peerIdOf(this.cluster, link.node), { serialization: 'raw', reliable: true });
+    let conn: DataConnection | undefined;
+    let failure = 'peer-disconnected';
+    try {
+      conn = this.peer.connect(peerIdOf(this.cluster, link.node), { serialization: 'raw', reliable: true });
+    } catch (error) {
+      failure = error instanceof Error ? error.name : 'unknown';
+    }
+    if (conn === undefined) {
+      this.counters.connectFailures++;
+      const type = `connect:${failure}`;
+      this.counters.errors[type] = (this.counters.errors[type] ?? 0) + 1;
+      this.dropLink(link);
+      return;
+    }
     link.createdMs = Date.now();
     this.wire(link, conn);
   }

@@ -39,7 +39,12 @@ class StandInConnection extends Events {
 class StandInPeer extends Events {
   readonly connects: StandInConnection[] = [];
   destroyed = false;
-  connect(id: string): StandInConnection {
+  /** What the next connects do instead of connecting: throw (the browser refused another RTCPeerConnection) or return nothing (PeerJS, while disconnected from the signaling server). */
+  failNext: ('throw' | 'nothing')[] = [];
+  connect(id: string): StandInConnection | undefined {
+    const failure = this.failNext.shift();
+    if (failure === 'throw') throw new DOMException('Cannot create so many PeerConnections', 'UnknownError');
+    if (failure === 'nothing') return undefined;
     const conn = new StandInConnection(id);
     this.connects.push(conn);
     return conn;
@@ -126,6 +131,35 @@ describe('connection setup slots', () => {
     expect(transport.stats().connectsWaiting).toBe(0);
     vi.advanceTimersToNextTimer();
     expect(peer.connects[0]!.closed).toBe(true);
+  });
+});
+
+describe('a connection that cannot be started', () => {
+  it('is dropped at once, its message counted as lost, and the next send connects again', () => {
+    const { peer, transport } = setup(6);
+    peer.failNext = ['throw'];
+    expect(() => transport.send('b', ping)).not.toThrow();
+    expect(transport.linkStates()).toEqual([]);
+    expect(transport.stats()).toMatchObject({ connectFailures: 1, messagesDroppedUnsent: 1, errors: { 'connect:UnknownError': 1 } });
+    transport.send('b', ping);
+    expect(targets(peer)).toEqual(['dyn-c-b']);
+    peer.connects[0]!.emit('open');
+    expect(peer.connects[0]!.sent).toHaveLength(1);
+  });
+
+  it('a waiting connection whose turn comes while PeerJS cannot connect is dropped, and the next waiting one starts', () => {
+    const { peer, transport } = setup(1);
+    transport.send('b', ping);
+    transport.send('d', ping);
+    transport.send('d', ping);
+    transport.send('e', ping);
+    expect(transport.linkStates().map((l) => `${l.node} ${l.state}`)).toEqual(['b opening', 'd waiting', 'e waiting']);
+    peer.failNext = ['nothing'];
+    peer.connects[0]!.emit('open');
+    // d could not start: what it queued is lost (counted once, as for any link dropped with a queue) instead of waiting for good on a link that never opens; e starts.
+    expect(transport.linkStates().map((l) => `${l.node} ${l.state}`)).toEqual(['b open', 'e opening']);
+    expect(transport.stats()).toMatchObject({ connectFailures: 1, messagesDroppedUnsent: 1, errors: { 'connect:peer-disconnected': 1 } });
+    expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-e']);
   });
 });
 
