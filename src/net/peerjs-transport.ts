@@ -160,6 +160,7 @@ export interface TransportStats {
   framesReceived: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Messages lost before they were written: queued on a connection that closed or never opened, with no other open one to the node. */
   messagesDroppedUnsent: number;
   /** Connections this node opened that had to wait for a setup slot (see `maxOpening`). */
   connectsQueued: number;
@@ -238,6 +239,13 @@ export function toFrames(bytes: Uint8Array): Uint8Array[] {
     if (bytes.byteLength === 0) break;
   }
   return frames;
+}
+
+/** How many messages `frames` begin (frames whose offset is 0). */
+export function messagesIn(frames: readonly Uint8Array[]): number {
+  let count = 0;
+  for (const frame of frames) if (frame.byteLength >= HEADER_BYTES && new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(4) === 0) count++;
+  return count;
 }
 
 /**
@@ -661,7 +669,7 @@ export class PeerjsTransport implements Transport {
       // (the core's request deadlines notice).
       const other = this.bestLink(link.node);
       if (other?.open) this.write(other, link.queue);
-      else this.counters.messagesDroppedUnsent++;
+      else this.counters.messagesDroppedUnsent += messagesIn(link.queue);
       link.queue = [];
     }
     link.open = false;

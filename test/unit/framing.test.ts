@@ -5,7 +5,7 @@
  * before allocating it, and after any malformed frame starts clean so the next message still arrives.
  */
 import { describe, expect, it } from 'vitest';
-import { FRAME_PAYLOAD_BYTES, acceptFrame, nodeIdOfPeer, peerIdOf, toFrames } from '../../src/net/peerjs-transport.js';
+import { FRAME_PAYLOAD_BYTES, acceptFrame, messagesIn, nodeIdOfPeer, peerIdOf, toFrames } from '../../src/net/peerjs-transport.js';
 import { MAX_MESSAGE_BYTES } from '../../src/net/wire.js';
 
 const KIB = 1024;
@@ -87,6 +87,14 @@ describe('toFrames / acceptFrame round trips', () => {
       expect(sameBytes(out, message)).toBe(true);
     });
   }
+
+  it('counts the messages a run of frames begins (for messages lost unsent)', () => {
+    const frames = [...toFrames(patterned(3, 1)), ...toFrames(patterned(200 * KIB, 2)), ...toFrames(new Uint8Array(0))];
+    expect(frames).toHaveLength(1 + 4 + 1);
+    expect(messagesIn(frames)).toBe(3);
+    // The tail of a message whose first frame was already written begins nothing.
+    expect(messagesIn(toFrames(patterned(200 * KIB, 3)).slice(1))).toBe(0);
+  });
 
   it('reassembles several messages in a row on one connection, leaving the state clean after each', () => {
     const state = freshState();
