@@ -301,6 +301,8 @@ export class PeerjsTransport implements Transport {
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Setup times of recently opened connections, ms (a ring buffer). */
   private readonly setupSamples: number[] = [];
+  /** The samples sorted, until the next one arrives (stats() is read several times a second by the explorer). */
+  private setupSorted: number[] | undefined;
   readonly counters: Omit<TransportStats, 'openConnections' | 'setupMs' | 'connectsWaiting'> = {
     connectionsOpened: 0,
     connectionsEvicted: 0,
@@ -423,7 +425,7 @@ export class PeerjsTransport implements Transport {
   stats(): TransportStats {
     let open = 0;
     for (const links of this.links.values()) open += links.filter((l) => l.open).length;
-    const sorted = this.setupSamples.filter((ms) => ms !== undefined).sort((a, b) => a - b);
+    const sorted = (this.setupSorted ??= this.setupSamples.filter((ms) => ms !== undefined).sort((a, b) => a - b));
     const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
     return { ...this.counters, errors: { ...this.counters.errors }, openConnections: open, connectsWaiting: this.waiting.length, setupMs: { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 } };
   }
@@ -595,6 +597,7 @@ export class PeerjsTransport implements Transport {
       link.open = true;
       this.counters.connectionsOpened++;
       this.setupSamples[this.counters.connectionsOpened % SETUP_SAMPLES] = Date.now() - link.createdMs;
+      this.setupSorted = undefined;
       if (link.openTimer) clearTimeout(link.openTimer);
       const queued = link.queue;
       link.queue = [];

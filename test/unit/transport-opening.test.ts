@@ -134,6 +134,24 @@ describe('connection setup slots', () => {
   });
 });
 
+describe('setup times', () => {
+  it('reports p50/p95/max of the connections opened, updated as more open', () => {
+    vi.useFakeTimers();
+    const { peer, transport } = setup(6);
+    for (const node of ['b', 'd', 'e']) transport.send(node, ping);
+    expect(transport.stats().setupMs).toEqual({ p50: 0, p95: 0, max: 0 });
+    vi.advanceTimersByTime(100);
+    peer.connects[0]!.emit('open');
+    vi.advanceTimersByTime(200);
+    peer.connects[1]!.emit('open');
+    expect(transport.stats().setupMs).toEqual({ p50: 300, p95: 300, max: 300 });
+    expect(transport.stats().setupMs).toEqual({ p50: 300, p95: 300, max: 300 });
+    vi.advanceTimersByTime(900);
+    peer.connects[2]!.emit('open');
+    expect(transport.stats().setupMs).toEqual({ p50: 300, p95: 1200, max: 1200 });
+  });
+});
+
 describe('a connection that cannot be started', () => {
   it('is dropped at once, its message counted as lost, and the next send connects again', () => {
     const { peer, transport } = setup(6);
