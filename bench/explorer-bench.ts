@@ -70,6 +70,11 @@ interface TraceEvent {
   args?: Record<string, unknown>;
 }
 
+/** The observed tab's console.timeStamp(marker) in the trace: its pid and tid are the tab's main thread. */
+function markerStamp(events: TraceEvent[], marker: string): TraceEvent | undefined {
+  return events.find((e) => e.name === 'TimeStamp' && (e.args?.data as { message?: string } | undefined)?.message === marker);
+}
+
 /** The events of `events` (complete ones, of one thread) not nested in another of them, in time order. */
 function outermost(events: TraceEvent[]): TraceEvent[] {
   const outer: TraceEvent[] = [];
@@ -93,7 +98,7 @@ function longTasksInTrace(trace: { traceEvents: TraceEvent[] }, marker: string):
   const events = trace.traceEvents;
   // The observed tab's main thread: where its console.timeStamp(marker) was recorded (frame lists and
   // URLs proved unreliable: the page loaded before the trace began).
-  const stamp = events.find((e) => e.name === 'TimeStamp' && (e.args?.data as { message?: string } | undefined)?.message === marker);
+  const stamp = markerStamp(events, marker);
   if (stamp === undefined) return [`trace: the observed tab's marker ${marker} is not in the trace (${events.length} events)`];
   const { pid, tid } = stamp;
   const onMain = events.filter((e) => e.pid === pid && e.tid === tid && e.ph === 'X' && e.dur !== undefined);
@@ -136,7 +141,7 @@ function longTasksInTrace(trace: { traceEvents: TraceEvent[] }, marker: string):
  */
 function reportedLongTasksInTrace(trace: { traceEvents: TraceEvent[] }, marker: string, markerAtMs: number, tasks: { atMs: number; ms: number }[]): string[] {
   const events = trace.traceEvents;
-  const stamp = events.find((e) => e.name === 'TimeStamp' && (e.args?.data as { message?: string } | undefined)?.message === marker);
+  const stamp = markerStamp(events, marker);
   if (stamp === undefined) return [];
   const onMain = events.filter((e) => e.pid === stamp.pid && e.tid === stamp.tid && e.ph === 'X' && e.dur !== undefined).sort((a, b) => a.ts - b.ts || b.dur! - a.dur!);
   const lines = [`${tasks.length} long tasks the page reported in the trace window:`];
@@ -159,7 +164,7 @@ function reportedLongTasksInTrace(trace: { traceEvents: TraceEvent[] }, marker: 
  */
 function renderingInTrace(trace: { traceEvents: TraceEvent[] }, marker: string): string[] {
   const events = trace.traceEvents;
-  const stamp = events.find((e) => e.name === 'TimeStamp' && (e.args?.data as { message?: string } | undefined)?.message === marker);
+  const stamp = markerStamp(events, marker);
   if (stamp === undefined) return [];
   const mine = events.filter((e) => e.pid === stamp.pid && e.tid === stamp.tid);
   const styles = mine.filter((e) => e.name === 'UpdateLayoutTree' && e.dur !== undefined);

@@ -3,6 +3,7 @@
  * the activity counters. Each is a function from plain data (taken from the node's public API) to DOM
  * nodes written with `textContent` only, so no data is ever parsed as HTML.
  */
+import type { TransferState } from '../../core/handoff.js';
 import type { MemberRecord } from '../../core/membership.js';
 import { placeAfter } from './patch.js';
 
@@ -63,20 +64,13 @@ export interface PartitionInfo {
   self: string;
 }
 
-/** One transfer as {@link DynamoNode.handoffStatus} reports it (the fields shown). */
-export interface TransferView {
-  peer: string;
-  reason: string;
-  keysSent: number;
-  keysTotal: number;
-  state: 'running' | 'waiting';
-  attempts: number;
-  lastError?: string;
-}
+/** One transfer as `handoffStatus()` reports it, the fields shown. */
+export type TransferView = Pick<TransferState, 'peer' | 'reason' | 'keysSent' | 'keysTotal' | 'state' | 'attempts' | 'lastError'>;
 
 /**
- * A transfer as one line: `→ b3k… 120/512 keys, running (ownership)`; after a failure `…, waiting
- * to retry (attempt 3; last: refused)`. Keys are unknown (`…`) until the first attempt listed them.
+ * A transfer as one line: `→ b3k 120/512 keys, running · ownership`; after a failure `→ b3k 120/512
+ * keys, waiting to retry (attempt 3; last: refused) · ownership`. Before the first attempt listed the
+ * partition's keys: `keys not listed yet`.
  */
 export function describeTransfer(t: TransferView): string {
   const keys = t.keysTotal === 0 && t.keysSent === 0 ? 'keys not listed yet' : `${t.keysSent}/${t.keysTotal} keys`;
