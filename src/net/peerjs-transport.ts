@@ -39,93 +39,10 @@ import type { Message } from '../core/messages.js';
 import type { Transport } from '../core/node-core.js';
 import type { NodeId } from '../core/types.js';
 import { PeerUnreachableError } from '../core/errors.js';
-import { decodeMessage, encodeMessage, MAX_MESSAGE_BYTES } from './wire.js';
-
-/** A duplicate connection (see the header) is closed after this long without traffic, ms. */
-export const DUPLICATE_IDLE_MS = 2000;
-
-/** What the connection policy needs to know of a connection. */
-export interface LinkView {
-  node: NodeId;
-  /** Opened by this node (else accepted). */
-  outbound: boolean;
-  open: boolean;
-  /**
-   * The node connected to us again while this connection was open here: it had none left on its
-   * side (it closed it, or lost it), so nothing is sent on this one any more; it is closed once idle.
-   */
-  superseded: boolean;
-  /** Last send or receive on it, ms. */
-  lastUsedMs: number;
-}
-
-/**
- * Whether `link` is the connection both ends use when there are two: the one opened by the node with
- * the smaller id (each end can tell without asking the other).
- */
-export function isPreferredLink(self: NodeId, link: Pick<LinkView, 'node' | 'outbound'>): boolean {
-  return link.outbound === self < link.node;
-}
-
-/**
- * The connection to send on, of the connections to one node: an open one that is not superseded,
- * the preferred one of two (see {@link isPreferredLink}); else one still opening (the message waits
- * for it); else whatever there is.
- */
-export function linkToUse<L extends LinkView>(links: readonly L[], self: NodeId): L | undefined {
-  const live = links.filter((l) => !l.superseded);
-  return live.find((l) => l.open && isPreferredLink(self, l)) ?? live.find((l) => l.open) ?? live[live.length - 1] ?? links.find((l) => l.open) ?? links[0];
-}
-
-/**
- * The connections to close, of `links`:
- *   - always: duplicates (connections to a node besides the one used, see {@link linkToUse}) that are
- *     open and idle for `DUPLICATE_IDLE_MS` while the one used is open — never one still opening (the
- *     other end may be about to use it);
- *   - `room` true (one more connection is about to be made): enough more to leave room for it under
- *     `max` — duplicates first, least recently used first, then every connection of the least
- *     recently used nodes.
- * Pure (the transport applies it); the unit tests drive it directly.
- */
-export function linksToClose<L extends LinkView>(links: readonly L[], self: NodeId, max: number, nowMs: number, room: boolean): L[] {
-  const close = new Set<L>();
-  const byNode = new Map<NodeId, L[]>();
-  for (const link of links) byNode.set(link.node, [...(byNode.get(link.node) ?? []), link]);
-  const duplicates: L[] = [];
-  for (const list of byNode.values()) {
-    if (list.length < 2) continue;
-    const used = linkToUse(list, self)!;
-    for (const d of list) {
-      if (d === used) continue;
-      duplicates.push(d);
-      if (d.open && used.open && nowMs - d.lastUsedMs >= DUPLICATE_IDLE_MS) close.add(d);
-    }
-  }
-  if (room) {
-    let excess = links.length - close.size - (max - 1);
-    for (const d of [...duplicates].sort((a, b) => a.lastUsedMs - b.lastUsedMs)) {
-      if (excess <= 0) break;
-      if (!close.has(d)) {
-        close.add(d);
-        excess--;
-      }
-    }
-    const lastUse = (list: L[]): number => Math.max(...list.map((l) => l.lastUsedMs));
-    for (const [, list] of [...byNode].sort((a, b) => lastUse(a[1]) - lastUse(b[1]))) {
-      if (excess <= 0) break;
-      for (const link of list) {
-        if (close.has(link)) continue;
-        close.add(link);
-        excess--;
-      }
-    }
-  }
-  return [...close];
-}
-
-/** Payload bytes per frame. */
-export const FRAME_PAYLOAD_BYTES = 64 * 1024;
-const HEADER_BYTES = 8;
+import { decodeMessage, encodeMessage } from './wire.js';
+import { DUPLICATE_IDLE_MS, linksToClose, linkToUse, type LinkView } from './connection-policy.js';
+import { acceptFrame, messagesIn, toFrames } from './framing.js';
+import { nodeIdOfPeer, peerIdOf } from './peer-ids.js';
 
 /** Options of {@link PeerjsTransport.open}. */
 export interface PeerjsTransportOptions {
@@ -210,76 +127,6 @@ interface Link extends LinkView {
   buffer: Uint8Array | undefined;
   filled: number;
   discarded: number;
-}
-
-/** The PeerJS id of a node in a cluster. */
-export function peerIdOf(cluster: string, node: NodeId): string {
-  return `dyn-${cluster}-${node}`;
-}
-
-/** The node id behind a PeerJS id of `cluster`, or undefined when it belongs to no node of it. */
-export function nodeIdOfPeer(cluster: string, peerId: string): NodeId | undefined {
-  const prefix = `dyn-${cluster}-`;
-  if (!peerId.startsWith(prefix)) return undefined;
-  const node = peerId.slice(prefix.length);
-  return /^[a-z0-9]{1,64}$/.test(node) ? node : undefined;
-}
-
-/** Cuts an encoded message into frames. */
-export function toFrames(bytes: Uint8Array): Uint8Array[] {
-  const frames: Uint8Array[] = [];
-  for (let offset = 0; offset < bytes.byteLength || offset === 0; offset += FRAME_PAYLOAD_BYTES) {
-    const payload = bytes.subarray(offset, Math.min(offset + FRAME_PAYLOAD_BYTES, bytes.byteLength));
-    const frame = new Uint8Array(HEADER_BYTES + payload.byteLength);
-    const view = new DataView(frame.buffer);
-    view.setUint32(0, bytes.byteLength);
-    view.setUint32(4, offset);
-    frame.set(payload, HEADER_BYTES);
-    frames.push(frame);
-    if (bytes.byteLength === 0) break;
-  }
-  return frames;
-}
-
-/** How many messages `frames` begin (frames whose offset is 0). */
-export function messagesIn(frames: readonly Uint8Array[]): number {
-  let count = 0;
-  for (const frame of frames) if (frame.byteLength >= HEADER_BYTES && new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(4) === 0) count++;
-  return count;
-}
-
-/**
- * Reassembles frames of one connection.
- * A first frame arriving while a message is incomplete starts the new message and counts the partial
- * one in `state.discarded`.
- * @returns the complete message when this frame finished one, `undefined` while incomplete.
- * @throws Error for a malformed frame (the caller drops the partial message and counts it).
- */
-export function acceptFrame(state: { buffer: Uint8Array | undefined; filled: number; discarded?: number }, frame: Uint8Array): Uint8Array | undefined {
-  if (frame.byteLength < HEADER_BYTES) throw new Error('framing: frame shorter than its header');
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const total = view.getUint32(0);
-  const offset = view.getUint32(4);
-  const payload = frame.subarray(HEADER_BYTES);
-  if (total > MAX_MESSAGE_BYTES) throw new Error(`framing: message of ${total} bytes exceeds ${MAX_MESSAGE_BYTES}`);
-  if (offset === 0) {
-    // A new message while one was incomplete: the partial one is lost; count it (the caller reports it).
-    if (state.buffer !== undefined) state.discarded = (state.discarded ?? 0) + 1;
-    state.buffer = new Uint8Array(total);
-    state.filled = 0;
-  }
-  const buffer = state.buffer;
-  if (buffer === undefined || buffer.byteLength !== total || offset !== state.filled || offset + payload.byteLength > total) {
-    state.buffer = undefined;
-    state.filled = 0;
-    throw new Error('framing: frame out of sequence');
-  }
-  buffer.set(payload, offset);
-  state.filled += payload.byteLength;
-  if (state.filled < total) return undefined;
-  state.buffer = undefined;
-  state.filled = 0;
-  return buffer;
 }
 
 /** A transport over PeerJS. Create with {@link PeerjsTransport.open}. */

@@ -28,7 +28,8 @@ import {
 import { Ring } from '../core/ring.js';
 import { MerkleWorkerError, WorkerMerkleService, type MerkleWorkerStats } from '../merkle/worker-merkle-service.js';
 import type { NodeId, Store } from '../core/types.js';
-import { nodeIdOfPeer, PeerjsTransport, type LinkState, type TransportStats } from '../net/peerjs-transport.js';
+import { PeerjsTransport, type LinkState, type TransportStats } from '../net/peerjs-transport.js';
+import { nodeIdOfPeer } from '../net/peer-ids.js';
 import { IdbStore } from '../storage/idb-store.js';
 import { MemoryStore } from '../storage/memory-store.js';
 import { claimIdentity, databaseName, type NodeIdentity } from './identity.js';

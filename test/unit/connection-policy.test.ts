@@ -4,7 +4,7 @@
  * idle, on their own; at the cap, the least recently used node's connections make room.
  */
 import { describe, expect, it } from 'vitest';
-import { DUPLICATE_IDLE_MS, isPreferredLink, linksToClose, linkToUse, type LinkView } from '../../src/net/peerjs-transport.js';
+import { DUPLICATE_IDLE_MS, isPreferredLink, linksToClose, linkToUse, type LinkView } from '../../src/net/connection-policy.js';
 
 const link = (node: string, outbound: boolean, lastUsedMs: number, open = true, superseded = false): LinkView => ({ node, outbound, open, superseded, lastUsedMs });
 const NOW = 100_000;

@@ -5,7 +5,8 @@
  * before allocating it, and after any malformed frame starts clean so the next message still arrives.
  */
 import { describe, expect, it } from 'vitest';
-import { FRAME_PAYLOAD_BYTES, acceptFrame, messagesIn, nodeIdOfPeer, peerIdOf, toFrames } from '../../src/net/peerjs-transport.js';
+import { FRAME_PAYLOAD_BYTES, acceptFrame, messagesIn, toFrames } from '../../src/net/framing.js';
+import { nodeIdOfPeer, peerIdOf } from '../../src/net/peer-ids.js';
 import { MAX_MESSAGE_BYTES } from '../../src/net/wire.js';
 
 const KIB = 1024;

@@ -1,0 +1,92 @@
+/**
+ * Which data-channel connections a node keeps and which one it sends on (DESIGN.md §2): pure rules
+ * the transport applies, driven directly by the unit tests.
+ *
+ * Two nodes that connect to each other at the same moment get two connections. Both sides then send
+ * on the one opened by the node with the smaller id, and the other is closed once it has been idle for
+ * `DUPLICATE_IDLE_MS` (so nothing written to it is cut off). At the cap (`maxConnections`) a duplicate
+ * goes first, else every connection of the least recently used node.
+ */
+import type { NodeId } from '../core/types.js';
+
+/** A duplicate connection (see the header) is closed after this long without traffic, ms. */
+export const DUPLICATE_IDLE_MS = 2000;
+
+/** What the connection policy needs to know of a connection. */
+export interface LinkView {
+  node: NodeId;
+  /** Opened by this node (else accepted). */
+  outbound: boolean;
+  open: boolean;
+  /**
+   * The node connected to us again while this connection was open here: it had none left on its
+   * side (it closed it, or lost it), so nothing is sent on this one any more; it is closed once idle.
+   */
+  superseded: boolean;
+  /** Last send or receive on it, ms. */
+  lastUsedMs: number;
+}
+
+/**
+ * Whether `link` is the connection both ends use when there are two: the one opened by the node with
+ * the smaller id (each end can tell without asking the other).
+ */
+export function isPreferredLink(self: NodeId, link: Pick<LinkView, 'node' | 'outbound'>): boolean {
+  return link.outbound === self < link.node;
+}
+
+/**
+ * The connection to send on, of the connections to one node: an open one that is not superseded,
+ * the preferred one of two (see {@link isPreferredLink}); else one still opening (the message waits
+ * for it); else whatever there is.
+ */
+export function linkToUse<L extends LinkView>(links: readonly L[], self: NodeId): L | undefined {
+  const live = links.filter((l) => !l.superseded);
+  return live.find((l) => l.open && isPreferredLink(self, l)) ?? live.find((l) => l.open) ?? live[live.length - 1] ?? links.find((l) => l.open) ?? links[0];
+}
+
+/**
+ * The connections to close, of `links`:
+ *   - always: duplicates (connections to a node besides the one used, see {@link linkToUse}) that are
+ *     open and idle for `DUPLICATE_IDLE_MS` while the one used is open — never one still opening (the
+ *     other end may be about to use it);
+ *   - `room` true (one more connection is about to be made): enough more to leave room for it under
+ *     `max` — duplicates first, least recently used first, then every connection of the least
+ *     recently used nodes.
+ * Pure (the transport applies it); the unit tests drive it directly.
+ */
+export function linksToClose<L extends LinkView>(links: readonly L[], self: NodeId, max: number, nowMs: number, room: boolean): L[] {
+  const close = new Set<L>();
+  const byNode = new Map<NodeId, L[]>();
+  for (const link of links) byNode.set(link.node, [...(byNode.get(link.node) ?? []), link]);
+  const duplicates: L[] = [];
+  for (const list of byNode.values()) {
+    if (list.length < 2) continue;
+    const used = linkToUse(list, self)!;
+    for (const d of list) {
+      if (d === used) continue;
+      duplicates.push(d);
+      if (d.open && used.open && nowMs - d.lastUsedMs >= DUPLICATE_IDLE_MS) close.add(d);
+    }
+  }
+  if (room) {
+    let excess = links.length - close.size - (max - 1);
+    for (const d of [...duplicates].sort((a, b) => a.lastUsedMs - b.lastUsedMs)) {
+      if (excess <= 0) break;
+      if (!close.has(d)) {
+        close.add(d);
+        excess--;
+      }
+    }
+    const lastUse = (list: L[]): number => Math.max(...list.map((l) => l.lastUsedMs));
+    for (const [, list] of [...byNode].sort((a, b) => lastUse(a[1]) - lastUse(b[1]))) {
+      if (excess <= 0) break;
+      for (const link of list) {
+        if (close.has(link)) continue;
+        close.add(link);
+        excess--;
+      }
+    }
+  }
+  return [...close];
+}
