@@ -52,10 +52,10 @@ export function linkToUse<L extends LinkView>(links: readonly L[], self: NodeId)
  *     other end may be about to use it);
  *   - `room` true (one more connection is about to be made): enough more to leave room for it under
  *     `max` — duplicates first, least recently used first, then every connection of the least
- *     recently used nodes.
+ *     recently used nodes, nodes in `keep` (see {@link ringNeighbours}) only when no other is left.
  * Pure (the transport applies it); the unit tests drive it directly.
  */
-export function linksToClose<L extends LinkView>(links: readonly L[], self: NodeId, max: number, nowMs: number, room: boolean): L[] {
+export function linksToClose<L extends LinkView>(links: readonly L[], self: NodeId, max: number, nowMs: number, room: boolean, keep: ReadonlySet<NodeId> = new Set()): L[] {
   const close = new Set<L>();
   const byNode = new Map<NodeId, L[]>();
   for (const link of links) byNode.set(link.node, [...(byNode.get(link.node) ?? []), link]);
@@ -79,7 +79,8 @@ export function linksToClose<L extends LinkView>(links: readonly L[], self: Node
       }
     }
     const lastUse = (list: L[]): number => Math.max(...list.map((l) => l.lastUsedMs));
-    for (const [, list] of [...byNode].sort((a, b) => lastUse(a[1]) - lastUse(b[1]))) {
+    const rank = ([node, list]: [NodeId, L[]]): number => (keep.has(node) ? Number.MAX_SAFE_INTEGER / 2 : 0) + lastUse(list);
+    for (const [, list] of [...byNode].sort((a, b) => rank(a) - rank(b))) {
       if (excess <= 0) break;
       for (const link of list) {
         if (close.has(link)) continue;
@@ -89,4 +90,24 @@ export function linksToClose<L extends LinkView>(links: readonly L[], self: Node
     }
   }
   return [...close];
+}
+
+/**
+ * The nodes whose connections this node keeps open whatever the cap: its successor and predecessor
+ * among `members` (this node included) sorted by id, a ring that every node agrees on. Below a full
+ * mesh, least-recently-used eviction alone lets the graph of connections fall apart into pieces that
+ * cannot signal to each other once the signaling server is gone (seen with six tabs and a cap of 3:
+ * two-tab browsers ended up talking only to themselves). With every node holding its two ring
+ * neighbours, the connections always contain a ring, so a relayed offer can reach every member, and
+ * one failed node leaves a path. Both ends of a ring connection keep it, so neither evicts it.
+ * @param members ids of the members to span (those not known to be unreachable); `self` may be absent.
+ * @returns zero, one or two ids, never `self`.
+ */
+export function ringNeighbours(self: NodeId, members: readonly NodeId[]): NodeId[] {
+  const ids = [...new Set([...members, self])].sort();
+  if (ids.length < 2) return [];
+  const at = ids.indexOf(self);
+  const successor = ids[(at + 1) % ids.length]!;
+  const predecessor = ids[(at - 1 + ids.length) % ids.length]!;
+  return successor === predecessor ? [successor] : [successor, predecessor];
 }

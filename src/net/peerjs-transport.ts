@@ -20,36 +20,35 @@
  * - A dropped connection is closed in a task of its own (`closeSoon`): closing one blocks the main
  *   thread until the browser's WebRTC thread has torn it down, so closing several at once would make
  *   one long task.
- * - Messages are MessagePack bytes, cut into frames of at most `FRAME_PAYLOAD_BYTES` (Chrome refuses
- *   data-channel messages over 256 KiB) and sent over a reliable, ordered channel with PeerJS's `raw`
- *   serialization. Frame layout (big-endian):
- *
- *     ┌──────────────┬──────────────┬──────────────────────────┐
- *     │ u32 total    │ u32 offset   │ payload (≤ 64 KiB)       │
- *     └──────────────┴──────────────┴──────────────────────────┘
- *
- *   A receiver reassembles one message at a time per connection (frames of a message are contiguous
- *   on an ordered channel) and refuses a total over `MAX_MESSAGE_BYTES` before allocating it.
+ * - Messages are MessagePack bytes in frames (framing.ts) on a reliable, ordered channel with PeerJS's
+ *   `raw` serialization. Signals relayed for other nodes share the channel: a decoded message of type
+ *   `signal-relay` goes to the signaling router, never to the core.
+ * - Connection setup is signalled by the {@link SignalingRouter} (same browser, relay through the
+ *   cluster, or the server), so the transport works whether or not the signaling server is up. A
+ *   connection to a node no path can reach is not even started: its messages are dropped at once and
+ *   the node reported unreachable.
  * - PeerJS reports errors as events with string types; they are translated here, and only here.
- *
- * Node ids map to PeerJS ids as `dyn-<cluster>-<node>`, so clusters sharing a signaling server never mix.
  */
 import type { DataConnection, Peer, PeerOptions } from 'peerjs';
 import type { Message } from '../core/messages.js';
 import type { Transport } from '../core/node-core.js';
 import type { NodeId } from '../core/types.js';
-import { PeerUnreachableError } from '../core/errors.js';
 import { decodeMessage, encodeMessage } from './wire.js';
 import { DUPLICATE_IDLE_MS, linksToClose, linkToUse, type LinkView } from './connection-policy.js';
 import { acceptFrame, messagesIn, toFrames } from './framing.js';
 import { nodeIdOfPeer, peerIdOf } from './peer-ids.js';
+import { isRelayEnvelope, type RelayEnvelope } from './relay-signaling.js';
+import { openRoutedPeer } from './routed-peer.js';
+import { SignalingRouter, type SetupPath, type SignalingRouterOptions } from './signaling-router.js';
 
 /** Options of {@link PeerjsTransport.open}. */
 export interface PeerjsTransportOptions {
   cluster: string;
   nodeId: NodeId;
-  /** PeerJS client options reaching the signaling server (host, port, path, secure). */
-  peerOptions: PeerOptions;
+  /** PeerJS client options reaching the signaling server (host, port, path, secure); none: no server. */
+  peerOptions?: PeerOptions;
+  /** Options of the signaling router besides cluster, node and server (callbacks, hop limit). */
+  signaling?: Omit<SignalingRouterOptions, 'cluster' | 'self' | 'server' | 'onNoAnswer'>;
   /** Most open connections (default 24). */
   maxConnections?: number;
   /** Most connections this node opened that are being set up at once (default 6); more wait their turn. */
@@ -60,8 +59,6 @@ export interface PeerjsTransportOptions {
    * closed tab is reported at once by the signaling server (`peer-unavailable`), not by this timeout.
    */
   connectTimeoutMs?: number;
-  /** How long to keep retrying when the signaling server still holds this id (a reload), in ms (default 15000). */
-  claimIdTimeoutMs?: number;
 }
 
 /** Counters of the transport. */
@@ -108,6 +105,8 @@ export interface LinkState {
   ageMs: number;
   /** Since the last send or receive on it, ms. */
   idleMs: number;
+  /** How it was set up (the path of its signaling), once known. */
+  setup?: SetupPath;
 }
 
 /** Connection setup times kept for {@link TransportStats.setupMs}. */
@@ -132,6 +131,8 @@ interface Link extends LinkView {
 /** A transport over PeerJS. Create with {@link PeerjsTransport.open}. */
 export class PeerjsTransport implements Transport {
   private readonly links = new Map<NodeId, Link[]>();
+  /** Nodes whose connections the cap evicts last (see {@link keepConnected}). */
+  private keep: ReadonlySet<NodeId> = new Set();
   private onMessage: (from: NodeId, message: unknown) => void = () => undefined;
   private onDrop: (from: NodeId, reason: string) => void = () => undefined;
   private onUnreachable: (node: NodeId) => void = () => undefined;
@@ -169,6 +170,8 @@ export class PeerjsTransport implements Transport {
     readonly cluster: string,
     readonly nodeId: NodeId,
     options: Omit<PeerjsTransportOptions, 'peerOptions'>,
+    /** The signaling router under `peer` (absent for a stand-in peer in unit tests). */
+    readonly signaling?: SignalingRouter,
   ) {
     this.maxConnections = options.maxConnections ?? 24;
     this.maxOpening = options.maxOpening ?? 6;
@@ -176,36 +179,38 @@ export class PeerjsTransport implements Transport {
     peer.on('connection', (conn) => this.accept(conn));
     this.pruneTimer = setInterval(() => this.closeLinks(false), DUPLICATE_IDLE_MS);
     peer.on('error', (error) => this.onPeerError(error));
-    peer.on('disconnected', () => {
-      // Lost the signaling server: data channels keep working; reconnect for new connections.
-      if (!this.closed && !peer.destroyed) setTimeout(() => !this.closed && !peer.destroyed && peer.reconnect(), 1000);
+    signaling?.attachRelay({
+      neighbours: () => this.connectedNodes(),
+      sendTo: (node, envelope) => this.sendIfOpen(node, envelope),
     });
   }
 
   /**
-   * Registers this node with the signaling server under its PeerJS id and resolves once it is reachable.
-   * While the server still holds the id (a reloaded tab whose old socket has not closed yet) it retries
-   * until `claimIdTimeoutMs`.
-   * @throws PeerUnreachableError when the signaling server cannot be reached or the id stays taken.
+   * Makes this node's PeerJS peer, signalled through a {@link SignalingRouter}, and the transport over
+   * it. Resolves without waiting for the signaling server: the router registers with it in the
+   * background (retrying with backoff), and tabs of this browser and the cluster's members are reached
+   * without it.
+   * @throws the PeerJS error when the peer cannot be made (no WebRTC in this browser).
    */
   static async open(options: PeerjsTransportOptions): Promise<PeerjsTransport> {
-    const { default: PeerClass } = await import('peerjs');
-    const peerId = peerIdOf(options.cluster, options.nodeId);
-    const deadline = Date.now() + (options.claimIdTimeoutMs ?? 15_000);
-    for (;;) {
-      const peer = new PeerClass(peerId, { debug: 0, config: { iceServers: [] }, ...options.peerOptions });
-      const outcome = await new Promise<'open' | 'taken' | Error>((resolve) => {
-        peer.once('open', () => resolve('open'));
-        peer.once('error', (error) => resolve(error.type === 'unavailable-id' ? 'taken' : error));
-      });
-      if (outcome === 'open') return PeerjsTransport.fromPeer(peer, options);
-      peer.destroy();
-      if (outcome !== 'taken' || Date.now() > deadline) {
-        throw new PeerUnreachableError(
-          outcome === 'taken' ? `the signaling server still holds id ${peerId}` : `cannot reach the signaling server: ${outcome.message}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+    let transport: PeerjsTransport | undefined;
+    const peerOptions = options.peerOptions;
+    const router = new SignalingRouter({
+      ...options.signaling,
+      cluster: options.cluster,
+      self: options.nodeId,
+      ...(peerOptions?.host !== undefined
+        ? { server: { host: peerOptions.host, port: peerOptions.port ?? 443, path: peerOptions.path ?? '/', secure: peerOptions.secure ?? true } }
+        : {}),
+      onNoAnswer: (node, connectionId) => transport?.giveUp(node, connectionId),
+    });
+    try {
+      const peer = await openRoutedPeer(peerIdOf(options.cluster, options.nodeId), { debug: 0, config: { iceServers: [] }, ...peerOptions }, router);
+      transport = new PeerjsTransport(peer, options.cluster, options.nodeId, options, router);
+      return transport;
+    } catch (error) {
+      router.close();
+      throw error;
     }
   }
 
@@ -263,6 +268,40 @@ export class PeerjsTransport implements Transport {
     this.sendFrames(to, toFrames(bytes));
   }
 
+  /** Writes a relay envelope on an open connection to `node` (never opens one); false when there is none. */
+  private sendIfOpen(node: NodeId, envelope: RelayEnvelope): boolean {
+    if (this.closed || this.offline) return false;
+    const link = this.bestLink(node);
+    if (link === undefined || !link.open || link.superseded) return false;
+    link.lastUsedMs = Date.now();
+    this.write(link, toFrames(encodeMessage(envelope as unknown as Message)));
+    return true;
+  }
+
+  /** The signaling router got no answer to the offer of `connectionId`: drop that connection if it has not opened. */
+  private giveUp(node: NodeId, connectionId: string): void {
+    for (const link of [...(this.links.get(node) ?? [])]) {
+      if (link.open || link.conn?.connectionId !== connectionId) continue;
+      this.countFailure('connect:no-answer');
+      this.dropLink(link);
+    }
+  }
+
+  private countFailure(type: string): void {
+    this.counters.connectFailures++;
+    this.counters.errors[type] = (this.counters.errors[type] ?? 0) + 1;
+  }
+
+  /**
+   * Keeps connections to `nodes` open whatever the cap (see `ringNeighbours`): opens one to each that
+   * has none, and the cap evicts them only when nothing else is left to close.
+   */
+  keepConnected(nodes: readonly NodeId[]): void {
+    this.keep = new Set(nodes);
+    if (this.closed || this.offline) return;
+    for (const node of nodes) if (node !== this.nodeId && !this.links.has(node)) this.connect(node);
+  }
+
   /** Nodes with an open connection. */
   connectedNodes(): NodeId[] {
     return [...this.links].filter(([, links]) => links.some((l) => l.open)).map(([node]) => node);
@@ -289,6 +328,7 @@ export class PeerjsTransport implements Transport {
       queuedFrames: l.queue.length,
       ageMs: nowMs - l.createdMs,
       idleMs: nowMs - l.lastUsedMs,
+      ...(l.conn !== undefined && this.signaling?.setupOf(l.conn.connectionId) !== undefined ? { setup: this.signaling.setupOf(l.conn.connectionId)! } : {}),
     }));
   }
 
@@ -302,6 +342,7 @@ export class PeerjsTransport implements Transport {
     this.closeTimer = undefined;
     this.closing.length = 0;
     this.peer.destroy();
+    this.signaling?.close();
   }
 
   private sendFrames(to: NodeId, frames: Uint8Array[]): void {
@@ -373,6 +414,15 @@ export class PeerjsTransport implements Transport {
    * handoff between them never finished).
    */
   private start(link: Link): void {
+    if (this.signaling !== undefined && !this.signaling.canReach(link.node)) {
+      // No tab of this browser, no open connection to relay through, no server: starting a
+      // connection (an RTCPeerConnection, costly to make and to close) could not even send its offer.
+      this.countFailure('connect:no-path');
+      this.dropLink(link);
+      const node = link.node;
+      setTimeout(() => !this.closed && this.onUnreachable(node), 0);
+      return;
+    }
     let conn: DataConnection | undefined;
     let failure = 'peer-disconnected';
     try {
@@ -381,9 +431,7 @@ export class PeerjsTransport implements Transport {
       failure = error instanceof Error ? error.name : 'unknown';
     }
     if (conn === undefined) {
-      this.counters.connectFailures++;
-      const type = `connect:${failure}`;
-      this.counters.errors[type] = (this.counters.errors[type] ?? 0) + 1;
+      this.countFailure(`connect:${failure}`);
       this.dropLink(link);
       return;
     }
@@ -443,6 +491,7 @@ export class PeerjsTransport implements Transport {
       if (link.dropped) return;
       link.open = true;
       this.counters.connectionsOpened++;
+      this.signaling?.connectionOpened(conn.connectionId);
       this.setupSamples[this.counters.connectionsOpened % SETUP_SAMPLES] = Date.now() - link.createdMs;
       this.setupSorted = undefined;
       if (link.openTimer) clearTimeout(link.openTimer);
@@ -489,12 +538,16 @@ export class PeerjsTransport implements Transport {
       this.onDrop(link.node, `decoding: ${(error as Error).message}`);
       return;
     }
+    if (isRelayEnvelope(message)) {
+      this.signaling?.receiveRelay(link.node, message);
+      return;
+    }
     this.onMessage(link.node, message);
   }
 
   /** Closes idle duplicates, and with `room`, what must go to make room for one more connection (see {@link linksToClose}). */
   private closeLinks(room: boolean): void {
-    const closing = linksToClose([...this.links.values()].flat(), this.nodeId, this.maxConnections, Date.now(), room);
+    const closing = linksToClose([...this.links.values()].flat(), this.nodeId, this.maxConnections, Date.now(), room, this.keep);
     for (const link of closing) {
       const kept = (this.links.get(link.node) ?? []).some((l) => l !== link && !closing.includes(l));
       if (kept) this.counters.duplicatesClosed++;

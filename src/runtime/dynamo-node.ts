@@ -30,6 +30,9 @@ import { MerkleWorkerError, WorkerMerkleService, type MerkleWorkerStats } from '
 import type { NodeId, Store } from '../core/types.js';
 import { PeerjsTransport, type LinkState, type TransportStats } from '../net/peerjs-transport.js';
 import { nodeIdOfPeer } from '../net/peer-ids.js';
+import { ringNeighbours } from '../net/connection-policy.js';
+import type { ServerStatus } from '../net/server-signaling.js';
+import type { SetupPath, SignalingPath, SignalingStats } from '../net/signaling-router.js';
 import { IdbStore } from '../storage/idb-store.js';
 import { MemoryStore } from '../storage/memory-store.js';
 import { claimIdentity, databaseName, type NodeIdentity } from './identity.js';
@@ -37,6 +40,16 @@ import { claimIdentity, databaseName, type NodeIdentity } from './identity.js';
 export { databaseName };
 
 export type { GetOptions, GetResult, NodeEvent, PutOptions, PutResult, MemberRecord, NodeStats, TransportStats, MerkleWorkerStats };
+export type { ServerStatus, SetupPath, SignalingPath, SignalingStats };
+
+/** What {@link DynamoNode.signalingStatus} reports: how this node finds and reaches the others. */
+export interface SignalingStatus extends SignalingStats {
+  /**
+   * True while this node knows no other member and has no connection: it waits for a first contact
+   * (the signaling server, or another tab of this cluster in this browser).
+   */
+  waitingForFirstContact: boolean;
+}
 
 /** What {@link DynamoNode.merkleTrees} reports of a node's Merkle trees (paper §4.7). */
 export interface MerkleTreesView {
@@ -96,8 +109,16 @@ export interface DynamoNodeOptions {
   adoptClosedNodes?: boolean;
 }
 
-/** Events of a node: the core's, plus `seeds` when bootstrap seeds were fetched. */
-export type DynamoEvent = NodeEvent | { type: 'seeds'; seeds: NodeId[] } | { type: 'connectivity'; connected: boolean };
+/**
+ * Events of a node: the core's, plus `seeds` when bootstrap seeds were found (server listing or tabs of
+ * this browser), `connectivity` for disconnect/reconnect, and `signaling` when the signaling server's
+ * state changes.
+ */
+export type DynamoEvent =
+  | NodeEvent
+  | { type: 'seeds'; seeds: NodeId[] }
+  | { type: 'connectivity'; connected: boolean }
+  | { type: 'signaling'; server: ServerStatus };
 type Listener<T extends DynamoEvent['type']> = (event: Extract<DynamoEvent, { type: T }>) => void;
 
 const CLUSTER_NAME = /^[a-z0-9]+(-[a-z0-9]+)*$/;
@@ -109,6 +130,7 @@ export class DynamoNode {
   private worker: Worker | undefined;
   private readonly lifecycle = new AbortController();
   private seedTimer: ReturnType<typeof setInterval> | undefined;
+  private keepTimer: ReturnType<typeof setInterval> | undefined;
   private closed = false;
 
   private constructor(
@@ -124,9 +146,12 @@ export class DynamoNode {
 
   /**
    * Starts this tab's node: claims its identity (kept across reloads, never shared with a duplicated
-   * tab), opens its database, registers with the signaling server, fetches seeds and starts gossip.
+   * tab), opens its database, starts from its stored state (members, ring, data, hints) and starts
+   * gossip. It does not wait for the signaling server: the server is contacted in the background and
+   * retried with backoff, tabs of this browser are found over BroadcastChannel, and members are reached
+   * through the cluster (DESIGN.md §3 "Signaling paths"). See {@link signalingStatus}.
    * @throws InvalidOptionError for a bad cluster name or N/R/W/Q; IdentityLockedError; StorageError;
-   *   PeerUnreachableError when the signaling server cannot be reached.
+   *   an error from PeerJS when this browser has no WebRTC.
    */
   static async start(options: DynamoNodeOptions): Promise<DynamoNode> {
     const cluster = options.cluster ?? 'default';
@@ -211,6 +236,19 @@ export class DynamoNode {
         nodeId,
         maxConnections,
         peerOptions: { host: options.signaling.host, port: options.signaling.port, path: options.signaling.path, secure: options.signaling.secure },
+        signaling: {
+          // A tab of this cluster in this browser: a seed that needs no server (DESIGN.md §3).
+          onPresent: (peer) => {
+            core.addSeeds([peer]);
+            if (node) node.dispatch({ type: 'seeds', seeds: [peer] });
+          },
+          onServerState: (server) => {
+            if (!node) return;
+            node.dispatch({ type: 'signaling', server });
+            // Back in touch with the server: look for nodes this one has not met yet.
+            if (server.state === 'open') void node.refreshSeeds();
+          },
+        },
       });
       const t = transport;
       t.listen(
@@ -222,11 +260,15 @@ export class DynamoNode {
       node = new DynamoNode(nodeId, cluster, core, t, store, identity, options.signaling, merkle);
       for (const event of events) node.dispatch(event);
       node.startClock(options.tickIntervalMs ?? 100);
-      await node.refreshSeeds();
+      // Tabs of this browser heard before the node existed.
+      core.addSeeds(t.signaling?.sameBrowserNodes() ?? []);
+      // Not awaited: a node starts from its stored state whether or not the server answers.
+      void node.refreshSeeds();
       // A node alone keeps looking for others (tabs opened later find it, but it may have started first).
       node.seedTimer = setInterval(() => {
         if (core.members().length <= 1) void node?.refreshSeeds();
       }, 3000);
+      node.keepTimer = setInterval(() => node?.keepRingConnections(), 1000);
       return node;
     } catch (error) {
       transport?.close();
@@ -294,6 +336,30 @@ export class DynamoNode {
    */
   connections(node?: NodeId): LinkState[] {
     return this.transport.linkStates(node);
+  }
+
+  /**
+   * How this node signals: the signaling server's state (`connecting`, `open`, `unreachable`, `id-taken`,
+   * with failures and the next retry), tabs of this browser, offers and connection setups per path
+   * (`same-browser`, `relay`, `server`; in all and in the last minute), relay counters, and whether it
+   * waits for a first contact. DESIGN.md §3 "Signaling paths".
+   */
+  signalingStatus(): SignalingStatus {
+    const stats = this.transport.signaling?.stats() ?? {
+      server: { state: 'none' as const },
+      sameBrowserNodes: [],
+      offersSent: { 'same-browser': 0, relay: 0, server: 0 },
+      offersReceived: { 'same-browser': 0, relay: 0, server: 0 },
+      setups: { 'same-browser': 0, relay: 0, server: 0 },
+      setupsLastMinute: { 'same-browser': 0, relay: 0, server: 0 },
+      signalsSent: { 'same-browser': 0, relay: 0, server: 0 },
+      signalsReceived: { 'same-browser': 0, relay: 0, server: 0 },
+      noPath: 0,
+      answerTimeouts: 0,
+      malformed: 0,
+      relay: { sent: 0, delivered: 0, forwarded: 0, dropped: { malformed: 0, duplicate: 0, 'hop-limit': 0, 'no-route': 0, loop: 0 } },
+    };
+    return { ...stats, waitingForFirstContact: this.core.members().length <= 1 && this.transport.connectedNodes().length === 0 };
   }
 
   /** Counters of the core and the transport. */
@@ -455,6 +521,7 @@ export class DynamoNode {
     this.closed = true;
     clearInterval(this.timer);
     clearInterval(this.seedTimer);
+    clearInterval(this.keepTimer);
     this.worker?.terminate();
     this.lifecycle.abort();
     this.core.stop();
@@ -489,13 +556,26 @@ export class DynamoNode {
       };
       document.addEventListener('resume', wake, { signal: this.lifecycle.signal });
       document.addEventListener('visibilitychange', () => document.visibilityState === 'visible' && wake(), { signal: this.lifecycle.signal });
+      // The browser is online again: try the signaling server now rather than at its next retry.
+      window.addEventListener('online', () => this.transport.signaling?.retryServer(), { signal: this.lifecycle.signal });
     }
+  }
+
+  /**
+   * Keeps connections open to this node's ring neighbours among the members it does not see as
+   * unreachable (see `ringNeighbours`), so that the connections of the cluster stay one piece through
+   * which any member can signal to any other without the server.
+   */
+  private keepRingConnections(): void {
+    const unreachable = new Set(this.core.peerHealth().filter((h) => h.status === 'unreachable').map((h) => h.id));
+    const members = this.core.members().map((m) => m.id).filter((id) => !unreachable.has(id));
+    this.transport.keepConnected(ringNeighbours(this.id, members));
   }
 
   /** Fetches the signaling server's peer listing and hands this cluster's nodes to the core as seeds (paper §4.8.2). */
   private async refreshSeeds(): Promise<void> {
     try {
-      const response = await fetch(this.signaling.peersUrl, { cache: 'no-store' });
+      const response = await fetch(this.signaling.peersUrl, { cache: 'no-store', signal: AbortSignal.timeout(5000) });
       if (!response.ok) return;
       const listing: unknown = await response.json();
       if (!Array.isArray(listing)) return;

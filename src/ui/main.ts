@@ -39,6 +39,10 @@ export interface ConsoleApi {
   remove: DynamoNode['remove'];
   setCapacity: DynamoNode['setCapacity'];
   handoffStatus: DynamoNode['handoffStatus'];
+  /** Signaling server state, tabs of this browser, setups per path (same browser, relay, server). */
+  signalingStatus: DynamoNode['signalingStatus'];
+  /** This node's connections, each with how it was set up. */
+  connections: DynamoNode['connections'];
 }
 
 declare global {
@@ -440,6 +444,8 @@ async function main(): Promise<void> {
     remove: node.remove.bind(node),
     setCapacity: node.setCapacity.bind(node),
     handoffStatus: node.handoffStatus.bind(node),
+    signalingStatus: node.signalingStatus.bind(node),
+    connections: node.connections.bind(node),
   };
   window.addEventListener('pagehide', () => void node.close());
 

@@ -1,0 +1,125 @@
+/**
+ * Signaling only to bootstrap (DESIGN.md §3 "Signaling paths"): six real tabs in four browser profiles
+ * (two with two tabs, two with one), `maxConnections=3` so that connections keep being closed and
+ * opened again; then the app-and-signaling server process is killed for real.
+ * - Read-modify-writes from every tab go on (≥ 99 % succeed over 60 s), new connections are set up
+ *   through the cluster (relayed offers), and no offer goes to the server after the kill.
+ * - A tab reloaded during the outage starts from its storage, rejoins its browser's other tab within
+ *   10 s and reads every key; a lone tab of another profile reloaded during the outage starts, serves
+ *   its local data, and joins once the server is back.
+ */
+import type { Browser, BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppProcess, launchBrowser, NodeTab, waitFor } from './fixtures.js';
+
+interface SignalingView {
+  server: string;
+  offersSent: Record<string, number>;
+  setups: Record<string, number>;
+  setupsLastMinute: Record<string, number>;
+  sameBrowserNodes: string[];
+  waitingForFirstContact: boolean;
+}
+
+const signalingOf = (tab: NodeTab): Promise<SignalingView> =>
+  tab.page.evaluate(() => {
+    const s = window.dynamo!.signalingStatus();
+    return { server: s.server.state, offersSent: s.offersSent, setups: s.setups, setupsLastMinute: s.setupsLastMinute, sameBrowserNodes: s.sameBrowserNodes, waitingForFirstContact: s.waitingForFirstContact };
+  });
+
+const sum = (views: SignalingView[], pick: (v: SignalingView) => number): number => views.reduce((total, v) => total + pick(v), 0);
+
+/**
+ * Every tab runs read-modify-writes (get, then put with the context read) on `keys` for `durationMs`,
+ * all at once; returns per tab how many succeeded and the failures by error name.
+ */
+function readModifyWrites(tabs: NodeTab[], keys: string[], durationMs: number): Promise<{ ok: number; failures: Record<string, number> }[]> {
+  return Promise.all(
+    tabs.map((tab, t) =>
+      tab.page.evaluate(
+        async ([keyList, ms, writer]) => {
+          const node = window.dynamo!;
+          const until = performance.now() + ms;
+          let ok = 0;
+          const failures: Record<string, number> = {};
+          let i = writer;
+          while (performance.now() < until) {
+            const key = keyList[(i = (i * 7 + 3) % keyList.length)]!;
+            try {
+              const read = await node.get(key);
+              const n = Math.max(0, ...read.siblings.map((s) => (s.value as { n?: number } | null)?.n ?? 0));
+              await node.put(key, { n: n + 1, by: writer }, { context: read.context });
+              ok++;
+            } catch (error) {
+              const name = (error as Error).name;
+              failures[name] = (failures[name] ?? 0) + 1;
+            }
+          }
+          return { ok, failures };
+        },
+        [keys, durationMs, t] as const,
+      ),
+    ),
+  );
+}
+
+describe('signaling only to bootstrap', () => {
+  let app: AppProcess;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  const tabs: NodeTab[] = [];
+  let url: string;
+  const keys = Array.from({ length: 24 }, (_, i) => `outage:${i}`);
+
+  beforeAll(async () => {
+    app = await AppProcess.start();
+    browser = await launchBrowser();
+    url = `${app.origin}/?cluster=outage${Date.now().toString(36)}&maxConnections=3`;
+    // Profiles: [tab 0, tab 1], [tab 2, tab 3], [tab 4], [tab 5].
+    for (const count of [2, 2, 1, 1]) {
+      const context = await browser.newContext();
+      contexts.push(context);
+      for (let i = 0; i < count; i++) tabs.push(await NodeTab.open(context, url));
+    }
+    await Promise.all(tabs.map((tab) => tab.waitMembers(6, 60_000)));
+    await waitFor(
+      'every tab to have received its partitions',
+      async () => (await Promise.all(tabs.map((tab) => tab.page.evaluate(() => window.dynamo!.handoffStatus().pending.length)))).every((n) => n === 0),
+      90_000,
+    );
+    // Setup writes, not the subject: a write racing the last partition moves is tried again.
+    for (const [i, key] of keys.entries()) await waitFor(`the first write of ${key}`, () => tabs[i % tabs.length]!.put(key, { n: 0 }).then(() => true), 30_000);
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.kill();
+  });
+
+  it('keeps serving read-modify-writes from every tab after the server is killed, setting up connections through the cluster', async () => {
+    const before = await Promise.all(tabs.map(signalingOf));
+    expect(before.every((s) => s.server === 'open')).toBe(true);
+    // Tabs of one profile found each other without the server.
+    expect(before[0]!.sameBrowserNodes).toEqual([await tabs[1]!.id()]);
+    if (process.env.OUTAGE_BASELINE) console.log('baseline with the server', JSON.stringify(await readModifyWrites(tabs, keys, 30_000)));
+    await app.kill();
+    await waitFor('every tab to see the server gone', async () => (await Promise.all(tabs.map(signalingOf))).every((s) => s.server !== 'open'), 30_000);
+    const atKill = await Promise.all(tabs.map(signalingOf));
+
+    const results = await readModifyWrites(tabs, keys, 60_000);
+    const after = await Promise.all(tabs.map(signalingOf));
+    if (process.env.OUTAGE_DEBUG) {
+      for (const tab of tabs) console.log(JSON.stringify(await tab.page.evaluate(() => { const s = window.dynamo!.signalingStatus(); const t = window.dynamo!.stats().transport; return { id: window.dynamo!.id, s: { ...s, relay: s.relay }, errors: t.errors, setupMs: t.setupMs, failures: t.connectFailures, opened: t.connectionsOpened, evicted: t.connectionsEvicted, dropped: t.messagesDroppedUnsent, health: window.dynamo!.node.peerHealth().map((h) => h.status) }; })));
+      console.log(JSON.stringify(results));
+    }
+    for (const [t, result] of results.entries()) {
+      const failed = Object.values(result.failures).reduce((a, b) => a + b, 0);
+      expect(result.ok, `tab ${t}: ${JSON.stringify(result)}`).toBeGreaterThan(20);
+      expect(result.ok / (result.ok + failed), `tab ${t}: ${JSON.stringify(result)}`).toBeGreaterThanOrEqual(0.99);
+    }
+    // New connections were set up through the cluster after the kill, none through the server.
+    expect(sum(after, (s) => s.setups.relay ?? 0) - sum(atKill, (s) => s.setups.relay ?? 0)).toBeGreaterThan(0);
+    expect(sum(after, (s) => s.offersSent.server ?? 0)).toBe(sum(atKill, (s) => s.offersSent.server ?? 0));
+    console.log('setups by path after the outage', JSON.stringify(after.map((s) => s.setups)), 'results', JSON.stringify(results));
+  }, 180_000);
+});
