@@ -6,7 +6,9 @@
  * BROWSER-FACTS.md: WebRTC over loopback needs --allow-loopback-in-peer-connection and
  * --use-fake-ui-for-media-stream; the background-networking flags keep Chromium off the network.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -239,4 +241,59 @@ export function useCluster(name: string, count: number, options: { query?: strin
     await fixture.server?.close();
   });
   return fixture;
+}
+
+/**
+ * The built app and its signaling server as a real process of its own (`vite preview`, as `npm run
+ * preview` runs it), so that a test can kill it — an outage as users meet it — and start it again on
+ * the same port.
+ */
+export class AppProcess {
+  private child: ChildProcess | undefined;
+
+  private constructor(readonly port: number) {}
+
+  get origin(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the server on a free port and waits until it answers. */
+  static async start(): Promise<AppProcess> {
+    const port = await freePort();
+    const app = new AppProcess(port);
+    await app.restart();
+    return app;
+  }
+
+  /** Starts the server (again) on its port and waits until it serves the page. */
+  async restart(): Promise<void> {
+    if (this.child !== undefined) throw new Error('the app process is running already');
+    if (!existsSync(path.join(REPO, 'dist', 'index.html'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+    this.child = spawn(path.join(REPO, 'node_modules', '.bin', 'vite'), ['preview', '--host', '127.0.0.1', '--port', String(this.port), '--strictPort'], {
+      cwd: REPO,
+      stdio: 'ignore',
+    });
+    await waitFor(`the app process on port ${this.port}`, async () => (await fetch(`${this.origin}/`).catch(() => undefined))?.ok === true, 30_000);
+  }
+
+  /** Kills the process (SIGKILL: no goodbye to any client) and waits until it is gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child === undefined) return;
+    this.child = undefined;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
