@@ -17,6 +17,7 @@ import { ActivityLog } from './explorer/activity-log.js';
 import { patchIfChanged, setText } from './explorer/patch.js';
 import { NotesService } from './notes/notes-service.js';
 import { NotesView } from './notes/notes-view.js';
+import { startAppUpdates } from './app-update.js';
 import './style.css';
 
 /** The console API: the node's public methods, bound, plus its id. */
@@ -539,3 +540,6 @@ main().catch((error: unknown) => {
   }
   console.error(err);
 });
+
+// The service worker (the app opens offline) and the update notice, whether or not the node starts.
+startAppUpdates();

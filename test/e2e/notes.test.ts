@@ -5,52 +5,14 @@
  * everywhere with every typed line kept; an edit concurrent with a delete is a conflict too; a note
  * holding an XSS payload renders as text and runs nothing, under the page's Content-Security-Policy.
  */
-import type { Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NodeTab, useCluster, waitFor } from './fixtures.js';
+import { createNote, editNote, noteState, openNote } from './notes-pages.js';
 
 declare global {
   interface Window {
     xssRan?: string;
   }
-}
-
-/** The note's state as the tab's notes service holds it. */
-function noteState(tab: NodeTab, id: string): Promise<{ sync: string; titles: string[]; bodies: string[]; deletions: number; deleted: boolean } | undefined> {
-  return tab.page.evaluate((noteId) => {
-    const note = window.dynamoNotes!.note(noteId);
-    return note && { sync: note.sync, titles: note.versions.map((v) => v.title), bodies: note.versions.map((v) => v.body), deletions: note.deletions.length, deleted: note.deleted };
-  }, id);
-}
-
-/** Creates a note through the page (New note, type, Save) and returns its id from the URL. */
-async function createNote(page: Page, title: string, body: string): Promise<string> {
-  await page.getByRole('button', { name: 'New note' }).click();
-  await waitFor('an empty editor for the new note', async () => (await page.locator('#note-heading').textContent()) === 'New note' && (await page.locator('#note-title').inputValue()) === '');
-  await page.getByLabel('Title', { exact: true }).first().fill(title);
-  await page.getByLabel('Text', { exact: true }).first().fill(body);
-  await page.getByRole('button', { name: 'Save', exact: true }).click();
-  try {
-    return await waitFor('the new note’s id in the URL', async () => {
-      const id = await page.evaluate(() => /^#\/notes\/([a-z0-9]+)$/.exec(location.hash)?.[1]);
-      return id !== 'new' && id;
-    });
-  } catch (error) {
-    throw new Error(`${(error as Error).message}; the page says: “${await page.locator('#note-error').textContent()}” / “${await page.locator('#note-state').textContent()}”`, { cause: error });
-  }
-}
-
-async function openNote(page: Page, id: string): Promise<void> {
-  await page.evaluate((noteId) => (location.hash = `#/notes/${noteId}`), id);
-  await waitFor(
-    'the note in the editor',
-    async () => (await page.locator(`#notes-view[data-selected="${id}"]`).count()) === 1 && ((await page.locator('#note-form').isVisible()) || (await page.locator('#conflict').isVisible())),
-  );
-}
-
-async function editNote(page: Page, body: string): Promise<void> {
-  await page.locator('#note-body').fill(body);
-  await page.getByRole('button', { name: 'Save', exact: true }).click();
 }
 
 describe('notes demo', () => {

@@ -15,8 +15,13 @@
  * Conflicts. Siblings are shown side by side; a three-way merge against their common ancestor is
  * proposed ({@link proposeMerge}); saving writes with the context of every sibling, so they collapse on
  * every replica. A delete concurrent with an edit is a sibling like any other.
+ * Offline. Every state of a note read or written here also goes to this browser's cache of notes seen
+ * ({@link NotesSeenCache}: IndexedDB, shared by all tabs of the browser, not per node). The page starts
+ * by listing that cache (each note marked `cached` until the cluster is read for it), so a page opened
+ * offline, or without a read quorum, lists every note this browser has seen and edits them on the
+ * cached context; the edits go to the outbox like any other.
  */
-import { QuorumNotReachedError } from '../../core/errors.js';
+import { NoReplicasError, QuorumNotReachedError } from '../../core/errors.js';
 import type { DynamoEvent, DynamoNode, GetResult, PutResult } from '../../runtime/dynamo-node.js';
 import {
   commonAncestor,
@@ -33,6 +38,9 @@ import {
   type NoteRevision,
   type NoteValue,
 } from './note-model.js';
+import { isBehind, NotesSeenCache, type DeletedVersion, type NotesSeenStore, type SeenNote } from './notes-seen-cache.js';
+
+export type { DeletedVersion } from './notes-seen-cache.js';
 
 /** The part of a node the notes need (the public API of {@link DynamoNode}). */
 export type NotesNode = Pick<DynamoNode, 'id' | 'cluster' | 'get' | 'put' | 'delete' | 'preferenceList' | 'peerHealth' | 'config' | 'on' | 'connected' | 'disconnect' | 'reconnect'>;
@@ -45,12 +53,6 @@ export type SyncState =
   | 'local'
   /** Concurrent versions (siblings) wait for the user to merge them. */
   | 'conflict';
-
-/** A deleted sibling: who deleted the note, and when. */
-export interface DeletedVersion {
-  by: string;
-  atMs: number;
-}
 
 /** One note as this tab knows it. */
 export interface NoteState {
@@ -66,6 +68,12 @@ export interface NoteState {
   sync: SyncState;
   /** True when the note is deleted (no live version, no conflict). */
   deleted: boolean;
+  /**
+   * True while this state comes from this browser's cache of notes seen (the cluster has not been read
+   * for the note since the page opened: offline, no read quorum, or not yet); `seenAtMs` says when.
+   */
+  cached: boolean;
+  seenAtMs?: number;
 }
 
 /** An edit waiting in the outbox until a write quorum has it. */
@@ -103,6 +111,8 @@ export class NotesService {
     private readonly node: NotesNode,
     private readonly storage: Pick<Storage, 'getItem' | 'setItem'> = localStorage,
     private readonly now: () => number = Date.now,
+    /** This browser's cache of notes seen (none where IndexedDB is missing). */
+    private readonly seen: NotesSeenStore | undefined = typeof indexedDB === 'undefined' ? undefined : new NotesSeenCache(node.cluster),
   ) {
     this.outbox = new Map(Object.entries(this.load<Record<string, OutboxEntry>>('outbox') ?? {}));
     this.revisions = new Map(Object.entries(this.load<Record<string, { title: string; body: string }>>('revisions') ?? {}));
@@ -128,10 +138,12 @@ export class NotesService {
   }
 
   /**
-   * Reads the index and every note, then keeps them fresh: on events, and with a read every 5 s while
-   * the notes are on screen ({@link setVisible}) or edits wait in the outbox.
+   * Lists the notes this browser has seen (its cache), then reads the index and every note, then keeps
+   * them fresh: on events, and with a read every 5 s while the notes are on screen ({@link setVisible})
+   * or edits wait in the outbox.
    */
   async start(): Promise<void> {
+    await this.loadSeen();
     await this.refreshAll();
     this.periodic = setInterval(() => {
       if (this.visible || this.outbox.size > 0) void this.refreshAll();
@@ -150,6 +162,7 @@ export class NotesService {
     clearTimeout(this.refreshTimer);
     clearTimeout(this.refreshAllTimer);
     this.unsubscribe();
+    this.seen?.close();
   }
 
   /** Calls `listener` on every change of the list or of a note; returns the unsubscribe function. */
@@ -289,11 +302,14 @@ export class NotesService {
       // Kept in the outbox (and shown as saved on this device); the next sync writes it again. Only
       // a missed quorum is expected; anything else (no ring yet, storage trouble) is also said.
       if (!(error instanceof QuorumNotReachedError)) this.emit({ type: 'error', message: `saved on this device only for now: ${describe(error)}` });
+      this.rememberSeen(this.notes.get(id)!, false);
       return;
     }
     const synced = written.acks >= this.node.config().w;
     if (synced) this.dropFromOutbox(id, value);
-    this.notes.set(id, stateOf(id, value ? [value] : [], value ? [] : [{ by: this.node.id, atMs: this.now() }], 0, written.context, synced ? 'synced' : 'local'));
+    const next = stateOf(id, value ? [value] : [], value ? [] : [{ by: this.node.id, atMs: this.now() }], 0, written.context, synced ? 'synced' : 'local');
+    this.notes.set(id, next);
+    this.rememberSeen(next, synced);
     this.emit({ type: 'note', id });
     // A concurrent edit elsewhere shows up as siblings on the next read.
     if (synced) this.queueRefresh(key);
@@ -320,22 +336,31 @@ export class NotesService {
     try {
       const written = await this.writeKey(NOTES_INDEX_KEY, { kind: 'notes-index', ids: [...this.indexIds].sort() }, this.indexContext, quorum);
       this.indexContext = written.context;
+      this.rememberIndex([...this.indexIds]);
     } catch (error) {
       // The note itself is in the outbox; its sync adds it to the index again.
       if (!(error instanceof QuorumNotReachedError)) this.emit({ type: 'error', message: `the list of notes will be updated later: ${describe(error)}` });
     }
   }
 
-  /** Reads with the cluster's R when it is reachable, else from this node alone. */
-  private async read(key: string): Promise<GetResult> {
+  /**
+   * Reads with the cluster's R when it is reachable, else from this node alone (`quorum` says which).
+   * A node that owns no partitions yet (alone and new, offline) reads as nothing there.
+   */
+  private async read(key: string): Promise<GetResult & { quorum: boolean }> {
     if (this.canReachQuorum(key)) {
       try {
-        return await this.node.get(key);
+        return { ...(await this.node.get(key)), quorum: true };
       } catch (error) {
         if (!(error instanceof QuorumNotReachedError)) throw error;
       }
     }
-    return this.node.get(key, { r: 1 });
+    try {
+      return { ...(await this.node.get(key, { r: 1 })), quorum: false };
+    } catch (error) {
+      if (error instanceof NoReplicasError || error instanceof QuorumNotReachedError) return { siblings: [], context: '', clock: [], answeredBy: [], quorum: false };
+      throw error;
+    }
   }
 
   private async refreshIndex(): Promise<void> {
@@ -344,11 +369,13 @@ export class NotesService {
     const merged = mergeIndexes(got.siblings.map((s) => s.value));
     for (const id of merged.ids) this.indexIds.add(id);
     this.indexContext = got.context;
+    this.rememberIndex(merged.ids);
     const missing = [...this.indexIds].some((id) => !merged.ids.includes(id) && !this.outbox.has(id));
     // Concurrent additions made siblings: write their union back, which collapses them.
     if ((got.siblings.length > 1 || missing) && this.canReachQuorum(NOTES_INDEX_KEY)) {
       const written = await this.node.put(NOTES_INDEX_KEY, { kind: 'notes-index', ids: [...this.indexIds].sort() }, { context: got.context });
       this.indexContext = written.context;
+      this.rememberIndex([...this.indexIds]);
     }
   }
 
@@ -383,8 +410,12 @@ export class NotesService {
     if (pending && sync === 'synced' && !this.canReachQuorum(noteKey(id))) sync = 'local';
     const before = this.notes.get(id);
     const next = stateOf(id, versions, deletions, unreadable, got.context, sync);
+    // This node alone (no quorum) holds an older state than the one this browser saw (a replica that
+    // missed writes while its tab was closed): keep showing the newer one.
+    if (!got.quorum && before?.cached && isBehind(before, next)) return;
     this.notes.set(id, next);
-    if (!before || before.context !== next.context || before.sync !== next.sync) this.emit({ type: 'note', id });
+    this.rememberSeen(next, got.quorum && sync === 'synced');
+    if (!before || before.cached || before.context !== next.context || before.sync !== next.sync) this.emit({ type: 'note', id });
   }
 
   /** Whether a read shows the outbox entry's edit (or something built on it). */
@@ -452,6 +483,7 @@ export class NotesService {
     for (const other of merged.ids) this.indexIds.add(other);
     const written = await this.node.put(NOTES_INDEX_KEY, { kind: 'notes-index', ids: [...this.indexIds].sort() }, got.context !== '' ? { context: got.context } : {});
     this.indexContext = written.context;
+    this.rememberIndex([...this.indexIds]);
   }
 
   private onEvent(event: DynamoEvent): void {
@@ -494,6 +526,54 @@ export class NotesService {
         }
       })();
     }, 150);
+  }
+
+  /**
+   * Shows the notes this browser has seen (its cache) before anything is read: a page opened offline
+   * lists them at once. This node's own outbox entries stay as they are (they are its latest edits).
+   */
+  private async loadSeen(): Promise<void> {
+    if (!this.seen) return;
+    let cached: Awaited<ReturnType<NotesSeenStore['load']>>;
+    try {
+      cached = await this.seen.load();
+    } catch (error) {
+      this.emit({ type: 'error', message: `this browser's copy of the notes could not be read: ${describe(error)}` });
+      return;
+    }
+    if (cached.index) {
+      for (const id of cached.index.ids) this.indexIds.add(id);
+      if (this.indexContext === '') this.indexContext = cached.index.context;
+    }
+    for (const note of cached.notes) {
+      if (this.notes.has(note.id)) continue;
+      this.indexIds.add(note.id);
+      const siblings = note.versions.length + note.deletions.length;
+      const sync: SyncState = siblings > 1 ? 'conflict' : note.inCluster ? 'synced' : 'local';
+      this.notes.set(note.id, { ...stateOf(note.id, note.versions, note.deletions, 0, note.context, sync), cached: true, seenAtMs: note.seenAtMs });
+    }
+    this.emit({ type: 'notes' });
+  }
+
+  /** Puts a note's state in this browser's cache of notes seen (a deleted note leaves it). */
+  private rememberSeen(state: NoteState, inCluster: boolean): void {
+    if (!this.seen) return;
+    const cache = this.seen;
+    const done = state.deleted ? cache.removeNote(state.id) : cache.putNote(seenOf(state, inCluster, this.now(), this.node.id));
+    done.catch((error: unknown) => this.reportCacheError(error));
+  }
+
+  private rememberIndex(ids: string[]): void {
+    this.seen?.putIndex({ ids, context: this.indexContext, seenAtMs: this.now() }).catch((error: unknown) => this.reportCacheError(error));
+  }
+
+  private cacheErrorReported = false;
+
+  /** The cache is a convenience (the cluster and the outbox hold the notes): say it failed, once. */
+  private reportCacheError(error: unknown): void {
+    if (this.cacheErrorReported) return;
+    this.cacheErrorReported = true;
+    this.emit({ type: 'error', message: `this browser could not keep its offline copy of the notes: ${describe(error)}` });
   }
 
   private knownRevision(rev: string): NoteRevision | undefined {
@@ -541,7 +621,12 @@ export class NotesService {
 }
 
 function stateOf(id: string, versions: NoteValue[], deletions: DeletedVersion[], unreadable: number, context: string, sync: SyncState): NoteState {
-  return { id, versions, deletions, unreadable, context, sync, deleted: versions.length === 0 && unreadable === 0 && deletions.length <= 1 && sync !== 'conflict' };
+  return { id, versions, deletions, unreadable, context, sync, deleted: versions.length === 0 && unreadable === 0 && deletions.length <= 1 && sync !== 'conflict', cached: false };
+}
+
+/** A note's state as the cache of notes seen keeps it. */
+function seenOf(state: NoteState, inCluster: boolean, seenAtMs: number, seenBy: string): SeenNote {
+  return { id: state.id, versions: state.versions, deletions: state.deletions, context: state.context, inCluster, seenAtMs, seenBy };
 }
 
 function describe(error: unknown): string {

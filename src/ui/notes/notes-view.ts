@@ -1,11 +1,14 @@
 /**
  * The notes page (route `#/notes`, `#/notes/<id>`): a list with search, an editor, the offline switch
  * and the conflict view with a proposed merge. It talks to {@link NotesService} only; every piece of
- * note text is written with `textContent` or into form fields, never parsed as HTML.
+ * note text is written with `textContent` or into form fields, never parsed as HTML. Notes shown from
+ * this browser's cache of notes seen (the page opened offline) carry an "offline copy" badge.
  */
+import { holdReloadWhile } from '../app-update.js';
 import { patch } from '../explorer/patch.js';
 import { MARKERS } from './note-model.js';
 import type { NoteState, NotesService } from './notes-service.js';
+import './notes-offline.css';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const element = document.getElementById(id);
@@ -26,6 +29,7 @@ const time = (ms: number): string => new Date(ms).toLocaleString(undefined, { da
 export function syncLabel(note: NoteState): string {
   if (note.sync === 'conflict') return note.deletions.length > 0 ? 'conflict: edited and deleted' : `conflict: ${note.versions.length + note.unreadable} versions`;
   if (note.sync === 'local') return 'saved on this device, syncing…';
+  if (note.cached) return `offline copy: as this browser last saw it${note.seenAtMs === undefined ? '' : ` (${time(note.seenAtMs)})`}`;
   return 'saved in the cluster';
 }
 
@@ -43,6 +47,8 @@ export class NotesView {
     private readonly service: NotesService,
     private readonly self: string,
   ) {
+    // An update of the app made in another tab must not reload this one over unsaved typing.
+    holdReloadWhile(() => this.dirty || this.mergeDirty);
     service.subscribe((change) => {
       if (change.type === 'error') this.showError(change.message);
       if (this.active) this.render();
@@ -207,13 +213,21 @@ export class NotesView {
     if (this.service.offline) {
       status.dataset.state = 'offline';
       status.textContent = `Offline (switched off on this page): edits are saved on this device and sync when you go back online.${waiting}`;
+    } else if (typeof navigator !== 'undefined' && navigator.onLine === false) {
+      status.dataset.state = 'offline';
+      status.textContent = `The browser is offline: edits are saved on this device and sync when it is back online.${waiting}${this.cachedNote()}`;
     } else if (!this.service.canReachQuorum()) {
       status.dataset.state = 'offline';
-      status.textContent = `Cannot reach enough nodes for a write quorum: edits are saved on this device and sync by themselves.${waiting}`;
+      status.textContent = `Cannot reach enough nodes for a write quorum: edits are saved on this device and sync by themselves.${waiting}${this.cachedNote()}`;
     } else {
       status.dataset.state = pending > 0 ? 'syncing' : 'online';
       status.textContent = pending > 0 ? `Online, syncing.${waiting}` : 'Online: every save is confirmed by a write quorum.';
     }
+  }
+
+  /** A sentence on notes shown from this browser's cache, if any are. */
+  private cachedNote(): string {
+    return this.service.list().some((note) => note.cached) ? ' Notes marked “offline copy” are as this browser last saw them.' : '';
   }
 
   private renderList(): void {
@@ -233,6 +247,7 @@ export class NotesView {
         const meta = el('span', version ? `${time(version.updatedAtMs)} · ${this.who(version.updatedBy)}` : 'deleted', 'meta');
         link.append(meta);
         if (note.sync !== 'synced') link.append(el('span', syncLabel(note), `badge ${note.sync}`));
+        else if (note.cached) link.append(el('span', 'offline copy', 'badge cached'));
         item.append(link);
         list.append(item);
       }
@@ -279,6 +294,7 @@ export class NotesView {
     heading.textContent = version?.title || (note.deleted ? 'Deleted note' : 'Untitled');
     state.textContent = syncLabel(note);
     state.dataset.sync = note.sync;
+    state.dataset.cached = String(note.cached);
     if (note.sync === 'conflict') {
       form.hidden = true;
       conflict.hidden = false;
