@@ -53,6 +53,13 @@ export interface ProbePorts {
   pingVia(via: NodeId, target: NodeId, timeoutMs: number): Promise<void>;
   /** Told of every change of a peer's reachability. */
   onChange(peer: NodeId, from: Reachability, to: Reachability, nowMs: number): void;
+  /**
+   * Whether `peer` is connected now (optional; absent: every peer is). Probes go to connected peers
+   * only (none while none is): below a full mesh, probing every member in turn made a connection
+   * per probe. Peers not probed here are probed by those connected to them, and their suspicion
+   * reaches this node by gossip (as in Lifeguard, not every member probes every other).
+   */
+  isConnected?(peer: NodeId): boolean;
 }
 
 interface PeerState {
@@ -192,6 +199,17 @@ export class FailureDetector {
   }
 
   private nextTarget(): NodeId | undefined {
+    const isConnected = this.ports.isConnected;
+    if (isConnected === undefined) return this.nextInOrder();
+    // One pass at most: the next connected peer in the probe order, or none this period.
+    for (let tries = 0; tries <= this.order.length; tries++) {
+      const target = this.nextInOrder();
+      if (target === undefined || isConnected(target)) return target;
+    }
+    return undefined;
+  }
+
+  private nextInOrder(): NodeId | undefined {
     if (this.nextIndex >= this.order.length) {
       // A new pass in a fresh random order (SWIM's round-robin probing bounds the time to first probe).
       this.order = [...this.peers.keys()].sort();
@@ -216,10 +234,13 @@ export class FailureDetector {
     } finally {
       this.probing = false;
     }
-    const helpers = [...this.peers]
+    let helpers = [...this.peers]
       .filter(([id, s]) => id !== target && s.status === 'alive')
       .map(([id]) => id)
       .sort();
+    // Connected helpers first (see `ProbePorts.isConnected`): asking one means no new connection.
+    const connected = helpers.filter((id) => this.ports.isConnected?.(id) ?? true);
+    if (connected.length > 0) helpers = connected;
     const chosen: NodeId[] = [];
     while (chosen.length < this.config.indirectProbes && helpers.length > 0) {
       chosen.push(helpers.splice(Math.floor(this.random.next() * helpers.length), 1)[0]!);

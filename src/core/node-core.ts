@@ -51,7 +51,17 @@ import { applyPut, DEFAULT_MAX_CLOCK_ENTRIES, mergeVersionSets, versionSetsEqual
 /** The core's transport port: best-effort delivery of one message to one node. Failures show as timeouts. */
 export interface Transport {
   send(to: NodeId, message: Message): void;
+  /**
+   * Whether a message to `node` goes out on a connection that exists now (optional; absent: every
+   * node is). A transport that caps its connections (browsers: a few dozen WebRTC connections, DESIGN.md
+   * §2) answers false for nodes it would have to connect to first; gossip and failure-detector probes
+   * then prefer connected nodes, so that background traffic does not churn connections.
+   */
+  isConnected?(node: NodeId): boolean;
 }
+
+/** One gossip round in this many goes to any member, connected or not (see `Transport.isConnected`). */
+const GOSSIP_ANY_PEER_EVERY = 10;
 
 /** Cluster-wide settings of a node (DESIGN.md §3). */
 export interface NodeConfig extends AntiEntropyConfig, HandoffConfig {
@@ -368,6 +378,7 @@ export class NodeCore {
       pingVia: async (via, target, timeoutMs) => {
         await this.request(via, { type: 'ping-req', target, timeoutMs: Math.max(1, Math.floor(timeoutMs * 0.8)) }, timeoutMs);
       },
+      isConnected: (peer) => this.transport.isConnected?.(peer) ?? true,
       onChange: (peer, from, to, nowMs) => {
         this.emit({ type: 'reachability', peer, from, to });
         // A peer back from a failure gets its hints at the next tick (paper §4.6).
@@ -626,7 +637,14 @@ export class NodeCore {
     const candidates = [...this.seeds, ...this.membership.peers()];
     if (candidates.length === 0) return;
     // Prefer an unconfirmed seed while there is one, so a new node joins quickly.
-    const pool = this.seeds.size > 0 ? [...this.seeds] : candidates;
+    let pool = this.seeds.size > 0 ? [...this.seeds] : candidates;
+    // Below a full mesh, gossip goes to a connected peer (epidemic spreading needs only a connected
+    // graph) but for one round in GOSSIP_ANY_PEER_EVERY, which reaches any member, to heal splits.
+    const isConnected = this.transport.isConnected?.bind(this.transport);
+    if (isConnected !== undefined && this.seeds.size === 0 && this.random.next() >= 1 / GOSSIP_ANY_PEER_EVERY) {
+      const connected = pool.filter((id) => isConnected(id));
+      if (connected.length > 0) pool = connected;
+    }
     const peer = pool[Math.floor(this.random.next() * pool.length)];
     if (peer === undefined) return;
     this.counters.gossipRounds++;

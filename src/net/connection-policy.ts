@@ -5,7 +5,9 @@
  * Two nodes that connect to each other at the same moment get two connections. Both sides then send
  * on the one opened by the node with the smaller id, and the other is closed once it has been idle for
  * `DUPLICATE_IDLE_MS` (so nothing written to it is cut off). At the cap (`maxConnections`) a duplicate
- * goes first, else every connection of the least recently used node.
+ * goes first, else the connections of the least recently used node, preferring one that awaits no
+ * reply; only open connections are closed to make room (one still opening holds messages waiting for
+ * it), and the connections to this node's ring neighbours (see {@link ringNeighbours}) go last.
  */
 import type { NodeId } from '../core/types.js';
 
@@ -25,6 +27,8 @@ export interface LinkView {
   superseded: boolean;
   /** Last send or receive on it, ms. */
   lastUsedMs: number;
+  /** Something was sent on it after the last thing received (a reply may be on its way). */
+  awaitingReply?: boolean;
 }
 
 /**
@@ -50,9 +54,12 @@ export function linkToUse<L extends LinkView>(links: readonly L[], self: NodeId)
  *   - always: duplicates (connections to a node besides the one used, see {@link linkToUse}) that are
  *     open and idle for `DUPLICATE_IDLE_MS` while the one used is open — never one still opening (the
  *     other end may be about to use it);
- *   - `room` true (one more connection is about to be made): enough more to leave room for it under
- *     `max` — duplicates first, least recently used first, then every connection of the least
- *     recently used nodes, nodes in `keep` (see {@link ringNeighbours}) only when no other is left.
+ *   - enough open connections to leave at most `max - 1` (`room` true: one more connection is about to
+ *     be made) or `max` (`room` false: trimming after the cap was exceeded) — duplicates first, least
+ *     recently used first, then the connections of the least recently used nodes, nodes awaiting no
+ *     reply before the others and nodes in `keep` (see {@link ringNeighbours}) only when no other is
+ *     left. Connections still opening or waiting to open are never closed for room: fewer than needed
+ *     may come back, and the caller waits.
  * Pure (the transport applies it); the unit tests drive it directly.
  */
 export function linksToClose<L extends LinkView>(links: readonly L[], self: NodeId, max: number, nowMs: number, room: boolean, keep: ReadonlySet<NodeId> = new Set()): L[] {
@@ -69,19 +76,25 @@ export function linksToClose<L extends LinkView>(links: readonly L[], self: Node
       if (d.open && used.open && nowMs - d.lastUsedMs >= DUPLICATE_IDLE_MS) close.add(d);
     }
   }
-  if (room) {
-    let excess = links.length - close.size - (max - 1);
+  let excess = links.length - close.size - (room ? max - 1 : max);
+  if (excess > 0) {
     for (const d of [...duplicates].sort((a, b) => a.lastUsedMs - b.lastUsedMs)) {
       if (excess <= 0) break;
-      if (!close.has(d)) {
+      if (d.open && !close.has(d)) {
         close.add(d);
         excess--;
       }
     }
     const lastUse = (list: L[]): number => Math.max(...list.map((l) => l.lastUsedMs));
-    const rank = ([node, list]: [NodeId, L[]]): number => (keep.has(node) ? Number.MAX_SAFE_INTEGER / 2 : 0) + lastUse(list);
-    for (const [, list] of [...byNode].sort((a, b) => rank(a) - rank(b))) {
+    const rank = ([node, list]: [NodeId, L[]]): [number, number, number] => [keep.has(node) ? 1 : 0, list.some((l) => l.awaitingReply) ? 1 : 0, lastUse(list)];
+    const byRank = (a: [NodeId, L[]], b: [NodeId, L[]]): number => {
+      const [x, y] = [rank(a), rank(b)];
+      return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
+    };
+    for (const [, list] of [...byNode].sort(byRank)) {
       if (excess <= 0) break;
+      // A node is closed whole or not at all: its open connections, none of which may still be opening.
+      if (list.some((l) => !l.open && !close.has(l))) continue;
       for (const link of list) {
         if (close.has(link)) continue;
         close.add(link);
@@ -98,16 +111,27 @@ export function linksToClose<L extends LinkView>(links: readonly L[], self: Node
  * mesh, least-recently-used eviction alone lets the graph of connections fall apart into pieces that
  * cannot signal to each other once the signaling server is gone (seen with six tabs and a cap of 3:
  * two-tab browsers ended up talking only to themselves). With every node holding its two ring
- * neighbours, the connections always contain a ring, so a relayed offer can reach every member, and
- * one failed node leaves a path. Both ends of a ring connection keep it, so neither evicts it.
- * @param members ids of the members to span (those not known to be unreachable); `self` may be absent.
- * @returns zero, one or two ids, never `self`.
+ * neighbours, the connections always contain a ring, so a relayed offer can reach every member. Both
+ * ends of a ring connection keep it, so neither evicts it.
+ *
+ * The ring spans every member, reachable or not, so that a node some members wrongly suspect (a busy
+ * tab) keeps its place; a neighbour in `unreachable` is kept and so is the next member beyond it that
+ * is not, so that the ring bridges a node that is really gone instead of breaking there.
+ * @param members ids of the members; `self` may be absent.
+ * @param unreachable members this node sees as unreachable.
+ * @returns the ids to keep connected, never `self`; empty when alone.
  */
-export function ringNeighbours(self: NodeId, members: readonly NodeId[]): NodeId[] {
+export function ringNeighbours(self: NodeId, members: readonly NodeId[], unreachable: ReadonlySet<NodeId> = new Set()): NodeId[] {
   const ids = [...new Set([...members, self])].sort();
   if (ids.length < 2) return [];
   const at = ids.indexOf(self);
-  const successor = ids[(at + 1) % ids.length]!;
-  const predecessor = ids[(at - 1 + ids.length) % ids.length]!;
-  return successor === predecessor ? [successor] : [successor, predecessor];
+  const keep: NodeId[] = [];
+  for (const step of [1, -1]) {
+    for (let k = 1; k < ids.length; k++) {
+      const id = ids[(at + step * k + ids.length * k) % ids.length]!;
+      if (!keep.includes(id)) keep.push(id);
+      if (!unreachable.has(id)) break;
+    }
+  }
+  return keep;
 }

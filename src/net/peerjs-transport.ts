@@ -63,7 +63,10 @@ export interface PeerjsTransportOptions {
 
 /** Counters of the transport. */
 export interface TransportStats {
+  /** Connections in use (draining ones not counted: see `drainingConnections`). */
   openConnections: number;
+  /** Evicted connections kept open for at most `DRAIN_MS` so that messages on their way arrive. */
+  drainingConnections: number;
   connectionsOpened: number;
   /** Connections closed to make room at the cap (every connection to a node, or a duplicate). */
   connectionsEvicted: number;
@@ -95,8 +98,11 @@ export interface LinkState {
   node: NodeId;
   /** Opened by this node (else accepted). */
   outbound: boolean;
-  /** `waiting`: for a setup slot (see `maxOpening`); `opening`: being set up; `open`: data flows. */
-  state: 'waiting' | 'opening' | 'open';
+  /**
+   * `waiting`: for a setup slot (see `maxOpening`); `opening`: being set up; `open`: data flows;
+   * `draining`: evicted, closing once what is on its way arrived.
+   */
+  state: 'waiting' | 'opening' | 'open' | 'draining';
   /** Nothing is sent on it any more: the node connected again (see {@link LinkView.superseded}). */
   superseded: boolean;
   /** Frames waiting for it to open. */
@@ -122,15 +128,33 @@ interface Link extends LinkView {
   openTimer: ReturnType<typeof setTimeout> | undefined;
   /** No longer tracked (its PeerJS connection may still be waiting to be closed, see `closeSoon`). */
   dropped: boolean;
+  /** Evicted, but kept open for `DRAIN_MS` so that what the other end sent meanwhile still arrives. */
+  draining: boolean;
+  awaitingReply: boolean;
   // reassembly
   buffer: Uint8Array | undefined;
   filled: number;
   discarded: number;
 }
 
+/** How soon the dial queue looks again when only connections still opening fill the cap, ms. */
+const ADMIT_RETRY_MS = 50;
+
+/** How long an evicted connection stays open for messages already on their way, ms (see `drain`). */
+export const DRAIN_MS = 2000;
+
+/** The notice that an end evicted a connection (a transport message, never handed to the core). */
+const DRAIN_NOTICE = { type: 'link-drain' } as const;
+
+function isDrainNotice(message: unknown): boolean {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === DRAIN_NOTICE.type;
+}
+
 /** A transport over PeerJS. Create with {@link PeerjsTransport.open}. */
 export class PeerjsTransport implements Transport {
   private readonly links = new Map<NodeId, Link[]>();
+  /** Evicted connections still open for in-flight messages (see `drain`). */
+  private readonly drainingLinks = new Set<Link>();
   /** Nodes whose connections the cap evicts last (see {@link keepConnected}). */
   private keep: ReadonlySet<NodeId> = new Set();
   private onMessage: (from: NodeId, message: unknown) => void = () => undefined;
@@ -147,11 +171,12 @@ export class PeerjsTransport implements Transport {
   /** PeerJS connections to close, one per task (see `closeSoon`). */
   private readonly closing: DataConnection[] = [];
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  private admitTimer: ReturnType<typeof setTimeout> | undefined;
   /** Setup times of recently opened connections, ms (a ring buffer). */
   private readonly setupSamples: number[] = [];
   /** The samples sorted, until the next one arrives (stats() is read several times a second by the explorer). */
   private setupSorted: number[] | undefined;
-  readonly counters: Omit<TransportStats, 'openConnections' | 'setupMs' | 'connectsWaiting'> = {
+  readonly counters: Omit<TransportStats, 'openConnections' | 'drainingConnections' | 'setupMs' | 'connectsWaiting'> = {
     connectionsOpened: 0,
     connectionsEvicted: 0,
     duplicatesClosed: 0,
@@ -243,6 +268,7 @@ export class PeerjsTransport implements Transport {
   disconnect(): void {
     this.offline = true;
     for (const node of [...this.links.keys()]) this.dropNode(node);
+    for (const link of [...this.drainingLinks]) this.dropLink(link);
   }
 
   /** Ends a {@link disconnect}: connections open on demand again. */
@@ -302,6 +328,14 @@ export class PeerjsTransport implements Transport {
     for (const node of nodes) if (node !== this.nodeId && !this.links.has(node)) this.connect(node);
   }
 
+  /**
+   * Whether `node` has a connection open or being set up, or is kept connected (see
+   * {@link keepConnected}): sending to it makes no new connection, or one that is made anyway.
+   */
+  isConnected(node: NodeId): boolean {
+    return this.keep.has(node) || (this.links.get(node)?.some((l) => l.conn !== undefined) ?? false);
+  }
+
   /** Nodes with an open connection. */
   connectedNodes(): NodeId[] {
     return [...this.links].filter(([, links]) => links.some((l) => l.open)).map(([node]) => node);
@@ -313,17 +347,17 @@ export class PeerjsTransport implements Transport {
     for (const links of this.links.values()) open += links.filter((l) => l.open).length;
     const sorted = (this.setupSorted ??= this.setupSamples.filter((ms) => ms !== undefined).sort((a, b) => a - b));
     const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-    return { ...this.counters, errors: { ...this.counters.errors }, openConnections: open, connectsWaiting: this.waiting.length, setupMs: { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 } };
+    return { ...this.counters, errors: { ...this.counters.errors }, openConnections: open, drainingConnections: this.drainingLinks.size, connectsWaiting: this.waiting.length, setupMs: { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 } };
   }
 
   /** Every connection (to `node` only, when given), with its state; for diagnostics. */
   linkStates(node?: NodeId): LinkState[] {
     const nowMs = Date.now();
-    const lists = node === undefined ? [...this.links.values()] : [this.links.get(node) ?? []];
+    const lists = node === undefined ? [...this.links.values(), [...this.drainingLinks]] : [this.links.get(node) ?? [], [...this.drainingLinks].filter((l) => l.node === node)];
     return lists.flat().map((l) => ({
       node: l.node,
       outbound: l.outbound,
-      state: l.open ? 'open' : l.conn === undefined ? 'waiting' : 'opening',
+      state: l.draining ? 'draining' : l.open ? 'open' : l.conn === undefined ? 'waiting' : 'opening',
       superseded: l.superseded,
       queuedFrames: l.queue.length,
       ageMs: nowMs - l.createdMs,
@@ -336,7 +370,9 @@ export class PeerjsTransport implements Transport {
   close(): void {
     this.closed = true;
     clearInterval(this.pruneTimer);
+    clearTimeout(this.admitTimer);
     for (const node of [...this.links.keys()]) this.dropNode(node);
+    for (const link of [...this.drainingLinks]) this.dropLink(link);
     // Destroying the peer closes its connections: nothing is left to close one by one.
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
@@ -362,6 +398,7 @@ export class PeerjsTransport implements Transport {
 
   private write(link: Link, frames: Uint8Array[]): void {
     if (link.conn === undefined) return;
+    if (frames.length > 0) link.awaitingReply = true;
     for (const frame of frames) {
       this.counters.framesSent++;
       this.counters.bytesSent += frame.byteLength;
@@ -376,13 +413,10 @@ export class PeerjsTransport implements Transport {
   }
 
   private connect(node: NodeId): Link {
-    this.closeLinks(true);
     const link = this.track(node, undefined, true);
-    if (this.openingCount() < this.maxOpening) this.start(link);
-    else {
-      this.counters.connectsQueued++;
-      this.waiting.push(link);
-    }
+    this.waiting.push(link);
+    this.admit();
+    if (this.waiting.includes(link)) this.counters.connectsQueued++;
     return link;
   }
 
@@ -393,9 +427,32 @@ export class PeerjsTransport implements Transport {
     return opening;
   }
 
-  /** Starts waiting connections while setup slots are free (after a setup ended either way). */
-  private startWaiting(): void {
-    while (this.waiting.length > 0 && this.openingCount() < this.maxOpening && !this.closed && !this.offline) {
+  /** Connections being set up or open (not those waiting their turn). */
+  private inUse(): Link[] {
+    const links: Link[] = [];
+    for (const list of this.links.values()) for (const l of list) if (l.conn !== undefined) links.push(l);
+    return links;
+  }
+
+  /**
+   * The dial queue: starts waiting connections, first come first served, while a setup slot is free
+   * (`maxOpening`) and the cap leaves room — making room by evicting open connections (see
+   * `linksToClose`), never one still opening. When only connections still opening fill the cap, the
+   * queue waits for one of them to open (it is tried again shortly, and whenever a setup ends).
+   */
+  private admit(): void {
+    while (this.waiting.length > 0 && !this.closed && !this.offline) {
+      if (this.openingCount() >= this.maxOpening) return;
+      if (this.inUse().length >= this.maxConnections) {
+        this.closeLinks(true);
+        if (this.inUse().length >= this.maxConnections) {
+          this.admitTimer ??= setTimeout(() => {
+            this.admitTimer = undefined;
+            this.admit();
+          }, ADMIT_RETRY_MS);
+          return;
+        }
+      }
       const link = this.waiting.shift()!;
       // Dropped meanwhile (evicted, disconnected): nothing to start.
       if (!(this.links.get(link.node) ?? []).includes(link)) continue;
@@ -403,7 +460,6 @@ export class PeerjsTransport implements Transport {
     }
   }
 
-  /** Opens a tracked outbound connection. */
   /**
    * Opens a tracked outbound connection. PeerJS returns nothing while the peer is disconnected from
    * the signaling server, and the browser throws when it will not create another RTCPeerConnection (a
@@ -467,7 +523,7 @@ export class PeerjsTransport implements Transport {
 
   /** Records a connection to `node`; `conn` undefined: an outbound one waiting for a setup slot. */
   private track(node: NodeId, conn: DataConnection | undefined, outbound: boolean): Link {
-    const link: Link = { node, conn: undefined, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, dropped: false, buffer: undefined, filled: 0, discarded: 0 };
+    const link: Link = { node, conn: undefined, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, dropped: false, draining: false, awaitingReply: false, buffer: undefined, filled: 0, discarded: 0 };
     const list = this.links.get(node) ?? [];
     list.push(link);
     this.links.set(node, list);
@@ -498,7 +554,7 @@ export class PeerjsTransport implements Transport {
       const queued = link.queue;
       link.queue = [];
       this.write(link, queued);
-      if (link.outbound) this.startWaiting();
+      if (link.outbound) this.admit();
     });
     conn.on('data', (data) => this.onData(link, data));
     conn.on('close', () => this.dropLink(link));
@@ -512,6 +568,7 @@ export class PeerjsTransport implements Transport {
   private onData(link: Link, data: unknown): void {
     if (this.offline) return;
     link.lastUsedMs = Date.now();
+    link.awaitingReply = false;
     let frame: Uint8Array;
     if (data instanceof ArrayBuffer) frame = new Uint8Array(data);
     else if (ArrayBuffer.isView(data)) frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -538,6 +595,11 @@ export class PeerjsTransport implements Transport {
       this.onDrop(link.node, `decoding: ${(error as Error).message}`);
       return;
     }
+    if (isDrainNotice(message)) {
+      // The other end evicted this connection: send nothing more on it; it closes it soon.
+      if (!link.draining) this.drain(link, false);
+      return;
+    }
     if (isRelayEnvelope(message)) {
       this.signaling?.receiveRelay(link.node, message);
       return;
@@ -547,18 +609,42 @@ export class PeerjsTransport implements Transport {
 
   /** Closes idle duplicates, and with `room`, what must go to make room for one more connection (see {@link linksToClose}). */
   private closeLinks(room: boolean): void {
-    const closing = linksToClose([...this.links.values()].flat(), this.nodeId, this.maxConnections, Date.now(), room, this.keep);
+    const closing = linksToClose(this.inUse(), this.nodeId, this.maxConnections, Date.now(), room, this.keep);
     for (const link of closing) {
       const kept = (this.links.get(link.node) ?? []).some((l) => l !== link && !closing.includes(l));
-      if (kept) this.counters.duplicatesClosed++;
-      else this.counters.connectionsEvicted++;
-      this.dropLink(link);
+      if (kept) {
+        this.counters.duplicatesClosed++;
+        this.dropLink(link);
+      } else {
+        this.counters.connectionsEvicted++;
+        this.drain(link, true);
+      }
     }
   }
 
-  private dropLink(link: Link): void {
-    if (link.openTimer) clearTimeout(link.openTimer);
-    const settingUp = link.outbound && link.conn !== undefined && !link.open;
+  /**
+   * Stops using an open connection without losing what is in flight on it (as HTTP/2's GOAWAY does):
+   * with `notify`, this end tells the other to stop sending on it (a `link-drain` notice, after
+   * everything this end wrote before); either way the connection leaves the links in use at once (it
+   * no longer counts towards the cap) and is closed `DRAIN_MS` later. Closing an evicted connection at
+   * once lost the replies the other end was writing on it, and each lost reply held a request until
+   * its deadline: below a full mesh, where connections are evicted every few requests, that made most
+   * read-modify-writes take seconds and some miss their quorum (six tabs with a cap of 3).
+   */
+  private drain(link: Link, notify: boolean): void {
+    if (!link.open || link.conn === undefined) {
+      this.dropLink(link);
+      return;
+    }
+    if (notify) this.write(link, toFrames(encodeMessage(DRAIN_NOTICE as unknown as Message)));
+    this.untrack(link);
+    link.draining = true;
+    this.drainingLinks.add(link);
+    link.openTimer = setTimeout(() => this.dropLink(link), DRAIN_MS);
+  }
+
+  /** Removes a link from the links in use (and from the setup queue). */
+  private untrack(link: Link): void {
     const waitingAt = this.waiting.indexOf(link);
     if (waitingAt >= 0) this.waiting.splice(waitingAt, 1);
     const list = this.links.get(link.node);
@@ -567,6 +653,13 @@ export class PeerjsTransport implements Transport {
       if (rest.length > 0) this.links.set(link.node, rest);
       else this.links.delete(link.node);
     }
+  }
+
+  private dropLink(link: Link): void {
+    if (link.openTimer) clearTimeout(link.openTimer);
+    const settingUp = link.outbound && link.conn !== undefined && !link.open;
+    this.untrack(link);
+    this.drainingLinks.delete(link);
     if (link.queue.length > 0) {
       // Hand queued frames to another open link to the same node, if one exists; else they are lost
       // (the core's request deadlines notice).
@@ -579,7 +672,7 @@ export class PeerjsTransport implements Transport {
     link.dropped = true;
     if (link.conn !== undefined) this.closeSoon(link.conn);
     // A setup slot came free.
-    if (settingUp) this.startWaiting();
+    if (settingUp || this.waiting.length > 0) this.admit();
   }
 
   /**
@@ -607,6 +700,7 @@ export class PeerjsTransport implements Transport {
 
   private dropNode(node: NodeId): void {
     for (const link of [...(this.links.get(node) ?? [])]) this.dropLink(link);
+    for (const link of [...this.drainingLinks]) if (link.node === node) this.dropLink(link);
   }
 
   private onPeerError(error: { type: string; message: string }): void {

@@ -225,7 +225,7 @@ export class DynamoNode {
         },
         clock: { now: () => Date.now() },
         random: { next: () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32 },
-        transport: { send: (to, message) => transport?.send(to, message) },
+        transport: { send: (to, message) => transport?.send(to, message), isConnected: (peer) => transport?.isConnected(peer) ?? false },
         store,
         onEvent: report,
         // Without it (memory storage, or no worker) the core builds its trees in this thread.
@@ -562,14 +562,13 @@ export class DynamoNode {
   }
 
   /**
-   * Keeps connections open to this node's ring neighbours among the members it does not see as
-   * unreachable (see `ringNeighbours`), so that the connections of the cluster stay one piece through
+   * Keeps connections open to this node's ring neighbours, bridging members it sees as unreachable
+   * (see `ringNeighbours`), so that the connections of the cluster stay one piece through
    * which any member can signal to any other without the server.
    */
   private keepRingConnections(): void {
     const unreachable = new Set(this.core.peerHealth().filter((h) => h.status === 'unreachable').map((h) => h.id));
-    const members = this.core.members().map((m) => m.id).filter((id) => !unreachable.has(id));
-    this.transport.keepConnected(ringNeighbours(this.id, members));
+    this.transport.keepConnected(ringNeighbours(this.id, this.core.members().map((m) => m.id), unreachable));
   }
 
   /** Fetches the signaling server's peer listing and hands this cluster's nodes to the core as seeds (paper §4.8.2). */

@@ -268,8 +268,10 @@ export class AppProcess {
   /** Starts the server (again) on its port and waits until it serves the page. */
   async restart(): Promise<void> {
     if (this.child !== undefined) throw new Error('the app process is running already');
-    if (!existsSync(path.join(REPO, 'dist', 'index.html'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
-    this.child = spawn(path.join(REPO, 'node_modules', '.bin', 'vite'), ['preview', '--host', '127.0.0.1', '--port', String(this.port), '--strictPort'], {
+    // E2E_DIST serves another build folder (a build kept apart from one being rebuilt meanwhile).
+    const dist = process.env.E2E_DIST ?? 'dist';
+    if (!existsSync(path.join(REPO, dist, 'index.html'))) throw new Error(`${dist}/ is missing: run \`npm run build\` first (npm test does)`);
+    this.child = spawn(path.join(REPO, 'node_modules', '.bin', 'vite'), ['preview', '--host', '127.0.0.1', '--port', String(this.port), '--strictPort', '--outDir', dist], {
       cwd: REPO,
       stdio: 'ignore',
     });

@@ -4,7 +4,7 @@
  * idle, on their own; at the cap, the least recently used node's connections make room.
  */
 import { describe, expect, it } from 'vitest';
-import { DUPLICATE_IDLE_MS, isPreferredLink, linksToClose, linkToUse, type LinkView } from '../../src/net/connection-policy.js';
+import { DUPLICATE_IDLE_MS, isPreferredLink, linksToClose, linkToUse, ringNeighbours, type LinkView } from '../../src/net/connection-policy.js';
 
 const link = (node: string, outbound: boolean, lastUsedMs: number, open = true, superseded = false): LinkView => ({ node, outbound, open, superseded, lastUsedMs });
 const NOW = 100_000;
@@ -77,8 +77,62 @@ describe('linksToClose', () => {
     const links = [link('b', true, NOW - 5), old, link('d', false, NOW - 1_000)];
     expect(linksToClose(links, 'a', 3, NOW, true)).toEqual([old]);
     const twoToC = [link('b', true, NOW - 5), link('c', true, NOW - 50_000), link('c', false, NOW - 40_000, false), link('d', false, NOW - 100)];
-    // At a cap of 2, room for one more leaves one connection: c's connecting duplicate goes, then c's other one, then d (older than b).
+    // At a cap of 2, room for one more leaves one connection. c has one still opening (messages wait
+    // for it): neither of c's is closed; d, then b go instead, least recently used first.
     const closed = linksToClose(twoToC, 'a', 2, NOW, true);
-    expect(closed.map((l) => l.node).sort()).toEqual(['c', 'c', 'd']);
+    expect(closed.map((l) => l.node)).toEqual(['d', 'b']);
+  });
+
+  it('never closes a connection still opening to make room: fewer come back and the caller waits', () => {
+    const links = [link('b', true, NOW - 50_000, false), link('c', true, NOW - 40_000, false), link('d', false, NOW - 10)];
+    expect(linksToClose(links, 'a', 3, NOW, true)).toEqual([links[2]]);
+    expect(linksToClose(links.slice(0, 2), 'a', 2, NOW, true)).toEqual([]);
+  });
+
+  it('closes connections to ring neighbours last, and those awaiting a reply after those that do not', () => {
+    const neighbour = link('b', true, NOW - 50_000);
+    const awaiting = { ...link('c', true, NOW - 40_000), awaitingReply: true };
+    const quiet = link('d', true, NOW - 10);
+    const links = [neighbour, awaiting, quiet];
+    expect(linksToClose(links, 'a', 3, NOW, true, new Set(['b']))).toEqual([quiet]);
+    expect(linksToClose(links, 'a', 2, NOW, true, new Set(['b']))).toEqual([quiet, awaiting]);
+    // Only when nothing else is left does a ring neighbour go.
+    expect(linksToClose(links, 'a', 1, NOW, true, new Set(['b']))).toEqual([quiet, awaiting, neighbour]);
+  });
+
+  it('trims open connections back to the cap when it was exceeded (an accepted connection while all were opening)', () => {
+    const links = [link('b', true, NOW - 5), link('c', false, NOW - 900), link('d', true, NOW - 50)];
+    expect(linksToClose(links, 'a', 2, NOW, false)).toEqual([links[1]]);
+    expect(linksToClose(links, 'a', 3, NOW, false)).toEqual([]);
+  });
+});
+
+describe('ringNeighbours', () => {
+  it('is the successor and the predecessor by id, which both ends agree on', () => {
+    const members = ['e', 'a', 'c', 'b', 'd'];
+    expect(ringNeighbours('c', members)).toEqual(['d', 'b']);
+    expect(ringNeighbours('e', members)).toEqual(['a', 'd']);
+    expect(ringNeighbours('a', members)).toEqual(['b', 'e']);
+    // Every node is the successor of exactly one node and the predecessor of exactly one: a ring.
+    const successors = members.map((m) => ringNeighbours(m, members)[0]);
+    expect(new Set(successors).size).toBe(members.length);
+    for (const m of members) {
+      const [next] = ringNeighbours(m, members);
+      expect(ringNeighbours(next!, members)[1]).toBe(m);
+    }
+  });
+
+  it('has one neighbour with two nodes, none alone, and counts this node even when not listed', () => {
+    expect(ringNeighbours('a', ['a', 'b'])).toEqual(['b']);
+    expect(ringNeighbours('a', ['a'])).toEqual([]);
+    expect(ringNeighbours('b', ['a', 'c'])).toEqual(['c', 'a']);
+  });
+
+  it('bridges a neighbour seen as unreachable by keeping the next member beyond it too', () => {
+    const members = ['a', 'b', 'c', 'd', 'e'];
+    expect(ringNeighbours('a', members, new Set(['b']))).toEqual(['b', 'c', 'e']);
+    expect(ringNeighbours('a', members, new Set(['b', 'c', 'e']))).toEqual(['b', 'c', 'd', 'e']);
+    // Everyone else unreachable: every member is kept, once.
+    expect(ringNeighbours('a', members, new Set(['b', 'c', 'd', 'e']))).toEqual(['b', 'c', 'd', 'e']);
   });
 });

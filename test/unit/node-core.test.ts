@@ -920,6 +920,17 @@ describe('gossip (paper §4.8)', () => {
     expect(node.core.stats().gossipRounds).toBe(2);
   });
 
+  it('gossips with a connected peer when the transport reports which are (below a full mesh)', async () => {
+    const node = await startNode();
+    // Without the report, the fixed Random picks d of b, c, d, e.
+    node.core.tick(node.clock.t);
+    expect(node.transport.ofType('gossip').map((s) => s.to)).toEqual(['d']);
+    node.transport.clear();
+    (node.transport as Transport).isConnected = (peer) => peer === 'e';
+    for (let i = 0; i < 3; i++) node.advance(1000);
+    expect(node.transport.ofType('gossip').map((s) => s.to)).toEqual(['e', 'e', 'e']);
+  });
+
   it('answers a gossip with reply: true with its membership, and one with reply: false not at all', async () => {
     const node = await startNode();
     const mine = node.core.members();

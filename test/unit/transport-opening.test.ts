@@ -6,7 +6,9 @@
  */
 import type { Peer } from 'peerjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { PeerjsTransport } from '../../src/net/peerjs-transport.js';
+import { encode, decode } from '@msgpack/msgpack';
+import { toFrames } from '../../src/net/framing.js';
+import { DRAIN_MS, PeerjsTransport } from '../../src/net/peerjs-transport.js';
 
 type Handler = (...args: unknown[]) => void;
 
@@ -61,9 +63,9 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function setup(maxOpening: number, connectTimeoutMs = 20_000): { peer: StandInPeer; transport: PeerjsTransport } {
+function setup(maxOpening: number, connectTimeoutMs = 20_000, maxConnections = 24): { peer: StandInPeer; transport: PeerjsTransport } {
   const peer = new StandInPeer();
-  const transport = PeerjsTransport.fromPeer(peer as unknown as Peer, { cluster: 'c', nodeId: 'a', maxOpening, connectTimeoutMs });
+  const transport = PeerjsTransport.fromPeer(peer as unknown as Peer, { cluster: 'c', nodeId: 'a', maxOpening, connectTimeoutMs, maxConnections });
   transports.push(transport);
   return { peer, transport };
 }
@@ -203,5 +205,85 @@ describe('closing connections', () => {
     expect(peer.connects[2]!.sent).toHaveLength(0);
     vi.advanceTimersToNextTimer();
     expect(peer.connects.map((c) => c.closed)).toEqual([true, true, true]);
+  });
+});
+
+describe('the cap', () => {
+  const decodeAll = (conn: StandInConnection): unknown[] => conn.sent.map((frame) => decode(frame.subarray(8)));
+
+  it('makes room by draining the least recently used open connection: it is told, stops counting, and closes after DRAIN_MS', () => {
+    vi.useFakeTimers();
+    const { peer, transport } = setup(6, 20_000, 2);
+    transport.send('b', ping);
+    vi.advanceTimersByTime(10);
+    transport.send('d', ping);
+    for (const conn of peer.connects) conn.emit('open');
+    vi.advanceTimersByTime(10);
+    transport.send('e', ping);
+    expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-d', 'dyn-c-e']);
+    const [b] = peer.connects;
+    // b was told to stop sending on it (after the ping it carried), and is not closed yet.
+    expect(decodeAll(b!).at(-1)).toEqual({ type: 'link-drain' });
+    expect(b!.closed).toBe(false);
+    expect(transport.stats()).toMatchObject({ openConnections: 1, drainingConnections: 1, connectionsEvicted: 1 });
+    // A reply b sent before it heard of the drain still arrives.
+    const received: unknown[] = [];
+    transport.listen((_from, message) => received.push(message), () => undefined);
+    b!.emit('data', toFrames(encode({ type: 'ping-reply', requestId: 1 }))[0]);
+    expect(received).toEqual([{ type: 'ping-reply', requestId: 1 }]);
+    vi.advanceTimersByTime(DRAIN_MS + 10);
+    expect(b!.closed).toBe(true);
+    expect(transport.stats().drainingConnections).toBe(0);
+    expect(transport.stats().messagesDroppedUnsent).toBe(0);
+  });
+
+  it('never evicts a connection still opening: a new one waits for it to open, then takes the room', () => {
+    vi.useFakeTimers();
+    const { peer, transport } = setup(6, 20_000, 2);
+    transport.send('b', ping);
+    transport.send('d', ping);
+    transport.send('e', ping);
+    expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-d']);
+    expect(transport.stats().connectsWaiting).toBe(1);
+    vi.advanceTimersByTime(200);
+    expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-d']);
+    peer.connects[0]!.emit('open');
+    vi.advanceTimersByTime(100);
+    expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-d', 'dyn-c-e']);
+    // b carried its ping before it was drained; nothing was lost.
+    expect(decodeAll(peer.connects[0]!)).toEqual([ping, { type: 'link-drain' }]);
+    expect(transport.stats().messagesDroppedUnsent).toBe(0);
+  });
+
+  it('stops sending on a connection the other end drains, and connects again for the next message', () => {
+    vi.useFakeTimers();
+    const { peer, transport } = setup(6);
+    transport.send('b', ping);
+    peer.connects[0]!.emit('open');
+    peer.connects[0]!.emit('data', toFrames(encode({ type: 'link-drain' }))[0]);
+    expect(transport.stats()).toMatchObject({ openConnections: 0, drainingConnections: 1 });
+    transport.send('b', ping);
+    expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-b']);
+    expect(peer.connects[0]!.sent).toHaveLength(1);
+  });
+
+  it('keeps connections to kept nodes (ring neighbours) while others can go', () => {
+    vi.useFakeTimers();
+    const { peer, transport } = setup(6, 20_000, 2);
+    transport.keepConnected(['b']);
+    expect(targets(peer)).toEqual(['dyn-c-b']);
+    vi.advanceTimersByTime(10);
+    transport.send('d', ping);
+    for (const conn of peer.connects) conn.emit('open');
+    vi.advanceTimersByTime(10);
+    transport.send('d', ping);
+    vi.advanceTimersByTime(10);
+    // e needs room: b is the least recently used, but it is kept, so d goes.
+    transport.send('e', ping);
+    expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-d', 'dyn-c-e']);
+    expect(decodeAll(peer.connects[1]!).at(-1)).toEqual({ type: 'link-drain' });
+    expect(decodeAll(peer.connects[0]!)).toEqual([]);
+    expect(transport.isConnected('b')).toBe(true);
+    expect(transport.isConnected('d')).toBe(false);
   });
 });
