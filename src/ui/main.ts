@@ -15,6 +15,9 @@ import { CountersView, MembersTable, renderKey, renderPartition, type KeyInfo, t
 import { LegendView, LogView, nodeColours, renderSiblings } from './views.js';
 import { ActivityLog } from './explorer/activity-log.js';
 import { patchIfChanged, setText } from './explorer/patch.js';
+import { ConnectionsPanel } from './explorer/connections-panel.js';
+import { SignalingIndicator } from './explorer/signaling-indicator.js';
+import { firstContactNotice, openPeerCount } from './explorer/signaling-model.js';
 import { NotesService } from './notes/notes-service.js';
 import { NotesView } from './notes/notes-view.js';
 import { startAppUpdates } from './app-update.js';
@@ -105,6 +108,16 @@ async function main(): Promise<void> {
   const countersView = new CountersView($('counters'));
   const legendView = new LegendView($('legend'));
   const ringView = new RingView($('ring') as unknown as SVGSVGElement, (partition) => selectPartition(partition));
+  const signalingIndicator = new SignalingIndicator($('signaling-indicator'), $('first-contact'));
+  const connectionsPanel = new ConnectionsPanel({
+    summary: $('connections-summary'),
+    connections: $<HTMLTableSectionElement>('connections').querySelector('tbody')!,
+    empty: $('connections-empty'),
+    paths: $<HTMLTableSectionElement>('signaling-paths').querySelector('tbody')!,
+    counters: $('signaling-counters'),
+    drops: $('relay-drops'),
+    sameBrowser: $('same-browser'),
+  });
   const partitionInput = $<HTMLInputElement>('partition-input');
   partitionInput.max = String(config.partitionCount - 1);
   const selectPartition = (partition: number | undefined): void => {
@@ -137,6 +150,7 @@ async function main(): Promise<void> {
   // Updates are batched: events only mark the view dirty; it is redrawn at most every 250 ms, in an
   // animation frame (many tabs gossiping must not turn into many redraws).
   let renderQueued = false;
+  let countdownQueued = false;
   let lastRenderMs = 0;
   /** Main-thread time the last redraw took, all its tasks together, ms. */
   let lastRedrawCostMs = 0;
@@ -196,6 +210,7 @@ async function main(): Promise<void> {
     ['partition', () => drawPartition(ring, members, colours, seen, nowMs)],
     ['key', () => refreshKey(colours, seen)],
     ['members', () => drawMembers(ring, members, colours, seen, nowMs)],
+    ['connections', () => connectionsPanel.update(node.signalingStatus(), node.connections(), colours, Date.now())],
     ['activity', () => {
       const stats = node.stats();
       const counters: [string, number][] = [
@@ -266,6 +281,16 @@ async function main(): Promise<void> {
     const colours = nodeColours(members);
     const seen = seenFrom();
     const nowMs = Date.now();
+    const signaling = node.signalingStatus();
+    const server = signalingIndicator.update(signaling, openPeerCount(node.connections()), nowMs);
+    // A retry countdown ticks by itself, also when nothing else happens (a node alone, the server down).
+    if ((server.state === 'unreachable' || server.state === 'id-taken') && !countdownQueued) {
+      countdownQueued = true;
+      setTimeout(() => {
+        countdownQueued = false;
+        render();
+      }, 1000);
+    }
     void node.hintCount().then((n) => setText($('hints'), String(n)));
     const toggle = $<HTMLButtonElement>('toggle-connection');
     setText(toggle, node.connected ? 'Disconnect this node' : 'Reconnect this node');
@@ -294,7 +319,9 @@ async function main(): Promise<void> {
         : !node.connected
           ? 'disconnected — writes with w = 1 are kept here and sync on reconnect'
           : peers === 0
-            ? 'alone — open another tab to add a node'
+            ? firstContactNotice(signaling) !== undefined
+              ? 'waiting for a first contact'
+              : 'alone — open another tab to add a node'
             : `joined, ${peers} other node${peers === 1 ? '' : 's'}`);
     const state = node.connected ? 'joined' : 'offline';
     if (status.dataset.state !== state) status.dataset.state = state;
@@ -306,8 +333,8 @@ async function main(): Promise<void> {
   };
   node.on('*', (event: DynamoEvent) => {
     const text = describeEvent(event);
-    // Membership changes, errors and going offline are rare and each matters: never merged.
-    if (text) note(text, ['membership-change', 'error', 'connectivity'].includes(event.type) ? undefined : event.type);
+    // Membership changes, errors, going offline and the signaling server's changes are rare and each matters: never merged.
+    if (text) note(text, ['membership-change', 'error', 'connectivity', 'signaling'].includes(event.type) ? undefined : event.type);
     else render();
   });
   $<HTMLButtonElement>('toggle-connection').addEventListener('click', () => {
@@ -483,6 +510,8 @@ function parseValue(text: string): unknown {
 }
 
 let lastMembership = '';
+/** The signaling server state last logged (its retries go through connecting and back: logged once). */
+let lastServerState = '';
 
 function describeEvent(event: DynamoEvent): string | undefined {
   switch (event.type) {
@@ -525,6 +554,14 @@ function describeEvent(event: DynamoEvent): string | undefined {
       return event.connected ? 'reconnected' : 'disconnected';
     case 'seeds':
       return event.seeds.length > 0 ? `seeds from signaling: ${event.seeds.join(', ')}` : undefined;
+    case 'signaling': {
+      if (event.server.state === 'connecting' || event.server.state === lastServerState) return undefined;
+      const first = lastServerState === '';
+      lastServerState = event.server.state;
+      if (event.server.state === 'open') return first ? 'signaling server reachable' : 'signaling server reachable again';
+      if (event.server.state === 'id-taken') return 'signaling server: this node’s id is still held by an older tab; retrying';
+      return 'signaling server unreachable: retrying with backoff; new connections are set up through the cluster and between tabs of this browser';
+    }
     default:
       return undefined;
   }

@@ -13,6 +13,16 @@ export function patch(target: HTMLElement, build: (box: HTMLElement) => void): v
     childrenOnly: true,
     // Only elements marked with data-key are matched by key (log lines, note cards); the rest by position.
     getNodeKey: (node) => (node.nodeType === 1 ? ((node as Element).getAttribute('data-key') ?? undefined) : undefined),
+    // The page's Content-Security-Policy refuses `style` attributes (no inline styles), which is how
+    // morphdom would carry a changed inline style (a chip's swatch colour: without this, a chip reused
+    // for another node kept the old node's colour). Through the CSSOM it is allowed: copy it first, so
+    // that morphdom then finds the attributes equal.
+    onBeforeElUpdated: (from, to) => {
+      const fromStyle = (from as HTMLElement).style;
+      const toStyle = (to as HTMLElement).style;
+      if (fromStyle !== undefined && toStyle !== undefined && fromStyle.cssText !== toStyle.cssText) fromStyle.cssText = toStyle.cssText;
+      return true;
+    },
   });
 }
 
