@@ -1184,7 +1184,8 @@ export class NodeCore {
   }
 
   /**
-   * Tries the healthy replicas in preference-list order as coordinators until one answers; resolves
+   * Tries the healthy replicas as coordinators, connected ones first, else in preference-list order,
+   * until one answers; resolves
    * `undefined` when none could be reached. A quorum failure reported by a coordinator is final
    * (retrying elsewhere could write twice).
    */
@@ -1196,7 +1197,11 @@ export class NodeCore {
   ): Promise<T | undefined> {
     this.counters.requestsForwarded++;
     const deadlineMs = this.clock.now() + timeoutMs;
-    const candidates = replicas.filter((id) => this.isHealthy(id));
+    const healthy = replicas.filter((id) => this.isHealthy(id));
+    // Any of the N replicas may coordinate (§4.1); one this node is connected to first (a stable
+    // sort keeps preference-list order otherwise), so that forwarding makes no new connection.
+    const isConnected = this.transport.isConnected?.bind(this.transport);
+    const candidates = isConnected === undefined ? healthy : [...healthy.filter((id) => isConnected(id)), ...healthy.filter((id) => !isConnected(id))];
     for (const [i, coordinator] of candidates.entries()) {
       // Attempts share the caller's deadline, so forwarding never exceeds it: each but the last gets
       // half of what is left, so that a silent coordinator leaves time for the next (and for this

@@ -57,8 +57,8 @@ export function linkToUse<L extends LinkView>(links: readonly L[], self: NodeId)
  *   - enough open connections to leave at most `max - 1` (`room` true: one more connection is about to
  *     be made) or `max` (`room` false: trimming after the cap was exceeded) — duplicates first, least
  *     recently used first, then the connections of the least recently used nodes, nodes awaiting no
- *     reply before the others and nodes in `keep` (see {@link ringNeighbours}) only when no other is
- *     left. Connections still opening or waiting to open are never closed for room: fewer than needed
+ *     reply before the others; nodes in `keep` (see {@link ringNeighbours}) only when they alone are
+ *     more than the limit. Connections still opening or waiting to open are never closed for room: fewer than needed
  *     may come back, and the caller waits.
  * Pure (the transport applies it); the unit tests drive it directly.
  */
@@ -91,8 +91,13 @@ export function linksToClose<L extends LinkView>(links: readonly L[], self: Node
       const [x, y] = [rank(a), rank(b)];
       return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
     };
-    for (const [, list] of [...byNode].sort(byRank)) {
+    // Kept nodes go only when they alone are more than the cap allows (never to make room for others
+    // still opening: a ring link evicted for that split six tabs with a cap of 3 into pieces).
+    const keptNodes = [...byNode.keys()].filter((node) => keep.has(node)).length;
+    const mayCloseKept = keptNodes > (room ? max - 1 : max);
+    for (const [node, list] of [...byNode].sort(byRank)) {
       if (excess <= 0) break;
+      if (keep.has(node) && !mayCloseKept) continue;
       // A node is closed whole or not at all: its open connections, none of which may still be opening.
       if (list.some((l) => !l.open && !close.has(l))) continue;
       for (const link of list) {
@@ -111,27 +116,19 @@ export function linksToClose<L extends LinkView>(links: readonly L[], self: Node
  * mesh, least-recently-used eviction alone lets the graph of connections fall apart into pieces that
  * cannot signal to each other once the signaling server is gone (seen with six tabs and a cap of 3:
  * two-tab browsers ended up talking only to themselves). With every node holding its two ring
- * neighbours, the connections always contain a ring, so a relayed offer can reach every member. Both
- * ends of a ring connection keep it, so neither evicts it.
- *
- * The ring spans every member, reachable or not, so that a node some members wrongly suspect (a busy
- * tab) keeps its place; a neighbour in `unreachable` is kept and so is the next member beyond it that
- * is not, so that the ring bridges a node that is really gone instead of breaking there.
+ * neighbours, the connections always contain a ring, so a relayed offer can reach every member, and
+ * one member gone leaves a path. Both ends of a ring connection keep it, so neither evicts it; the
+ * ring spans every member, reachable or not, so that both ends agree whatever their failure
+ * detectors think (an earlier version bridged members seen as unreachable, which made ends disagree
+ * and filled the cap with kept connections).
  * @param members ids of the members; `self` may be absent.
- * @param unreachable members this node sees as unreachable.
- * @returns the ids to keep connected, never `self`; empty when alone.
+ * @returns zero, one or two ids, never `self`.
  */
-export function ringNeighbours(self: NodeId, members: readonly NodeId[], unreachable: ReadonlySet<NodeId> = new Set()): NodeId[] {
+export function ringNeighbours(self: NodeId, members: readonly NodeId[]): NodeId[] {
   const ids = [...new Set([...members, self])].sort();
   if (ids.length < 2) return [];
   const at = ids.indexOf(self);
-  const keep: NodeId[] = [];
-  for (const step of [1, -1]) {
-    for (let k = 1; k < ids.length; k++) {
-      const id = ids[(at + step * k + ids.length * k) % ids.length]!;
-      if (!keep.includes(id)) keep.push(id);
-      if (!unreachable.has(id)) break;
-    }
-  }
-  return keep;
+  const successor = ids[(at + 1) % ids.length]!;
+  const predecessor = ids[(at - 1 + ids.length) % ids.length]!;
+  return successor === predecessor ? [successor] : [successor, predecessor];
 }

@@ -562,13 +562,11 @@ export class DynamoNode {
   }
 
   /**
-   * Keeps connections open to this node's ring neighbours, bridging members it sees as unreachable
-   * (see `ringNeighbours`), so that the connections of the cluster stay one piece through
+   * Keeps connections open to this node's ring neighbours (see `ringNeighbours`), so that the connections of the cluster stay one piece through
    * which any member can signal to any other without the server.
    */
   private keepRingConnections(): void {
-    const unreachable = new Set(this.core.peerHealth().filter((h) => h.status === 'unreachable').map((h) => h.id));
-    this.transport.keepConnected(ringNeighbours(this.id, this.core.members().map((m) => m.id), unreachable));
+    this.transport.keepConnected(ringNeighbours(this.id, this.core.members().map((m) => m.id)));
   }
 
   /** Fetches the signaling server's peer listing and hands this cluster's nodes to the core as seeds (paper §4.8.2). */

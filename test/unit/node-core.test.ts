@@ -575,6 +575,16 @@ describe('forwarding to a replica (paper §4.1, §6.4)', () => {
     expect(node.core.stats().putsCoordinated).toBe(0);
   });
 
+  it('forwards to a replica this node is connected to before the first one (below a full mesh)', async () => {
+    const node = await startNode();
+    const [first, second, third] = node.remoteReplicas;
+    (node.transport as Transport).isConnected = (peer) => peer === third;
+    track(node.core.put(node.remoteKey, 'v'));
+    await until(() => node.transport.sent.length > 0, 'a coordinate-put');
+    expect(node.transport.sent.map((s) => [s.to, s.message.type])).toEqual([[third, 'coordinate-put']]);
+    expect([first, second]).not.toContain(third);
+  });
+
   it('put: when the first replica does not answer before the deadline, tries the next one', async () => {
     const node = await startNode();
     const put = track(node.core.put(node.remoteKey, 'v'));
