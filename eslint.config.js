@@ -25,7 +25,7 @@ const coreBannedGlobals = [
 ].map(([name, why]) => ({ name, message: `src/core is sans-I/O: ${why}.` }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test-results/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'dist-*/**', 'node_modules/**', 'test-results/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

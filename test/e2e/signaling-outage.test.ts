@@ -11,6 +11,7 @@
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppProcess, launchBrowser, NodeTab, waitFor } from './fixtures.js';
+import { createNote, noteState } from './notes-pages.js';
 
 interface SignalingView {
   server: string;
@@ -76,6 +77,7 @@ describe('signaling only to bootstrap', () => {
   const tabs: NodeTab[] = [];
   let url: string;
   const keys = Array.from({ length: 24 }, (_, i) => `outage:${i}`);
+  let noteId = '';
 
   beforeAll(async () => {
     app = await AppProcess.start();
@@ -95,6 +97,14 @@ describe('signaling only to bootstrap', () => {
     );
     // Setup writes, not the subject: a write racing the last partition moves is tried again.
     for (const [i, key] of keys.entries()) await waitFor(`the first write of ${key}`, () => tabs[i % tabs.length]!.put(key, { n: 0 }).then(() => true), 30_000);
+    // The lone tab of the fourth profile writes a note (its browser's cache of notes seen keeps it).
+    const lone = tabs[5]!;
+    await lone.page.evaluate(() => (location.hash = '#/notes'));
+    await lone.page.locator('#notes-view').waitFor({ state: 'visible' });
+    noteId = await createNote(lone.page, 'Packing list', 'tent, stove');
+    await waitFor('the note synced', async () => (await noteState(lone, noteId))?.sync === 'synced', 30_000);
+    // A reload during the outage needs the app from the service worker.
+    for (const tab of tabs) await waitFor('the service worker controls the tab', () => tab.page.evaluate(() => navigator.serviceWorker.controller !== null), 30_000);
   }, 240_000);
 
   afterAll(async () => {
@@ -107,17 +117,12 @@ describe('signaling only to bootstrap', () => {
     expect(before.every((s) => s.server === 'open')).toBe(true);
     // Tabs of one profile found each other without the server.
     expect(before[0]!.sameBrowserNodes).toEqual([await tabs[1]!.id()]);
-    if (process.env.OUTAGE_BASELINE) console.log('baseline with the server', JSON.stringify(await readModifyWrites(tabs, keys, 30_000)));
     await app.kill();
     await waitFor('every tab to see the server gone', async () => (await Promise.all(tabs.map(signalingOf))).every((s) => s.server !== 'open'), 30_000);
     const atKill = await Promise.all(tabs.map(signalingOf));
 
     const results = await readModifyWrites(tabs, keys, 60_000);
     const after = await Promise.all(tabs.map(signalingOf));
-    if (process.env.OUTAGE_DEBUG) {
-      for (const tab of tabs) console.log(JSON.stringify(await tab.page.evaluate(() => { const s = window.dynamo!.signalingStatus(); const t = window.dynamo!.stats().transport; return { id: window.dynamo!.id, s: { ...s, relay: s.relay }, errors: t.errors, setupMs: t.setupMs, failures: t.connectFailures, opened: t.connectionsOpened, evicted: t.connectionsEvicted, dropped: t.messagesDroppedUnsent, health: window.dynamo!.node.peerHealth().map((h) => h.status) }; })));
-      console.log(JSON.stringify(results));
-    }
     for (const [t, result] of results.entries()) {
       const failed = Object.values(result.failures).reduce((a, b) => a + b, 0);
       expect(result.ok, `tab ${t}: ${JSON.stringify(result)}`).toBeGreaterThan(30);
@@ -128,4 +133,47 @@ describe('signaling only to bootstrap', () => {
     expect(sum(after, (s) => s.offersSent.server ?? 0)).toBe(sum(atKill, (s) => s.offersSent.server ?? 0));
     console.log('setups by path after the outage', JSON.stringify(after.map((s) => s.setups)), 'results', JSON.stringify(results));
   }, 180_000);
+
+  it('starts a tab reloaded during the outage from its storage; it rejoins its browser\'s other tab within 10 s and reads every key', async () => {
+    const [tab, sibling] = [tabs[0]!, tabs[1]!];
+    const [id, siblingId] = [await tab.id(), await sibling.id()];
+    const startedMs = Date.now();
+    const response = await tab.page.reload();
+    expect(response?.fromServiceWorker(), 'the app shell comes from the service worker').toBe(true);
+    await tab.waitStarted();
+    expect(await tab.id(), 'the same node, from its storage').toBe(id);
+    await tab.page.waitForFunction((other) => window.dynamo!.connections().some((c) => c.node === other && c.state === 'open'), siblingId, { timeout: 10_000 });
+    const rejoinMs = Date.now() - startedMs;
+    expect(rejoinMs).toBeLessThan(10_000);
+    const view = await signalingOf(tab);
+    expect(view.server).not.toBe('open');
+    for (const key of keys) {
+      const read = await waitFor(`a read of ${key}`, () => tab.get(key), 20_000);
+      expect(read.values.length, key).toBeGreaterThan(0);
+    }
+    console.log(`reloaded tab rejoined its browser's tab in ${rejoinMs} ms; setups ${JSON.stringify((await signalingOf(tab)).setups)}`);
+  }, 120_000);
+
+  it('starts a lone tab of another profile reloaded during the outage, serves its notes, and joins once the server is back', async () => {
+    const lone = tabs[5]!;
+    const id = await lone.id();
+    const response = await lone.page.reload();
+    expect(response?.fromServiceWorker()).toBe(true);
+    await lone.waitStarted();
+    expect(await lone.id()).toBe(id);
+    // Its notes, from this browser's cache of notes seen.
+    await lone.page.locator('#notes-view').waitFor({ state: 'visible' });
+    await waitFor('the note listed', async () => (await lone.page.locator(`#notes-list li[data-note="${noteId}"]`).count()) === 1, 20_000);
+    expect((await noteState(lone, noteId))?.titles).toEqual(['Packing list']);
+    // It knows its members from storage, but nothing reaches them: no connection.
+    expect((await lone.memberIds()).length).toBe(6);
+    expect((await signalingOf(lone)).server).not.toBe('open');
+
+    await app.restart();
+    await waitFor('the server open again for the lone tab', async () => (await signalingOf(lone)).server === 'open', 60_000);
+    await lone.page.waitForFunction(() => window.dynamo!.connections().some((c) => c.state === 'open'), undefined, { timeout: 30_000 });
+    const read = await waitFor(`a read of ${keys[0]}`, () => lone.get(keys[0]!), 30_000);
+    expect(read.values.length).toBeGreaterThan(0);
+    await waitFor('the note synced again', async () => (await noteState(lone, noteId))?.sync === 'synced', 30_000);
+  }, 150_000);
 });
