@@ -6,7 +6,9 @@
  *   used node's. A browser handles a few dozen peer connections well and caps a page at 500
  *   (BROWSER-FACTS.md), so no full mesh.
  * - At most `maxOpening` connections this node opened are being set up at once; further ones wait
- *   their turn (their messages queued). Each setup takes several signaling round trips through the
+ *   their turn in the dial queue (dial-queue.ts; their messages queued), as do connections the cap
+ *   has no room for until a setup in progress ends (only open connections are evicted, and they are
+ *   drained, not dropped: see `drain`). Each setup takes several signaling round trips through the
  *   page's main thread; a tab that starts or joins next to 29 others and opens all its connections at
  *   once made every setup slow enough to time out (measured: medians of 5–11 s, p95 up to 18 s of
  *   the 20 s timeout, with 30 nodes on two cores). A connection the other node opens meanwhile takes
@@ -36,7 +38,9 @@ import type { NodeId } from '../core/types.js';
 import { decodeMessage, encodeMessage } from './wire.js';
 import { DUPLICATE_IDLE_MS, linksToClose, linkToUse, type LinkView } from './connection-policy.js';
 import { acceptFrame, messagesIn, toFrames } from './framing.js';
+import { DialQueue } from './dial-queue.js';
 import { nodeIdOfPeer, peerIdOf } from './peer-ids.js';
+import { connectFailureKey, connectionErrorKey, peerErrorMeaning } from './peerjs-errors.js';
 import { isRelayEnvelope, type RelayEnvelope } from './relay-signaling.js';
 import { openRoutedPeer } from './routed-peer.js';
 import { SignalingRouter, type SetupPath, type SignalingRouterOptions } from './signaling-router.js';
@@ -163,15 +167,14 @@ export class PeerjsTransport implements Transport {
   private offline = false;
   private readonly maxConnections: number;
   private readonly maxOpening: number;
-  /** Outbound connections waiting for a setup slot, first come first served. */
-  private readonly waiting: Link[] = [];
+  /** Outbound connections waiting for a setup slot or room under the cap (see `admit`). */
+  private readonly waiting = new DialQueue<Link>(ADMIT_RETRY_MS);
   private readonly connectTimeoutMs: number;
   private closed = false;
   private readonly pruneTimer: ReturnType<typeof setInterval>;
   /** PeerJS connections to close, one per task (see `closeSoon`). */
   private readonly closing: DataConnection[] = [];
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
-  private admitTimer: ReturnType<typeof setTimeout> | undefined;
   /** Setup times of recently opened connections, ms (a ring buffer). */
   private readonly setupSamples: number[] = [];
   /** The samples sorted, until the next one arrives (stats() is read several times a second by the explorer). */
@@ -308,7 +311,7 @@ export class PeerjsTransport implements Transport {
   private giveUp(node: NodeId, connectionId: string): void {
     for (const link of [...(this.links.get(node) ?? [])]) {
       if (link.open || link.conn?.connectionId !== connectionId) continue;
-      this.countFailure('connect:no-answer');
+      this.countFailure(connectFailureKey('no-answer'));
       this.dropLink(link);
     }
   }
@@ -347,7 +350,7 @@ export class PeerjsTransport implements Transport {
     for (const links of this.links.values()) open += links.filter((l) => l.open).length;
     const sorted = (this.setupSorted ??= this.setupSamples.filter((ms) => ms !== undefined).sort((a, b) => a - b));
     const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-    return { ...this.counters, errors: { ...this.counters.errors }, openConnections: open, drainingConnections: this.drainingLinks.size, connectsWaiting: this.waiting.length, setupMs: { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 } };
+    return { ...this.counters, errors: { ...this.counters.errors }, openConnections: open, drainingConnections: this.drainingLinks.size, connectsWaiting: this.waiting.size, setupMs: { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 } };
   }
 
   /** Every connection (to `node` only, when given), with its state; for diagnostics. */
@@ -370,7 +373,7 @@ export class PeerjsTransport implements Transport {
   close(): void {
     this.closed = true;
     clearInterval(this.pruneTimer);
-    clearTimeout(this.admitTimer);
+    this.waiting.clear();
     for (const node of [...this.links.keys()]) this.dropNode(node);
     for (const link of [...this.drainingLinks]) this.dropLink(link);
     // Destroying the peer closes its connections: nothing is left to close one by one.
@@ -416,7 +419,7 @@ export class PeerjsTransport implements Transport {
     const link = this.track(node, undefined, true);
     this.waiting.push(link);
     this.admit();
-    if (this.waiting.includes(link)) this.counters.connectsQueued++;
+    if (this.waiting.has(link)) this.counters.connectsQueued++;
     return link;
   }
 
@@ -441,23 +444,18 @@ export class PeerjsTransport implements Transport {
    * queue waits for one of them to open (it is tried again shortly, and whenever a setup ends).
    */
   private admit(): void {
-    while (this.waiting.length > 0 && !this.closed && !this.offline) {
-      if (this.openingCount() >= this.maxOpening) return;
-      if (this.inUse().length >= this.maxConnections) {
+    this.waiting.drain(
+      () => {
+        if (this.closed || this.offline || this.openingCount() >= this.maxOpening) return 'stop';
+        if (this.inUse().length < this.maxConnections) return 'go';
         this.closeLinks(true);
-        if (this.inUse().length >= this.maxConnections) {
-          this.admitTimer ??= setTimeout(() => {
-            this.admitTimer = undefined;
-            this.admit();
-          }, ADMIT_RETRY_MS);
-          return;
-        }
-      }
-      const link = this.waiting.shift()!;
-      // Dropped meanwhile (evicted, disconnected): nothing to start.
-      if (!(this.links.get(link.node) ?? []).includes(link)) continue;
-      this.start(link);
-    }
+        return this.inUse().length < this.maxConnections ? 'go' : 'wait';
+      },
+      (link) => {
+        // Dropped meanwhile (evicted, disconnected): nothing to start.
+        if ((this.links.get(link.node) ?? []).includes(link)) this.start(link);
+      },
+    );
   }
 
   /**
@@ -473,21 +471,21 @@ export class PeerjsTransport implements Transport {
     if (this.signaling !== undefined && !this.signaling.canReach(link.node)) {
       // No tab of this browser, no open connection to relay through, no server: starting a
       // connection (an RTCPeerConnection, costly to make and to close) could not even send its offer.
-      this.countFailure('connect:no-path');
+      this.countFailure(connectFailureKey('no-path'));
       this.dropLink(link);
       const node = link.node;
       setTimeout(() => !this.closed && this.onUnreachable(node), 0);
       return;
     }
     let conn: DataConnection | undefined;
-    let failure = 'peer-disconnected';
+    let failure = connectFailureKey('peer-disconnected');
     try {
       conn = this.peer.connect(peerIdOf(this.cluster, link.node), { serialization: 'raw', reliable: true });
     } catch (error) {
-      failure = error instanceof Error ? error.name : 'unknown';
+      failure = connectFailureKey(error);
     }
     if (conn === undefined) {
-      this.countFailure(`connect:${failure}`);
+      this.countFailure(failure);
       this.dropLink(link);
       return;
     }
@@ -559,7 +557,7 @@ export class PeerjsTransport implements Transport {
     conn.on('data', (data) => this.onData(link, data));
     conn.on('close', () => this.dropLink(link));
     conn.on('error', (error: { type?: string }) => {
-      const type = `connection:${error.type ?? 'unknown'}`;
+      const type = connectionErrorKey(error);
       this.counters.errors[type] = (this.counters.errors[type] ?? 0) + 1;
       this.dropLink(link);
     });
@@ -645,8 +643,7 @@ export class PeerjsTransport implements Transport {
 
   /** Removes a link from the links in use (and from the setup queue). */
   private untrack(link: Link): void {
-    const waitingAt = this.waiting.indexOf(link);
-    if (waitingAt >= 0) this.waiting.splice(waitingAt, 1);
+    this.waiting.remove(link);
     const list = this.links.get(link.node);
     if (list) {
       const rest = list.filter((l) => l !== link);
@@ -672,7 +669,7 @@ export class PeerjsTransport implements Transport {
     link.dropped = true;
     if (link.conn !== undefined) this.closeSoon(link.conn);
     // A setup slot came free.
-    if (settingUp || this.waiting.length > 0) this.admit();
+    if (settingUp || this.waiting.size > 0) this.admit();
   }
 
   /**
@@ -704,16 +701,13 @@ export class PeerjsTransport implements Transport {
   }
 
   private onPeerError(error: { type: string; message: string }): void {
-    this.counters.errors[error.type] = (this.counters.errors[error.type] ?? 0) + 1;
-    if (error.type === 'peer-unavailable') {
-      // "Could not connect to peer dyn-…": fail its pending connection at once instead of at the timeout.
-      const match = /dyn-[a-z0-9-]+/.exec(error.message);
-      const node = match ? nodeIdOfPeer(this.cluster, match[0]) : undefined;
-      if (node !== undefined) {
-        this.counters.connectFailures++;
-        for (const link of [...(this.links.get(node) ?? [])]) if (!link.open) this.dropLink(link);
-        this.onUnreachable(node);
-      }
-    }
+    const meaning = peerErrorMeaning(this.cluster, error);
+    this.counters.errors[meaning.counter] = (this.counters.errors[meaning.counter] ?? 0) + 1;
+    const node = meaning.unreachable;
+    if (node === undefined) return;
+    // Fail its pending connection at once instead of at the timeout.
+    this.counters.connectFailures++;
+    for (const link of [...(this.links.get(node) ?? [])]) if (!link.open) this.dropLink(link);
+    this.onUnreachable(node);
   }
 }

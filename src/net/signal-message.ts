@@ -11,7 +11,6 @@
  */
 import * as v from 'valibot';
 import { MAX_NODE_ID_LENGTH } from '../core/messages.js';
-import type { NodeId } from '../core/types.js';
 
 /** The signal kinds that set up a connection. */
 export type SignalKind = 'OFFER' | 'ANSWER' | 'CANDIDATE';
@@ -81,10 +80,3 @@ export function connectionIdOf(signal: Signal): string {
 export function toPlain(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value)) as unknown;
 }
-
-/** A signal's origin and destination, for logs. */
-export function describeSignal(signal: Pick<Signal, 'kind' | 'from' | 'to'>): string {
-  return `${signal.kind} ${signal.from} → ${signal.to}`;
-}
-
-export type { NodeId };

@@ -20,7 +20,7 @@
 import type { NodeId } from '../core/types.js';
 import { BroadcastSignaling } from './broadcast-signaling.js';
 import { nodeIdOfPeer, peerIdOf } from './peer-ids.js';
-import { isRelayEnvelope, RelaySignaling, type RelayEnvelope, type RelayStats } from './relay-signaling.js';
+import { RelaySignaling, type RelayEnvelope, type RelayStats } from './relay-signaling.js';
 import { ServerSignaling, type ServerStatus } from './server-signaling.js';
 import { connectionIdOf, parseSignal, toPlain, type Signal, type SignalKind } from './signal-message.js';
 
@@ -174,7 +174,7 @@ export class SignalingRouter {
     });
   }
 
-  /** A decoded data-channel message from `from` that {@link isRelayEnvelope} matched. */
+  /** A decoded data-channel message from `from` that `isRelayEnvelope` (relay-signaling.ts) matched. */
   receiveRelay(from: NodeId, message: unknown): void {
     this.relay?.receive(from, message);
   }
@@ -372,4 +372,3 @@ export class SignalingRouter {
   }
 }
 
-export { isRelayEnvelope };
