@@ -552,6 +552,9 @@ export class PeerjsTransport implements Transport {
       const queued = link.queue;
       link.queue = [];
       this.write(link, queued);
+      // An accepted connection may have taken the cap over while the others were still opening:
+      // back under it as soon as one of those is open and can be drained.
+      if (this.inUse().filter((l) => l.open).length > this.maxConnections) this.closeLinks(false);
       if (link.outbound) this.admit();
     });
     conn.on('data', (data) => this.onData(link, data));

@@ -1,6 +1,7 @@
 /**
- * No full mesh: with `maxConnections=3`, five real tabs still serve every put and get, no tab ever
- * holds more than three connections, and connections are closed (least recently used first) to make
+ * No full mesh: with `maxConnections=3`, five real tabs still serve every put and get, no tab holds
+ * more than three connections in use (but for one accepted while its others are still opening, until
+ * one of those can be drained), and connections are closed (least recently used first) to make
  * room — the cap is exercised, not just unreached.
  */
 import type { Browser } from 'playwright-core';
@@ -42,7 +43,7 @@ describe('connection cap', () => {
       return { openConnections: t.openConnections, connectionsEvicted: t.connectionsEvicted, connectionsOpened: t.connectionsOpened, setupMs: t.setupMs };
     });
 
-  it('serves every operation while no tab holds more than three connections', async () => {
+  it('serves every operation while no tab holds more than three connections once quiet (four at most meanwhile)', async () => {
     let peak = 0;
     for (let i = 0; i < 40; i++) {
       const writer = tabs[i % 5]!;
@@ -51,7 +52,11 @@ describe('connection cap', () => {
       expect((await reader.get(`cap:${i}`)).values).toEqual([{ i }]);
       for (const tab of tabs) peak = Math.max(peak, (await transportOf(tab)).openConnections);
     }
-    expect(peak).toBeLessThanOrEqual(3);
+    // A connection another tab opens is accepted even when this tab's others are all still opening (to
+    // refuse it would lose what that tab queued on it); the cap is restored as soon as one of those
+    // opens and can be drained. So one over the cap, briefly, and back under it once quiet.
+    expect(peak).toBeLessThanOrEqual(4);
+    await waitFor('every tab back under the cap', async () => (await Promise.all(tabs.map(transportOf))).every((t) => t.openConnections <= 3), 10_000);
     const evicted = (await Promise.all(tabs.map(transportOf))).reduce((sum, t) => sum + t.connectionsEvicted, 0);
     expect(evicted, 'the cap must have closed connections to make room').toBeGreaterThan(0);
   });

@@ -29,7 +29,7 @@ const signalingOf = (tab: NodeTab): Promise<SignalingView> =>
   });
 
 /** Each tab starts a read-modify-write this often, ms. */
-const RMW_INTERVAL_MS = 400;
+const RMW_INTERVAL_MS = 250;
 
 const sum = (views: SignalingView[], pick: (v: SignalingView) => number): number => views.reduce((total, v) => total + pick(v), 0);
 
@@ -38,7 +38,7 @@ const sum = (views: SignalingView[], pick: (v: SignalingView) => number): number
  * all at once, each tab starting one every `intervalMs` (as people using the page would, not as fast
  * as the machine allows); returns per tab how many succeeded and the failures by error name.
  */
-function readModifyWrites(tabs: NodeTab[], keys: string[], durationMs: number, intervalMs = RMW_INTERVAL_MS): Promise<{ ok: number; failures: Record<string, number> }[]> {
+function readModifyWrites(tabs: NodeTab[], keys: string[], durationMs: number, intervalMs = RMW_INTERVAL_MS): Promise<{ ok: number; failures: Record<string, number>; firstFailures: string[] }[]> {
   return Promise.all(
     tabs.map((tab, t) =>
       tab.page.evaluate(
@@ -47,6 +47,7 @@ function readModifyWrites(tabs: NodeTab[], keys: string[], durationMs: number, i
           const until = performance.now() + ms;
           let ok = 0;
           const failures: Record<string, number> = {};
+          const firstFailures: string[] = [];
           let i = writer;
           while (performance.now() < until) {
             const startedMs = performance.now();
@@ -59,10 +60,11 @@ function readModifyWrites(tabs: NodeTab[], keys: string[], durationMs: number, i
             } catch (error) {
               const name = (error as Error).name;
               failures[name] = (failures[name] ?? 0) + 1;
+              if (firstFailures.length < 3) firstFailures.push(`${key}: ${(error as Error).message}`);
             }
             await new Promise((resolve) => setTimeout(resolve, Math.max(0, startedMs + every - performance.now())));
           }
-          return { ok, failures };
+          return { ok, failures, firstFailures };
         },
         [keys, durationMs, t, intervalMs] as const,
       ),
@@ -103,8 +105,16 @@ describe('signaling only to bootstrap', () => {
     await lone.page.locator('#notes-view').waitFor({ state: 'visible' });
     noteId = await createNote(lone.page, 'Packing list', 'tent, stove');
     await waitFor('the note synced', async () => (await noteState(lone, noteId))?.sync === 'synced', 30_000);
-    // A reload during the outage needs the app from the service worker.
-    for (const tab of tabs) await waitFor('the service worker controls the tab', () => tab.page.evaluate(() => navigator.serviceWorker.controller !== null), 30_000);
+    // A reload during the outage needs the app from the service worker. A tab whose page loaded while
+    // its browser's first worker was installing can miss the worker's claim; it is controlled from its
+    // next load (seen about once in three runs), so such a tab is reloaded once, as a user would.
+    for (const tab of tabs) {
+      const controlled = (): Promise<boolean> => tab.page.evaluate(() => navigator.serviceWorker.controller !== null);
+      const active = (): Promise<boolean> => tab.page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.active?.state === 'activated');
+      await waitFor('the service worker active', active, 30_000);
+      if (!(await waitFor('the service worker controls the tab', controlled, 3_000).catch(() => false))) await tab.reload();
+      await waitFor('the service worker controls the tab', controlled, 30_000);
+    }
   }, 240_000);
 
   afterAll(async () => {
@@ -113,20 +123,29 @@ describe('signaling only to bootstrap', () => {
   });
 
   it('keeps serving read-modify-writes from every tab after the server is killed, setting up connections through the cluster', async () => {
-    const before = await Promise.all(tabs.map(signalingOf));
-    expect(before.every((s) => s.server === 'open')).toBe(true);
+    await waitFor('every tab registered with the server', async () => (await Promise.all(tabs.map(signalingOf))).every((s) => s.server === 'open'), 30_000);
     // Tabs of one profile found each other without the server.
-    expect(before[0]!.sameBrowserNodes).toEqual([await tabs[1]!.id()]);
+    const sibling = await tabs[1]!.id();
+    await waitFor('tab 0 hears its browser\'s other tab', async () => (await signalingOf(tabs[0]!)).sameBrowserNodes.join() === sibling, 20_000);
     await app.kill();
     await waitFor('every tab to see the server gone', async () => (await Promise.all(tabs.map(signalingOf))).every((s) => s.server !== 'open'), 30_000);
     const atKill = await Promise.all(tabs.map(signalingOf));
 
     const results = await readModifyWrites(tabs, keys, 60_000);
     const after = await Promise.all(tabs.map(signalingOf));
+    const diagnostics = await Promise.all(
+      tabs.map((tab) =>
+        tab.page.evaluate(() => {
+          const t = window.dynamo!.stats().transport;
+          return { connections: window.dynamo!.connections().map((c) => `${c.node.slice(0, 4)} ${c.state} ${c.setup?.path ?? '?'}`), errors: t.errors, waiting: t.connectsWaiting, dropped: t.messagesDroppedUnsent, evicted: t.connectionsEvicted, health: window.dynamo!.node.peerHealth().map((h) => `${h.id.slice(0, 4)} ${h.status}`) };
+        }),
+      ),
+    );
     for (const [t, result] of results.entries()) {
       const failed = Object.values(result.failures).reduce((a, b) => a + b, 0);
-      expect(result.ok, `tab ${t}: ${JSON.stringify(result)}`).toBeGreaterThan(30);
-      expect(result.ok / (result.ok + failed), `tab ${t}: ${JSON.stringify(result)}`).toBeGreaterThanOrEqual(0.99);
+      const seen = `tab ${t}: ${JSON.stringify(result)}; ${JSON.stringify(diagnostics[t])}`;
+      expect(result.ok, seen).toBeGreaterThan(30);
+      expect(result.ok / (result.ok + failed), seen).toBeGreaterThanOrEqual(0.99);
     }
     // New connections were set up through the cluster after the kill, none through the server.
     expect(sum(after, (s) => s.setups.relay ?? 0) - sum(atKill, (s) => s.setups.relay ?? 0)).toBeGreaterThan(0);
@@ -153,6 +172,45 @@ describe('signaling only to bootstrap', () => {
     }
     console.log(`reloaded tab rejoined its browser's tab in ${rejoinMs} ms; setups ${JSON.stringify((await signalingOf(tab)).setups)}`);
   }, 120_000);
+
+  it('keeps gossip, probes, anti-entropy, hinted handoff and ownership handoff working during the outage', async () => {
+    type Counters = { gossipRounds: number; probesSent: number; antiEntropyRounds: number; hintsDelivered: number; handoffTransfers: number };
+    const counters = (tab: NodeTab): Promise<Counters> =>
+      tab.page.evaluate(() => {
+        const s = window.dynamo!.stats();
+        return { gossipRounds: s.gossipRounds, probesSent: s.probesSent, antiEntropyRounds: s.antiEntropyRounds, hintsDelivered: s.hintsDelivered, handoffTransfers: s.handoffTransfers };
+      });
+    const before = await Promise.all(tabs.map(counters));
+    // Hinted handoff (§4.6): a tab cut off misses writes; fallbacks keep them as hints and deliver
+    // them once it is back, over connections set up through the cluster.
+    const [cut, writer] = [tabs[2]!, tabs[4]!];
+    const cutId = await cut.id();
+    await cut.disconnect();
+    await waitFor('the others to see the cut-off tab unreachable', async () => (await writer.reachabilityOf(cutId)) === 'unreachable', 30_000);
+    const missed = keys.filter((_, i) => i % 3 === 0);
+    for (const key of missed) await waitFor(`a write of ${key}`, () => writer.put(key, { n: -1, hinted: true }).then(() => true), 20_000);
+    const hints = async (): Promise<number> => (await Promise.all(tabs.map((tab) => tab.hintCount()))).reduce((a, b) => a + b, 0);
+    expect(await hints()).toBeGreaterThan(0);
+    await cut.reconnect();
+    await waitFor('every hint delivered', async () => (await hints()) === 0, 60_000);
+    // Ownership handoff (§4.9): a capacity change moves partitions between tabs.
+    await tabs[3]!.page.evaluate(() => window.dynamo!.setCapacity(2));
+    await waitFor(
+      'the partitions moved',
+      async () => (await Promise.all(tabs.map((tab) => tab.page.evaluate(() => window.dynamo!.handoffStatus().pending.length + window.dynamo!.handoffStatus().handoffs.length)))).every((n) => n === 0),
+      90_000,
+    );
+    const after = await Promise.all(tabs.map(counters));
+    for (const [t, a] of after.entries()) {
+      const b = before[t]!;
+      expect(a.gossipRounds, `tab ${t} gossips`).toBeGreaterThan(b.gossipRounds);
+      expect(a.probesSent, `tab ${t} probes`).toBeGreaterThan(b.probesSent);
+      expect(a.antiEntropyRounds, `tab ${t} compares Merkle trees`).toBeGreaterThan(b.antiEntropyRounds);
+    }
+    expect(after.reduce((n, a) => n + a.hintsDelivered, 0)).toBeGreaterThan(before.reduce((n, b) => n + b.hintsDelivered, 0));
+    expect(after.reduce((n, a) => n + a.handoffTransfers, 0)).toBeGreaterThan(before.reduce((n, b) => n + b.handoffTransfers, 0));
+    expect((await signalingOf(tabs[3]!)).server).not.toBe('open');
+  }, 240_000);
 
   it('starts a lone tab of another profile reloaded during the outage, serves its notes, and joins once the server is back', async () => {
     const lone = tabs[5]!;
