@@ -208,7 +208,7 @@ export class PeerjsTransport implements Transport {
     this.pruneTimer = setInterval(() => this.closeLinks(false), DUPLICATE_IDLE_MS);
     peer.on('error', (error) => this.onPeerError(error));
     signaling?.attachRelay({
-      neighbours: () => this.connectedNodes(),
+      neighbours: () => this.relayNeighbours(),
       sendTo: (node, envelope) => this.sendIfOpen(node, envelope),
     });
   }
@@ -297,11 +297,24 @@ export class PeerjsTransport implements Transport {
     this.sendFrames(to, toFrames(bytes));
   }
 
-  /** Writes a relay envelope on an open connection to `node` (never opens one); false when there is none. */
+  /**
+   * Nodes a relayed signal can be handed to: those with an open connection, and those whose connection
+   * is draining (still open both ways for a moment: the other end still reads it). Under churn a node
+   * may have every connection draining or opening at once; relaying over the draining ones then keeps
+   * it reachable.
+   */
+  private relayNeighbours(): NodeId[] {
+    const nodes = new Set(this.connectedNodes());
+    for (const link of this.drainingLinks) nodes.add(link.node);
+    return [...nodes];
+  }
+
+  /** Writes a relay envelope on an open (else a draining) connection to `node`, never opening one; false when there is none. */
   private sendIfOpen(node: NodeId, envelope: RelayEnvelope): boolean {
     if (this.closed || this.offline) return false;
-    const link = this.bestLink(node);
-    if (link === undefined || !link.open || link.superseded) return false;
+    const best = this.bestLink(node);
+    const link = best?.open && !best.superseded ? best : [...this.drainingLinks].find((l) => l.node === node);
+    if (link === undefined) return false;
     link.lastUsedMs = Date.now();
     this.write(link, toFrames(encodeMessage(envelope as unknown as Message)));
     return true;
@@ -332,11 +345,12 @@ export class PeerjsTransport implements Transport {
   }
 
   /**
-   * Whether `node` has a connection open or being set up, or is kept connected (see
-   * {@link keepConnected}): sending to it makes no new connection, or one that is made anyway.
+   * Whether `node` has an open connection, or is kept connected (see {@link keepConnected}): sending
+   * to it makes no new connection, or one that is made anyway. A connection still being set up does
+   * not count: its setup may be the slow or failing one.
    */
   isConnected(node: NodeId): boolean {
-    return this.keep.has(node) || (this.links.get(node)?.some((l) => l.conn !== undefined) ?? false);
+    return this.keep.has(node) || (this.links.get(node)?.some((l) => l.open && !l.superseded) ?? false);
   }
 
   /** Nodes with an open connection. */
