@@ -30,6 +30,13 @@ const signalingOf = (tab: NodeTab): Promise<SignalingView> =>
 
 /** Each tab starts a read-modify-write this often, ms. */
 const RMW_INTERVAL_MS = 250;
+/**
+ * Deadline of each get and put of a read-modify-write, ms (the API's default is 3000). With a cap of 3
+ * and six tabs, nearly every request needs a connection set up through the cluster first (100–300 ms
+ * each, seconds when the two cores are saturated by the six tabs); with 3 s, 98.4–100 % succeeded per
+ * tab, and a tab fell under 99 % in about half of the runs.
+ */
+const RMW_TIMEOUT_MS = 5000;
 
 const sum = (views: SignalingView[], pick: (v: SignalingView) => number): number => views.reduce((total, v) => total + pick(v), 0);
 
@@ -42,7 +49,7 @@ function readModifyWrites(tabs: NodeTab[], keys: string[], durationMs: number, i
   return Promise.all(
     tabs.map((tab, t) =>
       tab.page.evaluate(
-        async ([keyList, ms, writer, every]) => {
+        async ([keyList, ms, writer, every, deadlineMs]) => {
           const node = window.dynamo!;
           const until = performance.now() + ms;
           let ok = 0;
@@ -53,9 +60,9 @@ function readModifyWrites(tabs: NodeTab[], keys: string[], durationMs: number, i
             const startedMs = performance.now();
             const key = keyList[(i = (i * 7 + 3) % keyList.length)]!;
             try {
-              const read = await node.get(key);
+              const read = await node.get(key, { timeoutMs: deadlineMs });
               const n = Math.max(0, ...read.siblings.map((s) => (s.value as { n?: number } | null)?.n ?? 0));
-              await node.put(key, { n: n + 1, by: writer }, { context: read.context });
+              await node.put(key, { n: n + 1, by: writer }, { context: read.context, timeoutMs: deadlineMs });
               ok++;
             } catch (error) {
               const name = (error as Error).name;
@@ -66,7 +73,7 @@ function readModifyWrites(tabs: NodeTab[], keys: string[], durationMs: number, i
           }
           return { ok, failures, firstFailures };
         },
-        [keys, durationMs, t, intervalMs] as const,
+        [keys, durationMs, t, intervalMs, RMW_TIMEOUT_MS] as const,
       ),
     ),
   );
