@@ -11,6 +11,9 @@
  * const { siblings, context: latest } = await node.get('cart:alice');   // every concurrent version
  * await node.put('cart:alice', merged, { context: latest });             // collapses the siblings
  * ```
+ *
+ * Size: this file is the facade and also its options, browser ports, tick driver, seed discovery and
+ * ring-neighbour upkeep (about 650 lines); issue 18 splits them into files of their own.
  */
 import { DynamoError, InvalidOptionError, StoredStateLostError } from '../core/errors.js';
 import type { MemberRecord } from '../core/membership.js';
