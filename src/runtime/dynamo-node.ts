@@ -243,10 +243,7 @@ export class DynamoNode {
           // A tab of this cluster in this browser: a seed that needs no server (DESIGN.md §3).
           onPresent: (peer) => {
             core.addSeeds([peer]);
-            if (node) {
-              node.dispatch({ type: 'seeds', seeds: [peer] });
-              node.keepRingConnections();
-            }
+            if (node) node.dispatch({ type: 'seeds', seeds: [peer] });
           },
           onServerState: (server) => {
             if (!node) return;
@@ -568,16 +565,11 @@ export class DynamoNode {
   }
 
   /**
-   * Keeps connections open to this node's ring neighbours (see `ringNeighbours`) — and, while it has
-   * no connection at all, to the tabs of this browser — so that the connections of the cluster stay one piece through
+   * Keeps connections open to this node's ring neighbours (see `ringNeighbours`), so that the connections of the cluster stay one piece through
    * which any member can signal to any other without the server.
    */
   private keepRingConnections(): void {
-    const keep = ringNeighbours(this.id, this.core.members().map((m) => m.id));
-    // With no connection at all (a tab just started or reloaded, the server perhaps down), the tabs of
-    // this browser come first: no server is needed to reach them, and through them the rest.
-    if (this.transport.connectedNodes().length === 0) for (const tab of this.transport.signaling?.sameBrowserNodes() ?? []) if (!keep.includes(tab)) keep.push(tab);
-    this.transport.keepConnected(keep);
+    this.transport.keepConnected(ringNeighbours(this.id, this.core.members().map((m) => m.id)));
   }
 
   /** Fetches the signaling server's peer listing and hands this cluster's nodes to the core as seeds (paper §4.8.2). */
