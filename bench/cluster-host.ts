@@ -7,7 +7,7 @@
  * thread) and no page of its own. Exposed as `window.clusterHost`.
  */
 import { DynamoNode } from '../src/runtime/dynamo-node.js';
-import { peerClientOptions, peersListUrl } from '../src/signaling/signaling-plugin.js';
+import { peerClientOptions } from '../src/signaling/signaling-urls.js';
 
 /** Result of {@link ClusterHost.load}. */
 export interface LoadResult {
@@ -107,7 +107,7 @@ function byId(id: string): DynamoNode {
 
 window.clusterHost = {
   async start(cluster, count, maxConnections) {
-    const signaling = { ...peerClientOptions(location), peersUrl: peersListUrl(location.origin) };
+    const signaling = peerClientOptions(location);
     const started = await Promise.all(Array.from({ length: count }, () => DynamoNode.start({ cluster, storage: 'memory', maxConnections, signaling })));
     nodes.push(...started);
     return started.map((n) => n.id);

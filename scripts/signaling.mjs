@@ -6,16 +6,17 @@
 //   PORT=9000 HOST=0.0.0.0 node scripts/signaling.mjs
 //
 // A flag wins over the environment. `--port 0` picks a free port; the printed URL shows which.
-// It serves the same URLs as the Vite plugin (src/signaling/signaling-plugin.ts): mount path
-// /peerjs, peer list at /peerjs/peerjs/peers, WebSocket at /peerjs/peerjs. It stores nothing.
+// It is the same server as the Vite plugin's, built by the same function (attachSignaling in
+// src/signaling/signaling-server.ts), with the same URLs and the same guard (issue 16): a peer id
+// registers only with a signature by its node's key, the listing answers one tag at a time
+// (/peerjs/peerjs/peers?tag=<tag>), /peerjs/stats counts refusals, and each address and socket is
+// rate limited (defaults in src/signaling/signaling-guard.ts). It stores nothing.
+//
+// That shared code is TypeScript: it is loaded through tsx (a dependency of this repository), so run
+// the script from a checkout with its dependencies installed.
+import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { PeerServer } from 'peer';
-import { WebSocketServer } from 'ws';
-
-// Keep in step with SIGNALING_PATH and the frame limit in src/signaling/signaling-plugin.ts.
-const SIGNALING_PATH = '/peerjs';
-const SIGNALING_KEY = 'peerjs';
-const MAX_SIGNALING_FRAME = 64 * 1024;
+import { tsImport } from 'tsx/esm/api';
 
 function fail(message) {
   process.stderr.write(`signaling: ${message}\n`);
@@ -41,36 +42,31 @@ const port = Number(portText);
 if (!/^\d+$/.test(portText) || port > 65535) fail(`invalid port "${portText}"`);
 const host = flags.host ?? process.env.HOST ?? '127.0.0.1';
 
-const app = PeerServer(
-  {
-    host,
-    port,
-    path: SIGNALING_PATH,
-    key: SIGNALING_KEY,
-    allow_discovery: true,
-    createWebSocketServer: (options) => new WebSocketServer({ ...options, maxPayload: MAX_SIGNALING_FRAME }),
-  },
-  (server) => {
-    const address = server.address();
-    const boundPort = typeof address === 'object' && address !== null ? address.port : port;
-    const shownHost = host.includes(':') ? `[${host}]` : host;
-    const origin = `http://${shownHost}:${boundPort}`;
-    process.stdout.write(
-      `Signaling server (PeerJS, discovery on): ${origin}${SIGNALING_PATH}\n` +
-        `  peer list: ${origin}${SIGNALING_PATH}/${SIGNALING_KEY}/peers\n` +
-        `  peerjs client: { host: '${shownHost}', port: ${boundPort}, path: '${SIGNALING_PATH}/', secure: false }\n`,
-    );
-  },
-);
+const [{ attachSignaling }, { SIGNALING_KEY }] = await Promise.all([
+  tsImport('../src/signaling/signaling-server.ts', import.meta.url),
+  tsImport('../src/signaling/signaling-urls.ts', import.meta.url),
+]);
 
-// Listen errors (address in use, permission) reach here through the WebSocket server, which
-// re-emits the HTTP server's errors; so do per-client socket errors and malformed frames, which
-// are untrusted input and are dropped.
-app.on('error', (err) => {
-  const code = err && typeof err === 'object' && 'code' in err ? err.code : undefined;
-  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-    fail(`cannot listen on ${host}:${port}: ${err.message}`);
-  }
+const server = createServer();
+// Listen errors (address in use, permission) end the process; per-client errors never reach here.
+server.on('error', (err) => fail(`cannot listen on ${host}:${port}: ${err.message}`));
+const signaling = await attachSignaling(server);
+server.on('request', (req, res) => {
+  if (signaling.handleRequest(req, res)) return;
+  res.statusCode = 404;
+  res.end();
+});
+server.listen(port, host, () => {
+  const address = server.address();
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const origin = `http://${shownHost}:${boundPort}`;
+  process.stdout.write(
+    `Signaling server (PeerJS, signed registration, scoped listing): ${origin}${signaling.path}\n` +
+      `  peer list: ${origin}${signaling.path}/${SIGNALING_KEY}/peers?tag=<tag>\n` +
+      `  stats: ${origin}${signaling.path}/stats\n` +
+      `  peerjs client: { host: '${shownHost}', port: ${boundPort}, path: '${signaling.path}/', secure: false }\n`,
+  );
 });
 
 for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(0));

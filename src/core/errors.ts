@@ -40,11 +40,24 @@ export class VersionSetTooLargeError extends DynamoError {
   constructor(
     readonly sizeBytes: number,
     readonly maxBytes: number,
+    /** What is too large when it is not the bytes (too many siblings or clock entries). */
+    detail?: string,
   ) {
     super(
-      `the key's versions would take ${sizeBytes} bytes (limit ${maxBytes}); get the key and put a merged value with its context to collapse its siblings`,
+      detail ??
+        `the key's versions would take ${sizeBytes} bytes (limit ${maxBytes}); get the key and put a merged value with its context to collapse its siblings`,
     );
   }
+}
+
+/**
+ * A write would take a vector-clock counter past Number.MAX_SAFE_INTEGER, where counters stop being
+ * exact and a dot could name two writes (paper §4.4). Only a corrupt clock gets there (a peer sent a
+ * counter near the limit). Nothing was written; the key can still be read, and written through another
+ * replica.
+ */
+export class ClockOverflowError extends DynamoError {
+  override name = 'ClockOverflowError';
 }
 
 /** A context string was not one returned by `get`/`put` of this store. */
@@ -129,4 +142,13 @@ export class PeerUnreachableError extends DynamoError {
  */
 export class StoredStateLostError extends DynamoError {
   override name = 'StoredStateLostError';
+}
+
+/**
+ * A remembered or adopted node id whose database holds no key for it, or belongs to another cluster
+ * secret (issue 16: an id is only usable with its key). The host starts a new identity; the old
+ * database is left as it is.
+ */
+export class NodeKeyMissingError extends DynamoError {
+  override name = 'NodeKeyMissingError';
 }

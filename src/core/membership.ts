@@ -7,6 +7,14 @@
  * computes the same ring (`Ring.build` is a function of the members alone).
  *
  *   node a: { a@3, b@1 }  ──gossip──▶  node b: { b@2 }   ⇒   both: { a@3, b@2 }
+ *
+ * Removals (an operator's "this node is gone for good", §4.8.1) are statements of their own, never an
+ * edit of the removed node's record: `{ target, by, atMs }`, signed by the member that made it
+ * (issue 16). The set of removals is merged by union (per target the earliest statement is kept, so
+ * every node keeps the same one); a removed node stays removed whatever record it writes later. The
+ * view the rest of the core reads (`get`, `all`, `ringMembers`) applies them: a removed member shows
+ * as `left`, its history closed with capacity 0. The raw records (`raw`, `gossipRecords`) are what is
+ * signed and gossiped.
  */
 import type { RingEvent, RingMember } from './ring.js';
 import type { NodeId } from './types.js';
@@ -44,6 +52,54 @@ export interface MemberRecord {
   pending: number[];
   /** Partitions whose data the member holds without replicating them: it is handing them off (§4.9). */
   handoffs: number[];
+  /** The member's raw Ed25519 public key (its id is derived from it); absent where records are not signed. */
+  publicKey?: Uint8Array;
+  /** The member's signature over {@link recordSigningFields} of this record; absent where records are not signed. */
+  signature?: Uint8Array;
+}
+
+/** A signed statement that `by` removed `target` from the cluster at `atMs` (ms, by's clock). */
+export interface Removal {
+  target: NodeId;
+  by: NodeId;
+  atMs: number;
+  /** `by`'s signature over {@link removalSigningFields}; absent where statements are not signed. */
+  signature?: Uint8Array;
+}
+
+/** What a record's signature covers, in order (encoded by the signer with MessagePack). */
+export function recordSigningFields(r: MemberRecord): unknown[] {
+  return [
+    'tabdynamo-record/v1',
+    r.id,
+    r.capacity,
+    r.status,
+    r.version,
+    r.joinedAtMs,
+    r.incarnation,
+    r.history.map((e) => [e.atMs, e.capacity]),
+    r.pending,
+    r.handoffs,
+    r.publicKey ?? null,
+  ];
+}
+
+/** What a removal's signature covers, in order. */
+export function removalSigningFields(r: Removal): unknown[] {
+  return ['tabdynamo-removal/v1', r.target, r.by, r.atMs];
+}
+
+/** Orders two removals of one target: the earlier wins, then the smaller remover id. */
+function earlierRemoval(a: Removal, b: Removal): Removal {
+  if (a.atMs !== b.atMs) return a.atMs < b.atMs ? a : b;
+  return a.by <= b.by ? a : b;
+}
+
+/** A record as the removal makes it look: left, its ring history closed with capacity 0. */
+function removedView(record: MemberRecord, removal: Removal): MemberRecord {
+  const last = record.history[record.history.length - 1];
+  const history = inRing(record) ? [...record.history, { atMs: Math.max(removal.atMs, last?.atMs ?? removal.atMs), capacity: 0 }] : record.history;
+  return { ...record, status: 'left', history, pending: [], handoffs: [] };
 }
 
 /** Orders two records of the same member: higher version wins; equal versions fall back to content. */
@@ -63,17 +119,64 @@ function recordKey(r: MemberRecord): string {
  */
 export class Membership {
   private readonly records = new Map<NodeId, MemberRecord>();
+  private readonly removed = new Map<NodeId, Removal>();
 
   constructor(readonly self: NodeId) {}
 
-  /** The record of `id`, if known. */
+  /** The record of `id` as the core sees it (removals applied), if known. */
   get(id: NodeId): MemberRecord | undefined {
+    const record = this.records.get(id);
+    const removal = this.removed.get(id);
+    return record !== undefined && removal !== undefined ? removedView(record, removal) : record;
+  }
+
+  /** The record of `id` as its member wrote it (what is signed and gossiped). */
+  raw(id: NodeId): MemberRecord | undefined {
     return this.records.get(id);
   }
 
-  /** Every known record, sorted by id. */
+  /** Every known record, removals applied, sorted by id. */
   all(): MemberRecord[] {
+    return this.gossipRecords().map((r) => this.get(r.id)!);
+  }
+
+  /** Every known record as written by its member, sorted by id: what gossip carries. */
+  gossipRecords(): MemberRecord[] {
     return [...this.records.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Every removal known, sorted by target. */
+  removals(): Removal[] {
+    return [...this.removed.values()].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  }
+
+  /** The removal of `id`, if it was removed. */
+  removalOf(id: NodeId): Removal | undefined {
+    return this.removed.get(id);
+  }
+
+  /** True when `id` was removed from the cluster. */
+  isRemoved(id: NodeId): boolean {
+    return this.removed.has(id);
+  }
+
+  /**
+   * Adds a removal statement (checked by the caller). Per target the earliest statement is kept, so the
+   * merge is commutative, associative and idempotent like the records'.
+   * @returns true when it changed the view (a new target, or an earlier statement of a known one).
+   */
+  addRemoval(removal: Removal): boolean {
+    const known = this.removed.get(removal.target);
+    const winner = known === undefined ? removal : earlierRemoval(known, removal);
+    if (known !== undefined && (winner === known || (winner.atMs === known.atMs && winner.by === known.by))) return false;
+    this.removed.set(removal.target, { ...removal });
+    return true;
+  }
+
+  /** Sets the signature of a record this node holds, if it is still at `version`. */
+  setSignature(id: NodeId, version: number, signature: Uint8Array): void {
+    const record = this.records.get(id);
+    if (record?.version === version) record.signature = signature;
   }
 
   /** Ids of every known member other than this node. */
@@ -121,15 +224,6 @@ export class Membership {
     return this.update(this.self, change, minVersion);
   }
 
-  /**
-   * Writes another member's record: only an operator's removal of a node that is gone for good does
-   * this (paper §4.8.1); the higher version makes the removal win over the node's own record.
-   * @returns the new record.
-   */
-  updateOther(id: NodeId, change: RecordChange, minVersion = 0): MemberRecord {
-    return this.update(id, change, minVersion);
-  }
-
   private update(id: NodeId, change: RecordChange, minVersion: number): MemberRecord {
     const current = this.records.get(id);
     const joinedAtMs = change.joinedAtMs ?? current?.joinedAtMs ?? 0;
@@ -144,6 +238,8 @@ export class Membership {
       history: (change.history ?? current?.history ?? [{ atMs: joinedAtMs, capacity }]).map((e) => ({ ...e })),
       pending: [...(change.pending ?? current?.pending ?? [])],
       handoffs: [...(change.handoffs ?? current?.handoffs ?? [])],
+      // A changed record needs a new signature (the node signs its own record: see NodeCore).
+      ...((change.publicKey ?? current?.publicKey) !== undefined ? { publicKey: change.publicKey ?? current?.publicKey } : {}),
     };
     this.records.set(id, record);
     return record;
@@ -151,7 +247,23 @@ export class Membership {
 }
 
 /** Fields of a record its writer may change. */
-export type RecordChange = Partial<Pick<MemberRecord, 'capacity' | 'status' | 'joinedAtMs' | 'incarnation' | 'history' | 'pending' | 'handoffs'>>;
+export type RecordChange = Partial<Pick<MemberRecord, 'capacity' | 'status' | 'joinedAtMs' | 'incarnation' | 'history' | 'pending' | 'handoffs' | 'publicKey'>>;
+
+/**
+ * Signs and checks membership statements (issue 16; DESIGN.md §3 "Security"): a node signs its own
+ * record and the removals it makes; every other node checks them before they change its view. A tab
+ * uses its Ed25519 node key (WebCrypto), bound to the cluster; the simulation uses test keys.
+ */
+export interface MembershipAuthority {
+  /** This node's raw public key, carried in its record. */
+  readonly publicKey: Uint8Array;
+  /** Signs `fields` (see {@link recordSigningFields}, {@link removalSigningFields}) with this node's key. */
+  sign(fields: unknown[]): Promise<Uint8Array>;
+  /** Whether `signature` over `fields` was made with the key `publicKey`. Never rejects. */
+  verify(publicKey: Uint8Array, fields: unknown[], signature: Uint8Array): Promise<boolean>;
+  /** The node id `publicKey` belongs to. */
+  nodeIdOf(publicKey: Uint8Array): Promise<NodeId>;
+}
 
 /** True when the member is in the ring now (its last history entry has capacity > 0). */
 export function inRing(record: MemberRecord): boolean {

@@ -2,8 +2,9 @@
  * Messages between nodes, and their schemas (DESIGN.md §4: every message from a peer is untrusted).
  *
  * A transport hands the core whatever it decoded; `parseMessage` checks it against these schemas
- * (valibot) and the core drops, counts and logs anything that does not fit. Every field has a bound,
- * so a peer cannot make a node allocate without limit.
+ * (valibot), `checkMessage` checks the rules of its content the shapes do not express (keys, the
+ * invariants of version sets, value bytes), and the core drops, counts and logs anything that fails
+ * either. Every field has a bound, so a peer cannot make a node allocate without limit.
  *
  * Request/response pairs carry a `requestId` chosen by the requester (unique per requester):
  *
@@ -26,7 +27,7 @@
  *   any request    →  error-reply                the request failed at the peer
  */
 import * as v from 'valibot';
-import { MAX_KEY_BYTES, MAX_VALUE_BYTES } from './value-codec.js';
+import { encodedValueProblem, MAX_KEY_BYTES, MAX_VALUE_BYTES, validateKey } from './value-codec.js';
 
 /** Most siblings a version set may carry on the wire. */
 export const MAX_WIRE_SIBLINGS = 64;
@@ -41,7 +42,7 @@ const nodeId = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_NODE_ID_LENGTH
 const counter = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
 const timestampMs = v.pipe(v.number(), v.finite());
 const requestId = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
-// Characters bound the key cheaply here; the UTF-8 byte bound is checked by the core.
+// Characters bound the key cheaply here; the UTF-8 byte bound and well-formedness by `checkMessage`.
 const key = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_KEY_BYTES));
 const timeoutMs = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(600_000));
 const quorum = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64));
@@ -73,6 +74,9 @@ export const MAX_WIRE_FETCH_KEYS = 256;
 const partition = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65_535));
 const treeLevel = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(16));
 const treeIndex = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 32 - 1));
+function fixedBytes(length: number) {
+  return v.custom<Uint8Array>((bytes) => bytes instanceof Uint8Array && bytes.byteLength === length, `expected ${length} bytes`);
+}
 const treeHash = v.custom<Uint8Array>((bytes) => bytes instanceof Uint8Array && bytes.byteLength === 16, 'expected a 16-byte hash');
 
 /** Most entries of a member's ring history (joins, capacity changes, leaves) on the wire. */
@@ -94,7 +98,13 @@ const memberRecord = v.object({
   ),
   pending: partitionList,
   handoffs: partitionList,
+  publicKey: v.optional(fixedBytes(32)),
+  signature: v.optional(fixedBytes(64)),
 });
+
+/** Most removal statements one gossip message may carry. */
+export const MAX_WIRE_REMOVALS = 10_000;
+const removal = v.object({ target: nodeId, by: nodeId, atMs: timestampMs, signature: v.optional(fixedBytes(64)) });
 
 /** Most objects one handoff batch may carry. */
 export const MAX_WIRE_HANDOFF_ITEMS = 1024;
@@ -108,6 +118,8 @@ export const messageSchema = v.variant('type', [
     suspects: v.optional(v.pipe(v.array(v.object({ id: nodeId, incarnation: counter })), v.maxLength(MAX_WIRE_MEMBERS))),
     // Each node's own load (objects, hints held), numbered by its reporter; relayed like the records.
     loads: v.optional(v.pipe(v.array(v.object({ id: nodeId, keys: counter, hints: counter, seq: counter })), v.maxLength(MAX_WIRE_MEMBERS))),
+    // Removal statements (issue 16), signed by their makers where records are signed.
+    removals: v.optional(v.pipe(v.array(removal), v.maxLength(MAX_WIRE_REMOVALS))),
   }),
   v.object({ type: v.literal('ping'), requestId }),
   v.object({ type: v.literal('ping-req'), requestId, target: nodeId, timeoutMs }),
@@ -196,7 +208,13 @@ export type ParseResult = { ok: true; message: Message } | { ok: false; reason: 
  * Never throws: a misfit is returned as `{ ok: false, reason }` naming the first problem.
  */
 export function parseMessage(input: unknown): ParseResult {
-  const result = v.safeParse(messageSchema, input);
+  let result: ReturnType<typeof v.safeParse<typeof messageSchema>>;
+  try {
+    result = v.safeParse(messageSchema, input);
+  } catch (error) {
+    // Only an object built in process can throw here (a getter, a Proxy): a decoder yields plain data.
+    return { ok: false, reason: `unreadable: ${error instanceof Error ? error.message : String(error)}` };
+  }
   if (result.success) return { ok: true, message: result.output };
   const issue = result.issues[0];
   const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
@@ -206,4 +224,87 @@ export function parseMessage(input: unknown): ParseResult {
 /** True for messages that answer a request. */
 export function isReply(message: Message): message is ReplyMessage {
   return message.type.endsWith('-reply');
+}
+
+/**
+ * The rules of a message's content that its schema does not express, checked after
+ * {@link parseMessage} (the core drops a message that breaks one, as it drops a misfit):
+ *
+ *   keys          well-formed UTF-16 of at most MAX_KEY_BYTES UTF-8 bytes (`validateKey`), wherever a
+ *                 key appears, replies included (an anti-entropy answer names keys to fetch and store)
+ *   version sets  the invariants every honest one keeps (version-set.ts): clock sorted by node without
+ *                 duplicates, siblings sorted by dot without duplicates, every sibling's dot covered by
+ *                 the clock. A sibling its clock does not cover could never be overwritten by a put
+ *   value bytes   each sibling's data and a coordinate-put's data is a value `encodeValue` could have
+ *                 made (`encodedValueProblem`): else every later get of the key fails, or hands the
+ *                 caller something nested a million deep
+ *
+ * @returns undefined when the message keeps them all, else the first rule broken. Never throws.
+ */
+export function checkMessage(message: Message): string | undefined {
+  switch (message.type) {
+    case 'replica-get':
+    case 'coordinate-get':
+      return keyProblem(message.key);
+    case 'replica-put':
+    case 'hinted-put':
+      return keyProblem(message.key) ?? versionSetProblem(message.versions, 'versions');
+    case 'coordinate-put':
+      return keyProblem(message.key) ?? (message.data === null ? undefined : prefixed('data', encodedValueProblem(message.data)));
+    case 'handoff-batch':
+      return firstOf(message.items, (item, i) => keyProblem(item.key, `items.${i}.key`) ?? versionSetProblem(item.versions, `items.${i}.versions`));
+    case 'ae-fetch':
+      return firstOf(message.keys, (key, i) => keyProblem(key, `keys.${i}`));
+    case 'ae-leaves-reply':
+      return firstOf(message.items, (item, i) => keyProblem(item.key, `items.${i}.key`));
+    case 'ae-fetch-reply':
+      return firstOf(message.versions, (versions, i) => (versions === null ? undefined : versionSetProblem(versions, `versions.${i}`)));
+    case 'replica-get-reply':
+    case 'coordinate-get-reply':
+      return message.versions === null ? undefined : versionSetProblem(message.versions, 'versions');
+    default:
+      return undefined;
+  }
+}
+
+function prefixed(path: string, problem: string | undefined): string | undefined {
+  return problem === undefined ? undefined : `${path}: ${problem}`;
+}
+
+function firstOf<T>(items: readonly T[], problem: (item: T, index: number) => string | undefined): string | undefined {
+  for (let i = 0; i < items.length; i++) {
+    const found = problem(items[i]!, i);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function keyProblem(key: string, path = 'key'): string | undefined {
+  try {
+    validateKey(key);
+    return undefined;
+  } catch (error) {
+    return `${path}: ${(error as Error).message}`;
+  }
+}
+
+function versionSetProblem(versions: v.InferOutput<typeof versionSetSchema>, path: string): string | undefined {
+  const { clock, siblings } = versions;
+  for (let i = 1; i < clock.length; i++) {
+    if (!(clock[i - 1]!.node < clock[i]!.node)) return `${path}.clock.${i}: clock entries must be sorted by node, each node once`;
+  }
+  for (let i = 1; i < siblings.length; i++) {
+    const a = siblings[i - 1]!.dot;
+    const b = siblings[i]!.dot;
+    if (!(a.node < b.node || (a.node === b.node && a.counter < b.counter))) return `${path}.siblings.${i}: siblings must be sorted by dot, each dot once`;
+  }
+  for (const [i, sibling] of siblings.entries()) {
+    const entry = clock.find((e) => e.node === sibling.dot.node);
+    if (entry === undefined || entry.counter < sibling.dot.counter) return `${path}.siblings.${i}: the clock does not cover this sibling's dot`;
+    if (sibling.data !== null) {
+      const problem = encodedValueProblem(sibling.data);
+      if (problem !== undefined) return `${path}.siblings.${i}.data: ${problem}`;
+    }
+  }
+  return undefined;
 }

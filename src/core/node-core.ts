@@ -41,8 +41,8 @@ import { DEFAULT_HANDOFF_CONFIG, PartitionHandoff, type HandoffConfig, type Tran
 import { InProcessMerkleService, type MerkleService } from './merkle-service.js';
 import { versionDigest } from './merkle-tree.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import { inRing, Membership, type MemberRecord } from './membership.js';
-import { isReply, parseMessage, type Message, type ReplyMessage } from './messages.js';
+import { inRing, Membership, recordSigningFields, removalSigningFields, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
+import { checkMessage, isReply, MAX_WIRE_CLOCK_ENTRIES, MAX_WIRE_SIBLINGS, parseMessage, type Message, type ReplyMessage } from './messages.js';
 import { DEFAULT_PARTITION_COUNT, Ring } from './ring.js';
 import type { Clock, Dot, Hint, NodeId, Random, Store, VersionSet } from './types.js';
 import { decodeValue, encodeValue, validateKey, type Value } from './value-codec.js';
@@ -196,6 +196,8 @@ export type NodeEvent =
   | ({ type: 'handoff' } & TransferReport)
   | { type: 'partition-received'; partition: number }
   | { type: 'membership-change'; change: 'join' | 'leave' | 'left' | 'remove' | 'capacity'; node: NodeId; capacity: number }
+  /** A removal statement was accepted: `by` removed `target` at `atMs` (issue 16). */
+  | { type: 'removal'; target: NodeId; by: NodeId; atMs: number }
   | { type: 'error'; error: DynamoError; context: string };
 
 /** Counters of a node's traffic and work. */
@@ -220,6 +222,10 @@ export interface NodeStats {
   hintsPassed: number;
   /** Times this node raised its incarnation to refute a suspicion of itself. */
   refutations: number;
+  /** Gossiped member records refused: unsigned, signed by another key, or not the key of their id (issue 16). */
+  recordsRejected: number;
+  /** Removal statements refused: unsigned, forged, or by a node this one does not know. */
+  removalsRejected: number;
   /** Failure-detector probes sent and indirect probe rounds. */
   probesSent: number;
   indirectProbeRounds: number;
@@ -255,6 +261,11 @@ export interface NodeCoreOptions {
    * passes trees that live in a Web Worker.
    */
   merkle?: MerkleService;
+  /**
+   * Signs this node's record and its removals, and checks those of others (issue 16). Without it
+   * records and removals are taken unsigned (unit tests).
+   */
+  authority?: MembershipAuthority;
 }
 
 interface PendingRequest {
@@ -289,9 +300,10 @@ type RequestMessage = Extract<
 type RequestBody = RequestMessage extends infer M ? (M extends RequestMessage ? Omit<M, 'requestId'> : never) : never;
 
 const META_SELF = 'self';
-/** How far an operator's removal moves a node's record version ahead (see `remove`). */
-const REMOVAL_VERSION_STEP = 1_000_000;
 const META_MEMBERS = 'members';
+const META_REMOVALS = 'removals';
+/** Most signature checks remembered as passed (see `verifiedRecords`). */
+const VERIFIED_CACHE_SIZE = 4096;
 
 /**
  * The protocol engine of one node. Construct, `await start()`, then feed it `receive` and `tick`.
@@ -338,6 +350,11 @@ export class NodeCore {
   /** Load reports by member (objects, hints), highest `seq` kept; this node's own refreshed each gossip round. */
   private readonly loads = new Map<NodeId, { keys: number; hints: number; seq: number; receivedAtMs: number }>();
   private loadRefreshing = false;
+  private readonly authority: MembershipAuthority | undefined;
+  /** Signatures already checked and found good (`<id>@<version>:<signature>`), oldest dropped first. */
+  private readonly verified = new Set<string>();
+  /** The signing of this node's record in progress, and the version it signs. */
+  private signing: { version: number; done: Promise<void> } | undefined;
   /** Waiters of `leave()`. */
   private leaveWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons' | 'probesSent' | 'indirectProbeRounds' | 'antiEntropyRounds' | 'antiEntropyRepairs' | 'handoffKeysSent' | 'handoffKeysReceived' | 'handoffTransfers'> = {
@@ -355,6 +372,8 @@ export class NodeCore {
     hintsDelivered: 0,
     hintsPassed: 0,
     refutations: 0,
+    recordsRejected: 0,
+    removalsRejected: 0,
   };
   private readonly dropReasons: Record<string, number> = {};
 
@@ -367,6 +386,7 @@ export class NodeCore {
     this.store = options.store;
     this.emit = options.onEvent ?? (() => undefined);
     this.merkle = options.merkle;
+    this.authority = options.authority;
     this.membership = new Membership(this.id);
     this.currentRing = Ring.build([], this.config.partitionCount);
     // A random start, so that a restarted node's request ids do not repeat its previous life's.
@@ -425,6 +445,8 @@ export class NodeCore {
     }
     const known = await this.store.getMeta<MemberRecord[]>(META_MEMBERS);
     if (Array.isArray(known)) this.membership.merge(known.filter((r) => r.id !== this.id && Array.isArray(r.history)));
+    const removals = await this.store.getMeta<Removal[]>(META_REMOVALS);
+    if (Array.isArray(removals)) for (const removal of removals) this.membership.addRemoval(removal);
     // The join time is set once, on the first start, and kept across restarts: it fixes this node's
     // place in the ring's replay of joins (ring.ts), so a restart moves no partition.
     const nowMs = this.clock.now();
@@ -448,6 +470,7 @@ export class NodeCore {
         history: changedCapacity ? [...history, { atMs: nowMs, capacity: this.config.capacity }] : history,
         pending: self?.pending ?? [],
         handoffs: self?.handoffs ?? [],
+        ...(this.authority !== undefined ? { publicKey: this.authority.publicKey } : {}),
       },
       (self?.version ?? 0) + 1,
     );
@@ -649,7 +672,7 @@ export class NodeCore {
     if (peer === undefined) return;
     this.counters.gossipRounds++;
     this.refreshOwnLoad();
-    this.send(peer, { type: 'gossip', members: this.membership.all(), reply: true, suspects: this.detector.suspicions(), loads: this.loadReports() });
+    this.sendGossip(peer, true);
     this.emit({ type: 'gossip', peer, direction: 'sent', changed: false });
   }
 
@@ -663,11 +686,16 @@ export class NodeCore {
     if (!this.running) return;
     this.counters.messagesReceived++;
     const parsed = parseMessage(input);
-    if (!parsed.ok) {
-      this.recordDrop(from, `invalid: ${parsed.reason}`);
+    const problem = parsed.ok ? checkMessage(parsed.message) : parsed.reason;
+    if (!parsed.ok || problem !== undefined) {
+      this.recordDrop(from, `invalid: ${problem}`);
       return;
     }
     const message = parsed.message;
+    if (this.membership.isRemoved(from)) {
+      this.recordDrop(from, 'from a node removed from the cluster');
+      return;
+    }
     this.detector.heardFrom(from, this.clock.now());
     if (isReply(message)) {
       this.settleReply(from, message);
@@ -675,8 +703,12 @@ export class NodeCore {
     }
     switch (message.type) {
       case 'gossip':
+        if (this.authority !== undefined) {
+          void this.acceptSignedGossip(from, message);
+          return;
+        }
         for (const load of message.loads ?? []) this.mergeLoad(load);
-        this.onGossip(from, message.members, message.reply, message.suspects ?? []);
+        this.onGossip(from, message.members, message.removals ?? [], message.reply, message.suspects ?? []);
         return;
       case 'replica-get':
       case 'replica-put':
@@ -698,24 +730,133 @@ export class NodeCore {
     }
   }
 
-  private onGossip(from: NodeId, members: MemberRecord[], reply: boolean, suspects: { id: NodeId; incarnation: number }[]): void {
+  /**
+   * Gossip where records are signed (issue 16): records that would change this node's view and
+   * removals not known yet are checked first; those that fail are dropped and counted, the rest of the
+   * message is taken as usual. Steady-state gossip carries nothing new and costs no signature check.
+   */
+  private async acceptSignedGossip(from: NodeId, message: Extract<Message, { type: 'gossip' }>): Promise<void> {
+    const members = await this.verifiedRecords(from, message.members);
+    // A remover's key may arrive in the same message as its removal.
+    const keys = new Map(members.filter((r) => r.publicKey !== undefined).map((r) => [r.id, r.publicKey!]));
+    const removals = await this.verifiedRemovals(from, message.removals ?? [], keys);
+    if (!this.running) return;
+    for (const load of message.loads ?? []) this.mergeLoad(load);
+    this.onGossip(from, members, removals, message.reply, message.suspects ?? []);
+  }
+
+  /** The records of `incoming` that may be taken: unchanged or older ones as they are, new ones only when signed by their node. */
+  private async verifiedRecords(from: NodeId, incoming: readonly MemberRecord[]): Promise<MemberRecord[]> {
+    const authority = this.authority!;
+    const checked = await Promise.all(
+      incoming.map(async (record) => {
+        const current = this.membership.raw(record.id);
+        // Older, or the very record held: it changes nothing, whoever signed it.
+        if (current !== undefined && (record.version < current.version || (record.version === current.version && sameBytes(record.signature, current.signature)))) return true;
+        if (record.publicKey === undefined || record.signature === undefined) return false;
+        if (current?.publicKey !== undefined && !sameBytes(current.publicKey, record.publicKey)) return false;
+        const cacheKey = `${record.id}@${record.version}:${hexOf(record.signature)}`;
+        if (this.verified.has(cacheKey)) return true;
+        if ((await authority.nodeIdOf(record.publicKey)) !== record.id) return false;
+        if (!(await authority.verify(record.publicKey, recordSigningFields(record), record.signature))) return false;
+        this.remember(cacheKey);
+        return true;
+      }),
+    );
+    const taken: MemberRecord[] = [];
+    incoming.forEach((record, i) => {
+      if (checked[i]) taken.push(record);
+      else {
+        this.counters.recordsRejected++;
+        this.recordDrop(from, `a record of ${record.id} not signed by its node`);
+      }
+    });
+    return taken;
+  }
+
+  /** The removals of `incoming` not known yet that are signed by a known member other than their target. */
+  private async verifiedRemovals(from: NodeId, incoming: readonly Removal[], keys: ReadonlyMap<NodeId, Uint8Array>): Promise<Removal[]> {
+    const authority = this.authority!;
+    const taken: Removal[] = [];
+    for (const removal of incoming) {
+      const known = this.membership.removalOf(removal.target);
+      if (known !== undefined && known.by === removal.by && known.atMs === removal.atMs) continue;
+      const removerKey = this.membership.raw(removal.by)?.publicKey ?? keys.get(removal.by);
+      const ok =
+        removal.by !== removal.target &&
+        removerKey !== undefined &&
+        removal.signature !== undefined &&
+        (await authority.verify(removerKey, removalSigningFields(removal), removal.signature));
+      if (ok) taken.push(removal);
+      else {
+        this.counters.removalsRejected++;
+        this.recordDrop(from, `a removal of ${removal.target} not signed by a member (${removal.by})`);
+      }
+    }
+    return taken;
+  }
+
+  private remember(cacheKey: string): void {
+    this.verified.add(cacheKey);
+    if (this.verified.size > VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.values().next().value!);
+  }
+
+  /**
+   * Sends a gossip message: every record as its member wrote it, the removals, suspicions and loads.
+   * Where records are signed, this node's own record is signed first (once per version).
+   */
+  private sendGossip(to: NodeId, reply: boolean): void {
+    const send = (): void => {
+      if (!this.running && reply) return;
+      this.send(to, {
+        type: 'gossip',
+        members: this.membership.gossipRecords(),
+        removals: this.membership.removals(),
+        reply,
+        suspects: this.detector.suspicions(),
+        loads: this.loadReports(),
+      });
+    };
+    const own = this.membership.raw(this.id);
+    if (this.authority === undefined || own === undefined || own.signature !== undefined) {
+      send();
+      return;
+    }
+    void this.signOwnRecord().then(send, (error: unknown) => this.reportError(error, "signing this node's record"));
+  }
+
+  /** Signs this node's current record (the signing of one version is shared by everyone waiting for it). */
+  private signOwnRecord(): Promise<void> {
+    const own = this.membership.raw(this.id)!;
+    if (this.signing?.version === own.version) return this.signing.done;
+    const version = own.version;
+    const done = this.authority!.sign(recordSigningFields(own)).then((signature) => this.membership.setSignature(this.id, version, signature));
+    this.signing = { version, done };
+    return done;
+  }
+
+  private onGossip(from: NodeId, members: MemberRecord[], removals: readonly Removal[], reply: boolean, suspects: { id: NodeId; incarnation: number }[]): void {
     // A node may only speak for itself about its own record being present; others' records are hearsay
-    // we accept by version. We do not let a peer rewrite our own record.
-    const changed = this.membership.merge(members.filter((r) => r.id !== this.id));
+    // we accept by version (and, where records are signed, by its node's signature). We do not let a
+    // peer rewrite our own record.
+    let changed = this.membership.merge(members.filter((r) => r.id !== this.id));
     this.seeds.delete(from);
     for (const r of members) this.seeds.delete(r.id);
+    for (const removal of removals) {
+      // Unsigned removals (no authority) must at least come from a member this node knows.
+      if (this.authority === undefined && (removal.by === removal.target || this.membership.raw(removal.by) === undefined)) continue;
+      if (!this.membership.addRemoval(removal)) continue;
+      changed = true;
+      const winner = this.membership.removalOf(removal.target)!;
+      this.emit({ type: 'removal', target: winner.target, by: winner.by, atMs: winner.atMs });
+      if (winner.target === this.id) this.removedSelf(winner);
+    }
     if (changed) this.onMembershipChanged();
     this.emit({ type: 'gossip', peer: from, direction: 'received', changed });
     const theirView = members.find((r) => r.id === this.id);
-    let selfRecord = this.membership.get(this.id);
-    if (selfRecord !== undefined && theirView !== undefined && theirView.status === 'left' && !inRing(theirView) &&
-        selfRecord.status !== 'left' && theirView.version > selfRecord.version) {
-      // An operator removed this node (paper §4.8.1): accept it — leave the ring and hand off what it
-      // holds, as a leaving node does.
-      selfRecord = this.membership.updateSelf({ status: 'leaving', history: theirView.history }, theirView.version + 1);
-      this.saveSelf();
-      this.emit({ type: 'membership-change', change: 'remove', node: this.id, capacity: 0 });
-      this.onMembershipChanged();
+    let selfRecord = this.membership.raw(this.id);
+    if (selfRecord !== undefined && this.membership.isRemoved(this.id)) {
+      // Removed: nothing to refute or correct any more.
     } else if (selfRecord !== undefined && theirView !== undefined && theirView.version >= selfRecord.version &&
         (theirView.version > selfRecord.version || theirView.status !== selfRecord.status || theirView.capacity !== selfRecord.capacity)) {
       // Someone holds a record of this node at least as new as ours (we lost our state, or it was
@@ -741,7 +882,7 @@ export class NodeCore {
     }
     const stale = selfRecord !== undefined && (theirView === undefined || theirView.version < selfRecord.version);
     // Push-pull: answer a round, and correct a peer that holds an old record of this node.
-    if (reply || stale) this.send(from, { type: 'gossip', members: this.membership.all(), reply: false, suspects: this.detector.suspicions(), loads: this.loadReports() });
+    if (reply || stale) this.sendGossip(from, false);
   }
 
   private onMembershipChanged(): void {
@@ -759,7 +900,25 @@ export class NodeCore {
     const members = this.membership.all();
     this.detector.setPeers(this.membership.peers(), this.clock.now());
     this.emit({ type: 'membership', members });
-    this.store.putMeta(META_MEMBERS, members).catch((error: unknown) => this.reportError(error, 'saving the membership'));
+    // Stored as gossiped (signed as written by each member); removals beside them.
+    this.store.putMeta(META_MEMBERS, this.membership.gossipRecords()).catch((error: unknown) => this.reportError(error, 'saving the membership'));
+    this.store.putMeta(META_REMOVALS, this.membership.removals()).catch((error: unknown) => this.reportError(error, 'saving the removals'));
+  }
+
+  /**
+   * Another member removed this node (paper §4.8.1; the statement is signed by its maker): it is out
+   * of the ring for good. Its record says so; the others re-create its replicas from the surviving
+   * ones and no longer talk to it (their handshakes refuse it). Its data stays on its disk.
+   */
+  private removedSelf(removal: Removal): void {
+    const self = this.membership.raw(this.id);
+    if (self === undefined || self.status === 'left') return;
+    const last = self.history[self.history.length - 1];
+    const history = inRing(self) ? [...self.history, { atMs: Math.max(removal.atMs, last?.atMs ?? 0), capacity: 0 }] : self.history;
+    this.membership.updateSelf({ status: 'left', history, pending: [], handoffs: [] });
+    void this.saveSelf();
+    this.emit({ type: 'membership-change', change: 'remove', node: this.id, capacity: 0 });
+    for (const waiter of this.leaveWaiters.splice(0)) waiter.resolve();
   }
 
   /** Own load for the next report: objects held (from the Merkle trees) and hints held, read without waiting. */
@@ -797,7 +956,7 @@ export class NodeCore {
 
   /** Persists this node's own record (its version must never go back, even across restarts). */
   private saveSelf(): Promise<void> {
-    const record = this.membership.get(this.id);
+    const record = this.membership.raw(this.id);
     if (record === undefined) return Promise.resolve();
     const stored: StoredSelf = { ...record };
     return this.store.putMeta(META_SELF, stored).catch((error: unknown) => this.reportError(error, "saving this node's record"));
@@ -870,7 +1029,9 @@ export class NodeCore {
   /**
    * An operator removes `node`, gone for good (paper §4.8.1): it leaves the ring at once and the
    * surviving replicas re-create its replicas on the new owners. Temporary failures must not be
-   * handled this way (they heal by themselves). Resolves once recorded here; gossip spreads it.
+   * handled this way (they heal by themselves). The removal is a statement of its own, signed by this
+   * node and attributed to it (issue 16); no record the removed node writes later undoes it, and its
+   * identity is refused from then on. Resolves once recorded here; gossip spreads it.
    * @throws NodeNotRunningError; InvalidOptionError when `node` is this node (use `leave`), unknown,
    *   or already gone.
    */
@@ -880,14 +1041,24 @@ export class NodeCore {
     const record = this.membership.get(node);
     if (record === undefined) throw new InvalidOptionError(`unknown node ${node}`);
     if (record.status === 'left') throw new InvalidOptionError(`${node} has already left`);
-    const history = inRing(record) ? [...record.history, { atMs: this.clock.now(), capacity: 0 }] : record.history;
-    // The removal jumps far ahead of the node's own versions, so that no record it wrote before (still
-    // travelling by gossip, possibly newer than ours) can win over it.
-    this.membership.updateOther(node, { status: 'left', history, pending: [], handoffs: [] }, record.version + REMOVAL_VERSION_STEP);
+    const removal: Removal = { target: node, by: this.id, atMs: this.clock.now() };
+    if (this.authority !== undefined) removal.signature = await this.authority.sign(removalSigningFields(removal));
+    if (!this.membership.addRemoval(removal)) throw new InvalidOptionError(`${node} has already been removed`);
     this.onMembershipChanged();
     this.nextGossipAtMs = this.clock.now();
-    await this.store.putMeta(META_MEMBERS, this.membership.all());
+    await this.store.putMeta(META_REMOVALS, this.membership.removals());
+    this.emit({ type: 'removal', target: node, by: this.id, atMs: removal.atMs });
     this.emit({ type: 'membership-change', change: 'remove', node, capacity: 0 });
+  }
+
+  /** Every removal statement this node knows (who removed whom, when), sorted by target. */
+  removals(): Removal[] {
+    return this.membership.removals().map((r) => ({ target: r.target, by: r.by, atMs: r.atMs }));
+  }
+
+  /** True when `node` was removed from the cluster (its connections are to be refused). */
+  isRemoved(node: NodeId): boolean {
+    return this.membership.isRemoved(node);
   }
 
   /** Where partition handoff stands here. */
@@ -972,6 +1143,10 @@ export class NodeCore {
           return;
         case 'hinted-put': {
           validateKey(message.key);
+          // A hint for a node this one does not know could never be delivered, and would stay forever.
+          if (message.intendedFor !== this.id && this.membership.get(message.intendedFor) === undefined) {
+            throw new InvalidOptionError(`${message.intendedFor} is not a member: no hint is kept for it`);
+          }
           if (message.intendedFor === this.id) await this.mergeLocal(message.key, message.versions);
           else await this.storeHint(message.intendedFor, message.key, message.versions);
           this.send(from, { type: 'hinted-put-reply', requestId: message.requestId });
@@ -1001,7 +1176,12 @@ export class NodeCore {
           return;
         }
         case 'ping-req': {
-          await this.request(message.target, { type: 'ping' }, message.timeoutMs);
+          // Only members this node watches are probed, and for one protocol period at most: a peer must
+          // not make it contact any id it names (a connection each, in a tab) or keep requests open for
+          // the ten minutes the schema allows.
+          const target = message.target;
+          if (target === this.id || target === from || !this.membership.peers().includes(target)) throw new InvalidOptionError(`${target} is not a member this node probes`);
+          await this.request(target, { type: 'ping' }, Math.min(message.timeoutMs, this.config.probeIntervalMs));
           this.send(from, { type: 'ping-reply', requestId: message.requestId });
           return;
         }
@@ -1015,6 +1195,9 @@ export class NodeCore {
         case 'coordinate-get': {
           validateKey(message.key);
           const outcome = await this.coordinateGet(message.key, message.r, message.timeoutMs);
+          // Replicas' states merged here may exceed what one message carries: say so rather than send
+          // a reply the requester would drop.
+          if (outcome.versions !== undefined) assertFitsOneMessage(outcome.versions, this.config.maxVersionSetBytes);
           this.send(from, {
             type: 'coordinate-get-reply',
             requestId: message.requestId,
@@ -1080,7 +1263,7 @@ export class NodeCore {
    * Writes a value (paper §4.1 `put(key, context, object)`, §4.5): answers after W durable acks.
    * Without a context the write is concurrent with every existing version (it becomes a sibling).
    * @throws InvalidKeyError, InvalidValueError, ValueTooLargeError (nothing written), InvalidContextError,
-   *   InvalidOptionError, VersionSetTooLargeError, NoReplicasError, QuorumNotReachedError,
+   *   InvalidOptionError, VersionSetTooLargeError, ClockOverflowError, NoReplicasError, QuorumNotReachedError,
    *   NodeNotRunningError, StorageError.
    */
   async put(key: string, value: unknown, options: PutOptions = {}): Promise<PutResult> {
@@ -1350,7 +1533,8 @@ export class NodeCore {
     if (!this.running) return;
     let merged: VersionSet | undefined;
     for (const { value } of replies.values()) if (value !== undefined) merged = merged === undefined ? value : mergeVersionSets(merged, value);
-    if (merged === undefined) return;
+    // A merge too large for one message would be refused by every replica: nothing to repair with.
+    if (merged === undefined || versionSetLimitProblem(merged, this.config.maxVersionSetBytes) !== undefined) return;
     const stale = [...replies].filter(([, reply]) => !versionSetsEqual(reply.value, merged)).map(([id]) => id);
     if (stale.length === 0) return;
     this.counters.readRepairs++;
@@ -1384,8 +1568,7 @@ export class NodeCore {
     const { versions, dot } = await this.locks.run(key, async () => {
       const local = await this.localState(key);
       const result = applyPut(local, context.clock, actor, data, this.clock.now(), this.config.maxClockEntries, context.dots);
-      const size = versionSetSizeBytes(result.versions);
-      if (size > this.config.maxVersionSetBytes) throw new VersionSetTooLargeError(size, this.config.maxVersionSetBytes);
+      assertFitsOneMessage(result.versions, this.config.maxVersionSetBytes);
       if (isReplica) {
         await this.store.putObject(key, result.versions);
         this.treeUpdate(key, result.versions);
@@ -1437,6 +1620,8 @@ export class NodeCore {
       const local = await this.store.getObject(key);
       const merged = mergeVersionSets(local, incoming);
       if (!versionSetsEqual(local, merged) || local === undefined) {
+        // Concurrent siblings accumulate merge after merge: a state that no message could carry is refused.
+        assertFitsOneMessage(merged, this.config.maxVersionSetBytes);
         await this.store.putObject(key, merged);
         this.treeUpdate(key, merged);
         this.emit({ type: 'key-changed', key, source: 'replication' });
@@ -1455,6 +1640,7 @@ export class NodeCore {
       const changed = unique
         .map((key, i) => ({ key, versions: merged.get(key)!, before: stored[i] }))
         .filter((e) => e.before === undefined || !versionSetsEqual(e.before, e.versions));
+      for (const { versions } of changed) assertFitsOneMessage(versions, this.config.maxVersionSetBytes);
       await this.store.putObjects(changed.map(({ key, versions }) => ({ key, versions })));
       for (const { key, versions } of changed) {
         this.treeUpdate(key, versions);
@@ -1479,6 +1665,7 @@ export class NodeCore {
       versions: existing ? mergeVersionSets(existing.versions, versions) : versions,
       createdAtMs: existing?.createdAtMs ?? this.clock.now(),
     };
+    assertFitsOneMessage(hint.versions, this.config.maxVersionSetBytes);
     await this.store.putHint(hint);
     this.hintTargets.add(intendedFor);
   }
@@ -1626,7 +1813,8 @@ export class NodeCore {
    */
   async hintsByTarget(): Promise<{ held: Record<NodeId, number>; delivering: NodeId[] }> {
     const held: Record<NodeId, number> = {};
-    for (const hint of await this.store.listHints()) held[hint.intendedFor] = (held[hint.intendedFor] ?? 0) + 1;
+    // Own properties only: a node may be called `constructor`.
+    for (const hint of await this.store.listHints()) held[hint.intendedFor] = (Object.hasOwn(held, hint.intendedFor) ? held[hint.intendedFor]! : 0) + 1;
     return { held, delivering: [...this.hintTargets].sort() };
   }
 
@@ -1723,6 +1911,30 @@ function checkCapacity(capacity: number): void {
   }
 }
 
+/**
+ * Why `versions` does not fit one message (at most MAX_WIRE_SIBLINGS siblings, MAX_WIRE_CLOCK_ENTRIES
+ * clock entries and `maxBytes` bytes), or undefined when it does. A replica stores nothing it could not
+ * send: its peers would drop every message carrying it (reads, repairs, handoff batches).
+ */
+function versionSetLimitProblem(versions: VersionSet, maxBytes: number): VersionSetTooLargeError | undefined {
+  const size = versionSetSizeBytes(versions);
+  const collapse = 'get the key and put a merged value with its context to collapse them';
+  if (size > maxBytes) return new VersionSetTooLargeError(size, maxBytes);
+  if (versions.siblings.length > MAX_WIRE_SIBLINGS) {
+    return new VersionSetTooLargeError(size, maxBytes, `the key's versions would have ${versions.siblings.length} siblings (limit ${MAX_WIRE_SIBLINGS}); ${collapse}`);
+  }
+  if (versions.clock.length > MAX_WIRE_CLOCK_ENTRIES) {
+    return new VersionSetTooLargeError(size, maxBytes, `the key's clock would have ${versions.clock.length} entries (limit ${MAX_WIRE_CLOCK_ENTRIES}); its writers are too many to track`);
+  }
+  return undefined;
+}
+
+/** @throws VersionSetTooLargeError when `versions` does not fit one message (see versionSetLimitProblem). */
+function assertFitsOneMessage(versions: VersionSet, maxBytes: number): void {
+  const problem = versionSetLimitProblem(versions, maxBytes);
+  if (problem !== undefined) throw problem;
+}
+
 /** The error-reply that reports `error` to a requester. */
 function errorReply(requestId: number, error: unknown): Message {
   const err = error instanceof Error ? error : new Error(String(error));
@@ -1783,3 +1995,17 @@ function toSiblingViews(versions: VersionSet | undefined): SiblingView[] {
   }));
 }
 
+
+/** True when both are absent, or both hold the same bytes. */
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function hexOf(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
+}

@@ -24,6 +24,7 @@
  * Pure and deterministic: no clock, randomness or I/O; time arrives as `nowMs` arguments.
  */
 
+import { ClockOverflowError } from './errors.js';
 import type { ClockEntry, Dot, NodeId, Sibling, VersionSet } from './types.js';
 
 /** Number of clock entries kept after a put before the oldest are dropped (paper §4.4 uses 10). */
@@ -228,7 +229,8 @@ export function truncateClock(clock: readonly ClockEntry[], maxEntries: number, 
  *   to choose which entries truncation drops.
  * @param maxClockEntries clock size limit, default {@link DEFAULT_MAX_CLOCK_ENTRIES}.
  * @returns the new state to store (siblings sorted by dot, clock by node) and the new write's dot.
- * @throws RangeError when `nowMs` is not finite or `maxClockEntries` is not an integer >= 1.
+ * @throws RangeError when `nowMs` is not finite or `maxClockEntries` is not an integer >= 1;
+ *   ClockOverflowError when `node`'s counter in `local` or the context is already Number.MAX_SAFE_INTEGER.
  */
 export function applyPut(
   local: VersionSet | undefined,
@@ -245,6 +247,10 @@ export function applyPut(
   let highest = Math.max(counterOf(base.clock, node), counterOf(context, node));
   for (const d of [...contextDots, ...(base.dots ?? [])]) if (d.node === node) highest = Math.max(highest, d.counter);
   const counter = highest + 1;
+  // Past MAX_SAFE_INTEGER, `highest + 1` may equal `highest`: the dot would name an earlier write.
+  if (!Number.isSafeInteger(counter)) {
+    throw new ClockOverflowError(`the clock of this key already holds counter ${highest} for ${node}: a write coordinated by ${node} cannot be numbered (a peer sent a corrupt clock)`);
+  }
   const dot: Dot = { node, counter, timestampMs: nowMs };
 
   const survivors = base.siblings.filter((s) => !coversWithDots(context, contextDots, s.dot)).map(copySibling);

@@ -48,6 +48,9 @@ import { connectFailureKey, connectionErrorKey, peerErrorMeaning } from './peerj
 import { isRelayEnvelope, type RelayEnvelope } from './relay-signaling.js';
 import { openRoutedPeer } from './routed-peer.js';
 import { SignalingRouter, type SetupPath, type SignalingRouterOptions } from './signaling-router.js';
+import { HandshakeError, HandshakeSession, isHandshakeMessage, sdpFingerprint, type HandshakeFailure } from './handshake.js';
+import type { ClusterKeys } from '../security/cluster-secret.js';
+import type { NodeKey } from '../security/node-key.js';
 
 /** Options of {@link PeerjsTransport.open}. */
 export interface PeerjsTransportOptions {
@@ -67,6 +70,27 @@ export interface PeerjsTransportOptions {
    * closed tab is reported at once by the signaling server (`peer-unavailable`), not by this timeout.
    */
   connectTimeoutMs?: number;
+  /**
+   * Authenticates every connection before any message on it is taken (handshake.ts): this node's key,
+   * the cluster's keys, and which nodes to talk to at all. Without it connections are not
+   * authenticated (unit tests over stand-in peers; the authentication-off benchmark).
+   */
+  authentication?: { key: NodeKey; cluster: ClusterKeys; admit?: (node: NodeId) => boolean };
+  /** The proof that this node may register its PeerJS id with the signaling server (src/security/registration.ts). */
+  registration?: (peerId: string) => Promise<Record<string, string>>;
+}
+
+/** Counters of connection authentication (see {@link PeerjsTransportOptions.authentication}). */
+export interface AuthenticationStats {
+  /** Connections whose other end proved its key and the cluster secret. */
+  handshakesAccepted: number;
+  /** Connections closed because the handshake failed (see `refusedByReason`). */
+  handshakesRefused: number;
+  refusedByReason: Partial<Record<HandshakeFailure, number>>;
+  /** Connections refused before any handshake: from a PeerJS id outside this cluster's tag, or not raw. */
+  connectionsRefused: number;
+  /** Time from the open data channel to the verified proof, ms: median and most of the last {@link SETUP_SAMPLES}. */
+  handshakeMs: { p50: number; max: number };
 }
 
 /** Counters of the transport. */
@@ -121,6 +145,8 @@ export interface LinkState {
   idleMs: number;
   /** How it was set up (the path of its signaling), once known. */
   setup?: SetupPath;
+  /** The data channel is open and the handshake is under way (messages wait for it). */
+  authenticating?: boolean;
 }
 
 /** Connection setup times kept for {@link TransportStats.setupMs}. */
@@ -139,6 +165,11 @@ interface Link extends LinkView {
   /** Evicted, but kept open for `DRAIN_MS` so that what the other end sent meanwhile still arrives. */
   draining: boolean;
   awaitingReply: boolean;
+  /** The handshake of this connection, from its data channel opening until it is authenticated. */
+  auth: HandshakeSession | undefined;
+  /** Frames from the other end waiting for the handshake, processed in order. */
+  authChain: Promise<void> | undefined;
+  authStartedMs: number;
   // reassembly
   buffer: Uint8Array | undefined;
   filled: number;
@@ -181,6 +212,10 @@ export class PeerjsTransport implements Transport {
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Setup times of recently opened connections, ms (a ring buffer). */
   private readonly setupSamples: number[] = [];
+  private readonly handshakeSamples: number[] = [];
+  private handshakeCount = 0;
+  private readonly authentication: PeerjsTransportOptions['authentication'];
+  readonly authCounters = { handshakesAccepted: 0, handshakesRefused: 0, refusedByReason: {} as Partial<Record<HandshakeFailure, number>>, connectionsRefused: 0 };
   /** The samples sorted, until the next one arrives (stats() is read several times a second by the explorer). */
   private setupSorted: number[] | undefined;
   readonly counters: Omit<TransportStats, 'openConnections' | 'drainingConnections' | 'setupMs' | 'connectsWaiting'> = {
@@ -208,6 +243,7 @@ export class PeerjsTransport implements Transport {
     this.maxConnections = options.maxConnections ?? 24;
     this.maxOpening = options.maxOpening ?? 6;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
+    this.authentication = options.authentication;
     peer.on('connection', (conn) => this.accept(conn));
     this.pruneTimer = setInterval(() => this.closeLinks(false), DUPLICATE_IDLE_MS);
     peer.on('error', (error) => this.onPeerError(error));
@@ -232,7 +268,15 @@ export class PeerjsTransport implements Transport {
       cluster: options.cluster,
       self: options.nodeId,
       ...(peerOptions?.host !== undefined
-        ? { server: { host: peerOptions.host, port: peerOptions.port ?? 443, path: peerOptions.path ?? '/', secure: peerOptions.secure ?? true } }
+        ? {
+            server: {
+              host: peerOptions.host,
+              port: peerOptions.port ?? 443,
+              path: peerOptions.path ?? '/',
+              secure: peerOptions.secure ?? true,
+              ...(options.registration !== undefined ? { registration: options.registration } : {}),
+            },
+          }
         : {}),
       onNoAnswer: (node, connectionId) => transport?.giveUp(node, connectionId),
     });
@@ -383,6 +427,7 @@ export class PeerjsTransport implements Transport {
       queuedFrames: l.queue.length,
       ageMs: nowMs - l.createdMs,
       idleMs: nowMs - l.lastUsedMs,
+      ...(l.auth !== undefined ? { authenticating: true } : {}),
       ...(l.conn !== undefined && this.signaling?.setupOf(l.conn.connectionId) !== undefined ? { setup: this.signaling.setupOf(l.conn.connectionId)! } : {}),
     }));
   }
@@ -518,6 +563,7 @@ export class PeerjsTransport implements Transport {
       return;
     }
     if (node === undefined || node === this.nodeId || conn.serialization !== 'raw') {
+      this.authCounters.connectionsRefused++;
       this.onDrop(conn.peer.slice(0, 80), `connection: refused a connection from ${conn.peer.slice(0, 80)}`);
       conn.close();
       return;
@@ -539,7 +585,7 @@ export class PeerjsTransport implements Transport {
 
   /** Records a connection to `node`; `conn` undefined: an outbound one waiting for a setup slot. */
   private track(node: NodeId, conn: DataConnection | undefined, outbound: boolean): Link {
-    const link: Link = { node, conn: undefined, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, dropped: false, draining: false, awaitingReply: false, buffer: undefined, filled: 0, discarded: 0 };
+    const link: Link = { node, conn: undefined, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, dropped: false, draining: false, awaitingReply: false, auth: undefined, authChain: undefined, authStartedMs: 0, buffer: undefined, filled: 0, discarded: 0 };
     const list = this.links.get(node) ?? [];
     list.push(link);
     this.links.set(node, list);
@@ -554,26 +600,32 @@ export class PeerjsTransport implements Transport {
     // queued on it would otherwise wait forever, and nothing else would be tried).
     link.openTimer = setTimeout(() => {
       if (!link.open) {
-        this.counters.connectFailures++;
-        this.dropLink(link);
+        if (link.auth !== undefined) this.refuse(link, new HandshakeError('timeout', 'no proof in time'));
+        else {
+          this.counters.connectFailures++;
+          this.dropLink(link);
+        }
       }
     }, this.connectTimeoutMs);
     conn.on('open', () => {
       // Dropped before it opened (timed out, evicted); its close is on the way.
       if (link.dropped) return;
-      link.open = true;
-      this.counters.connectionsOpened++;
       this.signaling?.connectionOpened(conn.connectionId);
-      this.setupSamples[this.counters.connectionsOpened % SETUP_SAMPLES] = Date.now() - link.createdMs;
-      this.setupSorted = undefined;
-      if (link.openTimer) clearTimeout(link.openTimer);
-      const queued = link.queue;
-      link.queue = [];
-      this.write(link, queued);
-      // An accepted connection may have taken the cap over while the others were still opening:
-      // back under it as soon as one of those is open and can be drained.
-      if (this.inUse().filter((l) => l.open).length > this.maxConnections) this.closeLinks(false);
-      if (link.outbound) this.admit();
+      if (this.authentication === undefined) {
+        this.opened(link);
+        return;
+      }
+      // Nothing is taken from, or sent on, the channel before both ends proved themselves.
+      const pc = conn.peerConnection as RTCPeerConnection | undefined;
+      link.auth = new HandshakeSession({
+        ...this.authentication,
+        dialer: link.outbound,
+        expectedPeer: link.node,
+        localFingerprint: sdpFingerprint(pc?.localDescription?.sdp),
+        remoteFingerprint: sdpFingerprint(pc?.remoteDescription?.sdp),
+      });
+      link.authStartedMs = Date.now();
+      this.writeNow(link, link.auth.hello());
     });
     conn.on('data', (data) => this.onData(link, data));
     conn.on('close', () => this.dropLink(link));
@@ -582,6 +634,86 @@ export class PeerjsTransport implements Transport {
       this.counters.errors[type] = (this.counters.errors[type] ?? 0) + 1;
       this.dropLink(link);
     });
+  }
+
+  /** Writes one message on a connection at once, queue or not (handshake messages). */
+  private writeNow(link: Link, message: unknown): void {
+    if (link.conn === undefined || link.dropped) return;
+    for (const frame of toFrames(encodeMessage(message as Message))) {
+      this.counters.framesSent++;
+      this.counters.bytesSent += frame.byteLength;
+      void link.conn.send(frame);
+    }
+  }
+
+  /**
+   * A message arrived on a connection not yet authenticated: handshake messages go to its session, in
+   * order; anything else must wait for the handshake to succeed (the other end may send right after
+   * its proof), and is taken only if it does.
+   */
+  private onUnauthenticated(link: Link, message: unknown): void {
+    const step = async (): Promise<void> => {
+      if (link.dropped) return;
+      if (link.open) {
+        this.deliver(link, message);
+        return;
+      }
+      const session = link.auth;
+      if (session === undefined || !isHandshakeMessage(message)) throw new HandshakeError('malformed', 'a message before the handshake');
+      const result = await session.receive(message);
+      if (link.dropped) return;
+      if (result.reply !== undefined) this.writeNow(link, result.reply);
+      if (result.peer !== undefined) {
+        this.authCounters.handshakesAccepted++;
+        this.handshakeSamples[this.handshakeCount++ % SETUP_SAMPLES] = Date.now() - link.authStartedMs;
+        link.auth = undefined;
+        this.opened(link);
+      }
+    };
+    link.authChain = (link.authChain ?? Promise.resolve()).then(step).catch((error: unknown) => {
+      this.refuse(link, error instanceof HandshakeError ? error : new HandshakeError('malformed', (error as Error).message));
+    });
+  }
+
+  /** Closes a connection whose handshake failed, and counts it. */
+  private refuse(link: Link, error: HandshakeError): void {
+    if (link.dropped) return;
+    this.authCounters.handshakesRefused++;
+    this.authCounters.refusedByReason[error.reason] = (this.authCounters.refusedByReason[error.reason] ?? 0) + 1;
+    this.onDrop(link.node, `handshake: ${error.reason}: ${error.message}`);
+    link.queue = [];
+    this.dropLink(link);
+  }
+
+  /** Authentication counters. */
+  authStats(): AuthenticationStats {
+    const sorted = this.handshakeSamples.filter((ms) => ms !== undefined).sort((a, b) => a - b);
+    return {
+      ...this.authCounters,
+      refusedByReason: { ...this.authCounters.refusedByReason },
+      handshakeMs: { p50: sorted[Math.floor(sorted.length / 2)] ?? 0, max: sorted.at(-1) ?? 0 },
+    };
+  }
+
+  /** Closes every connection to `node` (a node removed from the cluster: the handshake refuses it from now on). */
+  disconnectNode(node: NodeId): void {
+    this.dropNode(node);
+  }
+
+  /** The data channel is open (and authenticated, when authentication is on): messages flow. */
+  private opened(link: Link): void {
+    link.open = true;
+    this.counters.connectionsOpened++;
+    this.setupSamples[this.counters.connectionsOpened % SETUP_SAMPLES] = Date.now() - link.createdMs;
+    this.setupSorted = undefined;
+    if (link.openTimer) clearTimeout(link.openTimer);
+    const queued = link.queue;
+    link.queue = [];
+    this.write(link, queued);
+    // An accepted connection may have taken the cap over while the others were still opening:
+    // back under it as soon as one of those is open and can be drained.
+    if (this.inUse().filter((l) => l.open).length > this.maxConnections) this.closeLinks(false);
+    if (link.outbound) this.admit();
   }
 
   private onData(link: Link, data: unknown): void {
@@ -611,7 +743,23 @@ export class PeerjsTransport implements Transport {
     try {
       message = decodeMessage(bytes);
     } catch (error) {
-      this.onDrop(link.node, `decoding: ${(error as Error).message}`);
+      if (!link.open && this.authentication !== undefined) this.refuse(link, new HandshakeError('malformed', `decoding: ${(error as Error).message}`));
+      else this.onDrop(link.node, `decoding: ${(error as Error).message}`);
+      return;
+    }
+    if (!link.open || link.authChain !== undefined) {
+      if (this.authentication !== undefined) {
+        this.onUnauthenticated(link, message);
+        return;
+      }
+    }
+    this.deliver(link, message);
+  }
+
+  /** Hands a decoded message from an open (authenticated) connection to whoever takes it. */
+  private deliver(link: Link, message: unknown): void {
+    if (isHandshakeMessage(message)) {
+      this.onDrop(link.node, 'handshake: a handshake message after the handshake');
       return;
     }
     if (isDrainNotice(message)) {

@@ -9,6 +9,14 @@
  * socket, so that a node starts, and keeps its data connections, whether or not the server is up.
  * The socket is reopened with exponential backoff (1 s doubling to 30 s, ±20 % jitter) for as long as
  * the node runs.
+ *
+ * Registration (issue 16): the server registers a peer id only for the holder of its node's key
+ * (src/signaling/signaling-guard.ts), and refuses a signature it has seen before. So, given a
+ * `registration` callback, every try (the first and each reconnect) asks it afresh for the proof
+ * (`registrationParams` of src/security/registration.ts: `pk`, `ts`, `sig`) and appends it to the URL:
+ *   <path>peerjs?key=peerjs&id=dyn-<tag>-<node>&token=<token>&version=1.5.5&pk=…&ts=…&sig=…
+ * A refused upgrade (HTTP 403, or 429 for the server's per-address limits) shows as a socket that
+ * closes without opening: `unreachable`, retried with the same backoff. So does a callback that rejects.
  */
 import type { NodeId } from '../core/types.js';
 import { nodeIdOfPeer, peerIdOf } from './peer-ids.js';
@@ -65,6 +73,13 @@ export interface ServerSignalingOptions {
   onExpire(node: NodeId): void;
   onState?(status: ServerStatus): void;
   onMalformed?(reason: string): void;
+  /**
+   * The proof that this node may register `peerId` (query parameters to append, e.g. `pk`, `ts`,
+   * `sig`), asked afresh before every try. Names `key`, `id`, `token` and `version` are PeerServer's
+   * own: the server reads their first occurrence, which is never one of these. None: no proof sent
+   * (a server with the issue 16 guard then refuses the registration).
+   */
+  registration?(peerId: string): Promise<Record<string, string>>;
   /** Default: the global `WebSocket`. */
   openSocket?(url: string): SocketLike;
   random?(): number;
@@ -78,6 +93,13 @@ const OPEN = 1;
 
 /** PeerJS client version announced to the server (the pinned peerjs). */
 const PEERJS_VERSION = '1.5.5';
+
+/** `&name=value` for each entry of `params`, URL-encoded ('' for none). */
+function queryOf(params: Record<string, string>): string {
+  return Object.entries(params)
+    .map(([name, value]) => `&${encodeURIComponent(name)}=${encodeURIComponent(value)}`)
+    .join('');
+}
 
 /** Delay before retry number `failures` (1, 2, …), before jitter, ms. */
 export function retryDelayMs(failures: number): number {
@@ -95,6 +117,10 @@ export class ServerSignaling {
   private lastOpenAtMs: number | undefined;
   private state: ServerState = 'connecting';
   private closed = false;
+  /** Tries started; a registration proof that arrives for an older try is thrown away. */
+  private tries = 0;
+  /** A try is waiting for its registration proof (no socket yet). */
+  private signing = false;
   private readonly token = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(36)).join('');
   readonly url: string;
 
@@ -131,7 +157,7 @@ export class ServerSignaling {
 
   /** Tries now instead of at the scheduled retry (e.g. the browser says it is online again). */
   retryNow(): void {
-    if (this.closed || this.socket !== undefined) return;
+    if (this.closed || this.socket !== undefined || this.signing) return;
     clearTimeout(this.retryTimer);
     this.connect();
   }
@@ -147,9 +173,34 @@ export class ServerSignaling {
     if (this.closed) return;
     this.retryTimer = undefined;
     this.setState('connecting');
+    const peerId = peerIdOf(this.options.cluster, this.options.self);
+    const url = `${this.url}&id=${encodeURIComponent(peerId)}&token=${this.token}&version=${PEERJS_VERSION}`;
+    const registration = this.options.registration;
+    if (registration === undefined) {
+      this.open(url);
+      return;
+    }
+    const attempt = ++this.tries;
+    this.signing = true;
+    const current = (): boolean => !this.closed && attempt === this.tries;
+    registration(peerId).then(
+      (params) => {
+        if (!current()) return;
+        this.signing = false;
+        this.open(`${url}${queryOf(params)}`);
+      },
+      () => {
+        if (!current()) return;
+        this.signing = false;
+        this.failed('unreachable');
+      },
+    );
+  }
+
+  /** Opens the socket to `url` (the full registration URL). */
+  private open(url: string): void {
     let socket: SocketLike;
     try {
-      const url = `${this.url}&id=${encodeURIComponent(peerIdOf(this.options.cluster, this.options.self))}&token=${this.token}&version=${PEERJS_VERSION}`;
       socket = this.options.openSocket ? this.options.openSocket(url) : (new WebSocket(url) as unknown as SocketLike);
     } catch {
       this.failed('unreachable');

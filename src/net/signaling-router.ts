@@ -67,8 +67,11 @@ export interface SignalingStats {
 export interface SignalingRouterOptions {
   cluster: string;
   self: NodeId;
-  /** The signaling server; none: same browser and relay only. */
-  server?: { host: string; port: number; path: string; secure: boolean };
+  /**
+   * The signaling server; none: same browser and relay only. `registration`: the proof that this node
+   * may register its PeerJS id, asked afresh before every (re)connect (see server-signaling.ts).
+   */
+  server?: { host: string; port: number; path: string; secure: boolean; registration?(peerId: string): Promise<Record<string, string>> };
   /** Use BroadcastChannel between tabs of this browser (default: where it exists). */
   broadcast?: boolean;
   /** Most nodes a relayed signal may pass (default 4). */

@@ -15,8 +15,8 @@
  * Size: this file is the facade and also its options, browser ports, tick driver, seed discovery and
  * ring-neighbour upkeep (about 650 lines); issue 18 splits them into files of their own.
  */
-import { DynamoError, InvalidOptionError, StoredStateLostError } from '../core/errors.js';
-import type { MemberRecord } from '../core/membership.js';
+import { DynamoError, InvalidOptionError, NodeKeyMissingError, StoredStateLostError } from '../core/errors.js';
+import type { MemberRecord, Removal } from '../core/membership.js';
 import {
   DEFAULT_NODE_CONFIG,
   NodeCore,
@@ -39,11 +39,39 @@ import type { SetupPath, SignalingPath, SignalingStats } from '../net/signaling-
 import { IdbStore } from '../storage/idb-store.js';
 import { MemoryStore } from '../storage/memory-store.js';
 import { claimIdentity, databaseName, type NodeIdentity } from './identity.js';
+import { deriveClusterKeys, type ClusterKeys } from '../security/cluster-secret.js';
+import { clusterSecret, invitationLink, secretFromFragment, type SecretSource, type SecretStorage } from '../security/invitation.js';
+import { webCryptoAuthority } from '../security/membership-authority.js';
+import { generateNodeKey, restoreNodeKey, type NodeKey } from '../security/node-key.js';
+import { registrationParams } from '../security/registration.js';
+import type { AuthenticationStats } from '../net/peerjs-transport.js';
+import { peersListUrl } from '../signaling/signaling-urls.js';
 
 export { databaseName };
 
 export type { GetOptions, GetResult, NodeEvent, PutOptions, PutResult, MemberRecord, NodeStats, TransportStats, MerkleWorkerStats };
-export type { ServerStatus, SetupPath, SignalingPath, SignalingStats };
+export type { ServerStatus, SetupPath, SignalingPath, SignalingStats, SecretSource, Removal };
+
+/** What {@link DynamoNode.securityStats} reports (issue 16). */
+export interface SecurityStats extends AuthenticationStats {
+  /** Gossiped member records refused: not signed by their own node. */
+  recordsRejected: number;
+  /** Removal statements refused: not signed by a member. */
+  removalsRejected: number;
+}
+
+/** Meta entries of a node's database holding its key pair and the tag of its cluster secret. */
+const META_NODE_KEY = 'node-key';
+const META_CLUSTER_TAG = 'cluster-tag';
+
+/** What the node knows of its cluster's secret. */
+interface ClusterSecurity {
+  secret: Uint8Array;
+  source: SecretSource;
+  keys: ClusterKeys;
+  /** Keys of ids made by this start, not yet stored. */
+  fresh: Map<NodeId, NodeKey>;
+}
 
 /** What {@link DynamoNode.signalingStatus} reports: how this node finds and reaches the others. */
 export interface SignalingStatus extends SignalingStats {
@@ -76,8 +104,6 @@ export interface SignalingOptions {
   port: number;
   path: string;
   secure: boolean;
-  /** URL of the peer listing used to find bootstrap seeds. */
-  peersUrl: string;
 }
 
 /** Options of {@link DynamoNode.start}. */
@@ -110,6 +136,20 @@ export interface DynamoNodeOptions {
    * online (DESIGN.md §3). Default false; the demo page turns it on.
    */
   adoptClosedNodes?: boolean;
+  /**
+   * The page's URL fragment, or a whole invitation link (issue 16): when it carries `#invite=<secret>`
+   * this browser joins that cluster, and keeps the secret for its other tabs. Without one, the
+   * browser's stored secret of the cluster is used, or a new one is made: a cluster of its own, which
+   * never meets another cluster of the same name.
+   */
+  invitation?: string;
+  /** Where this browser keeps cluster secrets. Default: localStorage. */
+  secretStorage?: SecretStorage;
+  /**
+   * Authenticate every connection and sign the membership (default true). False exists only to
+   * measure what authentication costs (`npm run bench`); such a node cannot talk to one with it on.
+   */
+  authentication?: boolean;
 }
 
 /**
@@ -145,6 +185,7 @@ export class DynamoNode {
     private readonly identity: NodeIdentity,
     private readonly signaling: SignalingOptions,
     private readonly merkle: WorkerMerkleService | undefined,
+    private readonly security: ClusterSecurity,
   ) {}
 
   /**
@@ -153,8 +194,13 @@ export class DynamoNode {
    * gossip. It does not wait for the signaling server: the server is contacted in the background and
    * retried with backoff, tabs of this browser are found over BroadcastChannel, and members are reached
    * through the cluster (DESIGN.md §3 "Signaling paths"). See {@link signalingStatus}.
+   *
+   * Members only (issue 16): the node's id is derived from its Ed25519 key (kept non-extractable in
+   * its database), its connections are authenticated with that key and the cluster secret, and its
+   * membership record is signed. The secret comes from `options.invitation`, this browser's storage,
+   * or is made now (see {@link secretSource}).
    * @throws InvalidOptionError for a bad cluster name or N/R/W/Q; IdentityLockedError; StorageError;
-   *   an error from PeerJS when this browser has no WebRTC.
+   *   an error from PeerJS when this browser has no WebRTC; a DOMException when WebCrypto lacks Ed25519.
    */
   static async start(options: DynamoNodeOptions): Promise<DynamoNode> {
     const cluster = options.cluster ?? 'default';
@@ -165,28 +211,46 @@ export class DynamoNode {
     if (!Number.isInteger(maxConnections) || maxConnections < 2 || maxConnections > 500) {
       throw new InvalidOptionError(`maxConnections must be an integer from 2 to 500, got ${maxConnections}`);
     }
+    const invitation = options.invitation ?? '';
+    const invited = secretFromFragment(invitation.includes('#') ? invitation.slice(invitation.indexOf('#')) : invitation);
+    const { secret, source } = clusterSecret(cluster, options.secretStorage ?? localStorage, invited);
+    const security: ClusterSecurity = { secret, source, keys: await deriveClusterKeys(secret, cluster), fresh: new Map() };
+    const newId = async (): Promise<NodeId> => {
+      const key = await generateNodeKey();
+      security.fresh.set(key.nodeId, key);
+      return key.nodeId;
+    };
     let identity = await claimIdentity(cluster, {
       adoptClosed: options.adoptClosedNodes === true && options.storage !== 'memory',
-      isAdoptable: (nodeId) => DynamoNode.isAdoptable(cluster, nodeId),
+      isAdoptable: (nodeId) => DynamoNode.isAdoptable(cluster, nodeId, security.keys.tag),
+      newId,
+      // A memory store keeps no key: a tab with memory storage is a new node on every load.
+      forceNew: options.storage === 'memory',
     });
     try {
-      return await DynamoNode.startAs(identity, cluster, maxConnections, options);
+      return await DynamoNode.startAs(identity, cluster, maxConnections, options, security);
     } catch (error) {
-      if (!(error instanceof StoredStateLostError)) throw error;
+      if (!(error instanceof StoredStateLostError) && !(error instanceof NodeKeyMissingError)) throw error;
       // This tab's node id has written before but its database is gone (storage evicted or cleared):
-      // continue under a new id, so that no replica takes its new writes for old ones (kv679).
-      await IdbStore.destroy(databaseName(cluster, identity.nodeId)).catch(() => undefined);
-      identity = await claimIdentity(cluster, { forceNew: true });
-      return DynamoNode.startAs(identity, cluster, maxConnections, options);
+      // continue under a new id, so that no replica takes its new writes for old ones (kv679). An id
+      // without its key (or of another cluster secret) cannot be used either; its database is kept.
+      if (error instanceof StoredStateLostError) await IdbStore.destroy(databaseName(cluster, identity.nodeId)).catch(() => undefined);
+      identity = await claimIdentity(cluster, { forceNew: true, newId });
+      return DynamoNode.startAs(identity, cluster, maxConnections, options, security);
     }
   }
 
-  /** Whether the closed node `nodeId` may be adopted: its database holds its record, and it has not left. */
-  private static async isAdoptable(cluster: string, nodeId: NodeId): Promise<boolean> {
+  /**
+   * Whether the closed node `nodeId` may be adopted: its database holds its record and its key, belongs
+   * to this cluster secret (`tag`), and it has not left.
+   */
+  private static async isAdoptable(cluster: string, nodeId: NodeId, tag: string): Promise<boolean> {
     let store: IdbStore | undefined;
     try {
       store = await IdbStore.open(databaseName(cluster, nodeId));
       const self = await store.getMeta<{ status?: string; history?: { capacity: number }[] }>('self');
+      if ((await store.getMeta(META_CLUSTER_TAG)) !== tag) return false;
+      if ((await restoreNodeKey(nodeId, await store.getMeta(META_NODE_KEY))) === undefined) return false;
       return self !== undefined && self.status !== 'left';
     } catch {
       return false;
@@ -195,7 +259,27 @@ export class DynamoNode {
     }
   }
 
-  private static async startAs(identity: NodeIdentity, cluster: string, maxConnections: number, options: DynamoNodeOptions): Promise<DynamoNode> {
+  /**
+   * The key of `nodeId`: made by this start (then stored with the cluster's tag), or read from its
+   * database.
+   * @throws NodeKeyMissingError when the database holds no key for the id or belongs to another secret.
+   */
+  private static async nodeKey(store: Store, nodeId: NodeId, security: ClusterSecurity): Promise<NodeKey> {
+    const made = security.fresh.get(nodeId);
+    if (made !== undefined) {
+      await store.putMeta(META_NODE_KEY, { publicKey: made.publicKey, privateKey: made.privateKey });
+      await store.putMeta(META_CLUSTER_TAG, security.keys.tag);
+      return made;
+    }
+    const tag = await store.getMeta(META_CLUSTER_TAG);
+    const key = await restoreNodeKey(nodeId, await store.getMeta(META_NODE_KEY));
+    if (key === undefined || tag !== security.keys.tag) {
+      throw new NodeKeyMissingError(`node ${nodeId} has no key of this cluster in its database; starting a new node`);
+    }
+    return key;
+  }
+
+  private static async startAs(identity: NodeIdentity, cluster: string, maxConnections: number, options: DynamoNodeOptions, security: ClusterSecurity): Promise<DynamoNode> {
     const nodeId = identity.nodeId;
     let store: Store | undefined;
     let transport: PeerjsTransport | undefined;
@@ -212,6 +296,9 @@ export class DynamoNode {
               // storage call fails with StorageError; tell the page.
               onForcedClose: (error) => report({ type: 'error', error, context: 'the database was closed' }),
             });
+      const key = await DynamoNode.nodeKey(store, nodeId, security);
+      const tag = security.keys.tag;
+      const authenticated = options.authentication !== false;
       if (store instanceof IdbStore) {
         const partitionCount = options.q ?? options.config?.partitionCount ?? DEFAULT_NODE_CONFIG.partitionCount;
         merkle = await startMerkleWorker(store.name, partitionCount, report);
@@ -231,12 +318,16 @@ export class DynamoNode {
         transport: { send: (to, message) => transport?.send(to, message), isConnected: (peer) => transport?.isConnected(peer) ?? false },
         store,
         onEvent: report,
+        ...(authenticated ? { authority: webCryptoAuthority(key, tag) } : {}),
         // Without it (memory storage, or no worker) the core builds its trees in this thread.
         ...(merkle !== undefined ? { merkle } : {}),
       });
       transport = await PeerjsTransport.open({
-        cluster,
+        // The server and BroadcastChannel know the cluster by its tag only (src/security/cluster-secret.ts).
+        cluster: tag,
         nodeId,
+        ...(authenticated ? { authentication: { key, cluster: security.keys, admit: (peer: NodeId) => !core.isRemoved(peer) } } : {}),
+        registration: (peerId) => registrationParams(key, peerId, Date.now()),
         maxConnections,
         peerOptions: { host: options.signaling.host, port: options.signaling.port, path: options.signaling.path, secure: options.signaling.secure },
         signaling: {
@@ -260,7 +351,7 @@ export class DynamoNode {
         (peer) => core.reportUnreachable(peer),
       );
       await core.start({ expectStoredState: !identity.fresh && options.storage !== 'memory' });
-      node = new DynamoNode(nodeId, cluster, core, t, store, identity, options.signaling, merkle);
+      node = new DynamoNode(nodeId, cluster, core, t, store, identity, options.signaling, merkle, security);
       for (const event of events) node.dispatch(event);
       node.startClock(options.tickIntervalMs ?? 100);
       // Tabs of this browser heard before the node existed.
@@ -513,6 +604,31 @@ export class DynamoNode {
     };
   }
 
+  /** How this browser got the cluster's secret: made by this tab, kept by this browser, or from an invitation. */
+  get secretSource(): SecretSource {
+    return this.security.source;
+  }
+
+  /**
+   * The invitation link to this cluster (issue 16): `<base origin and path>?cluster=<name>#invite=<secret>`.
+   * Anyone who opens it joins the cluster and can read and write everything in it.
+   * @param base the page the link opens; default the current page.
+   */
+  invitation(base: string = location.href): string {
+    return invitationLink(base, this.cluster, this.security.secret);
+  }
+
+  /** Every removal statement this node knows: who removed whom, and when (ms since the epoch, the remover's clock). */
+  removals(): Removal[] {
+    return this.core.removals();
+  }
+
+  /** Connection authentication and membership signature counters (issue 16). */
+  securityStats(): SecurityStats {
+    const core = this.core.stats();
+    return { ...this.transport.authStats(), recordsRejected: core.recordsRejected, removalsRejected: core.removalsRejected };
+  }
+
   /** Sends raw bytes to a node as one framed message. For fault tests only. */
   sendRawForTesting(to: NodeId, bytes: Uint8Array): void {
     this.transport.sendBytes(to, bytes);
@@ -575,13 +691,15 @@ export class DynamoNode {
   /** Fetches the signaling server's peer listing and hands this cluster's nodes to the core as seeds (paper §4.8.2). */
   private async refreshSeeds(): Promise<void> {
     try {
-      const response = await fetch(this.signaling.peersUrl, { cache: 'no-store', signal: AbortSignal.timeout(5000) });
+      const { host, port, secure, path } = this.signaling;
+      const url = peersListUrl(`${secure ? 'https' : 'http'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`, this.security.keys.tag, path);
+      const response = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(5000) });
       if (!response.ok) return;
       const listing: unknown = await response.json();
       if (!Array.isArray(listing)) return;
       const seeds = listing
         .filter((p): p is string => typeof p === 'string')
-        .map((p) => nodeIdOfPeer(this.cluster, p))
+        .map((p) => nodeIdOfPeer(this.security.keys.tag, p))
         .filter((id): id is NodeId => id !== undefined && id !== this.id);
       this.core.addSeeds(seeds.slice(0, 16));
       this.dispatch({ type: 'seeds', seeds });
@@ -591,6 +709,8 @@ export class DynamoNode {
   }
 
   private dispatch(event: DynamoEvent): void {
+    // A removed node is refused from now on: its open connections go too.
+    if (event.type === 'removal') this.transport.disconnectNode(event.target);
     for (const key of [event.type, '*']) {
       for (const listener of this.listeners.get(key) ?? []) {
         try {

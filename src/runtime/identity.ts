@@ -62,6 +62,11 @@ export interface ClaimOptions {
    * node's lock already held; on false the lock is released and the next candidate is tried.
    */
   isAdoptable?: (nodeId: NodeId) => Promise<boolean>;
+  /**
+   * Makes the id of a new node. Default {@link newNodeId}; a tab derives it from a new node key
+   * (src/security/node-key.ts), so that nobody can claim the id without the key.
+   */
+  newId?: () => Promise<NodeId> | NodeId;
 }
 
 /** What a remembered or adopted node id must look like. */
@@ -108,7 +113,7 @@ export async function claimIdentity(cluster: string, options: ClaimOptions = {})
     }
   }
   for (let attempt = 0; attempt < 3; attempt++) {
-    const nodeId = newNodeId();
+    const nodeId = await (options.newId ?? newNodeId)();
     const release = await holdLock(locks, identityLockName(cluster, nodeId), 0);
     if (release) {
       storage.setItem(slot, nodeId);

@@ -3,11 +3,12 @@
  * members and activity) with a small put/get/delete form. Built only on the public API
  * (`DynamoNode`) and its events; every piece of data is rendered as text, never as HTML.
  *
- * URL parameters: cluster, n, r, w, q, capacity (see README). The node is exposed as `window.dynamo`
- * once it has started (the console API).
+ * URL parameters: cluster, n, r, w, q, capacity (see README). An invitation link adds the cluster
+ * secret as the fragment (`#invite=…`): the node takes it, and the page then removes it from the
+ * address bar. The node is exposed as `window.dynamo` once it has started (the console API).
  */
 import { InvalidOptionError } from '../core/errors.js';
-import { peerClientOptions, peersListUrl } from '../signaling/signaling-plugin.js';
+import { peerClientOptions } from '../signaling/signaling-urls.js';
 import { DynamoNode, type DynamoEvent, type GetResult } from '../runtime/dynamo-node.js';
 import { keyPosition } from '../core/ring.js';
 import { RingView } from './explorer/ring-view.js';
@@ -21,6 +22,9 @@ import { firstContactNotice, openPeerCount } from './explorer/signaling-model.js
 import { NotesService } from './notes/notes-service.js';
 import { NotesView } from './notes/notes-view.js';
 import { startAppUpdates } from './app-update.js';
+import { InviteDialog } from './explorer/invite-dialog.js';
+import { HandshakeCounters, NewClusterNotice, RemovalsList } from './explorer/members-only-views.js';
+import { formatRemovalTime, removalLines, withoutInvitation } from './explorer/security-model.js';
 import './style.css';
 
 /** The console API: the node's public methods, bound, plus its id. */
@@ -47,6 +51,12 @@ export interface ConsoleApi {
   signalingStatus: DynamoNode['signalingStatus'];
   /** This node's connections, each with how it was set up. */
   connections: DynamoNode['connections'];
+  /** The link that lets another browser join this cluster (it carries the cluster secret): `node.invitation()`. */
+  invitation: () => string;
+  /** Removal statements known: who removed whom, when. */
+  removals: DynamoNode['removals'];
+  /** Handshakes accepted and refused (by reason), records and removals rejected. */
+  securityStats: DynamoNode['securityStats'];
 }
 
 declare global {
@@ -91,14 +101,22 @@ async function main(): Promise<void> {
     ...(params.get('hints') === 'off' ? { config: { hintedHandoff: false } } : {}),
     // A new tab takes over a closed tab's node (and its data) unless adopt=off.
     adoptClosedNodes: params.get('adopt') !== 'off',
-    signaling: { ...peerClientOptions(location), peersUrl: peersListUrl(location.origin) },
+    signaling: peerClientOptions(location),
+    // An invitation link's fragment carries the cluster secret; without one the browser's own is used (or made).
+    invitation: location.hash,
   });
+  // The node has the secret now (and stored it for this browser's other tabs): keep it off the
+  // address bar, out of bookmarks and of the history entry.
+  const cleaned = withoutInvitation(location.href);
+  if (cleaned !== undefined) history.replaceState(history.state, '', cleaned);
   const config = node.config();
   $('node-id').textContent = node.adopted ? `${node.id} (a closed tab's node, taken over with its data)` : node.id;
   $('cluster').textContent = cluster;
   $('quorum').textContent = `${config.n} / ${config.r} / ${config.w}`;
   $('partitions').textContent = String(config.partitionCount);
   $<HTMLAnchorElement>('open-tab').href = location.pathname + location.search;
+  new InviteDialog($('open-tab'), cluster, () => node.invitation());
+  const newClusterNotice = new NewClusterNotice($('first-contact'));
 
   const log = new ActivityLog(40);
   const contexts = new Map<string, string>();
@@ -118,6 +136,8 @@ async function main(): Promise<void> {
     drops: $('relay-drops'),
     sameBrowser: $('same-browser'),
   });
+  const handshakeCounters = new HandshakeCounters($('connections-title').closest('section')!);
+  const removalsList = new RemovalsList($('members-title').closest('section')!);
   const partitionInput = $<HTMLInputElement>('partition-input');
   partitionInput.max = String(config.partitionCount - 1);
   const selectPartition = (partition: number | undefined): void => {
@@ -210,7 +230,10 @@ async function main(): Promise<void> {
     ['partition', () => drawPartition(ring, members, colours, seen, nowMs)],
     ['key', () => refreshKey(colours, seen)],
     ['members', () => drawMembers(ring, members, colours, seen, nowMs)],
-    ['connections', () => connectionsPanel.update(node.signalingStatus(), node.connections(), colours, Date.now())],
+    ['connections', () => {
+      connectionsPanel.update(node.signalingStatus(), node.connections(), colours, Date.now());
+      handshakeCounters.update(node.securityStats());
+    }],
     ['activity', () => {
       const stats = node.stats();
       const counters: [string, number][] = [
@@ -270,6 +293,7 @@ async function main(): Promise<void> {
       linked: linked.includes(m.id),
     }));
     membersTable.update(rows, node.id, colours, nowMs);
+    removalsList.update(removalLines(node.removals(), node.id, (atMs) => formatRemovalTime(atMs, nowMs)));
     const worst = Math.max(0, ...rows.filter((r) => r.ideal > 0).map((r) => Math.abs(r.partitions - r.ideal) / r.ideal));
     setText($('balance'), `${inRing.length} node${inRing.length === 1 ? '' : 's'} in the ring; largest deviation from the ideal share: ${(worst * 100).toFixed(1)}%`);
   };
@@ -297,6 +321,7 @@ async function main(): Promise<void> {
     if (toggle.getAttribute('aria-pressed') !== String(!node.connected)) toggle.setAttribute('aria-pressed', String(!node.connected));
     if (!$('explorer-view').hidden) runSliced(panelJobs(ring, members, colours, seen, nowMs));
     const self = members.find((m) => m.id === node.id);
+    newClusterNotice.update(node.secretSource, cluster, members.filter((m) => m.id !== node.id).length);
     const handoff = node.handoffStatus();
     setText(
       $('handoff'),
@@ -333,8 +358,8 @@ async function main(): Promise<void> {
   };
   node.on('*', (event: DynamoEvent) => {
     const text = describeEvent(event);
-    // Membership changes, errors, going offline and the signaling server's changes are rare and each matters: never merged.
-    if (text) note(text, ['membership-change', 'error', 'connectivity', 'signaling'].includes(event.type) ? undefined : event.type);
+    // Membership changes, removals, errors, going offline and the signaling server's changes are rare and each matters: never merged.
+    if (text) note(text, ['membership-change', 'removal', 'error', 'connectivity', 'signaling'].includes(event.type) ? undefined : event.type);
     else render();
   });
   $<HTMLButtonElement>('toggle-connection').addEventListener('click', () => {
@@ -474,6 +499,9 @@ async function main(): Promise<void> {
     handoffStatus: node.handoffStatus.bind(node),
     signalingStatus: node.signalingStatus.bind(node),
     connections: node.connections.bind(node),
+    invitation: () => node.invitation(),
+    removals: node.removals.bind(node),
+    securityStats: node.securityStats.bind(node),
   };
   window.addEventListener('pagehide', () => void node.close());
 
@@ -546,6 +574,8 @@ function describeEvent(event: DynamoEvent): string | undefined {
       return event.keys > 0 || event.reason !== 'ownership' ? `handed partition ${event.partition} to ${event.peer}: ${event.keys} key${event.keys === 1 ? '' : 's'} in ${Math.round(event.durationMs)} ms (${event.reason})` : undefined;
     case 'partition-received':
       return `received partition ${event.partition}: this node now serves it`;
+    case 'removal':
+      return `${event.target} removed by ${event.by}`;
     case 'membership-change':
       return event.change === 'capacity' ? `${event.node} changed its capacity to ${event.capacity}` : `${event.node}: ${event.change}`;
     case 'gossip':

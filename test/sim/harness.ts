@@ -29,6 +29,7 @@ import { NodeCore } from '../../src/core/node-core.js';
 import type { NodeId, Random } from '../../src/core/types.js';
 import { MemoryNetwork, type NetworkFaults } from '../../src/net/memory-network.js';
 import { MemoryStore, MemoryStoreData } from '../../src/storage/memory-store.js';
+import { testAuthority } from './test-keys.js';
 
 /** A seeded source of uniform numbers in [0, 1). */
 export function seededRandom(seed: number): Random {
@@ -87,6 +88,11 @@ export interface SimulationOptions {
   faults?: Partial<NetworkFaults>;
   /** Period at which every node's `tick` runs, in virtual ms. Default 50. */
   tickIntervalMs?: number;
+  /**
+   * Members sign their records and removals with test keys (test-keys.ts), and check each other's, as
+   * tabs do with Ed25519 (issue 16). Default true.
+   */
+  signedMembership?: boolean;
 }
 
 /** Counters of what the harness itself did (not the network's or the nodes' own counters). */
@@ -264,6 +270,7 @@ export class Simulation {
       random: nodeRandom,
       transport,
       store,
+      ...(this.options.signedMembership !== false ? { authority: testAuthority(id) } : {}),
       onEvent: (event) => {
         events.push(event);
         this.onNodeEvent?.(id, event);

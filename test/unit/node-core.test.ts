@@ -1079,14 +1079,27 @@ describe('membership changes and partition handoff (paper §4.8.1, §4.9)', () =
     expect(await node.store.getObject(node.remoteKey)).toBeUndefined();
   });
 
-  it('a node that learns it was removed accepts it: it is leaving at once and owns no partition (its data then follows, see the simulation)', async () => {
+  it('a node that learns it was removed accepts it: it has left at once and owns no partition; its removal is attributed', async () => {
     const node = await startNode({ handoffIntervalMs: 100 });
     await node.store.putObject(node.localKey, versionSet({ a: 1 }, [['a', 1, 'mine']]));
-    const own = node.core.members().find((m) => m.id === SELF)!;
-    const removal: MemberRecord = { ...own, status: 'left', version: own.version + 1_000_000, history: [...own.history, { atMs: START_MS + 1, capacity: 0 }], pending: [], handoffs: [] };
-    node.core.receive('b', { type: 'gossip', reply: false, members: [removal] });
-    expect(node.core.members().find((m) => m.id === SELF)!.status).toBe('leaving');
+    node.core.receive('b', { type: 'gossip', reply: false, members: [], removals: [{ target: SELF, by: 'b', atMs: START_MS + 1 }] });
+    expect(node.core.members().find((m) => m.id === SELF)!.status).toBe('left');
     expect(node.core.ring().partitionsOf(SELF)).toEqual([]);
+    expect(node.core.removals()).toEqual([{ target: SELF, by: 'b', atMs: START_MS + 1 }]);
+    // Its data stays on its disk.
+    expect(await node.store.getObject(node.localKey)).toBeDefined();
+  });
+
+  it('a removal by a node nobody knows, or of a node by itself, is ignored; messages from a removed node are dropped', async () => {
+    const node = await startNode();
+    node.core.receive('b', { type: 'gossip', reply: false, members: [], removals: [{ target: 'c', by: 'stranger', atMs: START_MS + 1 }, { target: 'b', by: 'b', atMs: START_MS + 1 }] });
+    expect(node.core.removals()).toEqual([]);
+    expect(node.core.members().find((m) => m.id === 'c')!.status).toBe('up');
+    await node.core.remove('c');
+    const dropped = node.core.stats().messagesDropped;
+    node.core.receive('c', { type: 'ping', requestId: 1 });
+    expect(node.core.stats().messagesDropped).toBe(dropped + 1);
+    expect(node.transport.ofType('ping-reply')).toEqual([]);
   });
 });
 

@@ -164,6 +164,89 @@ describe('signaling server', () => {
   });
 });
 
+describe('signaling server registration (issue 16)', () => {
+  /** A server socket whose every try needs a proof from `registration`. */
+  const start = (registration: (peerId: string) => Promise<Record<string, string>>) => {
+    const sockets: StandInSocket[] = [];
+    const states: ServerStatus[] = [];
+    const server = new ServerSignaling({
+      cluster: 'c',
+      self: 'aa',
+      host: 'h',
+      port: 9,
+      path: '/peerjs/',
+      secure: false,
+      onSignal: () => undefined,
+      onExpire: () => undefined,
+      onState: (s) => states.push(s),
+      registration,
+      openSocket: (url) => {
+        const socket = new StandInSocket(url);
+        sockets.push(socket);
+        return socket;
+      },
+      random: () => 0.5,
+    });
+    closers.push(server);
+    return { server, sockets, states };
+  };
+
+  it('appends a fresh proof to every try; a refused upgrade or a failed proof is unreachable, retried with backoff', async () => {
+    vi.useFakeTimers();
+    const asked: string[] = [];
+    let signed = 0;
+    let failing = false;
+    const { server, sockets } = start(async (peerId) => {
+      asked.push(peerId);
+      if (failing) throw new Error('no key');
+      signed++;
+      return { pk: 'key', ts: String(1000 + signed), sig: `s/${signed}+=` };
+    });
+    // No socket until the proof is there.
+    expect(sockets).toHaveLength(0);
+    expect(server.status().state).toBe('connecting');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sockets[0]!.url).toMatch(/^ws:\/\/h:9\/peerjs\/peerjs\?key=peerjs&id=dyn-c-aa&token=[a-z0-9]+&version=1\.5\.5&pk=key&ts=1001&sig=s%2F1%2B%3D$/);
+    // The server answers 403 at the upgrade: the browser reports a socket that closes unopened.
+    sockets[0]!.onclose?.();
+    expect(server.status()).toMatchObject({ state: 'unreachable', failures: 1 });
+    await vi.advanceTimersByTimeAsync(retryDelayMs(1));
+    expect(sockets).toHaveLength(2);
+    expect(sockets[1]!.url).toMatch(/&ts=1002&sig=s%2F2%2B%3D$/);
+    sockets[1]!.serverSays({ type: 'OPEN' });
+    expect(server.status()).toMatchObject({ state: 'open', failures: 0 });
+    // Reconnects sign afresh too; a proof that cannot be made counts as a failed try.
+    failing = true;
+    sockets[1]!.onclose?.();
+    await vi.advanceTimersByTimeAsync(retryDelayMs(1));
+    expect(sockets).toHaveLength(2);
+    expect(server.status()).toMatchObject({ state: 'unreachable', failures: 2 });
+    failing = false;
+    await vi.advanceTimersByTimeAsync(retryDelayMs(2));
+    expect(sockets).toHaveLength(3);
+    expect(sockets[2]!.url).toMatch(/&ts=1003&sig=s%2F3%2B%3D$/);
+    expect(asked).toEqual(Array(4).fill('dyn-c-aa'));
+  });
+
+  it('opens nothing when closed while the proof is being made, and retryNow does not start a second try', async () => {
+    let release: (params: Record<string, string>) => void = () => undefined;
+    let asked = 0;
+    const { server, sockets } = start(
+      () =>
+        new Promise((resolve) => {
+          asked++;
+          release = resolve;
+        }),
+    );
+    server.retryNow();
+    expect(asked).toBe(1);
+    server.close();
+    release({ pk: 'key', ts: '1', sig: 'sig' });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(sockets).toHaveLength(0);
+  });
+});
+
 describe('signaling router', () => {
   /** A router with no server and no BroadcastChannel, its relay over `neighbours`. */
   const relayOnly = (neighbours: string[], answerTimeoutMs = 8000) => {
