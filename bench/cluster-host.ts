@@ -1,12 +1,17 @@
 /**
- * The cluster host page (`bench/cluster-host.html`), driven by `bench/explorer-bench.ts`: runs several
- * real nodes in one tab, so that a cluster of 30 fits a 2-core machine (30 tabs there saturate the CPU
- * before the cluster forms). Each node is a full `DynamoNode` — its own PeerJS peer on the real
- * signaling server, WebRTC data channels to every node it talks to (those in the same tab too), gossip,
- * failure detection, anti-entropy, handoff — with memory storage (its Merkle trees built in this
- * thread) and no page of its own. Exposed as `window.clusterHost`.
+ * The cluster host page (`bench/cluster-host.html`): real nodes without the app's page. Exposed as
+ * `window.clusterHost`. Two drivers use it:
+ *   - `bench/explorer-bench.ts` runs several nodes in one tab (`start`), so that a cluster of 30 fits a
+ *     2-core machine (30 tabs there saturate the CPU before the cluster forms), with memory storage
+ *     (their Merkle trees built in this thread);
+ *   - `bench/run.ts` runs one node per tab (`startNode`) with the options under test (IndexedDB
+ *     storage, authentication on or off), so that two clusters differing only in those options are
+ *     measured side by side by the same kind of page, with no UI work in either.
+ * Each node is a full `DynamoNode` — its own PeerJS peer on the real signaling server, WebRTC data
+ * channels to every node it talks to (those in the same tab too), gossip, failure detection,
+ * anti-entropy, handoff.
  */
-import { DynamoNode } from '../src/runtime/dynamo-node.js';
+import { DynamoNode, type SecurityStats, type TransportStats } from '../src/runtime/dynamo-node.js';
 import { peerClientOptions } from '../src/signaling/signaling-urls.js';
 
 /** Result of {@link ClusterHost.load}. */
@@ -40,10 +45,57 @@ export interface HostedNodeReport {
   links: { open: number; opened: number; evicted: number; duplicates: number; failed: number; droppedUnsent: number; errors: Record<string, number>; setupMs: { p50: number; p95: number; max: number } };
 }
 
+/** Options of {@link ClusterHost.startNode}: those of `DynamoNode.start` a benchmark varies. */
+export interface HostedNodeOptions {
+  storage: 'indexeddb' | 'memory';
+  /** Connection handshake and signed member records (false only to measure what they cost). */
+  authentication: boolean;
+  /** Most connections kept open; default that of `DynamoNode.start`. */
+  maxConnections?: number;
+}
+
+/** What {@link ClusterHost.authReport} says of one node. */
+export interface HostedAuthReport {
+  id: string;
+  /** Handshake counters and times (handshakeMs: from the open data channel to the verified proof). */
+  security: SecurityStats;
+  /** Connection setup times, from `connect` (or the offer's arrival) until messages flow: with authentication on, the handshake included. */
+  setupMs: TransportStats['setupMs'];
+  connectionsOpened: number;
+}
+
+/**
+ * What {@link ClusterHost.signatureCost} measured. Each operation is timed on its own (`signMs`,
+ * `verifyMs`) and the whole sequence too (`…TotalMs`): outside a cross-origin isolated page
+ * `performance.now()` is coarsened to 0.1 ms, about the cost of one operation, so the mean (total over
+ * count) is the figure to trust.
+ */
+export interface SignatureCost {
+  signMs: number[];
+  verifyMs: number[];
+  signTotalMs: number;
+  verifyTotalMs: number;
+}
+
 /** What the page exposes. */
 export interface ClusterHost {
   /** Starts `count` nodes of `cluster` (concurrently), each with at most `maxConnections` connections; their ids. */
   start(cluster: string, count: number, maxConnections: number): Promise<string[]>;
+  /** Starts one node of `cluster` with `options`; its id. */
+  startNode(cluster: string, options: HostedNodeOptions): Promise<string>;
+  /**
+   * Runs `count` sequential operations from node `id` — puts of a small value (about 80 bytes
+   * encoded) to, or gets of, keys `prefix{from}` … `prefix{from+count-1}`, each with the node's
+   * default quorum — and returns how long each took, ms (the first error is thrown).
+   */
+  timeOperations(id: string, kind: 'put' | 'get', prefix: string, from: number, count: number): Promise<number[]>;
+  /** Each hosted node's handshake counters and connection setup times. */
+  authReport(): HostedAuthReport[];
+  /**
+   * Times `iterations` Ed25519 signatures of a 64-byte message and as many verifications with
+   * WebCrypto in this page (a fresh non-extractable key, as a node's), sequentially, after a warm-up.
+   */
+  signatureCost(iterations: number): Promise<SignatureCost>;
   /** Ids of the running nodes, in start order. */
   ids(): string[];
   /** How many members each running node sees. */
@@ -111,6 +163,54 @@ window.clusterHost = {
     const started = await Promise.all(Array.from({ length: count }, () => DynamoNode.start({ cluster, storage: 'memory', maxConnections, signaling })));
     nodes.push(...started);
     return started.map((n) => n.id);
+  },
+  async startNode(cluster, options) {
+    const node = await DynamoNode.start({
+      cluster,
+      storage: options.storage,
+      authentication: options.authentication,
+      ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+      signaling: peerClientOptions(location),
+    });
+    nodes.push(node);
+    return node.id;
+  },
+  async timeOperations(id, kind, prefix, from, count) {
+    const node = byId(id);
+    const value = { text: 'x'.repeat(60), n: 0 };
+    const times: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const key = `${prefix}${from + i}`;
+      const started = performance.now();
+      if (kind === 'put') await node.put(key, { ...value, n: i });
+      else await node.get(key);
+      times.push(performance.now() - started);
+    }
+    return times;
+  },
+  authReport: () =>
+    nodes.map((node) => {
+      const transport = node.stats().transport;
+      return { id: node.id, security: node.securityStats(), setupMs: transport.setupMs, connectionsOpened: transport.connectionsOpened };
+    }),
+  async signatureCost(iterations) {
+    const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])) as CryptoKeyPair;
+    const message = crypto.getRandomValues(new Uint8Array(64));
+    const signature = await crypto.subtle.sign({ name: 'Ed25519' }, pair.privateKey, message);
+    const time = async (operation: () => Promise<unknown>): Promise<{ samples: number[]; totalMs: number }> => {
+      for (let i = 0; i < 20; i++) await operation(); // warm-up
+      const samples: number[] = [];
+      const startedAll = performance.now();
+      for (let i = 0; i < iterations; i++) {
+        const started = performance.now();
+        await operation();
+        samples.push(performance.now() - started);
+      }
+      return { samples, totalMs: performance.now() - startedAll };
+    };
+    const sign = await time(() => crypto.subtle.sign({ name: 'Ed25519' }, pair.privateKey, message));
+    const verify = await time(() => crypto.subtle.verify({ name: 'Ed25519' }, pair.publicKey, signature, message));
+    return { signMs: sign.samples, verifyMs: verify.samples, signTotalMs: sign.totalMs, verifyTotalMs: verify.totalMs };
   },
   ids: () => nodes.map((n) => n.id),
   membersSeen: () => nodes.map((n) => n.members().length),

@@ -2,10 +2,21 @@
  * The benchmark's floor page: measures what the store is built on, without the store — a raw PeerJS
  * data-channel round trip between two tabs and a raw IndexedDB put/get — so `bench/run.ts` can print
  * the store's latencies next to them. Exposed as `window.floor` for the driver.
+ *
+ * The signaling server takes only signed registrations (issue 16, src/security/registration.ts), so
+ * each floor peer is a node as far as the server can tell: a fresh Ed25519 key, the PeerJS id
+ * `dyn-<tag>-<node id of that key>`, registered through our own signaling (a {@link SignalingRouter}
+ * with the server path only, under a {@link openRoutedPeer}). Nothing else of a node runs: no
+ * connection handshake, no store; the round trip is that of the bare data channel.
  */
 import { openDB } from 'idb';
-import Peer, { type DataConnection } from 'peerjs';
-import { peerClientOptions } from '../src/signaling/signaling-plugin.js';
+import type { DataConnection, Peer } from 'peerjs';
+import { openRoutedPeer } from '../src/net/routed-peer.js';
+import type { ServerStatus } from '../src/net/server-signaling.js';
+import { SignalingRouter } from '../src/net/signaling-router.js';
+import { generateNodeKey } from '../src/security/node-key.js';
+import { registrationParams } from '../src/security/registration.js';
+import { peerClientOptions } from '../src/signaling/signaling-urls.js';
 
 function percentiles(samples: number[]): { p50: number; p99: number; n: number } {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -13,29 +24,69 @@ function percentiles(samples: number[]): { p50: number; p99: number; n: number }
   return { p50: at(0.5), p99: at(0.99), n: sorted.length };
 }
 
-const options = { ...peerClientOptions(location), config: { iceServers: [] }, debug: 0 as const };
+/** How long a floor peer may take to register with the signaling server, ms. */
+const REGISTER_TIMEOUT_MS = 15_000;
+
+/**
+ * A PeerJS peer of the signaling tag `tag` (16 chars a–z 2–7), under a new key, registered with the
+ * page's signaling server; resolves once the server has accepted the registration (before that, an
+ * offer to it would come back as EXPIRE).
+ * @throws Error when the server has not accepted it within {@link REGISTER_TIMEOUT_MS}.
+ */
+async function openFloorPeer(tag: string): Promise<{ peer: Peer; peerId: string }> {
+  const key = await generateNodeKey();
+  const peerId = `dyn-${tag}-${key.nodeId}`;
+  let last: ServerStatus | undefined;
+  let registered = (): void => undefined;
+  const open = new Promise<void>((resolve) => (registered = resolve));
+  const router = new SignalingRouter({
+    cluster: tag,
+    self: key.nodeId,
+    // Server only: the connection is set up as between two browsers, not over BroadcastChannel.
+    broadcast: false,
+    server: { ...peerClientOptions(location), registration: (id) => registrationParams(key, id, Date.now()) },
+    onServerState: (status) => {
+      last = status;
+      if (status.state === 'open') registered();
+    },
+  });
+  const peer = await openRoutedPeer(peerId, { debug: 0, config: { iceServers: [] } }, router);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${peerId} not registered after ${REGISTER_TIMEOUT_MS} ms (server ${JSON.stringify(last ?? router.serverStatus())})`)), REGISTER_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([open, timeout]);
+  } catch (error) {
+    peer.destroy();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  return { peer, peerId };
+}
 
 const floor = {
-  /** Registers as `id` and echoes every message received (the far end of the round trip). */
-  async echo(id: string): Promise<void> {
-    const peer = new Peer(id, options);
-    await new Promise<void>((resolve, reject) => {
-      peer.once('open', () => resolve());
-      peer.once('error', reject);
-    });
+  /**
+   * Registers a peer of signaling tag `tag` that echoes every message it receives (the far end of the
+   * round trip); its PeerJS id.
+   */
+  async echo(tag: string): Promise<string> {
+    const { peer, peerId } = await openFloorPeer(tag);
     peer.on('connection', (conn: DataConnection) => conn.on('data', (data) => void conn.send(data)));
+    return peerId;
   },
-  /** Round trips of `bytes`-byte messages to the echo peer `to`, sequential, in ms. */
-  async roundTrips(id: string, to: string, count: number, bytes: number): Promise<{ p50: number; p99: number; n: number }> {
-    const peer = new Peer(id, options);
-    await new Promise<void>((resolve, reject) => {
-      peer.once('open', () => resolve());
-      peer.once('error', reject);
-    });
+  /**
+   * Registers a peer of signaling tag `tag` (the echo peer's), then times round trips of `bytes`-byte
+   * messages to the echo peer `to` over one raw data channel, sequential, in ms.
+   */
+  async roundTrips(tag: string, to: string, count: number, bytes: number): Promise<{ p50: number; p99: number; n: number }> {
+    const { peer } = await openFloorPeer(tag);
     const conn = peer.connect(to, { serialization: 'raw', reliable: true });
     await new Promise<void>((resolve, reject) => {
       conn.once('open', () => resolve());
       conn.once('error', reject);
+      peer.once('error', reject);
     });
     const payload = new Uint8Array(bytes).fill(7);
     const samples: number[] = [];

@@ -145,6 +145,11 @@ export class Membership {
     return [...this.records.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
+  /** How many records are known (departed members included). */
+  get size(): number {
+    return this.records.size;
+  }
+
   /** Every removal known, sorted by target. */
   removals(): Removal[] {
     return [...this.removed.values()].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));

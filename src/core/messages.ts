@@ -233,8 +233,9 @@ export function isReply(message: Message): message is ReplyMessage {
  *   keys          well-formed UTF-16 of at most MAX_KEY_BYTES UTF-8 bytes (`validateKey`), wherever a
  *                 key appears, replies included (an anti-entropy answer names keys to fetch and store)
  *   version sets  the invariants every honest one keeps (version-set.ts): clock sorted by node without
- *                 duplicates, siblings sorted by dot without duplicates, every sibling's dot covered by
- *                 the clock. A sibling its clock does not cover could never be overwritten by a put
+ *                 duplicates and counters from 1, siblings sorted by dot without duplicates, every
+ *                 sibling's dot covered by the clock. A sibling its clock does not cover could never be
+ *                 overwritten by a put; a counter of 0 names no write (so does a put's context's)
  *   value bytes   each sibling's data and a coordinate-put's data is a value `encodeValue` could have
  *                 made (`encodedValueProblem`): else every later get of the key fails, or hands the
  *                 caller something nested a million deep
@@ -250,7 +251,11 @@ export function checkMessage(message: Message): string | undefined {
     case 'hinted-put':
       return keyProblem(message.key) ?? versionSetProblem(message.versions, 'versions');
     case 'coordinate-put':
-      return keyProblem(message.key) ?? (message.data === null ? undefined : prefixed('data', encodedValueProblem(message.data)));
+      return (
+        keyProblem(message.key) ??
+        firstOf(message.context, (e, i) => (e.counter >= 1 ? undefined : `context.${i}.counter: a context names only writes, counters from 1`)) ??
+        (message.data === null ? undefined : prefixed('data', encodedValueProblem(message.data)))
+      );
     case 'handoff-batch':
       return firstOf(message.items, (item, i) => keyProblem(item.key, `items.${i}.key`) ?? versionSetProblem(item.versions, `items.${i}.versions`));
     case 'ae-fetch':
@@ -290,8 +295,9 @@ function keyProblem(key: string, path = 'key'): string | undefined {
 
 function versionSetProblem(versions: v.InferOutput<typeof versionSetSchema>, path: string): string | undefined {
   const { clock, siblings } = versions;
-  for (let i = 1; i < clock.length; i++) {
-    if (!(clock[i - 1]!.node < clock[i]!.node)) return `${path}.clock.${i}: clock entries must be sorted by node, each node once`;
+  for (let i = 0; i < clock.length; i++) {
+    if (i > 0 && !(clock[i - 1]!.node < clock[i]!.node)) return `${path}.clock.${i}: clock entries must be sorted by node, each node once`;
+    if (clock[i]!.counter < 1) return `${path}.clock.${i}.counter: a clock names only writes, counters from 1`;
   }
   for (let i = 1; i < siblings.length; i++) {
     const a = siblings[i - 1]!.dot;

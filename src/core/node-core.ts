@@ -42,7 +42,7 @@ import { InProcessMerkleService, type MerkleService } from './merkle-service.js'
 import { versionDigest } from './merkle-tree.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { inRing, Membership, recordSigningFields, removalSigningFields, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
-import { checkMessage, isReply, MAX_WIRE_CLOCK_ENTRIES, MAX_WIRE_SIBLINGS, parseMessage, type Message, type ReplyMessage } from './messages.js';
+import { checkMessage, isReply, MAX_WIRE_CLOCK_ENTRIES, MAX_WIRE_MEMBERS, MAX_WIRE_SIBLINGS, parseMessage, type Message, type ReplyMessage } from './messages.js';
 import { DEFAULT_PARTITION_COUNT, Ring } from './ring.js';
 import type { Clock, Dot, Hint, NodeId, Random, Store, VersionSet } from './types.js';
 import { decodeValue, encodeValue, validateKey, type Value } from './value-codec.js';
@@ -302,6 +302,12 @@ type RequestBody = RequestMessage extends infer M ? (M extends RequestMessage ? 
 const META_SELF = 'self';
 const META_MEMBERS = 'members';
 const META_REMOVALS = 'removals';
+/**
+ * Most records of members not known yet that one gossip message may add (the rest come with later
+ * rounds): a member could otherwise make a node take, check and rebuild its ring for thousands of
+ * made-up members at once (a gossip of 10,000 new records blocked a node for 9.5 s).
+ */
+const MAX_NEW_MEMBERS_PER_GOSSIP = 256;
 /** Most signature checks remembered as passed (see `verifiedRecords`). */
 const VERIFIED_CACHE_SIZE = 4096;
 
@@ -702,14 +708,16 @@ export class NodeCore {
       return;
     }
     switch (message.type) {
-      case 'gossip':
+      case 'gossip': {
+        const gossip = { ...message, members: this.boundedNewRecords(message.members) };
         if (this.authority !== undefined) {
-          void this.acceptSignedGossip(from, message);
+          void this.acceptSignedGossip(from, gossip);
           return;
         }
-        for (const load of message.loads ?? []) this.mergeLoad(load);
-        this.onGossip(from, message.members, message.removals ?? [], message.reply, message.suspects ?? []);
+        for (const load of gossip.loads ?? []) this.mergeLoad(load);
+        this.onGossip(from, gossip.members, gossip.removals ?? [], gossip.reply, gossip.suspects ?? []);
         return;
+      }
       case 'replica-get':
       case 'replica-put':
       case 'coordinate-get':
@@ -743,6 +751,15 @@ export class NodeCore {
     if (!this.running) return;
     for (const load of message.loads ?? []) this.mergeLoad(load);
     this.onGossip(from, members, removals, message.reply, message.suspects ?? []);
+  }
+
+  /**
+   * `incoming` with at most {@link MAX_NEW_MEMBERS_PER_GOSSIP} records of members not known yet, and
+   * none that would take the membership past what one gossip message may carry.
+   */
+  private boundedNewRecords(incoming: readonly MemberRecord[]): MemberRecord[] {
+    let room = Math.min(MAX_NEW_MEMBERS_PER_GOSSIP, MAX_WIRE_MEMBERS - this.membership.size);
+    return incoming.filter((record) => record.id === this.id || this.membership.raw(record.id) !== undefined || room-- > 0);
   }
 
   /** The records of `incoming` that may be taken: unchanged or older ones as they are, new ones only when signed by their node. */
@@ -857,7 +874,7 @@ export class NodeCore {
     let selfRecord = this.membership.raw(this.id);
     if (selfRecord !== undefined && this.membership.isRemoved(this.id)) {
       // Removed: nothing to refute or correct any more.
-    } else if (selfRecord !== undefined && theirView !== undefined && theirView.version >= selfRecord.version &&
+    } else if (selfRecord !== undefined && theirView !== undefined && theirView.version >= selfRecord.version && theirView.version < Number.MAX_SAFE_INTEGER &&
         (theirView.version > selfRecord.version || theirView.status !== selfRecord.status || theirView.capacity !== selfRecord.capacity)) {
       // Someone holds a record of this node at least as new as ours (we lost our state, or it was
       // forged): out-version it so our own record wins again.
@@ -869,14 +886,17 @@ export class NodeCore {
     for (const record of members) if (record.id !== this.id) this.detector.incarnationSeen(record.id, record.incarnation, nowMs);
     for (const suspicion of suspects) {
       if (suspicion.id === this.id) {
-        if (selfRecord !== undefined && suspicion.incarnation >= selfRecord.incarnation) {
+        // Only this node raises its incarnation: a suspicion above it is made up (and refuting it
+        // could push the incarnation past what can be counted); one below it is already refuted.
+        if (selfRecord !== undefined && suspicion.incarnation === selfRecord.incarnation) {
           // Refute (SWIM): a higher incarnation, gossiped, clears the suspicion everywhere.
           selfRecord = this.membership.updateSelf({ incarnation: suspicion.incarnation + 1 });
           this.counters.refutations++;
           this.saveSelf();
           this.onMembershipChanged();
         }
-      } else {
+      } else if (suspicion.incarnation <= (this.membership.raw(suspicion.id)?.incarnation ?? -1)) {
+        // A suspicion of an incarnation its node never announced could never be refuted: ignored.
         this.detector.suspicionHeard(suspicion.id, suspicion.incarnation, nowMs);
       }
     }
@@ -941,7 +961,8 @@ export class NodeCore {
   }
 
   private mergeLoad(load: { id: NodeId; keys: number; hints: number; seq: number }): void {
-    if (load.id === this.id) return;
+    // Only members' loads are kept (and relayed): reports of made-up ids would grow without bound.
+    if (load.id === this.id || this.membership.raw(load.id) === undefined || this.membership.isRemoved(load.id)) return;
     const known = this.loads.get(load.id);
     if (known === undefined || load.seq > known.seq) this.loads.set(load.id, { keys: load.keys, hints: load.hints, seq: load.seq, receivedAtMs: this.clock.now() });
   }
@@ -1122,6 +1143,8 @@ export class NodeCore {
         case 'replica-get': {
           validateKey(message.key);
           const versions = await this.localState(message.key);
+          // The replica merged with the hints held for the key may exceed what one message carries.
+          if (versions !== undefined) assertFitsOneMessage(versions, this.config.maxVersionSetBytes);
           const complete = this.handoff.isComplete(this.currentRing.partitionOfKey(message.key));
           this.send(from, { type: 'replica-get-reply', requestId: message.requestId, versions: versions ?? null, ...(complete ? {} : { complete }) });
           return;

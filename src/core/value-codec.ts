@@ -45,7 +45,8 @@ export function validateKey(key: unknown): asserts key is string {
  * @returns the encoded bytes (at most {@link MAX_VALUE_BYTES}).
  * @throws InvalidValueError for anything that is not JSON-compatible data or bytes (undefined,
  *   functions, symbols, bigints, NaN/Infinity, class instances such as Date or Map, cycles, nesting
- *   deeper than {@link MAX_VALUE_DEPTH}, strings with lone surrogates); the message names the path.
+ *   deeper than {@link MAX_VALUE_DEPTH}, strings with lone surrogates, an own property named
+ *   `__proto__`); the message names the path.
  * @throws ValueTooLargeError when the encoding exceeds {@link MAX_VALUE_BYTES}.
  */
 export function encodeValue(value: unknown, maxBytes = MAX_VALUE_BYTES): Uint8Array {
@@ -67,6 +68,125 @@ export function decodeValue(bytes: Uint8Array): Value {
   } catch (error) {
     throw new InvalidValueError(`stored value could not be decoded: ${(error as Error).message}`);
   }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const PROTO_KEY = utf8.encode('__proto__');
+
+/**
+ * Checks that `bytes` could have come from {@link encodeValue}: exactly one MessagePack value made of
+ * nil, booleans, integers, finite floats, well-formed UTF-8 strings, binary, arrays, and maps with
+ * string keys other than `__proto__` (the decoder refuses that one), nested at most
+ * {@link MAX_VALUE_DEPTH} arrays and maps deep. Replicas take value bytes from peers without decoding
+ * them; this walks the bytes without building the value, so a hostile encoding costs O(bytes) time and
+ * O(depth) memory — decoding 1 MiB of nested arrays instead takes ~160 MB and a good part of a second,
+ * and every `get` of the key would do it again.
+ * @returns undefined when the bytes are a value, else what is wrong with them.
+ */
+export function encodedValueProblem(bytes: Uint8Array): string | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  // Items still to read in each open array or map (a map counts keys and values), innermost last.
+  const left: number[] = [];
+  const inMap: boolean[] = [];
+  let topLevel = 1;
+  for (;;) {
+    while (left.length > 0 && left[left.length - 1] === 0) {
+      left.pop();
+      inMap.pop();
+    }
+    if (left.length === 0 && topLevel === 0) break;
+    let isKey = false;
+    if (left.length > 0) {
+      const top = left.length - 1;
+      isKey = inMap[top]! && left[top]! % 2 === 0;
+      left[top]!--;
+    } else {
+      topLevel--;
+    }
+    if (at >= bytes.length) return 'the bytes end inside a value';
+    const type = bytes[at++]!;
+    const length = (size: 1 | 2 | 4): number | undefined => {
+      if (at + size > bytes.length) return undefined;
+      const n = size === 1 ? view.getUint8(at) : size === 2 ? view.getUint16(at) : view.getUint32(at);
+      at += size;
+      return n;
+    };
+    // Strings (fixstr, str 8/16/32): the only kind a map key may be.
+    const strLength = type >= 0xa0 && type <= 0xbf ? type & 0x1f : type === 0xd9 ? length(1) : type === 0xda ? length(2) : type === 0xdb ? length(4) : -1;
+    if (strLength === undefined || (strLength >= 0 && at + strLength > bytes.length)) return 'the bytes end inside a string';
+    if (strLength >= 0) {
+      const text = bytes.subarray(at, at + strLength);
+      at += strLength;
+      if (!text.every((b) => b < 0x80)) {
+        try {
+          strictUtf8.decode(text);
+        } catch {
+          return 'a string is not well-formed UTF-8';
+        }
+      }
+      if (isKey && text.length === PROTO_KEY.length && text.every((b, i) => b === PROTO_KEY[i])) return 'a map key is __proto__';
+      continue;
+    }
+    if (isKey) return 'a map key is not a string';
+    if (type <= 0x7f || type >= 0xe0 || type === 0xc0 || type === 0xc2 || type === 0xc3) continue; // fixints, nil, booleans
+    const skip = (n: number): boolean => (at += n) <= bytes.length;
+    let items: number;
+    switch (type) {
+      case 0xcc: // uint 8, int 8
+      case 0xd0:
+        if (!skip(1)) return 'the bytes end inside a number';
+        continue;
+      case 0xcd:
+      case 0xd1:
+        if (!skip(2)) return 'the bytes end inside a number';
+        continue;
+      case 0xce:
+      case 0xd2:
+        if (!skip(4)) return 'the bytes end inside a number';
+        continue;
+      case 0xcf:
+      case 0xd3:
+        if (!skip(8)) return 'the bytes end inside a number';
+        continue;
+      case 0xca:
+      case 0xcb: {
+        const size = type === 0xca ? 4 : 8;
+        if (at + size > bytes.length) return 'the bytes end inside a number';
+        const number = size === 4 ? view.getFloat32(at) : view.getFloat64(at);
+        at += size;
+        if (!Number.isFinite(number)) return `${number} is not a finite number`;
+        continue;
+      }
+      case 0xc4:
+      case 0xc5:
+      case 0xc6: {
+        const n = length(type === 0xc4 ? 1 : type === 0xc5 ? 2 : 4);
+        if (n === undefined || !skip(n)) return 'the bytes end inside binary data';
+        continue;
+      }
+      case 0xdc:
+      case 0xdd:
+      case 0xde:
+      case 0xdf: {
+        const n = length(type === 0xdc || type === 0xde ? 2 : 4);
+        if (n === undefined) return 'the bytes end inside a length';
+        items = type >= 0xde ? 2 * n : n;
+        break;
+      }
+      default:
+        if (type >= 0x90 && type <= 0x9f) items = type & 0x0f;
+        else if (type >= 0x80 && type <= 0x8f) items = 2 * (type & 0x0f);
+        else return `type 0x${type.toString(16)} (an extension or unused type) is not JSON-compatible`;
+    }
+    // An array or a map, inside `left.length` others (as in checkValue: at most MAX_VALUE_DEPTH in all).
+    if (left.length >= MAX_VALUE_DEPTH) return `nested deeper than ${MAX_VALUE_DEPTH} levels`;
+    if (items > 0) {
+      left.push(items);
+      inMap.push(type === 0xde || type === 0xdf || (type >= 0x80 && type <= 0x8f));
+    }
+  }
+  return at === bytes.length ? undefined : 'more bytes follow the value';
 }
 
 /** Walks the value, throwing on anything not allowed; returns a rough upper bound of its encoded size. */
@@ -98,6 +218,8 @@ function checkValue(value: unknown, path: string, depth: number, seen: Set<objec
     }
     for (const key of Object.keys(value)) {
       if (loneSurrogate.test(key)) throw new InvalidValueError(`${path}: property name contains a lone UTF-16 surrogate`);
+      // An own `__proto__` (JSON.parse makes one) encodes, but the decoder refuses it: every get would fail.
+      if (key === '__proto__') throw new InvalidValueError(`${path}: a property named __proto__ cannot be stored`);
       size += key.length * 3 + 5 + checkValue((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, seen);
     }
     if (Object.getOwnPropertySymbols(value).length > 0) throw new InvalidValueError(`${path}: symbol-keyed properties are not JSON-compatible`);

@@ -167,8 +167,13 @@ interface Link extends LinkView {
   awaitingReply: boolean;
   /** The handshake of this connection, from its data channel opening until it is authenticated. */
   auth: HandshakeSession | undefined;
-  /** Frames from the other end waiting for the handshake, processed in order. */
+  /**
+   * Messages from the other end waiting for the handshake, processed in order; undefined again once
+   * the handshake succeeded and every message that waited for it was taken.
+   */
   authChain: Promise<void> | undefined;
+  /** Messages in `authChain` not yet processed. */
+  authWaiting: number;
   authStartedMs: number;
   // reassembly
   buffer: Uint8Array | undefined;
@@ -585,7 +590,7 @@ export class PeerjsTransport implements Transport {
 
   /** Records a connection to `node`; `conn` undefined: an outbound one waiting for a setup slot. */
   private track(node: NodeId, conn: DataConnection | undefined, outbound: boolean): Link {
-    const link: Link = { node, conn: undefined, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, dropped: false, draining: false, awaitingReply: false, auth: undefined, authChain: undefined, authStartedMs: 0, buffer: undefined, filled: 0, discarded: 0 };
+    const link: Link = { node, conn: undefined, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, dropped: false, draining: false, awaitingReply: false, auth: undefined, authChain: undefined, authWaiting: 0, authStartedMs: 0, buffer: undefined, filled: 0, discarded: 0 };
     const list = this.links.get(node) ?? [];
     list.push(link);
     this.links.set(node, list);
@@ -670,9 +675,16 @@ export class PeerjsTransport implements Transport {
         this.opened(link);
       }
     };
-    link.authChain = (link.authChain ?? Promise.resolve()).then(step).catch((error: unknown) => {
-      this.refuse(link, error instanceof HandshakeError ? error : new HandshakeError('malformed', (error as Error).message));
-    });
+    link.authWaiting++;
+    link.authChain = (link.authChain ?? Promise.resolve())
+      .then(step)
+      .catch((error: unknown) => {
+        this.refuse(link, error instanceof HandshakeError ? error : new HandshakeError('malformed', (error as Error).message));
+      })
+      .finally(() => {
+        // Authenticated and nothing left waiting: later messages are taken at once, in order.
+        if (--link.authWaiting === 0 && link.open) link.authChain = undefined;
+      });
   }
 
   /** Closes a connection whose handshake failed, and counts it. */

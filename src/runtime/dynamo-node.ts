@@ -150,6 +150,12 @@ export interface DynamoNodeOptions {
    * measure what authentication costs (`npm run bench`); such a node cannot talk to one with it on.
    */
   authentication?: boolean;
+  /**
+   * Tests only: register and signal under this tag instead of the one derived from the secret, as an
+   * outsider who learned the tag would (the signaling server knows every tag). Its connections to the
+   * cluster are then refused by the handshake, which is what tests check.
+   */
+  signalingTagForTesting?: string;
 }
 
 /**
@@ -297,7 +303,7 @@ export class DynamoNode {
               onForcedClose: (error) => report({ type: 'error', error, context: 'the database was closed' }),
             });
       const key = await DynamoNode.nodeKey(store, nodeId, security);
-      const tag = security.keys.tag;
+      const tag = options.signalingTagForTesting ?? security.keys.tag;
       const authenticated = options.authentication !== false;
       if (store instanceof IdbStore) {
         const partitionCount = options.q ?? options.config?.partitionCount ?? DEFAULT_NODE_CONFIG.partitionCount;
@@ -604,6 +610,11 @@ export class DynamoNode {
     };
   }
 
+  /** The cluster's public name at the signaling server (derived from the secret; never the cluster name). */
+  get signalingTag(): string {
+    return this.transport.cluster;
+  }
+
   /** How this browser got the cluster's secret: made by this tab, kept by this browser, or from an invitation. */
   get secretSource(): SecretSource {
     return this.security.source;
@@ -627,6 +638,11 @@ export class DynamoNode {
   securityStats(): SecurityStats {
     const core = this.core.stats();
     return { ...this.transport.authStats(), recordsRejected: core.recordsRejected, removalsRejected: core.removalsRejected };
+  }
+
+  /** Sends a message to a node as it is, unchecked (e.g. a forged gossip). For tests of hostile input only. */
+  sendForTesting(to: NodeId, message: unknown): void {
+    this.transport.send(to, message as Parameters<PeerjsTransport['send']>[1]);
   }
 
   /** Sends raw bytes to a node as one framed message. For fault tests only. */
@@ -692,14 +708,14 @@ export class DynamoNode {
   private async refreshSeeds(): Promise<void> {
     try {
       const { host, port, secure, path } = this.signaling;
-      const url = peersListUrl(`${secure ? 'https' : 'http'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`, this.security.keys.tag, path);
+      const url = peersListUrl(`${secure ? 'https' : 'http'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`, this.transport.cluster, path);
       const response = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(5000) });
       if (!response.ok) return;
       const listing: unknown = await response.json();
       if (!Array.isArray(listing)) return;
       const seeds = listing
         .filter((p): p is string => typeof p === 'string')
-        .map((p) => nodeIdOfPeer(this.security.keys.tag, p))
+        .map((p) => nodeIdOfPeer(this.transport.cluster, p))
         .filter((id): id is NodeId => id !== undefined && id !== this.id);
       this.core.addSeeds(seeds.slice(0, 16));
       this.dispatch({ type: 'seeds', seeds });

@@ -14,12 +14,13 @@ import { newClusterSecret, SECRET_BYTES } from './cluster-secret.js';
 export const INVITE_PARAM = 'invite';
 
 /**
- * The invitation link to `cluster` at the page `base` (its origin and path are kept; its query and
- * fragment are replaced).
+ * The invitation link to `cluster` at the page `base`: its origin, path and query are kept (settings
+ * such as `n`, `r`, `w`, `q` that every node of a cluster must share), `cluster` is set, and the
+ * fragment is replaced by the secret.
  */
 export function invitationLink(base: string, cluster: string, secret: Uint8Array): string {
   const url = new URL(base);
-  url.search = `?cluster=${encodeURIComponent(cluster)}`;
+  url.searchParams.set('cluster', cluster);
   url.hash = `${INVITE_PARAM}=${toBase64Url(secret)}`;
   return url.toString();
 }

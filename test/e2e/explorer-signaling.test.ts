@@ -57,7 +57,9 @@ describe('explorer: signaling server indicator and connections', () => {
     for (const count of [3, 1]) {
       const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
       contexts.push(context);
-      for (let i = 0; i < count; i++) tabs.push(await NodeTab.open(context, url));
+      // The second profile joins through an invitation (issue 16).
+      const first = tabs.length === 0 ? url : await tabs[0]!.invitation();
+      for (let i = 0; i < count; i++) tabs.push(await NodeTab.open(context, i === 0 ? first : url));
     }
     // A tab of a cluster of its own, in a profile of its own: it meets no one.
     const loneContext = await browser.newContext({ viewport: { width: 1366, height: 768 } });

@@ -35,13 +35,18 @@ export const CHROMIUM_ARGS = [
   '--disable-backgrounding-occluded-windows',
 ];
 
-/** Starts the preview server over dist/ (built by `npm run build`) on a free port. */
+/**
+ * Starts the preview server over dist/ (built by `npm run build`) on a free port; `E2E_DIST` serves
+ * another build folder instead (as for {@link AppProcess}).
+ */
 export async function startApp(): Promise<{ server: PreviewServer; origin: string }> {
-  if (!existsSync(path.join(REPO, 'dist', 'index.html'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+  const dist = process.env.E2E_DIST ?? 'dist';
+  if (!existsSync(path.join(REPO, dist, 'index.html'))) throw new Error(`${dist}/ is missing: run \`npm run build\` first (npm test does)`);
   const server = await preview({
     root: REPO,
     configFile: path.join(REPO, 'vite.config.ts'),
     logLevel: 'silent',
+    ...(process.env.E2E_DIST !== undefined ? { build: { outDir: dist } } : {}),
     preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false },
   });
   const address = server.httpServer.address() as AddressInfo;
@@ -109,6 +114,11 @@ export class NodeTab {
 
   id(): Promise<string> {
     return this.page.evaluate(() => window.dynamo!.id);
+  }
+
+  /** This node's invitation link (issue 16): another browser profile joins the cluster by opening it. */
+  invitation(): Promise<string> {
+    return this.page.evaluate(() => window.dynamo!.invitation());
   }
 
   memberIds(): Promise<string[]> {

@@ -96,7 +96,9 @@ describe('signaling only to bootstrap', () => {
     for (const count of [2, 2, 1, 1]) {
       const context = await browser.newContext();
       contexts.push(context);
-      for (let i = 0; i < count; i++) tabs.push(await NodeTab.open(context, url));
+      // A profile after the first joins through an invitation; its browser keeps the secret for its other tabs.
+      const first = tabs.length === 0 ? url : await tabs[0]!.invitation();
+      for (let i = 0; i < count; i++) tabs.push(await NodeTab.open(context, i === 0 ? first : url));
     }
     await Promise.all(tabs.map((tab) => tab.waitMembers(6, 60_000)));
     await waitFor(
