@@ -42,6 +42,7 @@ import { InProcessMerkleService, type MerkleService } from './merkle-service.js'
 import { versionDigest } from './merkle-tree.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { inRing, Membership, recordSigningFields, removalSigningFields, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
+import { MembershipVerifier } from './membership-verifier.js';
 import { checkMessage, isReply, MAX_WIRE_CLOCK_ENTRIES, MAX_WIRE_MEMBERS, MAX_WIRE_SIBLINGS, parseMessage, type Message, type ReplyMessage } from './messages.js';
 import { DEFAULT_PARTITION_COUNT, Ring } from './ring.js';
 import type { Clock, Dot, Hint, NodeId, Random, Store, VersionSet } from './types.js';
@@ -308,8 +309,6 @@ const META_REMOVALS = 'removals';
  * made-up members at once (a gossip of 10,000 new records blocked a node for 9.5 s).
  */
 const MAX_NEW_MEMBERS_PER_GOSSIP = 256;
-/** Most signature checks remembered as passed (see `verifiedRecords`). */
-const VERIFIED_CACHE_SIZE = 4096;
 
 /**
  * The protocol engine of one node. Construct, `await start()`, then feed it `receive` and `tick`.
@@ -357,8 +356,8 @@ export class NodeCore {
   private readonly loads = new Map<NodeId, { keys: number; hints: number; seq: number; receivedAtMs: number }>();
   private loadRefreshing = false;
   private readonly authority: MembershipAuthority | undefined;
-  /** Signatures already checked and found good (`<id>@<version>:<signature>`), oldest dropped first. */
-  private readonly verified = new Set<string>();
+  /** Checks gossiped records and removals (where records are signed). */
+  private readonly verifier: MembershipVerifier | undefined;
   /** The signing of this node's record in progress, and the version it signs. */
   private signing: { version: number; done: Promise<void> } | undefined;
   /** Waiters of `leave()`. */
@@ -394,6 +393,7 @@ export class NodeCore {
     this.merkle = options.merkle;
     this.authority = options.authority;
     this.membership = new Membership(this.id);
+    this.verifier = this.authority !== undefined ? new MembershipVerifier(this.authority, this.membership) : undefined;
     this.currentRing = Ring.build([], this.config.partitionCount);
     // A random start, so that a restarted node's request ids do not repeat its previous life's.
     this.nextRequestId = 1 + Math.floor(this.random.next() * 2 ** 40);
@@ -744,11 +744,20 @@ export class NodeCore {
    * message is taken as usual. Steady-state gossip carries nothing new and costs no signature check.
    */
   private async acceptSignedGossip(from: NodeId, message: Extract<Message, { type: 'gossip' }>): Promise<void> {
-    const members = await this.verifiedRecords(from, message.members);
+    const verifier = this.verifier!;
+    const { taken: members, refused: records } = await verifier.records(message.members);
     // A remover's key may arrive in the same message as its removal.
     const keys = new Map(members.filter((r) => r.publicKey !== undefined).map((r) => [r.id, r.publicKey!]));
-    const removals = await this.verifiedRemovals(from, message.removals ?? [], keys);
+    const { taken: removals, refused } = await verifier.removals(message.removals ?? [], keys);
     if (!this.running) return;
+    for (const record of records) {
+      this.counters.recordsRejected++;
+      this.recordDrop(from, `a record of ${record.id} not signed by its node`);
+    }
+    for (const removal of refused) {
+      this.counters.removalsRejected++;
+      this.recordDrop(from, `a removal of ${removal.target} not signed by a member (${removal.by})`);
+    }
     for (const load of message.loads ?? []) this.mergeLoad(load);
     this.onGossip(from, members, removals, message.reply, message.suspects ?? []);
   }
@@ -760,62 +769,6 @@ export class NodeCore {
   private boundedNewRecords(incoming: readonly MemberRecord[]): MemberRecord[] {
     let room = Math.min(MAX_NEW_MEMBERS_PER_GOSSIP, MAX_WIRE_MEMBERS - this.membership.size);
     return incoming.filter((record) => record.id === this.id || this.membership.raw(record.id) !== undefined || room-- > 0);
-  }
-
-  /** The records of `incoming` that may be taken: unchanged or older ones as they are, new ones only when signed by their node. */
-  private async verifiedRecords(from: NodeId, incoming: readonly MemberRecord[]): Promise<MemberRecord[]> {
-    const authority = this.authority!;
-    const checked = await Promise.all(
-      incoming.map(async (record) => {
-        const current = this.membership.raw(record.id);
-        // Older, or the very record held: it changes nothing, whoever signed it.
-        if (current !== undefined && (record.version < current.version || (record.version === current.version && sameBytes(record.signature, current.signature)))) return true;
-        if (record.publicKey === undefined || record.signature === undefined) return false;
-        if (current?.publicKey !== undefined && !sameBytes(current.publicKey, record.publicKey)) return false;
-        const cacheKey = `${record.id}@${record.version}:${hexOf(record.signature)}`;
-        if (this.verified.has(cacheKey)) return true;
-        if ((await authority.nodeIdOf(record.publicKey)) !== record.id) return false;
-        if (!(await authority.verify(record.publicKey, recordSigningFields(record), record.signature))) return false;
-        this.remember(cacheKey);
-        return true;
-      }),
-    );
-    const taken: MemberRecord[] = [];
-    incoming.forEach((record, i) => {
-      if (checked[i]) taken.push(record);
-      else {
-        this.counters.recordsRejected++;
-        this.recordDrop(from, `a record of ${record.id} not signed by its node`);
-      }
-    });
-    return taken;
-  }
-
-  /** The removals of `incoming` not known yet that are signed by a known member other than their target. */
-  private async verifiedRemovals(from: NodeId, incoming: readonly Removal[], keys: ReadonlyMap<NodeId, Uint8Array>): Promise<Removal[]> {
-    const authority = this.authority!;
-    const taken: Removal[] = [];
-    for (const removal of incoming) {
-      const known = this.membership.removalOf(removal.target);
-      if (known !== undefined && known.by === removal.by && known.atMs === removal.atMs) continue;
-      const removerKey = this.membership.raw(removal.by)?.publicKey ?? keys.get(removal.by);
-      const ok =
-        removal.by !== removal.target &&
-        removerKey !== undefined &&
-        removal.signature !== undefined &&
-        (await authority.verify(removerKey, removalSigningFields(removal), removal.signature));
-      if (ok) taken.push(removal);
-      else {
-        this.counters.removalsRejected++;
-        this.recordDrop(from, `a removal of ${removal.target} not signed by a member (${removal.by})`);
-      }
-    }
-    return taken;
-  }
-
-  private remember(cacheKey: string): void {
-    this.verified.add(cacheKey);
-    if (this.verified.size > VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.values().next().value!);
   }
 
   /**
@@ -2019,16 +1972,3 @@ function toSiblingViews(versions: VersionSet | undefined): SiblingView[] {
 }
 
 
-/** True when both are absent, or both hold the same bytes. */
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function hexOf(bytes: Uint8Array): string {
-  let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
-  return out;
-}

@@ -48,9 +48,10 @@ import { connectFailureKey, connectionErrorKey, peerErrorMeaning } from './peerj
 import { isRelayEnvelope, type RelayEnvelope } from './relay-signaling.js';
 import { openRoutedPeer } from './routed-peer.js';
 import { SignalingRouter, type SetupPath, type SignalingRouterOptions } from './signaling-router.js';
-import { HandshakeError, HandshakeSession, isHandshakeMessage, sdpFingerprint, type HandshakeFailure } from './handshake.js';
-import type { ClusterKeys } from '../security/cluster-secret.js';
-import type { NodeKey } from '../security/node-key.js';
+import { HandshakeError, isHandshakeMessage } from './handshake.js';
+import { LinkAuthentication, type AuthenticationOptions, type AuthenticationStats } from './link-authentication.js';
+
+export type { AuthenticationStats };
 
 /** Options of {@link PeerjsTransport.open}. */
 export interface PeerjsTransportOptions {
@@ -75,22 +76,9 @@ export interface PeerjsTransportOptions {
    * the cluster's keys, and which nodes to talk to at all. Without it connections are not
    * authenticated (unit tests over stand-in peers; the authentication-off benchmark).
    */
-  authentication?: { key: NodeKey; cluster: ClusterKeys; admit?: (node: NodeId) => boolean };
+  authentication?: AuthenticationOptions;
   /** The proof that this node may register its PeerJS id with the signaling server (src/security/registration.ts). */
   registration?: (peerId: string) => Promise<Record<string, string>>;
-}
-
-/** Counters of connection authentication (see {@link PeerjsTransportOptions.authentication}). */
-export interface AuthenticationStats {
-  /** Connections whose other end proved its key and the cluster secret. */
-  handshakesAccepted: number;
-  /** Connections closed because the handshake failed (see `refusedByReason`). */
-  handshakesRefused: number;
-  refusedByReason: Partial<Record<HandshakeFailure, number>>;
-  /** Connections refused before any handshake: from a PeerJS id outside this cluster's tag, or not raw. */
-  connectionsRefused: number;
-  /** Time from the open data channel to the verified proof, ms: median and most of the last {@link SETUP_SAMPLES}. */
-  handshakeMs: { p50: number; max: number };
 }
 
 /** Counters of the transport. */
@@ -165,16 +153,6 @@ interface Link extends LinkView {
   /** Evicted, but kept open for `DRAIN_MS` so that what the other end sent meanwhile still arrives. */
   draining: boolean;
   awaitingReply: boolean;
-  /** The handshake of this connection, from its data channel opening until it is authenticated. */
-  auth: HandshakeSession | undefined;
-  /**
-   * Messages from the other end waiting for the handshake, processed in order; undefined again once
-   * the handshake succeeded and every message that waited for it was taken.
-   */
-  authChain: Promise<void> | undefined;
-  /** Messages in `authChain` not yet processed. */
-  authWaiting: number;
-  authStartedMs: number;
   // reassembly
   buffer: Uint8Array | undefined;
   filled: number;
@@ -217,10 +195,8 @@ export class PeerjsTransport implements Transport {
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Setup times of recently opened connections, ms (a ring buffer). */
   private readonly setupSamples: number[] = [];
-  private readonly handshakeSamples: number[] = [];
-  private handshakeCount = 0;
-  private readonly authentication: PeerjsTransportOptions['authentication'];
-  readonly authCounters = { handshakesAccepted: 0, handshakesRefused: 0, refusedByReason: {} as Partial<Record<HandshakeFailure, number>>, connectionsRefused: 0 };
+  /** Handshakes of the connections (none when authentication is off). */
+  private readonly auth: LinkAuthentication<Link> | undefined;
   /** The samples sorted, until the next one arrives (stats() is read several times a second by the explorer). */
   private setupSorted: number[] | undefined;
   readonly counters: Omit<TransportStats, 'openConnections' | 'drainingConnections' | 'setupMs' | 'connectsWaiting'> = {
@@ -248,7 +224,20 @@ export class PeerjsTransport implements Transport {
     this.maxConnections = options.maxConnections ?? 24;
     this.maxOpening = options.maxOpening ?? 6;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
-    this.authentication = options.authentication;
+    this.auth =
+      options.authentication === undefined
+        ? undefined
+        : new LinkAuthentication<Link>(options.authentication, {
+            write: (link, message) => this.writeNow(link, message),
+            authenticated: (link) => this.opened(link),
+            deliver: (link, message) => this.deliver(link, message),
+            refused: (link, error) => {
+              this.onDrop(link.node, `handshake: ${error.reason}: ${error.message}`);
+              link.queue = [];
+              this.dropLink(link);
+            },
+            dropped: (link) => link.dropped,
+          });
     peer.on('connection', (conn) => this.accept(conn));
     this.pruneTimer = setInterval(() => this.closeLinks(false), DUPLICATE_IDLE_MS);
     peer.on('error', (error) => this.onPeerError(error));
@@ -432,7 +421,7 @@ export class PeerjsTransport implements Transport {
       queuedFrames: l.queue.length,
       ageMs: nowMs - l.createdMs,
       idleMs: nowMs - l.lastUsedMs,
-      ...(l.auth !== undefined ? { authenticating: true } : {}),
+      ...(this.auth?.inProgress(l) ? { authenticating: true } : {}),
       ...(l.conn !== undefined && this.signaling?.setupOf(l.conn.connectionId) !== undefined ? { setup: this.signaling.setupOf(l.conn.connectionId)! } : {}),
     }));
   }
@@ -568,7 +557,7 @@ export class PeerjsTransport implements Transport {
       return;
     }
     if (node === undefined || node === this.nodeId || conn.serialization !== 'raw') {
-      this.authCounters.connectionsRefused++;
+      this.auth?.countRefusedConnection();
       this.onDrop(conn.peer.slice(0, 80), `connection: refused a connection from ${conn.peer.slice(0, 80)}`);
       conn.close();
       return;
@@ -590,7 +579,7 @@ export class PeerjsTransport implements Transport {
 
   /** Records a connection to `node`; `conn` undefined: an outbound one waiting for a setup slot. */
   private track(node: NodeId, conn: DataConnection | undefined, outbound: boolean): Link {
-    const link: Link = { node, conn: undefined, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, dropped: false, draining: false, awaitingReply: false, auth: undefined, authChain: undefined, authWaiting: 0, authStartedMs: 0, buffer: undefined, filled: 0, discarded: 0 };
+    const link: Link = { node, conn: undefined, outbound, open: false, superseded: false, queue: [], createdMs: Date.now(), lastUsedMs: Date.now(), openTimer: undefined, dropped: false, draining: false, awaitingReply: false, buffer: undefined, filled: 0, discarded: 0 };
     const list = this.links.get(node) ?? [];
     list.push(link);
     this.links.set(node, list);
@@ -605,7 +594,7 @@ export class PeerjsTransport implements Transport {
     // queued on it would otherwise wait forever, and nothing else would be tried).
     link.openTimer = setTimeout(() => {
       if (!link.open) {
-        if (link.auth !== undefined) this.refuse(link, new HandshakeError('timeout', 'no proof in time'));
+        if (this.auth?.inProgress(link)) this.auth.refuse(link, new HandshakeError('timeout', 'no proof in time'));
         else {
           this.counters.connectFailures++;
           this.dropLink(link);
@@ -616,21 +605,9 @@ export class PeerjsTransport implements Transport {
       // Dropped before it opened (timed out, evicted); its close is on the way.
       if (link.dropped) return;
       this.signaling?.connectionOpened(conn.connectionId);
-      if (this.authentication === undefined) {
-        this.opened(link);
-        return;
-      }
+      if (this.auth === undefined) this.opened(link);
       // Nothing is taken from, or sent on, the channel before both ends proved themselves.
-      const pc = conn.peerConnection as RTCPeerConnection | undefined;
-      link.auth = new HandshakeSession({
-        ...this.authentication,
-        dialer: link.outbound,
-        expectedPeer: link.node,
-        localFingerprint: sdpFingerprint(pc?.localDescription?.sdp),
-        remoteFingerprint: sdpFingerprint(pc?.remoteDescription?.sdp),
-      });
-      link.authStartedMs = Date.now();
-      this.writeNow(link, link.auth.hello());
+      else this.auth.start(link, link.node, link.outbound, conn.peerConnection as RTCPeerConnection | undefined);
     });
     conn.on('data', (data) => this.onData(link, data));
     conn.on('close', () => this.dropLink(link));
@@ -651,60 +628,9 @@ export class PeerjsTransport implements Transport {
     }
   }
 
-  /**
-   * A message arrived on a connection not yet authenticated: handshake messages go to its session, in
-   * order; anything else must wait for the handshake to succeed (the other end may send right after
-   * its proof), and is taken only if it does.
-   */
-  private onUnauthenticated(link: Link, message: unknown): void {
-    const step = async (): Promise<void> => {
-      if (link.dropped) return;
-      if (link.open) {
-        this.deliver(link, message);
-        return;
-      }
-      const session = link.auth;
-      if (session === undefined || !isHandshakeMessage(message)) throw new HandshakeError('malformed', 'a message before the handshake');
-      const result = await session.receive(message);
-      if (link.dropped) return;
-      if (result.reply !== undefined) this.writeNow(link, result.reply);
-      if (result.peer !== undefined) {
-        this.authCounters.handshakesAccepted++;
-        this.handshakeSamples[this.handshakeCount++ % SETUP_SAMPLES] = Date.now() - link.authStartedMs;
-        link.auth = undefined;
-        this.opened(link);
-      }
-    };
-    link.authWaiting++;
-    link.authChain = (link.authChain ?? Promise.resolve())
-      .then(step)
-      .catch((error: unknown) => {
-        this.refuse(link, error instanceof HandshakeError ? error : new HandshakeError('malformed', (error as Error).message));
-      })
-      .finally(() => {
-        // Authenticated and nothing left waiting: later messages are taken at once, in order.
-        if (--link.authWaiting === 0 && link.open) link.authChain = undefined;
-      });
-  }
-
-  /** Closes a connection whose handshake failed, and counts it. */
-  private refuse(link: Link, error: HandshakeError): void {
-    if (link.dropped) return;
-    this.authCounters.handshakesRefused++;
-    this.authCounters.refusedByReason[error.reason] = (this.authCounters.refusedByReason[error.reason] ?? 0) + 1;
-    this.onDrop(link.node, `handshake: ${error.reason}: ${error.message}`);
-    link.queue = [];
-    this.dropLink(link);
-  }
-
-  /** Authentication counters. */
+  /** Authentication counters (zeros when authentication is off). */
   authStats(): AuthenticationStats {
-    const sorted = this.handshakeSamples.filter((ms) => ms !== undefined).sort((a, b) => a - b);
-    return {
-      ...this.authCounters,
-      refusedByReason: { ...this.authCounters.refusedByReason },
-      handshakeMs: { p50: sorted[Math.floor(sorted.length / 2)] ?? 0, max: sorted.at(-1) ?? 0 },
-    };
+    return this.auth?.stats() ?? { handshakesAccepted: 0, handshakesRefused: 0, refusedByReason: {}, connectionsRefused: 0, handshakeMs: { p50: 0, max: 0 } };
   }
 
   /** Closes every connection to `node` (a node removed from the cluster: the handshake refuses it from now on). */
@@ -755,17 +681,12 @@ export class PeerjsTransport implements Transport {
     try {
       message = decodeMessage(bytes);
     } catch (error) {
-      if (!link.open && this.authentication !== undefined) this.refuse(link, new HandshakeError('malformed', `decoding: ${(error as Error).message}`));
+      if (!link.open && this.auth !== undefined) this.auth.refuse(link, new HandshakeError('malformed', `decoding: ${(error as Error).message}`));
       else this.onDrop(link.node, `decoding: ${(error as Error).message}`);
       return;
     }
-    if (!link.open || link.authChain !== undefined) {
-      if (this.authentication !== undefined) {
-        this.onUnauthenticated(link, message);
-        return;
-      }
-    }
-    this.deliver(link, message);
+    if (this.auth !== undefined) this.auth.take(link, message);
+    else this.deliver(link, message);
   }
 
   /** Hands a decoded message from an open (authenticated) connection to whoever takes it. */
