@@ -24,7 +24,6 @@ async function pair(secretA = newClusterSecret(), secretB = secretA) {
   const linkA: FakeLink = { name: 'a', dropped: false, delivered: [], authenticated: false };
   const linkB: FakeLink = { name: 'b', dropped: false, delivered: [], authenticated: false };
   // An ordered channel: each end's writes arrive at the other, in order, a task later.
-  let endA!: LinkAuthentication<FakeLink>;
   let endB!: LinkAuthentication<FakeLink>;
   const hooks = (self: () => LinkAuthentication<FakeLink>, other: () => LinkAuthentication<FakeLink>, otherLink: FakeLink) => ({
     write: (_link: FakeLink, message: HandshakeMessage) => void setTimeout(() => other().take(otherLink, message), 0),
@@ -36,7 +35,7 @@ async function pair(secretA = newClusterSecret(), secretB = secretA) {
     },
     dropped: (link: FakeLink) => link.dropped,
   });
-  endA = new LinkAuthentication({ key: keyA, cluster: clusterA }, hooks(() => endA, () => endB, linkB));
+  const endA: LinkAuthentication<FakeLink> = new LinkAuthentication({ key: keyA, cluster: clusterA }, hooks(() => endA, () => endB, linkB));
   endB = new LinkAuthentication({ key: keyB, cluster: clusterB }, hooks(() => endB, () => endA, linkA));
   const pcA = { localDescription: sdp('AA'), remoteDescription: sdp('BB') } as unknown as RTCPeerConnection;
   const pcB = { localDescription: sdp('BB'), remoteDescription: sdp('AA') } as unknown as RTCPeerConnection;
