@@ -13,14 +13,22 @@ import { newClusterSecret, SECRET_BYTES } from './cluster-secret.js';
 /** The fragment parameter that carries the secret. */
 export const INVITE_PARAM = 'invite';
 
+/** Page parameters every node of a cluster must share; an invitation carries them. */
+export const CLUSTER_PARAMS = ['n', 'r', 'w', 'q'] as const;
+
 /**
- * The invitation link to `cluster` at the page `base`: its origin, path and query are kept (settings
- * such as `n`, `r`, `w`, `q` that every node of a cluster must share), `cluster` is set, and the
- * fragment is replaced by the secret.
+ * The invitation link to `cluster` at the page `base`: its origin and path, the cluster's name, the
+ * settings every node of the cluster must share ({@link CLUSTER_PARAMS}, when `base` has them; not
+ * this tab's own settings), and the secret in the fragment.
  */
 export function invitationLink(base: string, cluster: string, secret: Uint8Array): string {
   const url = new URL(base);
-  url.searchParams.set('cluster', cluster);
+  const params = new URLSearchParams({ cluster });
+  for (const name of CLUSTER_PARAMS) {
+    const value = url.searchParams.get(name);
+    if (value !== null) params.set(name, value);
+  }
+  url.search = `?${params.toString()}`;
   url.hash = `${INVITE_PARAM}=${toBase64Url(secret)}`;
   return url.toString();
 }

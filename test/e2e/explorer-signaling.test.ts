@@ -58,7 +58,7 @@ describe('explorer: signaling server indicator and connections', () => {
       const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
       contexts.push(context);
       // The second profile joins through an invitation (issue 16).
-      const first = tabs.length === 0 ? url : await tabs[0]!.invitation();
+      const first = tabs.length === 0 ? url : await tabs[0]!.invitation('adopt=off');
       for (let i = 0; i < count; i++) tabs.push(await NodeTab.open(context, i === 0 ? first : url));
     }
     // A tab of a cluster of its own, in a profile of its own: it meets no one.

@@ -116,9 +116,14 @@ export class NodeTab {
     return this.page.evaluate(() => window.dynamo!.id);
   }
 
-  /** This node's invitation link (issue 16): another browser profile joins the cluster by opening it. */
-  invitation(): Promise<string> {
-    return this.page.evaluate(() => window.dynamo!.invitation());
+  /**
+   * This node's invitation link (issue 16): another browser profile joins the cluster by opening it.
+   * `query` adds page parameters of the tab that opens it (e.g. `maxConnections=3`).
+   */
+  async invitation(query = ''): Promise<string> {
+    const link = new URL(await this.page.evaluate(() => window.dynamo!.invitation()));
+    for (const [name, value] of new URLSearchParams(query)) link.searchParams.set(name, value);
+    return link.href;
   }
 
   memberIds(): Promise<string[]> {

@@ -97,7 +97,7 @@ describe('signaling only to bootstrap', () => {
       const context = await browser.newContext();
       contexts.push(context);
       // A profile after the first joins through an invitation; its browser keeps the secret for its other tabs.
-      const first = tabs.length === 0 ? url : await tabs[0]!.invitation();
+      const first = tabs.length === 0 ? url : await tabs[0]!.invitation('maxConnections=3');
       for (let i = 0; i < count; i++) tabs.push(await NodeTab.open(context, i === 0 ? first : url));
     }
     await Promise.all(tabs.map((tab) => tab.waitMembers(6, 60_000)));
