@@ -4,6 +4,7 @@ import type { Plugin } from 'vite';
 import { VitePWA } from 'vite-plugin-pwa';
 import { SIGNALING_PATH, signalingPlugin } from './src/signaling/signaling-plugin';
 import { contentSecurityPolicyPlugin } from './src/server/content-security-policy';
+import { iceConfigPlugin } from './src/server/ice-config';
 
 /** After Vite's own URL lines, one line on where signaling lives and what a tab is. */
 function announceSignaling(): Plugin {
@@ -86,7 +87,7 @@ const serviceWorker = VitePWA({
 });
 
 export default defineConfig({
-  plugins: [contentSecurityPolicyPlugin(), signalingPlugin(), announceSignaling(), benchOnly, serviceWorker],
+  plugins: [contentSecurityPolicyPlugin(), signalingPlugin(), iceConfigPlugin(), announceSignaling(), benchOnly, serviceWorker],
   server: { host: '127.0.0.1', port: 5173 },
   preview: { host: '127.0.0.1', port: 4173 },
   build: {

@@ -81,6 +81,23 @@ export interface PeerjsTransportOptions {
   registration?: (peerId: string) => Promise<Record<string, string>>;
 }
 
+/**
+ * How an open connection's packets travel (issue 17), from its peer connection's selected ICE candidate
+ * pair (getStats, https://www.w3.org/TR/webrtc-stats/): `host` (a local address), `srflx` / `prflx` (an
+ * address a NAT mapped, found through STUN or by the other end), `relay` (through a TURN server).
+ */
+export interface ConnectionPath {
+  node: NodeId;
+  localType: RTCIceCandidateType;
+  remoteType: RTCIceCandidateType;
+  /** `udp` or `tcp`. */
+  protocol: string;
+  /** For a relayed local candidate: how it reaches the TURN server (`udp`, `tcp`, `tls`). */
+  relayProtocol?: string;
+  /** The pair's current round-trip time, ms (from STUN consent checks), when known. */
+  rttMs?: number;
+}
+
 /** Counters of the transport. */
 export interface TransportStats {
   /** Connections in use (draining ones not counted: see `drainingConnections`). */
@@ -633,6 +650,30 @@ export class PeerjsTransport implements Transport {
     return this.auth?.stats() ?? { handshakesAccepted: 0, handshakesRefused: 0, refusedByReason: {}, connectionsRefused: 0, handshakeMs: { p50: 0, max: 0 } };
   }
 
+  /**
+   * Sets the ICE servers (STUN, TURN) of the connections made from now on (issue 17); open ones keep
+   * theirs.
+   */
+  setIceServers(iceServers: RTCIceServer[]): void {
+    const options = this.peer.options as { config?: RTCConfiguration };
+    options.config = { ...options.config, iceServers };
+  }
+
+  /** The ICE servers new connections use. */
+  iceServers(): RTCIceServer[] {
+    return (this.peer.options as { config?: RTCConfiguration }).config?.iceServers ?? [];
+  }
+
+  /**
+   * How each open connection's packets travel: its selected ICE candidate pair, read from getStats
+   * (one call per connection). Connections whose stats are not available yet are left out.
+   */
+  async connectionPaths(): Promise<ConnectionPath[]> {
+    const open = [...this.links.values()].flat().filter((l) => l.open && l.conn !== undefined);
+    const paths = await Promise.all(open.map((l) => selectedPath(l.node, l.conn!.peerConnection as RTCPeerConnection | undefined)));
+    return paths.filter((p): p is ConnectionPath => p !== undefined);
+  }
+
   /** Closes every connection to `node` (a node removed from the cluster: the handshake refuses it from now on). */
   disconnectNode(node: NodeId): void {
     this.dropNode(node);
@@ -812,4 +853,37 @@ export class PeerjsTransport implements Transport {
     for (const link of [...(this.links.get(node) ?? [])]) if (!link.open) this.dropLink(link);
     this.onUnreachable(node);
   }
+}
+
+/** The selected candidate pair of `pc` as a {@link ConnectionPath}; undefined when there is none yet. */
+async function selectedPath(node: NodeId, pc: RTCPeerConnection | undefined): Promise<ConnectionPath | undefined> {
+  if (pc === undefined || typeof pc.getStats !== 'function') return undefined;
+  let report: RTCStatsReport;
+  try {
+    report = await pc.getStats();
+  } catch {
+    return undefined;
+  }
+  type Stat = Record<string, unknown> & { id: string; type: string };
+  const stats = new Map<string, Stat>();
+  report.forEach((stat: Stat) => stats.set(stat.id, stat));
+  let pair: Stat | undefined;
+  for (const stat of stats.values()) {
+    if (stat.type === 'transport' && typeof stat.selectedCandidatePairId === 'string') pair = stats.get(stat.selectedCandidatePairId);
+  }
+  // Browsers without `selectedCandidatePairId`: the nominated pair that succeeded.
+  pair ??= [...stats.values()].find((s) => s.type === 'candidate-pair' && s.nominated === true && s.state === 'succeeded');
+  if (pair === undefined) return undefined;
+  const local = stats.get(String(pair.localCandidateId));
+  const remote = stats.get(String(pair.remoteCandidateId));
+  if (local === undefined || remote === undefined) return undefined;
+  const rtt = typeof pair.currentRoundTripTime === 'number' ? pair.currentRoundTripTime * 1000 : undefined;
+  return {
+    node,
+    localType: local.candidateType as RTCIceCandidateType,
+    remoteType: remote.candidateType as RTCIceCandidateType,
+    protocol: String(local.protocol ?? ''),
+    ...(typeof local.relayProtocol === 'string' ? { relayProtocol: local.relayProtocol } : {}),
+    ...(rtt !== undefined ? { rttMs: rtt } : {}),
+  };
 }

@@ -31,7 +31,8 @@ import {
 import { Ring } from '../core/ring.js';
 import { MerkleWorkerError, WorkerMerkleService, type MerkleWorkerStats } from '../merkle/worker-merkle-service.js';
 import type { NodeId, Store } from '../core/types.js';
-import { PeerjsTransport, type LinkState, type TransportStats } from '../net/peerjs-transport.js';
+import { PeerjsTransport, type ConnectionPath, type LinkState, type TransportStats } from '../net/peerjs-transport.js';
+import { fetchIceConfig, nextIceFetchAtMs, storedIceConfig, type IceConfig } from './ice-servers.js';
 import { nodeIdOfPeer } from '../net/peer-ids.js';
 import { ringNeighbours } from '../net/connection-policy.js';
 import type { ServerStatus } from '../net/server-signaling.js';
@@ -50,7 +51,22 @@ import { peersListUrl } from '../signaling/signaling-urls.js';
 export { databaseName };
 
 export type { GetOptions, GetResult, NodeEvent, PutOptions, PutResult, MemberRecord, NodeStats, TransportStats, MerkleWorkerStats };
-export type { ServerStatus, SetupPath, SignalingPath, SignalingStats, SecretSource, Removal };
+export type { ServerStatus, SetupPath, SignalingPath, SignalingStats, SecretSource, Removal, ConnectionPath };
+
+/** What {@link DynamoNode.iceStatus} reports: the STUN/TURN servers new connections use (issue 17). */
+export interface IceStatus {
+  /** The servers' URLs (credentials are not shown). */
+  urls: string[];
+  /**
+   * `fetched`: from the app's server in this run; `stored`: this browser's copy of an earlier fetch
+   * (the server is not reached yet); `option`: given to `start`; `none`: no STUN or TURN server (only
+   * direct connections, e.g. on one machine or one LAN).
+   */
+  source: 'fetched' | 'stored' | 'option' | 'none';
+  fetchedAtMs?: number;
+  /** When the TURN credentials expire, ms since the epoch. */
+  expiresAtMs?: number;
+}
 
 /** What {@link DynamoNode.securityStats} reports (issue 16). */
 export interface SecurityStats extends AuthenticationStats {
@@ -156,6 +172,16 @@ export interface DynamoNodeOptions {
    * cluster are then refused by the handshake, which is what tests check.
    */
   signalingTagForTesting?: string;
+  /**
+   * STUN/TURN servers for every connection (issue 17). Default: fetched from `iceConfigUrl` and kept in
+   * this browser for starts while the server is down; none before the first fetch.
+   */
+  iceServers?: RTCIceServer[];
+  /**
+   * Where to fetch the ICE configuration; `null`: never. Default: `/api/ice-config` on the signaling
+   * server's origin (the app's server answers it: src/server/ice-config.ts).
+   */
+  iceConfigUrl?: string | null;
 }
 
 /**
@@ -180,6 +206,8 @@ export class DynamoNode {
   private readonly lifecycle = new AbortController();
   private seedTimer: ReturnType<typeof setInterval> | undefined;
   private keepTimer: ReturnType<typeof setInterval> | undefined;
+  private iceTimer: ReturnType<typeof setTimeout> | undefined;
+  private ice: { config: IceConfig | undefined; source: IceStatus['source'] } = { config: undefined, source: 'none' };
   private closed = false;
 
   private constructor(
@@ -328,6 +356,8 @@ export class DynamoNode {
         // Without it (memory storage, or no worker) the core builds its trees in this thread.
         ...(merkle !== undefined ? { merkle } : {}),
       });
+      const givenIce = options.iceServers;
+      const storedIce = givenIce === undefined ? storedIceConfig(localStorage) : undefined;
       transport = await PeerjsTransport.open({
         // The server and BroadcastChannel know the cluster by its tag only (src/security/cluster-secret.ts).
         cluster: tag,
@@ -335,7 +365,13 @@ export class DynamoNode {
         ...(authenticated ? { authentication: { key, cluster: security.keys, admit: (peer: NodeId) => !core.isRemoved(peer) } } : {}),
         registration: (peerId) => registrationParams(key, peerId, Date.now()),
         maxConnections,
-        peerOptions: { host: options.signaling.host, port: options.signaling.port, path: options.signaling.path, secure: options.signaling.secure },
+        peerOptions: {
+          host: options.signaling.host,
+          port: options.signaling.port,
+          path: options.signaling.path,
+          secure: options.signaling.secure,
+          config: { iceServers: givenIce ?? storedIce?.iceServers ?? [] },
+        },
         signaling: {
           // A tab of this cluster in this browser: a seed that needs no server (DESIGN.md §3).
           onPresent: (peer) => {
@@ -358,6 +394,8 @@ export class DynamoNode {
       );
       await core.start({ expectStoredState: !identity.fresh && options.storage !== 'memory' });
       node = new DynamoNode(nodeId, cluster, core, t, store, identity, options.signaling, merkle, security);
+      node.ice = givenIce !== undefined ? { config: { iceServers: givenIce, fetchedAtMs: 0 }, source: 'option' } : { config: storedIce, source: storedIce !== undefined ? 'stored' : 'none' };
+      if (givenIce === undefined && options.iceConfigUrl !== null) void node.refreshIce(options.iceConfigUrl ?? node.defaultIceConfigUrl());
       for (const event of events) node.dispatch(event);
       node.startClock(options.tickIntervalMs ?? 100);
       // Tabs of this browser heard before the node existed.
@@ -657,6 +695,7 @@ export class DynamoNode {
     clearInterval(this.timer);
     clearInterval(this.seedTimer);
     clearInterval(this.keepTimer);
+    clearTimeout(this.iceTimer);
     this.worker?.terminate();
     this.lifecycle.abort();
     this.core.stop();
@@ -704,11 +743,52 @@ export class DynamoNode {
     this.transport.keepConnected(ringNeighbours(this.id, this.core.members().map((m) => m.id)));
   }
 
+  /** The signaling server's origin (scheme, host, port). */
+  private signalingOrigin(): string {
+    const { host, port, secure } = this.signaling;
+    return `${secure ? 'https' : 'http'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+  }
+
+  private defaultIceConfigUrl(): string {
+    return `${this.signalingOrigin()}/api/ice-config`;
+  }
+
+  /** Fetches the ICE configuration, uses it for new connections, and schedules the next fetch. */
+  private async refreshIce(url: string): Promise<void> {
+    if (this.closed) return;
+    const config = await fetchIceConfig(url, localStorage, Date.now());
+    if (this.closed) return;
+    if (config !== undefined) {
+      this.ice = { config, source: 'fetched' };
+      this.transport.setIceServers(config.iceServers);
+    }
+    this.iceTimer = setTimeout(() => void this.refreshIce(url), nextIceFetchAtMs(config, Date.now()) - Date.now());
+  }
+
+  /** The STUN/TURN servers new connections use, and where they came from (issue 17). */
+  iceStatus(): IceStatus {
+    const config = this.ice.config;
+    const urls = (config?.iceServers ?? []).flatMap((s) => (typeof s.urls === 'string' ? [s.urls] : s.urls));
+    return {
+      urls,
+      source: urls.length === 0 && this.ice.source !== 'fetched' ? 'none' : this.ice.source,
+      ...(config?.fetchedAtMs ? { fetchedAtMs: config.fetchedAtMs } : {}),
+      ...(config?.expiresAtMs !== undefined ? { expiresAtMs: config.expiresAtMs } : {}),
+    };
+  }
+
+  /**
+   * How each open connection's packets travel (issue 17): the selected ICE candidate pair's types
+   * (`host`, `srflx`, `prflx`, `relay`), protocol and round-trip time, from getStats.
+   */
+  connectionPaths(): Promise<ConnectionPath[]> {
+    return this.transport.connectionPaths();
+  }
+
   /** Fetches the signaling server's peer listing and hands this cluster's nodes to the core as seeds (paper §4.8.2). */
   private async refreshSeeds(): Promise<void> {
     try {
-      const { host, port, secure, path } = this.signaling;
-      const url = peersListUrl(`${secure ? 'https' : 'http'}://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`, this.transport.cluster, path);
+      const url = peersListUrl(this.signalingOrigin(), this.transport.cluster, this.signaling.path);
       const response = await fetch(url, { cache: 'no-store', signal: AbortSignal.timeout(5000) });
       if (!response.ok) return;
       const listing: unknown = await response.json();

@@ -18,7 +18,7 @@ import { ActivityLog } from './explorer/activity-log.js';
 import { patchIfChanged, setText } from './explorer/patch.js';
 import { ConnectionsPanel } from './explorer/connections-panel.js';
 import { SignalingIndicator } from './explorer/signaling-indicator.js';
-import { firstContactNotice, openPeerCount } from './explorer/signaling-model.js';
+import { describeIceStatus, describeNetworkPath, firstContactNotice, openPeerCount } from './explorer/signaling-model.js';
 import { NotesService } from './notes/notes-service.js';
 import { NotesView } from './notes/notes-view.js';
 import { startAppUpdates } from './app-update.js';
@@ -184,6 +184,18 @@ async function main(): Promise<void> {
     const waitMs = Math.max(0, periodMs - (Date.now() - lastRenderMs));
     setTimeout(() => requestAnimationFrame(renderNow), waitMs);
   };
+  // Network paths (getStats, asynchronous) are read every 2 s while the explorer is shown; a change redraws.
+  let shownPaths = '';
+  setInterval(() => {
+    if (document.visibilityState !== 'visible' || $('explorer-view').hidden) return;
+    void node.connectionPaths().then((paths) => {
+      const shown = paths.map((p) => `${p.node} ${describeNetworkPath(p)}`).sort().join('\n');
+      if (shown === shownPaths) return;
+      shownPaths = shown;
+      connectionsPanel.setNetworkPaths(paths);
+      render();
+    });
+  }, 2000);
   // A redraw runs as several short tasks (the header, then one panel after another, yielding to the
   // event loop whenever a slice passed 8 ms), so that input and the node's own messages are never held
   // up behind a whole redraw.
@@ -232,6 +244,7 @@ async function main(): Promise<void> {
     ['members', () => drawMembers(ring, members, colours, seen, nowMs)],
     ['connections', () => {
       connectionsPanel.update(node.signalingStatus(), node.connections(), colours, Date.now());
+      setText($('ice-status'), describeIceStatus(node.iceStatus(), (ms) => new Date(ms).toLocaleTimeString()));
       handshakeCounters.update(node.securityStats());
     }],
     ['activity', () => {

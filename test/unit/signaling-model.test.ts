@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { SignalingStatus } from '../../src/runtime/dynamo-node.js';
 import {
   connectionRows,
+  describeIceStatus,
+  describeNetworkPath,
   describeServer,
   describeSetup,
   firstContactNotice,
@@ -161,5 +163,20 @@ describe('the per-path counters', () => {
     ]);
     expect(relayDropsByReason(s)).toBe('duplicate 5, hop limit 1');
     expect(relayDropsByReason(status({ state: 'open', failures: 0, url }))).toBe('no relayed signal dropped');
+  });
+});
+
+describe('network paths (issue 17)', () => {
+  it('say how a connection travels: direct, through NAT (STUN) or relayed (TURN), with protocol and round trip', () => {
+    expect(describeNetworkPath({ node: 'a', localType: 'host', remoteType: 'host', protocol: 'udp', rttMs: 0.4 })).toBe('direct: host ↔ host, udp, <1 ms');
+    expect(describeNetworkPath({ node: 'a', localType: 'srflx', remoteType: 'prflx', protocol: 'udp', rttMs: 23.6 })).toBe('through NAT (STUN): srflx ↔ prflx, udp, 24 ms');
+    expect(describeNetworkPath({ node: 'a', localType: 'relay', remoteType: 'srflx', protocol: 'udp', relayProtocol: 'tcp' })).toBe('relayed (TURN): relay ↔ srflx, udp via tcp');
+  });
+
+  it('say which STUN/TURN servers new connections use and where they came from', () => {
+    const time = (ms: number) => `t${ms}`;
+    expect(describeIceStatus({ urls: [], source: 'none' }, time)).toMatch(/none — connections are direct only/);
+    expect(describeIceStatus({ urls: ['stun:s', 'turn:t', 'turns:t'], source: 'fetched', expiresAtMs: 5 }, time)).toBe("STUN/TURN servers: 1 STUN and 2 TURN, from the app's server; TURN credentials until t5.");
+    expect(describeIceStatus({ urls: ['stun:s'], source: 'stored' }, time)).toBe("STUN/TURN servers: 1 STUN, this browser's copy (the server is not reached yet).");
   });
 });

@@ -9,11 +9,11 @@
  */
 import { CountersView } from './panels.js';
 import { placeAfter, setText } from './patch.js';
-import { connectionRows, describeServer, pathRows, relayDropsByReason, signalingCounters, type ConnectionRow, type ConnectionView, type PathRow } from './signaling-model.js';
+import { connectionRows, describeNetworkPath, describeServer, pathRows, relayDropsByReason, signalingCounters, type ConnectionRow, type ConnectionView, type NetworkPathView, type PathRow } from './signaling-model.js';
 import type { SignalingStatus } from '../../runtime/dynamo-node.js';
 
-const CONNECTION_COLUMNS = ['node', 'direction', 'state', 'setup', 'age', 'idle'] as const;
-const CONNECTION_LABELS: Partial<Record<(typeof CONNECTION_COLUMNS)[number], string>> = { setup: 'set up through', age: 'age', idle: 'idle' };
+const CONNECTION_COLUMNS = ['node', 'direction', 'state', 'setup', 'network', 'age', 'idle'] as const;
+const CONNECTION_LABELS: Partial<Record<(typeof CONNECTION_COLUMNS)[number], string>> = { setup: 'set up through', network: 'network path', age: 'age', idle: 'idle' };
 const PATH_COLUMNS = ['label', 'setups', 'setupsLastMinute', 'offersSent', 'offersReceived'] as const;
 
 interface RowNodes {
@@ -39,12 +39,19 @@ export class ConnectionsPanel {
   private readonly counters: CountersView;
   private readonly chips = new Map<string, { item: HTMLLIElement; swatch: HTMLElement; text: Text }>();
   private readonly noneItem: HTMLLIElement;
+  /** Each connected node's network path, as last read from getStats (see {@link setNetworkPaths}). */
+  private networkPaths = new Map<string, string>();
 
   constructor(private readonly elements: ConnectionsPanelElements) {
     this.counters = new CountersView(elements.counters);
     this.noneItem = document.createElement('li');
     this.noneItem.className = 'more';
     this.noneItem.textContent = 'none: no other tab of this cluster is open in this browser';
+  }
+
+  /** The network paths of the open connections (read asynchronously by the page); shown from the next update. */
+  setNetworkPaths(paths: readonly NetworkPathView[]): void {
+    this.networkPaths = new Map(paths.map((p) => [p.node, describeNetworkPath(p)]));
   }
 
   update(status: SignalingStatus, links: readonly ConnectionView[], colours: ReadonlyMap<string, string>, nowMs: number): void {
@@ -126,6 +133,7 @@ export class ConnectionsPanel {
         direction: row.direction,
         state: row.state,
         setup: row.setup,
+        network: row.stateKind === 'open' ? (this.networkPaths.get(row.node) ?? '…') : '',
         age: row.age,
         idle: row.idle,
       };

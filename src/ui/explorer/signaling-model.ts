@@ -184,3 +184,39 @@ export function relayDropsByReason(status: SignalingStatus): string {
   const entries = Object.entries(status.relay.dropped).filter(([, n]) => n > 0);
   return entries.length === 0 ? 'no relayed signal dropped' : entries.map(([reason, n]) => `${reason.replace('-', ' ')} ${n}`).join(', ');
 }
+
+/** A connection's network path as the explorer shows it (issue 17). */
+export interface NetworkPathView {
+  node: string;
+  localType: string;
+  remoteType: string;
+  protocol: string;
+  relayProtocol?: string;
+  rttMs?: number;
+}
+
+/**
+ * One line for a connection's selected ICE candidate pair: how it travels, the two candidate types,
+ * the protocol and the round-trip time, e.g. "relayed (TURN): relay ↔ srflx, udp, 12 ms".
+ * `host`: a local address; `srflx`/`prflx`: an address a NAT mapped (found by STUN, or learned from
+ * the other end); `relay`: through a TURN server.
+ */
+export function describeNetworkPath(path: NetworkPathView): string {
+  const types = [path.localType, path.remoteType];
+  const kind = types.includes('relay') ? 'relayed (TURN)' : types.some((t) => t === 'srflx' || t === 'prflx') ? 'through NAT (STUN)' : 'direct';
+  const protocol = path.relayProtocol !== undefined ? `${path.protocol} via ${path.relayProtocol}` : path.protocol;
+  // Whole milliseconds: finer figures would change at every reading and redraw the panel for nothing.
+  const rtt = path.rttMs !== undefined ? `, ${path.rttMs < 1 ? '<1' : Math.round(path.rttMs)} ms` : '';
+  return `${kind}: ${path.localType} ↔ ${path.remoteType}, ${protocol}${rtt}`;
+}
+
+/** What the explorer says of the STUN/TURN servers new connections use. */
+export function describeIceStatus(status: { urls: string[]; source: string; expiresAtMs?: number }, formatTime: (ms: number) => string): string {
+  if (status.urls.length === 0) return 'STUN/TURN servers: none — connections are direct only (one machine or one network).';
+  const turn = status.urls.filter((u) => u.startsWith('turn')).length;
+  const stun = status.urls.length - turn;
+  const from = status.source === 'fetched' ? "from the app's server" : status.source === 'stored' ? "this browser's copy (the server is not reached yet)" : 'given to the node';
+  const servers = [stun > 0 ? `${stun} STUN` : '', turn > 0 ? `${turn} TURN` : ''].filter((s) => s !== '').join(' and ');
+  const expiry = status.expiresAtMs !== undefined ? `; TURN credentials until ${formatTime(status.expiresAtMs)}` : '';
+  return `STUN/TURN servers: ${servers}, ${from}${expiry}.`;
+}
