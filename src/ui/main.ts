@@ -7,10 +7,7 @@
  * secret as the fragment (`#invite=…`): the node takes it, and the page then removes it from the
  * address bar. The node is exposed as `window.dynamo` once it has started (the console API).
  */
-import { InvalidOptionError } from '../core/errors.js';
-import { peerClientOptions } from '../signaling/signaling-urls.js';
-import { DynamoNode, type DynamoEvent, type GetResult } from '../runtime/dynamo-node.js';
-import { keyPosition } from '../core/ring.js';
+import { DynamoNode, InvalidOptionError, keyPosition, peerClientOptions, type DynamoEvent, type GetResult } from '../index.js';
 import { RingView } from './explorer/ring-view.js';
 import { CountersView, MembersTable, renderKey, renderPartition, type KeyInfo, type MemberRow } from './explorer/panels.js';
 import { LegendView, LogView, nodeColours, renderSiblings } from './views.js';

@@ -3,8 +3,7 @@
  * with `textContent` only (data is never parsed as HTML). The explorer's ring and panels are in ./explorer.
  */
 import { schemeTableau10 } from 'd3-scale-chromatic';
-import type { SiblingView } from '../core/node-core.js';
-import type { Ring } from '../core/ring.js';
+import type { Ring, SiblingView } from '../index.js';
 import { logLineText, type LogEntry } from './explorer/activity-log.js';
 import { placeAfter } from './explorer/patch.js';
 

@@ -108,6 +108,19 @@ describe('explorer: signaling server indicator and connections', () => {
       const status = await page.evaluate(() => window.dynamo!.signalingStatus());
       return JSON.stringify(shown) === JSON.stringify((['same-browser', 'relay', 'server'] as const).map((p) => [p, status.setups[p], status.offersSent[p]]));
     });
+    // How each open connection travels (issue 17): on one machine with no STUN/TURN server, a direct
+    // pair of host candidates, as connectionPaths() reports from getStats; the panel says so.
+    const paths = await waitFor('network paths of the open connections', async () => {
+      const found = await page.evaluate(() => window.dynamo!.node.connectionPaths());
+      return found.length > 0 && found;
+    });
+    for (const path of paths) expect([path.localType, path.remoteType, path.protocol]).toEqual(['host', 'host', 'udp']);
+    await waitFor('the panel to show a direct path with its round trip', async () => {
+      const cells = await page.locator('#connections tbody tr[data-state=open] [data-col=network]').allTextContents();
+      return cells.length > 0 && cells.every((text) => /^direct: host ↔ host, udp(, (<1|\d+) ms)?$/.test(text));
+    });
+    expect(await page.locator('#ice-status').textContent()).toMatch(/^STUN\/TURN servers: none/);
+    expect(await page.evaluate(() => window.dynamo!.node.iceStatus().urls)).toEqual([]);
     expect(await page.locator('#first-contact').isHidden()).toBe(true);
     // A lone tab with the server open is alone, not waiting for a first contact.
     expect(await lone.page.locator('#first-contact').isHidden()).toBe(true);

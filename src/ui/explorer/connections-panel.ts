@@ -10,7 +10,7 @@
 import { CountersView } from './panels.js';
 import { placeAfter, setText } from './patch.js';
 import { connectionRows, describeNetworkPath, describeServer, pathRows, relayDropsByReason, signalingCounters, type ConnectionRow, type ConnectionView, type NetworkPathView, type PathRow } from './signaling-model.js';
-import type { SignalingStatus } from '../../runtime/dynamo-node.js';
+import type { SignalingStatus } from '../../index.js';
 
 const CONNECTION_COLUMNS = ['node', 'direction', 'state', 'setup', 'network', 'age', 'idle'] as const;
 const CONNECTION_LABELS: Partial<Record<(typeof CONNECTION_COLUMNS)[number], string>> = { setup: 'set up through', network: 'network path', age: 'age', idle: 'idle' };
@@ -133,7 +133,7 @@ export class ConnectionsPanel {
         direction: row.direction,
         state: row.state,
         setup: row.setup,
-        network: row.stateKind === 'open' ? (this.networkPaths.get(row.node) ?? '…') : '',
+        network: row.stateKind === 'open' ? (this.networkPaths.get(row.node) ?? '…') : '—',
         age: row.age,
         idle: row.idle,
       };

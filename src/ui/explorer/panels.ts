@@ -3,8 +3,7 @@
  * the activity counters. Each is a function from plain data (taken from the node's public API) to DOM
  * nodes written with `textContent` only, so no data is ever parsed as HTML.
  */
-import type { TransferState } from '../../core/handoff.js';
-import type { MemberRecord } from '../../core/membership.js';
+import type { MemberRecord, TransferState } from '../../index.js';
 import { placeAfter } from './patch.js';
 
 /** How this node sees a peer: the failure detector's view, 'cut off' while this tab is disconnected, or 'this tab'. */

@@ -8,7 +8,7 @@
  */
 import { arc } from 'd3-shape';
 import { scaleLinear } from 'd3-scale';
-import type { Ring } from '../../core/ring.js';
+import type { Ring } from '../../index.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const TWO_POW_128 = 2 ** 128;

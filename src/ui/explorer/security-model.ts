@@ -10,7 +10,7 @@
  *   removals()       ──► removalLines()        "b3k removed by a1x at 14:02:11", newest first
  *   securityStats()  ──► securityCounters(), refusalReasons()
  */
-import type { Removal, SecretSource, SecurityStats } from '../../runtime/dynamo-node.js';
+import type { Removal, SecretSource, SecurityStats } from '../../index.js';
 
 /** One removal statement as `removals()` reports it: who removed whom, when (ms since the epoch). */
 export type RemovalView = Pick<Removal, 'target' | 'by' | 'atMs'>;

@@ -4,7 +4,7 @@
  * on both views; a countdown changes its text once a second).
  */
 import { describeServer, firstContactNotice, type ServerIndicator } from './signaling-model.js';
-import type { SignalingStatus } from '../../runtime/dynamo-node.js';
+import type { SignalingStatus } from '../../index.js';
 
 export class SignalingIndicator {
   private readonly headline: Text;

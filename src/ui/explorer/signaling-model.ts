@@ -9,7 +9,7 @@
  *                    └──► pathRows(), signalingCounters()
  *   connections()    ──► connectionRows()         one row per data-channel connection
  */
-import type { DynamoNode, ServerStatus, SetupPath, SignalingPath, SignalingStatus } from '../../runtime/dynamo-node.js';
+import type { DynamoNode, ServerStatus, SetupPath, SignalingPath, SignalingStatus } from '../../index.js';
 
 /** One connection as `connections()` reports it. */
 export type ConnectionView = ReturnType<DynamoNode['connections']>[number];

@@ -24,8 +24,7 @@
  * Size: about 630 lines; the per-browser cache of notes seen is in notes-seen-cache.ts, and the outbox
  * sync is the next piece to move out when the UI is split (issue 18).
  */
-import { NoReplicasError, QuorumNotReachedError } from '../../core/errors.js';
-import type { DynamoEvent, DynamoNode, GetResult, PutResult } from '../../runtime/dynamo-node.js';
+import { NoReplicasError, QuorumNotReachedError, type DynamoEvent, type DynamoNode, type GetResult, type PutResult } from '../../index.js';
 import {
   commonAncestor,
   LINEAGE_MAX,
