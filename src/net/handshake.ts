@@ -33,8 +33,6 @@ import { nodeIdOf, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, signBytes, verifySignature
 
 /** Length of a handshake nonce, bytes. */
 export const NONCE_BYTES = 32;
-/** How long a handshake may take before the connection is closed, ms. */
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 const bytesOf = (length: number) =>
   v.custom<Uint8Array>((b) => b instanceof Uint8Array && b.byteLength === length, `expected ${length} bytes`);
@@ -79,7 +77,7 @@ export type HandshakeFailure =
   | 'bad-signature'
   /** A connection without DTLS fingerprints on both ends cannot be bound. */
   | 'no-fingerprint'
-  /** No proof in time. */
+  /** No proof before the connection's setup deadline (the transport's `connectTimeoutMs`). */
   | 'timeout';
 
 /** A failed handshake. */
