@@ -64,6 +64,19 @@ export default tseslint.config(
   {
     files: ['src/ui/**/*.ts'],
     rules: {
+      // The demo page is a user of the library like any other (STYLE.md habit 8): it reaches the store
+      // through the package entry only.
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/core/*', '**/runtime/*', '**/net/*', '**/storage/*', '**/merkle/*', '**/security/*', '**/signaling/*', '**/server/*'],
+              message: 'src/ui uses the public API: import it from src/index.ts.',
+            },
+          ],
+        },
+      ],
       'no-restricted-properties': [
         'error',
         { property: 'innerHTML', message: 'Render data as text (textContent), never as HTML.' },

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Runs every check and suite in order — typecheck, lint, unit/simulation/contract tests, the build,
-// and the real-browser tests — and ends with one plain line, `N passed, N failed`, counting the tests
-// of all suites together (a check that fails, such as lint, counts as one failure). Exits non-zero
-// when anything failed.
+// Runs every check and suite in order — typecheck, lint, unit/simulation/contract tests, the app and
+// library builds, and the real-browser tests — and ends with one plain line, `N passed, N failed`,
+// counting the tests of all suites together (a check that fails, such as lint, counts as one failure).
+// Exits non-zero when anything failed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -54,7 +54,11 @@ function suite(project) {
 check('typecheck', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
 check('lint', bin('eslint'), ['.']);
 suite('unit');
-if (check('build', bin('vite'), ['build', '--logLevel', 'warn'])) suite('e2e');
+const built = check('build', bin('vite'), ['build', '--logLevel', 'warn']);
+// dist-lib/, which the e2e suite builds the example app (examples/minimal) against. When it fails, the
+// example's tests fail as well; the other e2e tests still run.
+check('build:lib', 'npm', ['run', '--silent', 'build:lib']);
+if (built) suite('e2e');
 else lines.push('FAIL e2e: not run (the build failed)');
 
 console.log('\n' + lines.join('\n'));

@@ -22,19 +22,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkMessage, parseMessage } from '../../src/core/messages.js';
 import type { NodeCore } from '../../src/core/node-core.js';
 import { invalidMessage, validMessage, type HostileContext } from '../unit/hostile-input-arbitraries.js';
-import {
-  checkCausalAccounting,
-  checkNoPhantoms,
-  checkSetFull,
-  checkStoredState,
-  dotId,
-  preview,
-  type FinalRead,
-  type Violation,
-  type WriteRecord,
-} from './checkers.js';
+import { checkCausalAccounting, checkSetFull, checkStoredState, preview, type FinalRead, type Violation } from './checkers.js';
 import { blockedLinks, seededRandom, Simulation, type SimNode } from './harness.js';
-import { awaitQuiescence, finalRead, storedElements, within } from './workload.js';
+import { addToSet, awaitQuiescence, blindPut, finalRead, setWorkload, storedElements } from './workload.js';
 
 const SEEDS = [16_061, 16_062, 16_063];
 const HOSTILE = 'n4';
@@ -65,16 +55,6 @@ function namesClientKey(message: unknown): boolean {
     if (namesClientKey(value)) return true;
   }
   return false;
-}
-
-interface SetValue {
-  tag: string;
-  elems: string[];
-}
-
-function asSetValue(value: unknown): SetValue | undefined {
-  const v = value as Partial<SetValue> | null;
-  return v !== null && typeof v === 'object' && typeof v.tag === 'string' && Array.isArray(v.elems) ? { tag: v.tag, elems: v.elems } : undefined;
 }
 
 async function runHostileSeed(seed: number): Promise<{ violations: Violation[]; invalidDelivered: number; validDelivered: number; acknowledged: number }> {
@@ -128,10 +108,8 @@ async function runHostileSeed(seed: number): Promise<{ violations: Violation[]; 
     const ids = sim.liveIds().filter((id) => id !== HOSTILE);
     return ids.length === 0 ? undefined : sim.node(ids[Math.floor(random.next() * ids.length)]!);
   };
-  const attempted = new Set<string>();
-  const acknowledged = new Map<string, Set<string>>(keys.map((k) => [k, new Set<string>()]));
-  const writes: WriteRecord[] = [];
-  const dotOfTag = new Map<string, string>();
+  const workload = setWorkload(keys, violations);
+  const { acknowledged, writes, dotOfTag } = workload;
   const setClient = async (client: number): Promise<void> => {
     for (let i = 0; ; i++) {
       await sim.sleep(between(20, 250));
@@ -139,27 +117,7 @@ async function runHostileSeed(seed: number): Promise<{ violations: Violation[]; 
       const node = pickHonest();
       if (node === undefined) continue;
       const key = setKeys[Math.floor(random.next() * setKeys.length)]!;
-      const element = `c${client}.${i}`;
-      attempted.add(element);
-      const read = await within(sim, node.core.get(key), OP_LIMIT_MS);
-      if (!read.ok) continue;
-      const seen: string[] = [];
-      const union = new Set<string>();
-      for (const s of read.value.siblings) {
-        const v = asSetValue(s.value);
-        if (v === undefined) {
-          violations.push({ checker: 'no-phantoms', message: `a read of ${key} returned a value no client wrote: ${JSON.stringify(s.value)}` });
-          continue;
-        }
-        seen.push(dotId(s.version));
-        dotOfTag.set(v.tag, dotId(s.version));
-        for (const e of v.elems) union.add(e);
-      }
-      violations.push(...checkNoPhantoms(key, union, attempted));
-      union.add(element);
-      const put = await within(sim, node.core.put(key, { tag: element, elems: [...union].sort() }, { context: read.value.context }), OP_LIMIT_MS);
-      writes.push({ key, tag: element, seen, acknowledged: put.ok, dot: put.ok ? dotId(put.value.version) : undefined });
-      if (put.ok) acknowledged.get(key)!.add(element);
+      await addToSet(sim, node, key, `c${client}.${i}`, workload, OP_LIMIT_MS);
     }
   };
   const blindWriter = async (writer: number): Promise<void> => {
@@ -169,11 +127,7 @@ async function runHostileSeed(seed: number): Promise<{ violations: Violation[]; 
       if (sim.nowMs >= chaosEndMs) return;
       const node = pickHonest();
       if (node === undefined) continue;
-      const tag = `b${writer}.${j}`;
-      attempted.add(tag);
-      const put = await within(sim, node.core.put(key, { tag, elems: [tag] }), OP_LIMIT_MS);
-      writes.push({ key, tag, seen: [], acknowledged: put.ok, dot: put.ok ? dotId(put.value.version) : undefined });
-      if (put.ok) acknowledged.get(key)!.add(tag);
+      await blindPut(sim, node, key, `b${writer}.${j}`, workload, OP_LIMIT_MS);
     }
   };
   // The auditor: every version set an honest node stores (objects and hints, fuzzed keys included)

@@ -152,6 +152,74 @@ function asSetValue(value: unknown): SetValue | undefined {
   return { tag: v.tag, elems: v.elems };
 }
 
+/** What the clients of a set-full workload record (the checkers read it afterwards). */
+export interface SetWorkload {
+  /** Every element or tag a client tried to write. */
+  attempted: Set<string>;
+  /** Elements acknowledged, by key. */
+  acknowledged: Map<string, Set<string>>;
+  writes: WriteRecord[];
+  /** The dot each write's tag was read under. */
+  dotOfTag: Map<string, string>;
+  violations: Violation[];
+}
+
+/** A fresh {@link SetWorkload} for `keys`. */
+export function setWorkload(keys: readonly string[], violations: Violation[]): SetWorkload {
+  return { attempted: new Set(), acknowledged: new Map(keys.map((k) => [k, new Set<string>()])), writes: [], dotOfTag: new Map(), violations };
+}
+
+/**
+ * One set-full read-modify-write through `node`: reads `key`, checks no phantom element came back,
+ * and puts the union of what it read plus `element` under the read's context.
+ * @returns false when the get or the put failed or timed out (`note` says which).
+ */
+export async function addToSet(sim: Simulation, node: SimNode, key: string, element: string, w: SetWorkload, limitMs: number, note: (line: string) => void = () => undefined): Promise<boolean> {
+  w.attempted.add(element);
+  const read = await within(sim, node.core.get(key), limitMs);
+  if (!read.ok) {
+    note(`${element} get ${key} via ${node.id} failed: ${read.error}`);
+    return false;
+  }
+  const seen: string[] = [];
+  const union = new Set<string>();
+  for (const s of read.value.siblings) {
+    const v = asSetValue(s.value);
+    if (v === undefined) {
+      w.violations.push({ checker: 'no-phantoms', message: `a read of ${key} returned a value no client wrote: ${JSON.stringify(s.value)}` });
+      continue;
+    }
+    seen.push(dotId(s.version));
+    w.dotOfTag.set(v.tag, dotId(s.version));
+    for (const e of v.elems) union.add(e);
+  }
+  w.violations.push(...checkNoPhantoms(key, union, w.attempted));
+  note(`${element} get ${key} via ${node.id}: ${seen.join(' ')}`);
+  union.add(element);
+  const put = await within(sim, node.core.put(key, { tag: element, elems: [...union].sort() }, { context: read.value.context }), limitMs);
+  w.writes.push({ key, tag: element, seen, acknowledged: put.ok, dot: put.ok ? dotId(put.value.version) : undefined });
+  if (!put.ok) {
+    note(`${element} put ${key} via ${node.id} failed: ${put.error}`);
+    return false;
+  }
+  w.acknowledged.get(key)!.add(element);
+  note(`${element} put ${key} via ${node.id}: ${dotId(put.value.version)} acks=${put.value.acks}`);
+  return true;
+}
+
+/**
+ * One blind write (no context: a sibling of whatever is stored) of `tag` to `key` through `node`.
+ * @returns false when it failed or timed out.
+ */
+export async function blindPut(sim: Simulation, node: SimNode, key: string, tag: string, w: SetWorkload, limitMs: number, note: (line: string) => void = () => undefined): Promise<boolean> {
+  w.attempted.add(tag);
+  const put = await within(sim, node.core.put(key, { tag, elems: [tag] }), limitMs);
+  w.writes.push({ key, tag, seen: [], acknowledged: put.ok, dot: put.ok ? dotId(put.value.version) : undefined });
+  if (put.ok) w.acknowledged.get(key)!.add(tag);
+  note(`${tag} blind put ${key} via ${node.id}: ${put.ok ? dotId(put.value.version) : `failed: ${put.error}`}`);
+  return put.ok;
+}
+
 /** The replicas of `key` that can hold it: the first N of its preference list, minus retired ids. */
 export function homeReplicas(sim: Simulation, key: string): NodeId[] {
   const viewer = sim.nodes.values().next().value as SimNode | undefined;
@@ -331,10 +399,8 @@ export async function runMixedSeed(options: MixedRunOptions): Promise<SeedReport
 
   const setKeys = Array.from({ length: o.setKeys }, (_, i) => `set-${i}`);
   const blindKeys = Array.from({ length: o.blindWriters }, (_, i) => `blind-${i}`);
-  const attempted = new Set<string>();
-  const acknowledged = new Map<string, Set<string>>([...setKeys, ...blindKeys].map((k) => [k, new Set<string>()]));
-  const writes: WriteRecord[] = [];
-  const dotOfTag = new Map<string, string>();
+  const workload = setWorkload([...setKeys, ...blindKeys], violations);
+  const { acknowledged, writes, dotOfTag } = workload;
   let failedOps = 0;
 
   const setClient = async (client: number): Promise<void> => {
@@ -344,38 +410,7 @@ export async function runMixedSeed(options: MixedRunOptions): Promise<SeedReport
       const node = pickLive();
       if (node === undefined) continue;
       const key = setKeys[Math.floor(random.next() * setKeys.length)]!;
-      const element = `c${client}.${i}`;
-      attempted.add(element);
-      const read = await within(sim, node.core.get(key), OP_LIMIT_MS);
-      if (!read.ok) {
-        failedOps++;
-        note(`${element} get ${key} via ${node.id} failed: ${read.error}`);
-        continue;
-      }
-      const seen: string[] = [];
-      const union = new Set<string>();
-      for (const s of read.value.siblings) {
-        const v = asSetValue(s.value);
-        if (v === undefined) {
-          violations.push({ checker: 'no-phantoms', message: `a read of ${key} returned a value no client wrote: ${JSON.stringify(s.value)}` });
-          continue;
-        }
-        seen.push(dotId(s.version));
-        dotOfTag.set(v.tag, dotId(s.version));
-        for (const e of v.elems) union.add(e);
-      }
-      violations.push(...checkNoPhantoms(key, union, attempted));
-      note(`${element} get ${key} via ${node.id}: ${seen.join(' ')}`);
-      union.add(element);
-      const put = await within(sim, node.core.put(key, { tag: element, elems: [...union].sort() }, { context: read.value.context }), OP_LIMIT_MS);
-      writes.push({ key, tag: element, seen, acknowledged: put.ok, dot: put.ok ? dotId(put.value.version) : undefined });
-      if (put.ok) {
-        acknowledged.get(key)!.add(element);
-        note(`${element} put ${key} via ${node.id}: ${dotId(put.value.version)} acks=${put.value.acks}`);
-      } else {
-        failedOps++;
-        note(`${element} put ${key} via ${node.id} failed: ${put.error}`);
-      }
+      if (!(await addToSet(sim, node, key, `c${client}.${i}`, workload, OP_LIMIT_MS, note))) failedOps++;
     }
   };
 
@@ -386,13 +421,7 @@ export async function runMixedSeed(options: MixedRunOptions): Promise<SeedReport
       if (sim.nowMs >= chaosEndMs) return;
       const node = pickLive();
       if (node === undefined) continue;
-      const tag = `b${writer}.${j}`;
-      attempted.add(tag);
-      const put = await within(sim, node.core.put(key, { tag, elems: [tag] }), OP_LIMIT_MS);
-      writes.push({ key, tag, seen: [], acknowledged: put.ok, dot: put.ok ? dotId(put.value.version) : undefined });
-      if (put.ok) acknowledged.get(key)!.add(tag);
-      else failedOps++;
-      note(`${tag} blind put ${key} via ${node.id}: ${put.ok ? dotId(put.value.version) : `failed: ${put.error}`}`);
+      if (!(await blindPut(sim, node, key, `b${writer}.${j}`, workload, OP_LIMIT_MS, note))) failedOps++;
     }
   };
 

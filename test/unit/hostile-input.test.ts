@@ -22,7 +22,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoError } from '../../src/core/errors.js';
-import type { MemberRecord } from '../../src/core/membership.js';
 import { checkMessage, isReply, MAX_WIRE_CLOCK_ENTRIES, MAX_WIRE_MEMBERS, MAX_WIRE_SIBLINGS, parseMessage, type Message, type ReplyMessage } from '../../src/core/messages.js';
 import { NodeCore, type NodeEvent, type Transport } from '../../src/core/node-core.js';
 import { MAX_DEADLINE_MS } from '../../src/core/request-deadlines.js';
@@ -44,6 +43,7 @@ import {
   versionSet,
   type HostileContext,
 } from './hostile-input-arbitraries.js';
+import { peerRecord } from './member-record.js';
 
 /** The fast-check seed of every property here (issue 16, item 6). */
 const SEED = 0x1606;
@@ -64,17 +64,6 @@ class RecordingTransport implements Transport {
 
 const drain = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-const peerRecord = (id: NodeId, joinedAtMs: number): MemberRecord => ({
-  id,
-  capacity: 1,
-  status: 'up',
-  version: 1,
-  joinedAtMs,
-  incarnation: 0,
-  history: [{ atMs: joinedAtMs, capacity: 1 }],
-  pending: [],
-  handoffs: [],
-});
 
 /** The private maps of a NodeCore that peers' messages could make grow (read for the bounds only). */
 interface Internals {

@@ -16,6 +16,7 @@ import { NodeCore, type NodeConfig, type Transport } from '../../src/core/node-c
 import type { ClockEntry, NodeId, Sibling, VersionSet } from '../../src/core/types.js';
 import { decodeValue, encodeValue } from '../../src/core/value-codec.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
+import { peerRecord } from './member-record.js';
 
 // ----------------------------------------------------------------------------------------------
 // fakes and helpers
@@ -143,17 +144,6 @@ function dotsOf(versions: VersionSet | null | undefined): string[] {
   return (versions?.siblings ?? []).map((s) => `${s.dot.node}:${s.dot.counter}`);
 }
 
-const peerRecord = (id: NodeId, joinedAtMs: number): MemberRecord => ({
-  id,
-  capacity: 1,
-  status: 'up',
-  version: 1,
-  joinedAtMs,
-  incarnation: 0,
-  history: [{ atMs: joinedAtMs, capacity: 1 }],
-  pending: [],
-  handoffs: [],
-});
 
 /** Node `a`, started, knowing b, c, d, e; nothing sent yet as far as the test's transport shows. */
 async function startNode(config: Partial<NodeConfig> = {}) {
