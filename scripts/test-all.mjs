@@ -41,8 +41,9 @@ function suite(project) {
   const json = JSON.parse(readFileSync(report, 'utf8'));
   passed += json.numPassedTests;
   failed += json.numFailedTests;
-  // A suite that failed to load counts as a failure even when it ran no test.
-  const broken = json.testResults.filter((r) => r.status === 'failed' && r.assertionResults.length === 0).length;
+  // A suite that failed to load, or whose hook failed (its tests then show as skipped), counts as a
+  // failure even when none of its tests failed.
+  const broken = json.testResults.filter((r) => r.status === 'failed' && !r.assertionResults.some((a) => a.status === 'failed')).length;
   failed += broken;
   lines.push(`${ok ? 'ok  ' : 'FAIL'} ${project}: ${json.numPassedTests} passed, ${json.numFailedTests + broken} failed, ${json.numPendingTests} skipped`);
   if (json.numTotalTests === 0) {

@@ -622,9 +622,17 @@ export class PeerjsTransport implements Transport {
       // Dropped before it opened (timed out, evicted); its close is on the way.
       if (link.dropped) return;
       this.signaling?.connectionOpened(conn.connectionId);
+      // A peer connection that failed (ICE consent lost, its TURN allocation gone) can leave its data
+      // channel saying "open" while nothing gets through: drop the link, so messages go elsewhere.
+      const pc = conn.peerConnection as RTCPeerConnection | undefined;
+      pc?.addEventListener('connectionstatechange', () => {
+        if (pc.connectionState !== 'failed' || link.dropped) return;
+        this.counters.errors['connection:failed'] = (this.counters.errors['connection:failed'] ?? 0) + 1;
+        this.dropLink(link);
+      });
       if (this.auth === undefined) this.opened(link);
       // Nothing is taken from, or sent on, the channel before both ends proved themselves.
-      else this.auth.start(link, link.node, link.outbound, conn.peerConnection as RTCPeerConnection | undefined);
+      else this.auth.start(link, link.node, link.outbound, pc);
     });
     conn.on('data', (data) => this.onData(link, data));
     conn.on('close', () => this.dropLink(link));
