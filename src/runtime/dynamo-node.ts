@@ -349,7 +349,11 @@ export class DynamoNode {
         },
         clock: { now: () => Date.now() },
         random: { next: () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32 },
-        transport: { send: (to, message) => transport?.send(to, message), isConnected: (peer) => transport?.isConnected(peer) ?? false },
+        transport: {
+          send: (to, message) => transport?.send(to, message),
+          isConnected: (peer) => transport?.isConnected(peer) ?? false,
+          hasOpenConnection: (peer) => transport?.hasOpenConnection(peer) ?? false,
+        },
         store,
         onEvent: report,
         ...(authenticated ? { authority: webCryptoAuthority(key, tag) } : {}),
