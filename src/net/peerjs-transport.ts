@@ -31,9 +31,10 @@
  *   the node reported unreachable.
  * - PeerJS reports errors as events with string types; they are translated here, and only here.
  *
- * Size: this file still holds the links, the cap with its draining, and the counters (about 730
- * lines). Framing, the connection policy, the dial queue, PeerJS error translation and every signaling
- * path are files of their own; the link table and the cap/drain logic are the next split (issue 18).
+ * Size: this file still holds the links, the cap with its draining, the counters and the getStats
+ * reading of network paths (about 900 lines). Framing, the connection policy, the dial queue, PeerJS
+ * error translation, every signaling path and the connection handshake (link-authentication.ts) are
+ * files of their own; the link table and the cap/drain logic are the next split (issue 18).
  */
 import type { DataConnection, Peer, PeerOptions } from 'peerjs';
 import type { Message } from '../core/messages.js';

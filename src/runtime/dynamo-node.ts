@@ -12,8 +12,10 @@
  * await node.put('cart:alice', merged, { context: latest });             // collapses the siblings
  * ```
  *
- * Size: this file is the facade and also its options, browser ports, tick driver, seed discovery and
- * ring-neighbour upkeep (about 650 lines); issue 18 splits them into files of their own.
+ * Size: this file is the facade and also its options, browser ports, tick driver, seed discovery,
+ * ring-neighbour upkeep, the wiring of members-only security (secret, node key, authority) and the
+ * ICE configuration refresh (about 870 lines); issue 18 splits them into files of their own. The
+ * security and ICE logic themselves live in src/security/ and ice-servers.ts; only their wiring is here.
  */
 import { DynamoError, InvalidOptionError, NodeKeyMissingError, StoredStateLostError } from '../core/errors.js';
 import type { MemberRecord, Removal } from '../core/membership.js';

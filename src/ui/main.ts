@@ -6,6 +6,9 @@
  * URL parameters: cluster, n, r, w, q, capacity (see README). An invitation link adds the cluster
  * secret as the fragment (`#invite=…`): the node takes it, and the page then removes it from the
  * address bar. The node is exposed as `window.dynamo` once it has started (the console API).
+ *
+ * Size: about 620 lines — URL config, console API, router, render scheduler and the explorer page in
+ * one file; issue 18 splits them. Panels and dialogs are files of their own under explorer/.
  */
 import { DynamoNode, InvalidOptionError, keyPosition, peerClientOptions, type DynamoEvent, type GetResult } from '../index.js';
 import { RingView } from './explorer/ring-view.js';
