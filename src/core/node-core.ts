@@ -59,12 +59,6 @@ export interface Transport {
    * then prefer connected nodes, so that background traffic does not churn connections.
    */
   isConnected?(node: NodeId): boolean;
-  /**
-   * Whether an open connection to `node` carries messages right now (optional; absent: always). False
-   * while one is still being set up or authenticated: a request to it waits for that first (see
-   * `replicaDeadline`).
-   */
-  hasOpenConnection?(node: NodeId): boolean;
 }
 
 /** One gossip round in this many goes to any member, connected or not (see `Transport.isConnected`). */
@@ -315,8 +309,6 @@ const META_REMOVALS = 'removals';
  * made-up members at once (a gossip of 10,000 new records blocked a node for 9.5 s).
  */
 const MAX_NEW_MEMBERS_PER_GOSSIP = 256;
-/** Extra time a replica this node must first connect to gets before a fallback replaces it, ms (see `replicaDeadline`). */
-const CONNECTING_ALLOWANCE_MS = 1500;
 
 /**
  * The protocol engine of one node. Construct, `await start()`, then feed it `receive` and `tick`.
@@ -1496,7 +1488,7 @@ export class NodeCore {
     const partition = this.currentRing.partitionOfKey(key);
     const local = localTarget ? { node: this.id, value: await this.localState(key), complete: this.handoff.isComplete(partition) } : undefined;
     const { quorum, done } = this.fanOut<VersionSet | undefined>('get', targets, spare, r, timeoutMs, local, (node) =>
-      this.request(node, { type: 'replica-get', key }, this.replicaDeadline(timeoutMs, node)).then((reply) => {
+      this.request(node, { type: 'replica-get', key }, this.replicaDeadline(timeoutMs)).then((reply) => {
         if (reply.type !== 'replica-get-reply') throw new RemoteError('UnexpectedReply', `${node} answered ${reply.type}`);
         return { value: reply.versions ?? undefined, complete: reply.complete ?? true };
       }),
@@ -1571,7 +1563,7 @@ export class NodeCore {
       timeoutMs,
       { node: this.id, value: undefined, complete: isReplica && this.handoff.isComplete(this.currentRing.partitionOfKey(key)) },
       async (node, intendedFor) => {
-        const deadlineMs = this.replicaDeadline(timeoutMs, node);
+        const deadlineMs = this.replicaDeadline(timeoutMs);
         if (intendedFor !== undefined) {
           await this.request(node, { type: 'hinted-put', key, versions, intendedFor }, deadlineMs);
           return { value: undefined, complete: true };
@@ -1825,18 +1817,8 @@ export class NodeCore {
   }
 
   /** A replica's deadline within an operation of `timeoutMs`: short enough to leave a stand-in time to answer. */
-  /**
-   * How long a replica (or fallback) of an operation with `timeoutMs` may stay silent before a spare
-   * fallback is asked instead. A node the transport says this node is not connected to gets up to
-   * {@link CONNECTING_ALLOWANCE_MS} more (at most 80% of the operation's time): its request first waits
-   * for a connection to be set up and authenticated, which is slow, not failed. Replaced by a fallback
-   * for that reason alone, a replica let a read count the fallback's empty answer towards R and miss a
-   * write it had just acknowledged (seen with 5 tabs capped at 3 connections each).
-   */
-  private replicaDeadline(timeoutMs: number, node?: NodeId): number {
-    const base = Math.max(1, Math.min(this.config.replicaTimeoutMs, Math.floor(timeoutMs / 2)));
-    if (node === undefined || this.transport.hasOpenConnection?.(node) !== false) return base;
-    return Math.max(base, Math.min(base + CONNECTING_ALLOWANCE_MS, Math.floor(timeoutMs * 0.8)));
+  private replicaDeadline(timeoutMs: number): number {
+    return Math.max(1, Math.min(this.config.replicaTimeoutMs, Math.floor(timeoutMs / 2)));
   }
 
   private isHealthy(id: NodeId): boolean {

@@ -413,11 +413,6 @@ export class PeerjsTransport implements Transport {
     return this.keep.has(node) || (this.links.get(node)?.some((l) => l.open && !l.superseded) ?? false);
   }
 
-  /** Whether an open (authenticated) connection to `node` carries messages now; not one still being set up. */
-  hasOpenConnection(node: NodeId): boolean {
-    return this.links.get(node)?.some((l) => l.open && !l.superseded) ?? false;
-  }
-
   /** Nodes with an open connection. */
   connectedNodes(): NodeId[] {
     return [...this.links].filter(([, links]) => links.some((l) => l.open)).map(([node]) => node);

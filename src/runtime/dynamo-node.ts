@@ -354,7 +354,6 @@ export class DynamoNode {
         transport: {
           send: (to, message) => transport?.send(to, message),
           isConnected: (peer) => transport?.isConnected(peer) ?? false,
-          hasOpenConnection: (peer) => transport?.hasOpenConnection(peer) ?? false,
         },
         store,
         onEvent: report,
