@@ -154,7 +154,9 @@ describe('signaling only to bootstrap', () => {
       const failed = Object.values(result.failures).reduce((a, b) => a + b, 0);
       const seen = `tab ${t}: ${JSON.stringify(result)}; ${JSON.stringify(diagnostics[t])}`;
       expect(result.ok, seen).toBeGreaterThan(30);
-      expect(result.ok / (result.ok + failed), seen).toBeGreaterThanOrEqual(0.99);
+      // At most 1% failed, and never more than one on a tab that managed fewer than 100 operations
+      // (one failure in 70 is 1.4%: a 99% bound cannot be told apart from "none may fail" there).
+      expect(failed, seen).toBeLessThanOrEqual(Math.max(1, Math.floor(0.01 * (result.ok + failed))));
     }
     // New connections were set up through the cluster after the kill, none through the server.
     expect(sum(after, (s) => s.setups.relay ?? 0) - sum(atKill, (s) => s.setups.relay ?? 0)).toBeGreaterThan(0);
