@@ -35,7 +35,8 @@
  */
 import { decode, encode } from '@msgpack/msgpack';
 import { versionDigest } from '../src/core/merkle-tree.js';
-import type { NodeConfig, NodeEvent } from '../src/core/node-core.js';
+import type { NodeEvent } from '../src/core/node-api.js';
+import type { NodeConfig } from '../src/core/node-config.js';
 import type { NodeId, VersionSet } from '../src/core/types.js';
 import { encodeValue } from '../src/core/value-codec.js';
 import { applyPut, versionSetsEqual } from '../src/core/version-set.js';

@@ -245,13 +245,13 @@ window.clusterHost = {
   report: () =>
     Promise.all(
       nodes.map(async (node) => {
-        const status = node.handoffStatus();
+        const status = node.ownershipHandoffStatus();
         return {
           id: node.id,
           status: node.members().find((m) => m.id === node.id)?.status ?? 'unknown',
           ring: ringDigest(node.ring().owners()),
-          pending: status.pending,
-          handoffs: status.handoffs,
+          pending: status.pendingPartitions,
+          handoffs: status.handoffPartitions,
           transfers: status.transfers.map((t) => ({ ...t, links: describeLinks(node.connections(t.peer)) })),
           oddLinks: [...byPeer(node.connections())]
             .filter(([, links]) => links.length !== 1 || links[0]!.state !== 'open' || links[0]!.superseded || links[0]!.queuedFrames > 0)

@@ -527,7 +527,7 @@ async function main(): Promise<void> {
         await waitFor('the joiner in the observed table', async () => (await observed.page.locator(`#members tr[data-node="${joiner}"]`).count()) === 1, 60_000);
         joinedSeenMs = Date.now() - joinStartedMs;
         // A screenshot while data moves: a partition this node is transferring, selected (if any).
-        const moving = await observed.page.evaluate(() => window.dynamo!.handoffStatus().transfers[0]?.partition ?? window.dynamo!.handoffStatus().pending[0]);
+        const moving = await observed.page.evaluate(() => window.dynamo!.ownershipHandoffStatus().transfers[0]?.partition ?? window.dynamo!.ownershipHandoffStatus().pendingPartitions[0]);
         if (moving !== undefined) {
           await observed.page.getByLabel('Partition', { exact: true }).fill(String(moving));
           await observed.page.waitForTimeout(500);
@@ -566,8 +566,8 @@ async function main(): Promise<void> {
           const rings = new Map<string, number>();
           for (const r of reports) rings.set(r.ring, (rings.get(r.ring) ?? 0) + 1);
           const own = await observed.page.evaluate(() => {
-            const h = window.dynamo!.handoffStatus();
-            return { pending: h.pending, handoffs: h.handoffs, transfers: h.transfers.map((t) => `p${t.partition}→${t.peer} ${t.state} ${t.keysSent}/${t.keysTotal}`) };
+            const h = window.dynamo!.ownershipHandoffStatus();
+            return { pending: h.pendingPartitions, handoffs: h.handoffPartitions, transfers: h.transfers.map((t) => `p${t.partition}→${t.peer} ${t.state} ${t.keysSent}/${t.keysTotal}`) };
           });
           log(`  observed ${observedId}: pending [${own.pending.join(' ')}] handoffs [${own.handoffs.join(' ')}] transfers ${own.transfers.slice(0, 6).join(', ')}`);
           log(`  not settled; rings in use: ${[...rings].map(([digest, count]) => `${digest} × ${count}`).join(', ')}`);

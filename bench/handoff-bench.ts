@@ -24,8 +24,8 @@ async function settled(tabs: NodeTab[]): Promise<boolean> {
   const views = await Promise.all(
     tabs.map((tab) =>
       tab.page.evaluate(() => {
-        const h = window.dynamo!.handoffStatus();
-        return h.pending.length + h.handoffs.length + h.transfers.length;
+        const h = window.dynamo!.ownershipHandoffStatus();
+        return h.pendingPartitions.length + h.handoffPartitions.length + h.transfers.length;
       }),
     ),
   );
@@ -35,7 +35,7 @@ async function settled(tabs: NodeTab[]): Promise<boolean> {
 function stats(tab: NodeTab): Promise<{ sent: number; received: number }> {
   return tab.page.evaluate(() => {
     const s = window.dynamo!.stats();
-    return { sent: s.handoffKeysSent, received: s.handoffKeysReceived };
+    return { sent: s.ownershipHandoffKeysSent, received: s.ownershipHandoffKeysReceived };
   });
 }
 

@@ -6,7 +6,8 @@
  * (`PerformanceObserver`, entry type 'longtask': tasks over 50 ms).
  */
 import { openDB } from 'idb';
-import { InProcessMerkleService, type MerkleService } from '../src/core/merkle-service.js';
+import { InProcessMerkleService } from '../src/core/merkle-service.js';
+import { type MerkleService } from '../src/core/ports.js';
 import { Ring } from '../src/core/ring.js';
 import type { VersionSet } from '../src/core/types.js';
 import { WorkerMerkleService, type MerkleWorkerStats } from '../src/merkle/worker-merkle-service.js';

@@ -27,7 +27,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Membership, type MemberRecord } from '../src/core/membership.js';
-import { DEFAULT_NODE_CONFIG } from '../src/core/node-core.js';
+import { DEFAULT_NODE_CONFIG } from '../src/core/node-config.js';
 import type { NodeId } from '../src/core/types.js';
 import { percentile } from '../test/sim/checkers.js';
 import { seededRandom, Simulation } from '../test/sim/harness.js';

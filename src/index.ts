@@ -46,7 +46,8 @@ export type {
 
 // Shapes that methods of DynamoNode return or take (types only: none of these can be built from outside).
 export type { NodeId } from './core/types.js';
-export type { NodeConfig, SiblingView } from './core/node-core.js';
+export type { NodeConfig } from './core/node-config.js';
+export type { SiblingView } from './core/node-api.js';
 export type { Ring, RingMember } from './core/ring.js';
 export type { TransferState } from './core/handoff.js';
 export type { LinkState } from './net/peerjs-transport.js';

@@ -27,10 +27,11 @@
  */
 import type { MerkleItem } from './merkle-tree.js';
 import { differingKeys } from './merkle-tree.js';
-import type { MerkleService } from './merkle-service.js';
+import type { MerkleService } from './ports.js';
 import type { Message, ReplyMessage } from './messages.js';
 import type { Ring } from './ring.js';
-import type { NodeId, Random, VersionSet } from './types.js';
+import type { NodeId, VersionSet } from './types.js';
+import type { Random } from './ports.js';
 import { mergeVersionSets, versionSetsEqual, versionSetSizeBytes } from './version-set.js';
 
 /** Settings of anti-entropy. */

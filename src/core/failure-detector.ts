@@ -17,7 +17,8 @@
  * Pure: time comes from `tick(now)`, randomness from the Random port, probes through the `probe`
  * functions the node core supplies (they resolve on an ack and reject on a timeout).
  */
-import type { NodeId, Random } from './types.js';
+import type { NodeId } from './types.js';
+import type { Random } from './ports.js';
 
 /** How this node currently sees a peer. */
 export type Reachability = 'alive' | 'suspect' | 'unreachable';

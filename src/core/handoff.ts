@@ -10,7 +10,7 @@
  *
  *               handoff-start  {partition, keys}        ──▶ accepted only by a node that replicates it
  *               handoff-batch  {partition, items[≤B]}   ──▶ merged durably, then acknowledged
- *               ...             one batch in flight per transfer, at most `handoffConcurrency`
+ *               ...             one batch in flight per transfer, at most `ownershipHandoffConcurrency`
  *                               batches in flight per node (throttled; the small start and finish
  *                               messages are not); a failed batch is retried from the last
  *                               acknowledged one (resumable)
@@ -33,7 +33,7 @@
  * pending do not count towards R or W (node-core.ts) — so a quorum is always made of nodes that hold
  * the partition's past writes.
  */
-import type { MerkleService } from './merkle-service.js';
+import type { MerkleService } from './ports.js';
 import type { MemberRecord } from './membership.js';
 import type { Message, ReplyMessage } from './messages.js';
 import type { Ring } from './ring.js';
@@ -44,13 +44,13 @@ import { RequestDeadlines } from './request-deadlines.js';
 import { versionSetSizeBytes } from './version-set.js';
 
 /** Settings of partition handoff. */
-export interface HandoffConfig {
+export interface OwnershipHandoffConfig {
   /** How often handoff work is looked for, in ms. Default 500. */
-  handoffIntervalMs: number;
+  ownershipHandoffIntervalMs: number;
   /** Most objects per handoff batch. Default 128. */
-  handoffBatchSize: number;
+  ownershipHandoffBatchSize: number;
   /** Most handoff batches in flight at once from one node (the throttle: transfers wait for a slot per batch). Default 2. */
-  handoffConcurrency: number;
+  ownershipHandoffConcurrency: number;
 }
 
 /** A handoff batch stops growing past this many bytes (the wire cap of a message is 6 MiB). */
@@ -66,11 +66,11 @@ export const VERIFY_ATTEMPTS = 2;
 /** A receiver asks a source again for a pending partition after this long without its finish (ms). */
 const PULL_RETRY_MS = 10_000;
 
-/** Defaults of {@link HandoffConfig}. */
-export const DEFAULT_HANDOFF_CONFIG: HandoffConfig = {
-  handoffIntervalMs: 500,
-  handoffBatchSize: 128,
-  handoffConcurrency: 2,
+/** Defaults of {@link OwnershipHandoffConfig}. */
+export const DEFAULT_OWNERSHIP_HANDOFF_CONFIG: OwnershipHandoffConfig = {
+  ownershipHandoffIntervalMs: 500,
+  ownershipHandoffBatchSize: 128,
+  ownershipHandoffConcurrency: 2,
 };
 
 /** Requests the handoff sends. */
@@ -177,7 +177,7 @@ export function replicatedPartitions(ring: Ring, self: NodeId, n: number): Set<n
 }
 
 /** The partition handoff engine of one node. */
-export class PartitionHandoff {
+export class OwnershipHandoff {
   /** Partitions replicated here whose data has not been received yet, and since when (ms). */
   private readonly pending = new Map<number, number>();
   /** Partitions held here but not replicated: being handed off (advertised). */
@@ -195,7 +195,7 @@ export class PartitionHandoff {
   private readonly verifyTried = new Set<string>();
   /** Comparisons of roots that got no usable answer, by `partition:peer` (see VERIFY_ATTEMPTS). */
   private readonly verifyFailures = new Map<string, number>();
-  /** Handoff batches awaiting their acknowledgement (at most `handoffConcurrency`), and transfers waiting for a slot. */
+  /** Handoff batches awaiting their acknowledgement (at most `ownershipHandoffConcurrency`), and transfers waiting for a slot. */
   private batchesInFlight = 0;
   private readonly slotWaiters: (() => void)[] = [];
   /** Peers with a root comparison in flight. */
@@ -215,7 +215,7 @@ export class PartitionHandoff {
   transfersCompleted = 0;
 
   constructor(
-    private readonly config: HandoffConfig,
+    private readonly config: OwnershipHandoffConfig,
     private readonly ports: HandoffPorts,
   ) {}
 
@@ -309,12 +309,12 @@ export class PartitionHandoff {
   /** Runs due work: transfers to start or resume, pending partitions to settle. */
   tick(nowMs: number): void {
     if (nowMs < this.nextRunAtMs) return;
-    this.nextRunAtMs = nowMs + this.config.handoffIntervalMs;
+    this.nextRunAtMs = nowMs + this.config.ownershipHandoffIntervalMs;
     if (!this.refreshing) void this.refreshCounts();
     this.settlePending(nowMs);
     this.planOwnershipTransfers();
     if (nowMs >= this.nextSweepAtMs && !this.sweeping) {
-      this.nextSweepAtMs = nowMs + this.config.handoffIntervalMs * 10;
+      this.nextSweepAtMs = nowMs + this.config.ownershipHandoffIntervalMs * 10;
       this.sweeping = true;
       void this.sweep().finally(() => (this.sweeping = false));
     }
@@ -537,9 +537,9 @@ export class PartitionHandoff {
     }
   }
 
-  /** Waits for one of the `handoffConcurrency` batch slots (first come, first served); resolves to its release. */
+  /** Waits for one of the `ownershipHandoffConcurrency` batch slots (first come, first served); resolves to its release. */
   private async batchSlot(): Promise<() => void> {
-    if (this.batchesInFlight >= this.config.handoffConcurrency) {
+    if (this.batchesInFlight >= this.config.ownershipHandoffConcurrency) {
       await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     } else {
       this.batchesInFlight++;
@@ -588,7 +588,7 @@ export class PartitionHandoff {
       if (reply.type !== 'handoff-reply' || !reply.accepted) throw new Error('refused');
       this.completed(t, key, t.keys.length);
     } catch (error) {
-      t.retryAtMs = this.ports.now() + this.config.handoffIntervalMs * 2;
+      t.retryAtMs = this.ports.now() + this.config.ownershipHandoffIntervalMs * 2;
       t.lastError = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
       // A transfer that is no longer wanted (the ring changed back, or the receiver no longer
       // replicates the partition) is dropped; a receiver that still needs a pulled partition asks again.
@@ -707,12 +707,12 @@ export class PartitionHandoff {
 
   /** Reads and sends the batch of `t` at its cursor; on its acknowledgement, moves the cursor past it. */
   private async sendBatch(t: Transfer, keys: string[], digests: Map<string, Uint8Array>, timeoutMs: number): Promise<void> {
-    const slice = keys.slice(t.cursor, t.cursor + this.config.handoffBatchSize);
+    const slice = keys.slice(t.cursor, t.cursor + this.config.ownershipHandoffBatchSize);
     const objects = await this.ports.localObjects(slice);
     const items: { key: string; versions: VersionSet }[] = [];
     let batchBytes = 0;
     let taken = 0;
-    // At most handoffBatchSize objects and about HANDOFF_BATCH_BYTES, but always at least one.
+    // At most ownershipHandoffBatchSize objects and about HANDOFF_BATCH_BYTES, but always at least one.
     for (const [i, k] of slice.entries()) {
       if (taken > 0 && batchBytes >= HANDOFF_BATCH_BYTES) break;
       taken++;
@@ -783,7 +783,7 @@ export class PartitionHandoff {
         // Left for the next sweep.
       }
     }
-    this.nextSweepAtMs = Math.min(this.nextSweepAtMs, this.ports.now() + this.config.handoffIntervalMs);
+    this.nextSweepAtMs = Math.min(this.nextSweepAtMs, this.ports.now() + this.config.ownershipHandoffIntervalMs);
   }
 
   private publish(): void {

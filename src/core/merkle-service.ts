@@ -6,23 +6,8 @@
  */
 import { PartitionTree, versionDigest, type MerkleItem } from './merkle-tree.js';
 import type { Ring } from './ring.js';
-import type { Store, VersionSet } from './types.js';
-
-/** What the anti-entropy protocol asks of a node's trees. All hashes are 16 bytes. */
-export interface MerkleService {
-  /** Records a key's new state (or its removal, with `undefined`) after a local write. */
-  update(key: string, versions: VersionSet | undefined): Promise<void>;
-  /** Hashes of the nodes `indices` at `level` (0 = root, depth = leaves) of `partition`'s tree. */
-  hashes(partition: number, level: number, indices: readonly number[]): Promise<Uint8Array[]>;
-  /** Root hashes of many partitions' trees at once (16 zero bytes for a partition without keys). */
-  roots(partitions: readonly number[]): Promise<Uint8Array[]>;
-  /** The (key, digest) items of the given leaves of `partition`'s tree, sorted by key. */
-  leafItems(partition: number, leaves: readonly number[]): Promise<MerkleItem[]>;
-  /** Tree shape: fan-out and depth below the root. */
-  shape(): { fanout: number; depth: number };
-  /** Keys held per partition (for the explorer and for choosing what to compare). */
-  keyCounts(): Promise<Map<number, number>>;
-}
+import type { VersionSet } from './types.js';
+import type { MerkleService, Store } from './ports.js';
 
 /**
  * Trees in the caller's own thread: built once from the store, then updated by `update()`.

@@ -35,218 +35,26 @@ import {
   StoredStateLostError,
   VersionSetTooLargeError,
 } from './errors.js';
-import { AntiEntropy, DEFAULT_ANTI_ENTROPY_CONFIG, type AntiEntropyConfig, type ExchangeReport, type PartitionSyncState } from './anti-entropy.js';
-import { DEFAULT_FAILURE_DETECTOR_CONFIG, FailureDetector, type Reachability } from './failure-detector.js';
-import { DEFAULT_HANDOFF_CONFIG, PartitionHandoff, type HandoffConfig, type TransferReport, type TransferState } from './handoff.js';
-import { InProcessMerkleService, type MerkleService } from './merkle-service.js';
+import { AntiEntropy, type ExchangeReport, type PartitionSyncState } from './anti-entropy.js';
+import { FailureDetector, type Reachability } from './failure-detector.js';
+import { OwnershipHandoff } from './handoff.js';
+import { InProcessMerkleService } from './merkle-service.js';
+import { type MerkleService } from './ports.js';
 import { versionDigest } from './merkle-tree.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { inRing, Membership, recordSigningFields, removalSigningFields, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
 import { MembershipVerifier } from './membership-verifier.js';
 import { checkMessage, isReply, MAX_WIRE_CLOCK_ENTRIES, MAX_WIRE_MEMBERS, MAX_WIRE_SIBLINGS, parseMessage, type Message, type ReplyMessage } from './messages.js';
-import { DEFAULT_PARTITION_COUNT, Ring } from './ring.js';
-import type { Clock, Dot, Hint, NodeId, Random, Store, VersionSet } from './types.js';
-import { decodeValue, encodeValue, validateKey, type Value } from './value-codec.js';
-import { applyPut, DEFAULT_MAX_CLOCK_ENTRIES, mergeVersionSets, versionSetsEqual, versionSetSizeBytes } from './version-set.js';
-
-/** The core's transport port: best-effort delivery of one message to one node. Failures show as timeouts. */
-export interface Transport {
-  send(to: NodeId, message: Message): void;
-  /**
-   * Whether a message to `node` goes out on a connection that exists now (optional; absent: every
-   * node is). A transport that caps its connections (browsers: a few dozen WebRTC connections, DESIGN.md
-   * §2) answers false for nodes it would have to connect to first; gossip and failure-detector probes
-   * then prefer connected nodes, so that background traffic does not churn connections.
-   */
-  isConnected?(node: NodeId): boolean;
-}
+import { Ring } from './ring.js';
+import type { Dot, Hint, NodeId, VersionSet } from './types.js';
+import type { Clock, Random, Store, Transport } from './ports.js';
+import { checkCapacity, resolveConfig, type NodeConfig } from './node-config.js';
+import type { GetOptions, GetResult, OwnershipHandoffStatus, NodeEvent, NodeStats, PutOptions, PutResult, SiblingView } from './node-api.js';
+import { decodeValue, encodeValue, validateKey } from './value-codec.js';
+import { applyPut, mergeVersionSets, versionSetsEqual, versionSetSizeBytes } from './version-set.js';
 
 /** One gossip round in this many goes to any member, connected or not (see `Transport.isConnected`). */
 const GOSSIP_ANY_PEER_EVERY = 10;
-
-/** Cluster-wide settings of a node (DESIGN.md §3). */
-export interface NodeConfig extends AntiEntropyConfig, HandoffConfig {
-  /**
-   * Sloppy quorum with hinted handoff (paper §4.6). Off: requests go to the N replicas only and a
-   * write that misses one is repaired by read repair and anti-entropy alone. Default on.
-   */
-  hintedHandoff: boolean;
-  /** Replicas per key (paper's N). Default 3. */
-  n: number;
-  /** Replies a get waits for (R). Default 2. */
-  r: number;
-  /** Durable acks a put waits for (W). Default 2. */
-  w: number;
-  /** Partitions of the ring (Q), a power of two, equal on every node of a cluster. Default 256. */
-  partitionCount: number;
-  /** This node's relative capacity (share of partitions). Default 1. */
-  capacity: number;
-  /** Default deadline of a client operation and of each request to a peer, in ms. Default 3000. */
-  requestTimeoutMs: number;
-  /** Period of gossip rounds, in ms (paper §4.8.1). Default 1000. */
-  gossipIntervalMs: number;
-  /** Vector-clock entries kept before truncation (paper §4.4). Default 10. */
-  maxClockEntries: number;
-  /** Largest version set (all siblings of a key) a put may create, in bytes. Default 4 MiB. */
-  maxVersionSetBytes: number;
-  /**
-   * Deadline of one replica's answer inside an operation, in ms: a replica silent this long is
-   * replaced by the next fallback of the preference list (sloppy quorum, §4.6). Default 1000.
-   */
-  replicaTimeoutMs: number;
-  /** Failure detector: SWIM protocol period, in ms. Default 1000. */
-  probeIntervalMs: number;
-  /** Failure detector: direct ping deadline before indirect probes, in ms. Default 400. */
-  probeTimeoutMs: number;
-  /** Failure detector: peers asked to probe indirectly. Default 3. */
-  indirectProbes: number;
-  /** Failure detector: time a peer stays suspect before it is unreachable, in ms. Default 3000. */
-  suspicionTimeoutMs: number;
-  /** Period of hinted-handoff delivery rounds, in ms. Default 500. */
-  hintIntervalMs: number;
-  /** Most hints delivered per round (throttling, so handoff never starves foreground requests). Default 32. */
-  hintBatchSize: number;
-}
-
-/** Defaults of {@link NodeConfig}: (N, R, W) = (3, 2, 2), Q = 256. */
-export const DEFAULT_NODE_CONFIG: NodeConfig = {
-  n: 3,
-  r: 2,
-  w: 2,
-  partitionCount: DEFAULT_PARTITION_COUNT,
-  capacity: 1,
-  requestTimeoutMs: 3000,
-  gossipIntervalMs: 1000,
-  maxClockEntries: DEFAULT_MAX_CLOCK_ENTRIES,
-  maxVersionSetBytes: 4 * 1024 * 1024,
-  replicaTimeoutMs: 1000,
-  ...DEFAULT_FAILURE_DETECTOR_CONFIG,
-  hintIntervalMs: 500,
-  hintBatchSize: 32,
-  hintedHandoff: true,
-  ...DEFAULT_ANTI_ENTROPY_CONFIG,
-  ...DEFAULT_HANDOFF_CONFIG,
-};
-
-/** A version returned by `get`: a value, or a delete concurrent with values (`deleted: true`). */
-export interface SiblingView {
-  /** The value; `null` for a deleted sibling. */
-  value: Value | null;
-  /** True when this sibling is a delete (tombstone) concurrent with the other siblings. */
-  deleted: boolean;
-  /** The write that made it: coordinator node, its counter for this key, wall time (ms). */
-  version: Dot;
-}
-
-/** Result of `get` (paper §4.1 `get(key)` → objects + context). */
-export interface GetResult {
-  /** Every causally-maximal version; empty when the key does not exist or was deleted. */
-  siblings: SiblingView[];
-  /** Opaque context to pass to the next put/delete of this key. '' when nothing was found. */
-  context: string;
-  /** The merged vector clock of what was read (paper §4.4): one entry per coordinator that wrote the key, for display. */
-  clock: { node: NodeId; counter: number }[];
-  /** Replicas that answered (including this node when it is a replica). */
-  answeredBy: NodeId[];
-}
-
-/** Result of `put` / `delete`. */
-export interface PutResult {
-  /** Context covering what the writer had seen plus this write; pass it to the next put of the key. */
-  context: string;
-  /** The dot naming this write. */
-  version: Dot;
-  /** How many replicas acknowledged durably before the answer (≥ W). */
-  acks: number;
-}
-
-/** Per-request options of get (paper §4.5: R can be chosen per request). */
-export interface GetOptions {
-  r?: number;
-  timeoutMs?: number;
-}
-
-/** Per-request options of put and delete. */
-export interface PutOptions {
-  context?: string;
-  w?: number;
-  timeoutMs?: number;
-}
-
-/** Events a node emits for UIs and logs. */
-export type NodeEvent =
-  | { type: 'membership'; members: MemberRecord[] }
-  | { type: 'ring'; owners: readonly NodeId[] }
-  | { type: 'put'; key: string; version: Dot; acks: number; coordinator: NodeId; latencyMs: number }
-  | { type: 'get'; key: string; siblings: number; answeredBy: NodeId[]; latencyMs: number }
-  | { type: 'read-repair'; key: string; replicas: NodeId[] }
-  /**
-   * This node's replica of `key` changed: a write it coordinated, or a newer version that arrived by
-   * replication (a coordinator's write, read repair, anti-entropy, hint delivery) or partition handoff.
-   */
-  | { type: 'key-changed'; key: string; source: 'write' | 'replication' | 'handoff' }
-  | { type: 'gossip'; peer: NodeId; direction: 'sent' | 'received'; changed: boolean }
-  | { type: 'message-dropped'; from: NodeId; reason: string }
-  | { type: 'reachability'; peer: NodeId; from: Reachability; to: Reachability }
-  | { type: 'hint-stored'; key: string; intendedFor: NodeId }
-  | { type: 'hints-delivered'; peer: NodeId; count: number }
-  /** A leaving node passed `count` hints it held for the unreachable `intendedFor` to `to`, which keeps them now. */
-  | { type: 'hints-passed'; intendedFor: NodeId; to: NodeId; count: number }
-  | ({ type: 'anti-entropy' } & ExchangeReport)
-  | ({ type: 'partition-sync' } & PartitionSyncState)
-  | ({ type: 'handoff' } & TransferReport)
-  | { type: 'partition-received'; partition: number }
-  | { type: 'membership-change'; change: 'join' | 'leave' | 'left' | 'remove' | 'capacity'; node: NodeId; capacity: number }
-  /** A removal statement was accepted: `by` removed `target` at `atMs` (issue 16). */
-  | { type: 'removal'; target: NodeId; by: NodeId; atMs: number }
-  | { type: 'error'; error: DynamoError; context: string };
-
-/** Counters of a node's traffic and work. */
-export interface NodeStats {
-  messagesReceived: number;
-  messagesSent: number;
-  messagesDropped: number;
-  dropReasons: Record<string, number>;
-  repliesUnmatched: number;
-  putsCoordinated: number;
-  getsCoordinated: number;
-  requestsForwarded: number;
-  readRepairs: number;
-  gossipRounds: number;
-  pendingRequests: number;
-  /** Writes this node sent to fallbacks in place of unreachable replicas. */
-  fallbackWrites: number;
-  /** Hints this node stored for other nodes, and delivered (acknowledged, then deleted). */
-  hintsStored: number;
-  hintsDelivered: number;
-  /** Hints a leaving node passed to a node that stays, for nodes it could not reach (acknowledged, then deleted here). */
-  hintsPassed: number;
-  /** Times this node raised its incarnation to refute a suspicion of itself. */
-  refutations: number;
-  /** Gossiped member records refused: unsigned, signed by another key, or not the key of their id (issue 16). */
-  recordsRejected: number;
-  /** Removal statements refused: unsigned, forged, or by a node this one does not know. */
-  removalsRejected: number;
-  /** Failure-detector probes sent and indirect probe rounds. */
-  probesSent: number;
-  indirectProbeRounds: number;
-  /** Anti-entropy rounds run, and those that repaired something. */
-  antiEntropyRounds: number;
-  antiEntropyRepairs: number;
-  /** Objects handed to new replicas, received by handoff, and finished transfers (paper §4.9). */
-  handoffKeysSent: number;
-  handoffKeysReceived: number;
-  handoffTransfers: number;
-}
-
-/** Where partition handoff stands on this node (paper §4.9). */
-export interface HandoffStatus {
-  /** Partitions this node replicates but has not received yet. */
-  pending: number[];
-  /** Partitions this node holds without replicating them, being handed off. */
-  handoffs: number[];
-  transfers: TransferState[];
-}
 
 /** What a node needs from its host. */
 export interface NodeCoreOptions {
@@ -348,7 +156,7 @@ export class NodeCore {
   private offline = false;
   private merkle: MerkleService | undefined;
   private antiEntropy: AntiEntropy | undefined;
-  private readonly handoff: PartitionHandoff;
+  private readonly handoff: OwnershipHandoff;
   /** Members, capacities and histories the current ring was built from (a ring is rebuilt only when they change). */
   private ringSignature = '';
   private startedAtMs = 0;
@@ -362,7 +170,7 @@ export class NodeCore {
   private signing: { version: number; done: Promise<void> } | undefined;
   /** Waiters of `leave()`. */
   private leaveWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons' | 'probesSent' | 'indirectProbeRounds' | 'antiEntropyRounds' | 'antiEntropyRepairs' | 'handoffKeysSent' | 'handoffKeysReceived' | 'handoffTransfers'> = {
+  private readonly counters: Omit<NodeStats, 'pendingRequests' | 'dropReasons' | 'probesSent' | 'indirectProbeRounds' | 'antiEntropyRounds' | 'antiEntropyRepairs' | 'ownershipHandoffKeysSent' | 'ownershipHandoffKeysReceived' | 'ownershipHandoffTransfers'> = {
     messagesReceived: 0,
     messagesSent: 0,
     messagesDropped: 0,
@@ -412,7 +220,7 @@ export class NodeCore {
         if (to === 'alive' && from === 'unreachable') this.antiEntropy?.peerBack(peer, nowMs);
       },
     });
-    this.handoff = new PartitionHandoff(this.config, {
+    this.handoff = new OwnershipHandoff(this.config, {
       self: this.id,
       n: () => this.config.n,
       ring: () => this.currentRing,
@@ -431,7 +239,7 @@ export class NodeCore {
       holderGraceMs: () => 3 * this.config.gossipIntervalMs,
       reportedKeys: (node) => this.loads.get(node)?.keys,
       knowsCluster: () => this.seeds.size === 0 && this.clock.now() - this.startedAtMs >= 2 * this.config.gossipIntervalMs,
-      onTransfer: (report) => this.emit({ type: 'handoff', ...report }),
+      onTransfer: (report) => this.emit({ type: 'ownership-handoff', ...report }),
       onPartitionReceived: (partition) => this.emit({ type: 'partition-received', partition }),
     });
   }
@@ -615,9 +423,9 @@ export class NodeCore {
       indirectProbeRounds: this.detector.indirectRounds,
       antiEntropyRounds: this.antiEntropy?.rounds ?? 0,
       antiEntropyRepairs: this.antiEntropy?.repairs ?? 0,
-      handoffKeysSent: this.handoff.keysSent,
-      handoffKeysReceived: this.handoff.keysReceived,
-      handoffTransfers: this.handoff.transfersCompleted,
+      ownershipHandoffKeysSent: this.handoff.keysSent,
+      ownershipHandoffKeysReceived: this.handoff.keysReceived,
+      ownershipHandoffTransfers: this.handoff.transfersCompleted,
     };
   }
 
@@ -1036,8 +844,8 @@ export class NodeCore {
   }
 
   /** Where partition handoff stands here. */
-  handoffStatus(): HandoffStatus {
-    return { pending: this.handoff.pendingPartitions(), handoffs: this.handoff.handoffPartitions(), transfers: this.handoff.transferStates() };
+  ownershipHandoffStatus(): OwnershipHandoffStatus {
+    return { pendingPartitions: this.handoff.pendingPartitions(), handoffPartitions: this.handoff.handoffPartitions(), transfers: this.handoff.transferStates() };
   }
 
   /** The handoff found nothing left to hand off: a leaving node has now left. */
@@ -1620,7 +1428,7 @@ export class NodeCore {
       await this.store.putObjects(changed.map(({ key, versions }) => ({ key, versions })));
       for (const { key, versions } of changed) {
         this.treeUpdate(key, versions);
-        this.emit({ type: 'key-changed', key, source: 'handoff' });
+        this.emit({ type: 'key-changed', key, source: 'ownership-handoff' });
       }
     });
   }
@@ -1881,12 +1689,6 @@ export class NodeCore {
 /** This node's own record as saved in the store's metadata. */
 type StoredSelf = Partial<MemberRecord> & { version: number };
 
-function checkCapacity(capacity: number): void {
-  if (typeof capacity !== 'number' || !Number.isFinite(capacity) || capacity <= 0 || capacity > 1_000_000) {
-    throw new InvalidOptionError(`capacity must be a finite number in (0, 1000000], got ${String(capacity)}`);
-  }
-}
-
 /**
  * Why `versions` does not fit one message (at most MAX_WIRE_SIBLINGS siblings, MAX_WIRE_CLOCK_ENTRIES
  * clock entries and `maxBytes` bytes), or undefined when it does. A replica stores nothing it could not
@@ -1922,41 +1724,6 @@ function errorReply(requestId: number, error: unknown): Message {
     message: err.message.slice(0, 2048),
     ...(quorum ? { answered: quorum.answered, needed: quorum.needed, replicas: quorum.replicas } : {}),
   };
-}
-
-function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeConfig {
-  const config = { ...DEFAULT_NODE_CONFIG, ...partial };
-  const positiveInt = (name: keyof NodeConfig, max: number): void => {
-    const value = config[name];
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-      throw new InvalidOptionError(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
-    }
-  };
-  positiveInt('n', 16);
-  positiveInt('r', config.n);
-  positiveInt('w', config.n);
-  positiveInt('requestTimeoutMs', 600_000);
-  positiveInt('gossipIntervalMs', 3_600_000);
-  positiveInt('maxClockEntries', 64);
-  positiveInt('maxVersionSetBytes', 64 * 1024 * 1024);
-  positiveInt('replicaTimeoutMs', 600_000);
-  positiveInt('probeIntervalMs', 3_600_000);
-  positiveInt('probeTimeoutMs', config.probeIntervalMs);
-  positiveInt('indirectProbes', 16);
-  positiveInt('suspicionTimeoutMs', 3_600_000);
-  positiveInt('hintIntervalMs', 3_600_000);
-  positiveInt('hintBatchSize', 10_000);
-  positiveInt('antiEntropyIntervalMs', 3_600_000);
-  positiveInt('antiEntropyMaxPartitions', 65_536);
-  positiveInt('antiEntropyMaxKeys', 256);
-  positiveInt('handoffIntervalMs', 3_600_000);
-  positiveInt('handoffBatchSize', 1024);
-  positiveInt('handoffConcurrency', 64);
-  for (const flag of ['hintedHandoff', 'antiEntropy'] as const) {
-    if (typeof config[flag] !== 'boolean') throw new InvalidOptionError(`${flag} must be true or false, got ${String(config[flag])}`);
-  }
-  if (!Number.isFinite(config.capacity) || config.capacity <= 0) throw new InvalidOptionError(`capacity must be a positive number, got ${config.capacity}`);
-  return config;
 }
 
 /** Live siblings as values; tombstones only when concurrent with a live value (an edit-vs-delete conflict). */

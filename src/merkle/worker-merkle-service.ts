@@ -18,7 +18,7 @@
 import { wrap, releaseProxy, type Remote } from 'comlink';
 import { DynamoError } from '../core/errors.js';
 import type { MerkleItem } from '../core/merkle-tree.js';
-import type { MerkleService } from '../core/merkle-service.js';
+import type { MerkleService } from '../core/ports.js';
 import type { VersionSet } from '../core/types.js';
 import type { DigestInput, MerkleWorkerApi, MerkleWorkerStats } from './merkle-worker.js';
 

@@ -8,8 +8,9 @@
  * probabilities, delay bounds, and reachability (a partition is a set of blocked directed links).
  */
 import type { Message } from '../core/messages.js';
-import type { Transport } from '../core/node-core.js';
-import type { NodeId, Random } from '../core/types.js';
+import type { Transport } from '../core/ports.js';
+import type { NodeId } from '../core/types.js';
+import type { Random } from '../core/ports.js';
 import { decodeMessage, encodeMessage } from './wire.js';
 
 /** Fault settings of a {@link MemoryNetwork}. Probabilities are in [0, 1]; delays in ms. */

@@ -38,7 +38,7 @@
  */
 import type { DataConnection, Peer, PeerOptions } from 'peerjs';
 import type { Message } from '../core/messages.js';
-import type { Transport } from '../core/node-core.js';
+import type { Transport } from '../core/ports.js';
 import type { NodeId } from '../core/types.js';
 import { decodeMessage, encodeMessage } from './wire.js';
 import { DUPLICATE_IDLE_MS, linksToClose, linkToUse, type LinkView } from './connection-policy.js';

@@ -19,20 +19,13 @@
  */
 import { DynamoError, InvalidOptionError, NodeKeyMissingError, StoredStateLostError } from '../core/errors.js';
 import type { MemberRecord, Removal } from '../core/membership.js';
-import {
-  DEFAULT_NODE_CONFIG,
-  NodeCore,
-  type GetOptions,
-  type GetResult,
-  type NodeConfig,
-  type NodeEvent,
-  type NodeStats,
-  type PutOptions,
-  type PutResult,
-} from '../core/node-core.js';
+import { NodeCore } from '../core/node-core.js';
+import { type GetOptions, type GetResult, type NodeEvent, type NodeStats, type PutOptions, type PutResult } from '../core/node-api.js';
+import { DEFAULT_NODE_CONFIG, type NodeConfig } from '../core/node-config.js';
 import { Ring } from '../core/ring.js';
 import { MerkleWorkerError, WorkerMerkleService, type MerkleWorkerStats } from '../merkle/worker-merkle-service.js';
-import type { NodeId, Store } from '../core/types.js';
+import type { NodeId } from '../core/types.js';
+import type { Store } from '../core/ports.js';
 import { PeerjsTransport, type ConnectionPath, type LinkState, type TransportStats } from '../net/peerjs-transport.js';
 import { fetchIceConfig, nextIceFetchAtMs, storedIceConfig, type IceConfig } from './ice-servers.js';
 import { nodeIdOfPeer } from '../net/peer-ids.js';
@@ -518,7 +511,7 @@ export class DynamoNode {
   /**
    * Subscribes to events of one type ('membership', 'ring', 'put', 'get', 'read-repair', 'key-changed',
    * 'gossip', 'reachability', 'hint-stored', 'hints-delivered', 'hints-passed', 'anti-entropy', 'partition-sync',
-   * 'handoff', 'partition-received', 'membership-change', 'message-dropped', 'error', 'seeds',
+   * 'ownership-handoff', 'partition-received', 'membership-change', 'message-dropped', 'error', 'seeds',
    * 'connectivity'), or '*' for all; see {@link DynamoEvent} for their shapes. Returns the unsubscribe
    * function.
    */
@@ -598,8 +591,8 @@ export class DynamoNode {
   }
 
   /** Partition handoff here: `{ pending, handoffs, transfers }` (partitions receiving, handing off; transfers running). */
-  handoffStatus(): ReturnType<NodeCore['handoffStatus']> {
-    return this.core.handoffStatus();
+  ownershipHandoffStatus(): ReturnType<NodeCore['ownershipHandoffStatus']> {
+    return this.core.ownershipHandoffStatus();
   }
 
   /**

@@ -44,7 +44,8 @@
 import { deleteDB, openDB } from 'idb';
 import type { DBSchema, IDBPDatabase, IDBPObjectStore, IDBPTransaction, StoreNames } from 'idb';
 import { StorageError, StorageQuotaError } from '../core/errors';
-import type { Hint, NodeId, Store, VersionSet } from '../core/types';
+import type { Store } from '../core/ports.js';
+import type { Hint, NodeId, VersionSet } from '../core/types';
 import { withCompactData, withCompactHint } from './compact-data.js';
 
 /** The shape of the database at the current schema version. */

@@ -21,7 +21,8 @@
  */
 
 import { StorageError } from '../core/errors';
-import type { Hint, NodeId, Store, VersionSet } from '../core/types';
+import type { Store } from '../core/ports.js';
+import type { Hint, NodeId, VersionSet } from '../core/types';
 import { withCompactData, withCompactHint } from './compact-data.js';
 
 /**

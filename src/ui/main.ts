@@ -46,7 +46,7 @@ export interface ConsoleApi {
   leave: DynamoNode['leave'];
   remove: DynamoNode['remove'];
   setCapacity: DynamoNode['setCapacity'];
-  handoffStatus: DynamoNode['handoffStatus'];
+  ownershipHandoffStatus: DynamoNode['ownershipHandoffStatus'];
   /** Signaling server state, tabs of this browser, setups per path (same browser, relay, server). */
   signalingStatus: DynamoNode['signalingStatus'];
   /** This node's connections, each with how it was set up. */
@@ -260,7 +260,7 @@ async function main(): Promise<void> {
         ['hints passed on', stats.hintsPassed],
         ['anti-entropy rounds', stats.antiEntropyRounds],
         ['anti-entropy repairs', stats.antiEntropyRepairs],
-        ['handoff transfers', stats.handoffTransfers],
+        ['handoff transfers', stats.ownershipHandoffTransfers],
         ['messages dropped', stats.messagesDropped],
       ];
       countersView.update(counters);
@@ -278,7 +278,7 @@ async function main(): Promise<void> {
         n: config.n,
         receiving: members.filter((m) => m.pending.includes(p)).map((m) => m.id),
         handingOff: members.filter((m) => m.handoffs.includes(p)).map((m) => m.id),
-        transfers: node.handoffStatus().transfers.filter((t) => t.partition === p),
+        transfers: node.ownershipHandoffStatus().transfers.filter((t) => t.partition === p),
         keysHere: keyCounts[p],
         sync,
         self: node.id,
@@ -335,12 +335,12 @@ async function main(): Promise<void> {
     if (!$('explorer-view').hidden) runSliced(panelJobs(ring, members, colours, seen, nowMs));
     const self = members.find((m) => m.id === node.id);
     newClusterNotice.update(node.secretSource, cluster, members.filter((m) => m.id !== node.id).length);
-    const handoff = node.handoffStatus();
+    const handoff = node.ownershipHandoffStatus();
     setText(
       $('handoff'),
-      handoff.pending.length + handoff.handoffs.length === 0
+      handoff.pendingPartitions.length + handoff.handoffPartitions.length === 0
         ? 'idle'
-        : `receiving ${handoff.pending.length}, handing off ${handoff.handoffs.length} partitions (${handoff.transfers.length} transfers)`,
+        : `receiving ${handoff.pendingPartitions.length}, handing off ${handoff.handoffPartitions.length} partitions (${handoff.transfers.length} transfers)`,
     );
     const membershipButton = $<HTMLButtonElement>('toggle-membership');
     setText(membershipButton, self?.status === 'up' ? 'Leave the ring' : self?.status === 'leaving' ? 'Leaving…' : 'Join the ring again');
@@ -509,7 +509,7 @@ async function main(): Promise<void> {
     leave: node.leave.bind(node),
     remove: node.remove.bind(node),
     setCapacity: node.setCapacity.bind(node),
-    handoffStatus: node.handoffStatus.bind(node),
+    ownershipHandoffStatus: node.ownershipHandoffStatus.bind(node),
     signalingStatus: node.signalingStatus.bind(node),
     connections: node.connections.bind(node),
     invitation: () => node.invitation(),
@@ -583,7 +583,7 @@ function describeEvent(event: DynamoEvent): string | undefined {
       return `passed ${event.count} hint${event.count === 1 ? '' : 's'} for ${event.intendedFor} to ${event.to} (leaving)`;
     case 'anti-entropy':
       return `anti-entropy with ${event.peer}: ${event.partitionsDiffering.length} of ${event.partitionsCompared} partitions differed, ${event.keysPulled} keys taken, ${event.keysPushed} sent`;
-    case 'handoff':
+    case 'ownership-handoff':
       return event.keys > 0 || event.reason !== 'ownership' ? `handed partition ${event.partition} to ${event.peer}: ${event.keys} key${event.keys === 1 ? '' : 's'} in ${Math.round(event.durationMs)} ms (${event.reason})` : undefined;
     case 'partition-received':
       return `received partition ${event.partition}: this node now serves it`;

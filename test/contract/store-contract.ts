@@ -6,7 +6,8 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/core/errors';
-import type { Hint, NodeId, Store, VersionSet } from '../../src/core/types';
+import type { Store } from '../../src/core/ports.js';
+import type { Hint, NodeId, VersionSet } from '../../src/core/types';
 
 /** What the factory hands to each test. */
 export interface StoreFixture {

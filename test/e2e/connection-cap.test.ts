@@ -27,7 +27,7 @@ describe('connection cap', () => {
     // it starts once every tab has its partitions (a get failed this way once in CI).
     await waitFor(
       'every tab to have received its partitions',
-      async () => (await Promise.all(tabs.map((tab) => tab.page.evaluate(() => window.dynamo!.handoffStatus().pending.length)))).every((n) => n === 0),
+      async () => (await Promise.all(tabs.map((tab) => tab.page.evaluate(() => window.dynamo!.ownershipHandoffStatus().pendingPartitions.length)))).every((n) => n === 0),
       60_000,
     );
   });

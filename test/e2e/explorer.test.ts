@@ -106,7 +106,7 @@ describe('ring explorer', () => {
       if (expected.slice(0, 3).includes(self)) expect(keysField).toMatch(/^\d+$/);
       else expect(keysField).toBe('not a replica here');
       // This node's transfers of the partition, as its handoff status lists them (none once the cluster settled).
-      const transfers = await page.evaluate((q) => window.dynamo!.handoffStatus().transfers.filter((t) => t.partition === q).length, p);
+      const transfers = await page.evaluate((q) => window.dynamo!.ownershipHandoffStatus().transfers.filter((t) => t.partition === q).length, p);
       const transfersField = await details.locator('[data-field=transfers]').textContent();
       expect(transfersField === 'none' ? 0 : transfersField!.split('\n').length).toBe(transfers);
     };

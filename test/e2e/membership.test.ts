@@ -17,9 +17,9 @@ interface HandoffView {
 
 function handoffOf(tab: NodeTab): Promise<HandoffView> {
   return tab.page.evaluate(() => {
-    const h = window.dynamo!.handoffStatus();
+    const h = window.dynamo!.ownershipHandoffStatus();
     const s = window.dynamo!.stats();
-    return { pending: h.pending.length, handoffs: h.handoffs.length, transfers: h.transfers.length, sent: s.handoffKeysSent, received: s.handoffKeysReceived };
+    return { pending: h.pendingPartitions.length, handoffs: h.handoffPartitions.length, transfers: h.transfers.length, sent: s.ownershipHandoffKeysSent, received: s.ownershipHandoffKeysReceived };
   });
 }
 

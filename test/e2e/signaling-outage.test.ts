@@ -103,7 +103,7 @@ describe('signaling only to bootstrap', () => {
     await Promise.all(tabs.map((tab) => tab.waitMembers(6, 60_000)));
     await waitFor(
       'every tab to have received its partitions',
-      async () => (await Promise.all(tabs.map((tab) => tab.page.evaluate(() => window.dynamo!.handoffStatus().pending.length)))).every((n) => n === 0),
+      async () => (await Promise.all(tabs.map((tab) => tab.page.evaluate(() => window.dynamo!.ownershipHandoffStatus().pendingPartitions.length)))).every((n) => n === 0),
       90_000,
     );
     // Setup writes, not the subject: a write racing the last partition moves is tried again.
@@ -191,11 +191,11 @@ describe('signaling only to bootstrap', () => {
   }, 120_000);
 
   it('keeps gossip, probes, anti-entropy, hinted handoff and ownership handoff working during the outage', async () => {
-    type Counters = { gossipRounds: number; probesSent: number; antiEntropyRounds: number; hintsDelivered: number; handoffTransfers: number };
+    type Counters = { gossipRounds: number; probesSent: number; antiEntropyRounds: number; hintsDelivered: number; ownershipHandoffTransfers: number };
     const counters = (tab: NodeTab): Promise<Counters> =>
       tab.page.evaluate(() => {
         const s = window.dynamo!.stats();
-        return { gossipRounds: s.gossipRounds, probesSent: s.probesSent, antiEntropyRounds: s.antiEntropyRounds, hintsDelivered: s.hintsDelivered, handoffTransfers: s.handoffTransfers };
+        return { gossipRounds: s.gossipRounds, probesSent: s.probesSent, antiEntropyRounds: s.antiEntropyRounds, hintsDelivered: s.hintsDelivered, ownershipHandoffTransfers: s.ownershipHandoffTransfers };
       });
     const before = await Promise.all(tabs.map(counters));
     // Hinted handoff (§4.6): a tab cut off misses writes; fallbacks keep them as hints and deliver
@@ -214,7 +214,7 @@ describe('signaling only to bootstrap', () => {
     await tabs[3]!.page.evaluate(() => window.dynamo!.setCapacity(2));
     await waitFor(
       'the partitions moved',
-      async () => (await Promise.all(tabs.map((tab) => tab.page.evaluate(() => window.dynamo!.handoffStatus().pending.length + window.dynamo!.handoffStatus().handoffs.length)))).every((n) => n === 0),
+      async () => (await Promise.all(tabs.map((tab) => tab.page.evaluate(() => window.dynamo!.ownershipHandoffStatus().pendingPartitions.length + window.dynamo!.ownershipHandoffStatus().handoffPartitions.length)))).every((n) => n === 0),
       90_000,
     );
     const after = await Promise.all(tabs.map(counters));
@@ -225,7 +225,7 @@ describe('signaling only to bootstrap', () => {
       expect(a.antiEntropyRounds, `tab ${t} compares Merkle trees`).toBeGreaterThan(b.antiEntropyRounds);
     }
     expect(after.reduce((n, a) => n + a.hintsDelivered, 0)).toBeGreaterThan(before.reduce((n, b) => n + b.hintsDelivered, 0));
-    expect(after.reduce((n, a) => n + a.handoffTransfers, 0)).toBeGreaterThan(before.reduce((n, b) => n + b.handoffTransfers, 0));
+    expect(after.reduce((n, a) => n + a.ownershipHandoffTransfers, 0)).toBeGreaterThan(before.reduce((n, b) => n + b.ownershipHandoffTransfers, 0));
     expect((await signalingOf(tabs[3]!)).server).not.toBe('open');
   }, 240_000);
 

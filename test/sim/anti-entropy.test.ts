@@ -4,7 +4,7 @@
  * identical without any client read, and no acknowledged write is lost. Every failure names its seed.
  */
 import { describe, expect, it } from 'vitest';
-import type { NodeConfig } from '../../src/core/node-core.js';
+import type { NodeConfig } from '../../src/core/node-config.js';
 import type { NodeId } from '../../src/core/types.js';
 import { decodeValue } from '../../src/core/value-codec.js';
 import { Simulation } from './harness.js';

@@ -23,7 +23,8 @@
  * change the faults of a seed.
  */
 import type { NetworkFaults } from '../../src/net/memory-network.js';
-import type { NodeId, Random } from '../../src/core/types.js';
+import type { NodeId } from '../../src/core/types.js';
+import type { Random } from '../../src/core/ports.js';
 import { formatPartition, seededRandom, type PartitionSpec, type Simulation } from './harness.js';
 
 /** One timed fault. `atMs` counts from the start of the chaos window. */

@@ -24,9 +24,12 @@
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import type { Message } from '../../src/core/messages.js';
-import type { NodeConfig, NodeEvent, Transport } from '../../src/core/node-core.js';
+import type { NodeEvent } from '../../src/core/node-api.js';
+import type { NodeConfig } from '../../src/core/node-config.js';
+import type { Transport } from '../../src/core/ports.js';
 import { NodeCore } from '../../src/core/node-core.js';
-import type { NodeId, Random } from '../../src/core/types.js';
+import type { NodeId } from '../../src/core/types.js';
+import type { Random } from '../../src/core/ports.js';
 import { MemoryNetwork, type NetworkFaults } from '../../src/net/memory-network.js';
 import { MemoryStore, MemoryStoreData } from '../../src/storage/memory-store.js';
 import { testAuthority } from './test-keys.js';
@@ -447,8 +450,8 @@ export class Simulation {
   /** Whether no running node has a partition pending, being handed off, or a transfer queued. */
   handoffsSettled(): boolean {
     for (const node of this.nodes.values()) {
-      const status = node.core.handoffStatus();
-      if (status.pending.length > 0 || status.handoffs.length > 0 || status.transfers.length > 0) return false;
+      const status = node.core.ownershipHandoffStatus();
+      if (status.pendingPartitions.length > 0 || status.handoffPartitions.length > 0 || status.transfers.length > 0) return false;
     }
     return true;
   }

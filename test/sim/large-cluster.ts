@@ -21,7 +21,7 @@
  * partitions stayed put for minutes and the leaver never left. Each seed fixes every choice; a
  * failure prints the seed and the command that replays it.
  */
-import type { NodeConfig } from '../../src/core/node-core.js';
+import type { NodeConfig } from '../../src/core/node-config.js';
 import type { NodeId } from '../../src/core/types.js';
 import { decodeValue } from '../../src/core/value-codec.js';
 import type { NetworkFaults } from '../../src/net/memory-network.js';
@@ -133,9 +133,9 @@ export async function runLargeClusterSeed(options: LargeClusterOptions): Promise
 
   if (settleMs === undefined) {
     const open = [...sim.nodes.values()]
-      .map((n) => ({ id: n.id, status: n.core.handoffStatus() }))
-      .filter(({ status }) => status.pending.length + status.handoffs.length + status.transfers.length > 0)
-      .map(({ id, status }) => `${id}: pending [${status.pending.join(' ')}] handoffs [${status.handoffs.join(' ')}] transfers ${status.transfers.length}`);
+      .map((n) => ({ id: n.id, status: n.core.ownershipHandoffStatus() }))
+      .filter(({ status }) => status.pendingPartitions.length + status.handoffPartitions.length + status.transfers.length > 0)
+      .map(({ id, status }) => `${id}: pending [${status.pendingPartitions.join(' ')}] handoffs [${status.handoffPartitions.join(' ')}] transfers ${status.transfers.length}`);
     violations.push({ checker: 'handoffs', message: `not settled ${o.settleDeadlineMs} virtual ms after the leave: ${progressLine(sim, changedAtMs)}; ${preview(open, 8)}` });
     if (!viewsSettled(sim)) violations.push({ checker: 'handoffs', message: 'some node still sees a member receiving or handing off partitions' });
     if (statusOf(sim, leaver) !== 'left') violations.push({ checker: 'left', message: `${leaver} is still ${statusOf(sim, leaver)}` });
@@ -152,7 +152,7 @@ export async function runLargeClusterSeed(options: LargeClusterOptions): Promise
   if (lost.length > 0) violations.push({ checker: 'no-loss', message: `${lost.length} keys lack their preloaded value on some replica: ${preview(lost, 5)}` });
 
   let keysHandedOff = 0;
-  for (const node of sim.nodes.values()) keysHandedOff += node.core.stats().handoffKeysSent;
+  for (const node of sim.nodes.values()) keysHandedOff += node.core.stats().ownershipHandoffKeysSent;
   return { seed: o.seed, violations, joiner: joiner.id, leaver, grower, settleMs, keysHandedOff, realMs: performance.now() - startedRealMs };
 }
 
@@ -184,11 +184,11 @@ function progressLine(sim: Simulation, sinceMs: number): string {
   let transfers = 0;
   const busy: string[] = [];
   for (const node of sim.nodes.values()) {
-    const s = node.core.handoffStatus();
-    pending += s.pending.length;
-    handoffs += s.handoffs.length;
+    const s = node.core.ownershipHandoffStatus();
+    pending += s.pendingPartitions.length;
+    handoffs += s.handoffPartitions.length;
     transfers += s.transfers.length;
-    if (s.pending.length + s.handoffs.length > 0) busy.push(`${node.id} ${s.pending.length}/${s.handoffs.length}`);
+    if (s.pendingPartitions.length + s.handoffPartitions.length > 0) busy.push(`${node.id} ${s.pendingPartitions.length}/${s.handoffPartitions.length}`);
   }
   return `+${((sim.nowMs - sinceMs) / 1000).toFixed(0)} s: pending ${pending}, handoffs ${handoffs}, transfers ${transfers} (${busy.slice(0, 6).join(', ')}${busy.length > 6 ? ', …' : ''})`;
 }

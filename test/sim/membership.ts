@@ -147,7 +147,7 @@ export async function runMembershipSeed(options: MembershipRunOptions): Promise<
     if (o.keepTrace) trace.push(stamped);
   };
   sim.onNodeEvent = (id, event) => {
-    if (event.type === 'membership-change' || event.type === 'error' || (process.env.DBG_NODE === id && (event.type === 'handoff' || event.type === 'hints-delivered' || event.type === 'hint-stored'))) note(`event ${id} ${JSON.stringify(event, (_, v: unknown) => (v instanceof Error ? v.message : v))}`);
+    if (event.type === 'membership-change' || event.type === 'error' || (process.env.DBG_NODE === id && (event.type === 'ownership-handoff' || event.type === 'hints-delivered' || event.type === 'hint-stored'))) note(`event ${id} ${JSON.stringify(event, (_, v: unknown) => (v instanceof Error ? v.message : v))}`);
   };
   const violations: Violation[] = [];
   const random = seededRandom((seed ^ 0x13198a2e) | 0);
@@ -320,7 +320,7 @@ export async function runMembershipSeed(options: MembershipRunOptions): Promise<
   if (!settled) {
     violations.push(...placementViolations(sim, keys, departed).slice(0, 5));
     if (!sim.handoffsSettled()) {
-      const open = [...sim.nodes.values()].map((n) => `${n.id}: ${JSON.stringify(n.core.handoffStatus()).slice(0, 400)}`);
+      const open = [...sim.nodes.values()].map((n) => `${n.id}: ${JSON.stringify(n.core.ownershipHandoffStatus()).slice(0, 400)}`);
       violations.push({ checker: 'placement', message: `handoffs not settled ${o.settleDeadlineMs} virtual ms after the heal: ${preview(open, 8)}` });
     }
   }
@@ -347,10 +347,10 @@ export async function runMembershipSeed(options: MembershipRunOptions): Promise<
   const setFull = checkSetFull(acknowledged, finals, stored);
   violations.push(...setFull.violations);
   let keysHandedOff = 0;
-  for (const node of sim.nodes.values()) keysHandedOff += node.core.stats().handoffKeysSent;
+  for (const node of sim.nodes.values()) keysHandedOff += node.core.stats().ownershipHandoffKeysSent;
 
   for (const n of sim.nodes.values()) note(`state ${n.id} running=${n.core.isRunning} members=${JSON.stringify(n.core.members().map((m) => [m.id, m.status, m.version, m.pending.length, m.handoffs.length]))} health=${JSON.stringify(n.core.peerHealth()).slice(0, 300)}`);
-  for (const n of sim.nodes.values()) note(`dbg ${n.id} ${JSON.stringify(n.core.handoffStatus()).slice(0, 300)} hints=${[...n.data.hints].map(([t, m]) => `${t}:${m.size}`).join(",")} objects=${n.data.objects.size} status=${n.core.members().find((m) => m.id === n.id)?.status}`);
+  for (const n of sim.nodes.values()) note(`dbg ${n.id} ${JSON.stringify(n.core.ownershipHandoffStatus()).slice(0, 300)} hints=${[...n.data.hints].map(([t, m]) => `${t}:${m.size}`).join(",")} objects=${n.data.objects.size} status=${n.core.members().find((m) => m.id === n.id)?.status}`);
   note(`verdict lost=${setFull.lost} violations=${violations.length}`);
 
   return {

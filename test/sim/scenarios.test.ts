@@ -6,7 +6,7 @@
  *
  * All waiting is in virtual time (`runFor`, `awaitQuiescence`); nothing sleeps for real.
  */
-import type { NodeConfig } from '../../src/core/node-core.js';
+import type { NodeConfig } from '../../src/core/node-config.js';
 import { describe, expect, it } from 'vitest';
 import type { NodeId } from '../../src/core/types.js';
 import { decodeValue } from '../../src/core/value-codec.js';
@@ -132,7 +132,7 @@ describe('fault scenarios on a 5-node cluster (N=3, R=2, W=2)', () => {
 
     // The replica stays down all along: the leave cannot wait for it.
     const left = await sim.settle(within(sim, sim.node(leaver).core.leave(), 60_000), 61_000);
-    expect(left, `${leaver} did not leave while holding ${held} hints for ${victim} (seed=${seed}) ${JSON.stringify(sim.node(leaver).core.handoffStatus())} hints=${heldFor(leaver)}`).toEqual({ ok: true, value: undefined });
+    expect(left, `${leaver} did not leave while holding ${held} hints for ${victim} (seed=${seed}) ${JSON.stringify(sim.node(leaver).core.ownershipHandoffStatus())} hints=${heldFor(leaver)}`).toEqual({ ok: true, value: undefined });
     expect(heldFor(leaver), `${leaver} left with hints (seed=${seed})`).toBe(0);
     expect(sim.node(leaver).core.stats().hintsPassed, `seed=${seed}`).toBeGreaterThanOrEqual(held);
     const passed = sim.node(leaver).events.filter((e) => e.type === 'hints-passed');

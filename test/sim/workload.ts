@@ -22,7 +22,7 @@
  * every node's final state), so a replay of the seed can be shown to be exact.
  */
 import { createHash } from 'node:crypto';
-import type { NodeConfig } from '../../src/core/node-core.js';
+import type { NodeConfig } from '../../src/core/node-config.js';
 import type { NodeId, VersionSet } from '../../src/core/types.js';
 import { decodeValue } from '../../src/core/value-codec.js';
 import type { NetworkStats } from '../../src/net/memory-network.js';

@@ -1,12 +1,12 @@
 /**
- * PartitionHandoff (src/core/handoff.ts) driven by hand through its ports: a fake peer network whose
+ * OwnershipHandoff (src/core/handoff.ts) driven by hand through its ports: a fake peer network whose
  * answers the test releases, a manual clock, a memory store with in-process Merkle trees. These pin
  * down two rules the 30-node simulation (test/sim/large-cluster.ts) depends on when round trips are
  * long: the throttle holds batches, not whole transfers, and a sweep does not queue a partition again
  * while a round of it is still running.
  */
 import { describe, expect, it } from 'vitest';
-import { PartitionHandoff, DEFAULT_HANDOFF_CONFIG, VERIFY_ATTEMPTS, type HandoffRequest } from '../../src/core/handoff.js';
+import { OwnershipHandoff, DEFAULT_OWNERSHIP_HANDOFF_CONFIG, VERIFY_ATTEMPTS, type HandoffRequest } from '../../src/core/handoff.js';
 import { InProcessMerkleService } from '../../src/core/merkle-service.js';
 import { versionDigest } from '../../src/core/merkle-tree.js';
 import type { ReplyMessage } from '../../src/core/messages.js';
@@ -67,7 +67,7 @@ async function setup(partitionsWanted: number, perPartition: number) {
   let nowMs = 1_000;
   const sent: Sent[] = [];
   const dropped: string[] = [];
-  const handoff = new PartitionHandoff(DEFAULT_HANDOFF_CONFIG, {
+  const handoff = new OwnershipHandoff(DEFAULT_OWNERSHIP_HANDOFF_CONFIG, {
     self: SELF,
     n: () => N,
     ring: () => ring,
@@ -113,7 +113,7 @@ async function answerAll(sent: Sent[], answered: Set<Sent>, filter: (s: Sent) =>
 }
 
 describe('partition handoff engine', () => {
-  it('throttles batches, not transfers: every transfer starts at once, at most handoffConcurrency batches are in flight', async () => {
+  it('throttles batches, not transfers: every transfer starts at once, at most ownershipHandoffConcurrency batches are in flight', async () => {
     const h = await setup(4, 5);
     await h.tickAt(1_000); // the sweep finds the left-over partitions
     await h.tickAt(1_500); // and starts their transfers
@@ -122,13 +122,13 @@ describe('partition handoff engine', () => {
     expect(h.open('handoff-start')).toHaveLength(transfers);
     const answered = new Set<Sent>();
     await answerAll(h.sent, answered, (s) => s.body.type === 'handoff-start');
-    expect(h.open('handoff-batch')).toHaveLength(DEFAULT_HANDOFF_CONFIG.handoffConcurrency);
-    expect(h.handoff.transferStates().filter((t) => t.state === 'running')).toHaveLength(DEFAULT_HANDOFF_CONFIG.handoffConcurrency);
+    expect(h.open('handoff-batch')).toHaveLength(DEFAULT_OWNERSHIP_HANDOFF_CONFIG.ownershipHandoffConcurrency);
+    expect(h.handoff.transferStates().filter((t) => t.state === 'running')).toHaveLength(DEFAULT_OWNERSHIP_HANDOFF_CONFIG.ownershipHandoffConcurrency);
     // Each acknowledged batch lets exactly one more go.
     h.open('handoff-batch')[0]!.answer();
     answered.add(h.open('handoff-batch')[0]!);
     await drain();
-    expect(h.open('handoff-batch')).toHaveLength(DEFAULT_HANDOFF_CONFIG.handoffConcurrency + 1);
+    expect(h.open('handoff-batch')).toHaveLength(DEFAULT_OWNERSHIP_HANDOFF_CONFIG.ownershipHandoffConcurrency + 1);
     await answerAll(h.sent, answered);
     expect(h.handoff.transferStates()).toEqual([]);
     expect(h.open('handoff-finish')).toHaveLength(transfers);
@@ -148,9 +148,9 @@ describe('partition handoff engine', () => {
     const failed = h.handoff.transferStates().find((t) => t.peer === receiver)!;
     expect(failed).toMatchObject({ attempts: 1, lastError: 'refused', state: 'waiting' });
     // Not before two handoff intervals have passed.
-    await h.tickAt(1_500 + DEFAULT_HANDOFF_CONFIG.handoffIntervalMs);
+    await h.tickAt(1_500 + DEFAULT_OWNERSHIP_HANDOFF_CONFIG.ownershipHandoffIntervalMs);
     expect(h.open('handoff-start').filter((s) => s.to === receiver)).toHaveLength(1);
-    await h.tickAt(1_500 + 2 * DEFAULT_HANDOFF_CONFIG.handoffIntervalMs);
+    await h.tickAt(1_500 + 2 * DEFAULT_OWNERSHIP_HANDOFF_CONFIG.ownershipHandoffIntervalMs);
     expect(h.open('handoff-start').filter((s) => s.to === receiver)).toHaveLength(2);
     expect(h.handoff.transferStates().find((t) => t.peer === receiver)).toMatchObject({ attempts: 2, lastError: 'refused' });
   });
@@ -200,7 +200,7 @@ describe('ownership handoff verification', () => {
     const requests: { to: NodeId; body: HandoffRequest }[] = [];
     // Every member reports nothing pending: receivers that replicated the partition before are verified, not streamed to.
     const members = IDS.map((id) => ({ id, capacity: 1, status: 'up' as const, version: 1, joinedAtMs: 0, incarnation: 1, history: [{ atMs: 0, capacity: 1 }], pending: [], handoffs: [] }));
-    const handoff = new PartitionHandoff(DEFAULT_HANDOFF_CONFIG, {
+    const handoff = new OwnershipHandoff(DEFAULT_OWNERSHIP_HANDOFF_CONFIG, {
       self: SELF,
       n: () => N,
       ring: () => ring,

@@ -23,7 +23,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoError } from '../../src/core/errors.js';
 import { checkMessage, isReply, MAX_WIRE_CLOCK_ENTRIES, MAX_WIRE_MEMBERS, MAX_WIRE_SIBLINGS, parseMessage, type Message, type ReplyMessage } from '../../src/core/messages.js';
-import { NodeCore, type NodeEvent, type Transport } from '../../src/core/node-core.js';
+import { NodeCore } from '../../src/core/node-core.js';
+import { type NodeEvent } from '../../src/core/node-api.js';
+import { type Transport } from '../../src/core/ports.js';
 import { MAX_DEADLINE_MS } from '../../src/core/request-deadlines.js';
 import type { NodeId, VersionSet } from '../../src/core/types.js';
 import { applyPut, versionSetSizeBytes } from '../../src/core/version-set.js';
@@ -168,7 +170,7 @@ async function snapshot(node: TestNode): Promise<unknown> {
     ring: core.ring().owners(),
     loads: [...core.memberLoads()],
     health: core.peerHealth(),
-    handoff: core.handoffStatus(),
+    handoff: core.ownershipHandoffStatus(),
     sync: core.syncStates(),
     hintsByTarget: await core.hintsByTarget(),
     counters,
@@ -211,7 +213,7 @@ function expectSentMessagesValid(node: TestNode): void {
  */
 async function expectServes(node: TestNode, tag: string): Promise<void> {
   const { core } = node;
-  const pending = new Set(core.handoffStatus().pending);
+  const pending = new Set(core.ownershipHandoffStatus().pendingPartitions);
   let key: string | undefined;
   for (let i = 0; i < 1000 && key === undefined; i++) {
     const candidate = `after-${tag}-${i}`;

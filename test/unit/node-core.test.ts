@@ -12,7 +12,9 @@ import { decodeContext, encodeContext } from '../../src/core/context.js';
 import { InvalidOptionError } from '../../src/core/errors.js';
 import type { MemberRecord } from '../../src/core/membership.js';
 import type { Message } from '../../src/core/messages.js';
-import { NodeCore, type NodeConfig, type Transport } from '../../src/core/node-core.js';
+import { NodeCore } from '../../src/core/node-core.js';
+import { type NodeConfig } from '../../src/core/node-config.js';
+import { type Transport } from '../../src/core/ports.js';
 import type { ClockEntry, NodeId, Sibling, VersionSet } from '../../src/core/types.js';
 import { decodeValue, encodeValue } from '../../src/core/value-codec.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
@@ -1040,7 +1042,7 @@ describe('membership changes and partition handoff (paper §4.8.1, §4.9)', () =
     expect(after).toBeGreaterThan(before);
     const self = node.core.members().find((m) => m.id === SELF)!;
     expect(self.history.map((e) => e.capacity)).toEqual([1, 2]);
-    const { pending } = node.core.handoffStatus();
+    const { pendingPartitions: pending } = node.core.ownershipHandoffStatus();
     expect(pending.length).toBeGreaterThan(0);
     expect(self.pending).toEqual(pending);
     // A key of a pending partition: this node answers it, but marks the answer incomplete.
@@ -1070,7 +1072,7 @@ describe('membership changes and partition handoff (paper §4.8.1, §4.9)', () =
   });
 
   it('a node that learns it was removed accepts it: it has left at once and owns no partition; its removal is attributed', async () => {
-    const node = await startNode({ handoffIntervalMs: 100 });
+    const node = await startNode({ ownershipHandoffIntervalMs: 100 });
     await node.store.putObject(node.localKey, versionSet({ a: 1 }, [['a', 1, 'mine']]));
     node.core.receive('b', { type: 'gossip', reply: false, members: [], removals: [{ target: SELF, by: 'b', atMs: START_MS + 1 }] });
     expect(node.core.members().find((m) => m.id === SELF)!.status).toBe('left');
@@ -1097,7 +1099,7 @@ describe('quorums while a partition moves (paper §4.9)', () => {
   it('an answer from a replica still receiving the partition does not make W; a complete one does', async () => {
     const node = await startNode({ replicaTimeoutMs: 1000 });
     await node.core.setCapacity(2);
-    const { pending } = node.core.handoffStatus();
+    const { pendingPartitions: pending } = node.core.ownershipHandoffStatus();
     const ring = node.core.ring();
     let key = '';
     for (let i = 0; key === ''; i++) {

@@ -63,7 +63,7 @@ export interface PartitionInfo {
   self: string;
 }
 
-/** One transfer as `handoffStatus()` reports it, the fields shown. */
+/** One transfer as `ownershipHandoffStatus()` reports it, the fields shown. */
 export type TransferView = Pick<TransferState, 'peer' | 'reason' | 'keysSent' | 'keysTotal' | 'state' | 'attempts' | 'lastError'>;
 
 /**
