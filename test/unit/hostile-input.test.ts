@@ -80,10 +80,29 @@ interface Internals {
 }
 
 function internals(core: NodeCore): Internals {
-  const inside = core as unknown as Internals;
+  // The node's modules hold these (node-core.ts is their composition root).
+  const root = core as unknown as {
+    requests: { pending: unknown; timers: unknown };
+    served: { served: unknown };
+    gossip: { seeds: unknown };
+    hints: { targets: unknown };
+    loads: { loads: unknown };
+    detector: { peers: unknown };
+    handoff: { transfers: unknown };
+  };
+  const inside = {
+    pending: root.requests.pending,
+    timers: root.requests.timers,
+    served: root.served.served,
+    seeds: root.gossip.seeds,
+    hintTargets: root.hints.targets,
+    loads: root.loads.loads,
+    detector: root.detector,
+    handoff: root.handoff,
+  } as unknown as Internals;
   // Renamed fields would make every bound below pass vacuously: fail loudly instead.
   for (const [name, value] of Object.entries({ pending: inside.pending, served: inside.served, seeds: inside.seeds, hintTargets: inside.hintTargets, loads: inside.loads })) {
-    if (!(value instanceof Map || value instanceof Set)) throw new Error(`NodeCore.${name} is no longer a Map or Set: update internals()`);
+    if (!(value instanceof Map || value instanceof Set)) throw new Error(`NodeCore's ${name} is no longer a Map or Set: update internals()`);
   }
   if (!Array.isArray(inside.timers) || !(inside.detector.peers instanceof Map) || !(inside.handoff.transfers instanceof Map)) throw new Error('NodeCore internals changed: update internals()');
   return inside;

@@ -1,145 +1,105 @@
 /**
- * awaitQuorum (src/core/quorum.ts; paper §4.5): succeed at the `needed`-th success, fail at the
- * failure that makes `needed` unreachable, and not a step earlier or later. The tests settle each
- * attempt by hand and look at the quorum promise after the microtask queue has drained.
+ * The quorum accumulator (src/core/quorum.ts; paper §4.5, §4.6) as pure bookkeeping: fed answers and
+ * failures by hand, it must decide at exactly the right input, hand failed targets' work to the next
+ * fallback, and name the replicas a read must repair.
  */
 import { describe, expect, it } from 'vitest';
-import { QuorumImpossible, type QuorumOutcome, awaitQuorum } from '../../src/core/quorum.js';
+import { QuorumNotReachedError } from '../../src/core/errors.js';
+import { QuorumAccumulator, readRepairPlan, type Answer } from '../../src/core/quorum.js';
+import type { NodeId, VersionSet } from '../../src/core/types.js';
 
-function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: unknown): void } {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+const versions = (node: string, counter: number): VersionSet => ({
+  clock: [{ node, counter, timestampMs: counter }],
+  siblings: [{ dot: { node, counter, timestampMs: counter }, data: new Uint8Array([counter]) }],
+});
 
-/** Resolves once every pending microtask (and the promise jobs they queue) has run. */
-const drainMicrotasks = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** One hand-settled attempt per replica id, and the quorum wait over them, with its state observable. */
-function setup(replicas: string[], needed: number) {
-  const attempts = new Map(replicas.map((id) => [id, deferred<string>()]));
-  const wait = awaitQuorum(new Map([...attempts].map(([id, d]) => [id, d.promise])), needed);
-  const state: { quorum: 'pending' | 'resolved' | 'rejected'; value?: QuorumOutcome<string>; error?: unknown; settled: boolean } = {
-    quorum: 'pending',
-    settled: false,
-  };
-  wait.quorum.then(
-    (value) => Object.assign(state, { quorum: 'resolved', value }),
-    (error: unknown) => Object.assign(state, { quorum: 'rejected', error }),
-  );
-  void wait.settled.then(() => (state.settled = true));
-  const succeed = async (id: string): Promise<void> => {
-    attempts.get(id)!.resolve(`value from ${id}`);
-    await drainMicrotasks();
-  };
-  const fail = async (id: string): Promise<void> => {
-    attempts.get(id)!.reject(new Error(`${id} unreachable`));
-    await drainMicrotasks();
-  };
-  return { wait, state, succeed, fail };
-}
-
-describe('awaitQuorum', () => {
-  it('resolves at exactly the needed-th success, with the successes keyed by replica', async () => {
-    const { state, succeed, fail } = setup(['r1', 'r2', 'r3'], 2);
-    await drainMicrotasks();
-    expect(state.quorum).toBe('pending');
-    await succeed('r2');
-    expect(state.quorum, 'one success of two needed').toBe('pending');
-    await fail('r1');
-    expect(state.quorum, 'a failure that leaves the quorum reachable').toBe('pending');
-    await succeed('r3');
-    expect(state.quorum).toBe('resolved');
-    expect([...state.value!.successes]).toEqual([
-      ['r2', 'value from r2'],
-      ['r3', 'value from r3'],
-    ]);
-    expect([...state.value!.failures.keys()]).toEqual(['r1']);
-    expect((state.value!.failures.get('r1') as Error).message).toBe('r1 unreachable');
+describe('QuorumAccumulator', () => {
+  it('is met at exactly the needed-th complete answer, the coordinator counting as one', () => {
+    const q = new QuorumAccumulator<string>('put', 2, [{ node: 'a' }, { node: 'b' }, { node: 'c' }], [], 'a', { node: 'a', value: 'local', complete: true });
+    expect(q.start().map((t) => t.node), 'the coordinator does not ask itself').toEqual(['b', 'c']);
+    expect(q.poll()).toEqual({});
+    q.succeeded('c', undefined, 'from c', true);
+    expect(q.poll()).toEqual({ verdict: 'met' });
+    q.succeeded('b', undefined, 'from b', true);
+    expect(q.poll(), 'the verdict is reported once; done once every attempt ended').toEqual({ done: true });
+    expect([...q.successes.keys()]).toEqual(['a', 'c', 'b']);
   });
 
-  it('rejects with QuorumImpossible at the failure that makes the quorum unreachable, not later', async () => {
-    // N = 5, W = 3: two failures leave three chances; the third failure ends it while two are still pending.
-    const { state, succeed, fail } = setup(['a', 'b', 'c', 'd', 'e'], 3);
-    await succeed('a');
-    await fail('b');
-    await fail('c');
-    expect(state.quorum, 'still reachable: a plus d and e').toBe('pending');
-    await fail('d');
-    expect(state.quorum).toBe('rejected');
-    expect(state.error).toBeInstanceOf(QuorumImpossible);
-    const error = state.error as QuorumImpossible<string>;
-    expect(error.name).toBe('QuorumImpossible');
-    expect([...error.outcome.successes.keys()]).toEqual(['a']);
-    expect([...error.outcome.failures.keys()].sort()).toEqual(['b', 'c', 'd']);
-    expect(state.settled, 'e is still pending').toBe(false);
-    // A late success changes nothing: the wait already failed.
-    await succeed('e');
-    expect(state.quorum).toBe('rejected');
-    expect(state.settled).toBe(true);
+  it('a failed target hands its work to the next fallback, which answers for the replica (sloppy quorum)', () => {
+    const q = new QuorumAccumulator<void>('put', 3, [{ node: 'a' }, { node: 'b' }, { node: 'c' }], ['d', 'e'], 'x');
+    expect(q.start()).toHaveLength(3);
+    expect(q.failed('b', undefined, 'timeout', true)).toEqual({ launch: { node: 'd', intendedFor: 'b' } });
+    // The fallback fails too: the next one takes over for the same replica, not for the fallback.
+    expect(q.failed('d', 'b', 'timeout', true)).toEqual({ launch: { node: 'e', intendedFor: 'b' } });
+    q.succeeded('a', undefined, undefined, true);
+    q.succeeded('c', undefined, undefined, true);
+    expect(q.poll()).toEqual({});
+    q.succeeded('e', 'b', undefined, false);
+    expect(q.poll(), 'a fallback counts as complete for the replica it answers for').toEqual({ verdict: 'met', done: true });
+    expect(q.successes.get('e')).toEqual({ value: undefined, intendedFor: 'b' });
   });
 
-  it('with needed = attempts, the first failure is enough to fail', async () => {
-    const { state, fail } = setup(['a', 'b', 'c'], 3);
-    await fail('b');
-    expect(state.quorum).toBe('rejected');
-    expect(state.settled).toBe(false);
+  it('with no fallback left the replica is unplaced; once stopped, nothing new is launched', () => {
+    const q = new QuorumAccumulator<void>('put', 1, [{ node: 'a' }, { node: 'b' }], ['c'], 'x');
+    q.start();
+    expect(q.failed('a', undefined, 'gone', false), 'stopped').toEqual({});
+    expect(q.failed('b', undefined, 'gone', true), 'the only fallback was used up by the stopped attempt').toEqual({ unplaced: 'b' });
   });
 
-  it('with needed = 1, one success is enough and failures count only when all failed', async () => {
-    const first = setup(['a', 'b', 'c'], 1);
-    await first.fail('a');
-    await first.fail('b');
-    expect(first.state.quorum).toBe('pending');
-    await first.succeed('c');
-    expect(first.state.quorum).toBe('resolved');
-
-    const second = setup(['a', 'b'], 1);
-    await second.fail('a');
-    expect(second.state.quorum).toBe('pending');
-    await second.fail('b');
-    expect(second.state.quorum).toBe('rejected');
+  it('answers from a partition still being received do not count, unless every attempt ended with enough in all', () => {
+    const q = new QuorumAccumulator<string>('get', 2, [{ node: 'a' }, { node: 'b' }], [], 'x');
+    q.start();
+    q.succeeded('a', undefined, 'partial', false);
+    expect(q.poll()).toEqual({});
+    q.succeeded('b', undefined, 'partial', false);
+    expect(q.poll(), 'availability first: all attempts ended with 2 answers').toEqual({ verdict: 'met', done: true });
   });
 
-  it('when more are needed than attempted, never resolves and has failed once all settled', async () => {
-    const { state, succeed } = setup(['a', 'b'], 3);
-    await succeed('a');
-    await succeed('b');
-    expect(state.settled).toBe(true);
-    expect(state.quorum).toBe('rejected');
-    expect(state.error).toBeInstanceOf(QuorumImpossible);
-    expect([...(state.error as QuorumImpossible<string>).outcome.successes.keys()]).toEqual(['a', 'b']);
+  it('fails when every attempt ended short, with the numbers and the first failure in the error', () => {
+    const q = new QuorumAccumulator<void>('delete', 2, [{ node: 'a' }, { node: 'b' }], [], 'x');
+    q.start();
+    q.succeeded('a', undefined, undefined, true);
+    q.failed('b', undefined, 'b is gone', true);
+    expect(q.poll()).toEqual({ verdict: 'failed', done: true });
+    const error = q.error();
+    expect(error).toBeInstanceOf(QuorumNotReachedError);
+    expect([error.answered, error.needed, error.replicas]).toEqual([1, 2, 2]);
+    expect(error.message).toContain('b is gone');
   });
 
-  it('with no attempts at all, fails at once', async () => {
-    const wait = awaitQuorum(new Map<string, Promise<number>>(), 1);
-    await expect(wait.quorum).rejects.toBeInstanceOf(QuorumImpossible);
-    await expect(wait.settled).resolves.toEqual({ successes: new Map(), failures: new Map() });
+  it('the deadline fails an undecided quorum and names itself first; a decided one stays decided', () => {
+    const late = new QuorumAccumulator<void>('put', 2, [{ node: 'a' }, { node: 'b' }], [], 'x');
+    late.start();
+    late.deadlinePassed(300);
+    expect(late.poll()).toEqual({ verdict: 'failed' });
+    expect(late.error().message).toContain('deadline of 300 ms passed');
+    late.succeeded('a', undefined, undefined, true);
+    late.succeeded('b', undefined, undefined, true);
+    expect(late.poll(), 'answers after the deadline change no verdict').toEqual({ done: true });
+
+    const met = new QuorumAccumulator<void>('put', 1, [{ node: 'a' }, { node: 'b' }], [], 'x');
+    met.start();
+    met.succeeded('a', undefined, undefined, true);
+    expect(met.poll()).toEqual({ verdict: 'met' });
+    met.deadlinePassed(300);
+    expect(met.poll()).toEqual({});
+  });
+});
+
+describe('readRepairPlan (paper §5)', () => {
+  const answers = (entries: [NodeId, VersionSet | undefined, NodeId?][]): Map<NodeId, Answer<VersionSet | undefined>> =>
+    new Map(entries.map(([node, value, intendedFor]) => [node, intendedFor === undefined ? { value } : { value, intendedFor }]));
+
+  it('names every node that returned less than the merge, fallbacks with the replica they hold it for', () => {
+    const newer = versions('a', 2);
+    const plan = readRepairPlan(answers([['a', newer], ['b', versions('a', 1)], ['c', undefined], ['d', undefined]]), new Map([['d', 'e']]), 1 << 20);
+    expect(plan?.merged).toEqual(newer);
+    expect(plan?.stale).toEqual([{ node: 'b' }, { node: 'c' }, { node: 'd', intendedFor: 'e' }]);
   });
 
-  it('settled resolves only after every attempt, with late results in the same outcome maps', async () => {
-    const { wait, state, succeed, fail } = setup(['r1', 'r2', 'r3'], 2);
-    await succeed('r1');
-    await succeed('r2');
-    expect(state.quorum).toBe('resolved');
-    expect(state.settled, 'r3 is still pending').toBe(false);
-    await fail('r3');
-    expect(state.settled).toBe(true);
-    const outcome = await wait.settled;
-    expect(outcome).toBe(state.value); // the very maps the quorum resolved with, now complete
-    expect([...outcome.successes.keys()]).toEqual(['r1', 'r2']);
-    expect([...outcome.failures.keys()]).toEqual(['r3']);
-  });
-
-  it('settled resolves (never rejects) when the quorum failed', async () => {
-    const { wait, fail } = setup(['r1', 'r2'], 2);
-    await fail('r1');
-    await fail('r2');
-    await expect(wait.settled).resolves.toMatchObject({ successes: new Map() });
-    expect((await wait.settled).failures.size).toBe(2);
+  it('nothing to repair when all agree, when nothing was found, or when the merge could not be sent', () => {
+    expect(readRepairPlan(answers([['a', versions('a', 1)], ['b', versions('a', 1)]]), new Map(), 1 << 20)).toBeUndefined();
+    expect(readRepairPlan(answers([['a', undefined], ['b', undefined]]), new Map(), 1 << 20)).toBeUndefined();
+    expect(readRepairPlan(answers([['a', versions('a', 1)], ['b', undefined]]), new Map(), 4), 'larger than maxBytes').toBeUndefined();
   });
 });

@@ -1,0 +1,146 @@
+/**
+ * The replica (riak's vnode): this node's copy of the keys it stores, behind one lock per key.
+ *
+ * Every change of a key's stored version set happens here, under that key's lock, in the same order
+ * for the store and the Merkle trees (paper §4.7 keeps the trees current as writes land):
+ *
+ *   writeCoordinated   the coordinator's own new version (paper §4.5), durable before anyone sees its dot
+ *   merge              a version set from a coordinator, read repair, anti-entropy or a delivered hint
+ *   mergeBatch         many version sets in one durable transaction (ownership handoff, §4.9)
+ *   dropIfUnchanged    a handed-off key, deleted once its new replicas have it, unless it changed since
+ *
+ * Reads (`localState`) include the hints this node holds for the key: a fallback answers reads with
+ * what it keeps for the replica it stands for.
+ */
+import { KeyedMutex } from './keyed-mutex.js';
+import type { RequestMessage, ReplyBody } from './request-table.js';
+import { versionDigest } from './merkle-tree.js';
+import type { NodeEvent } from './node-api.js';
+import type { MerkleService, Store } from './ports.js';
+import type { VersionSet } from './types.js';
+import { validateKey } from './value-codec.js';
+import { mergeVersionSets, versionSetsEqual } from './version-set.js';
+import { assertFitsOneMessage } from './version-set-limits.js';
+
+/** What the replica needs from its node. */
+export interface ReplicaPorts {
+  store: Store;
+  /** The node's Merkle trees, once built. */
+  merkle(): MerkleService | undefined;
+  emit(event: NodeEvent): void;
+  reportError(error: unknown, context: string): void;
+  /** Largest version set a key may have, in bytes (`maxVersionSetBytes`). */
+  maxVersionSetBytes(): number;
+  /** True when this node holds any hint (otherwise reads skip the hint index). */
+  holdsHints(): boolean;
+  /** False while the key's partition is still being received (ownership handoff): answers say so. */
+  isComplete(key: string): boolean;
+}
+
+/** This node's stored keys, their locks, and the handlers of replica-get and replica-put. */
+export class Replica {
+  /** One lock per key: every read-modify-write of a key's stored state (object or hint) holds it. */
+  readonly locks = new KeyedMutex();
+
+  constructor(private readonly ports: ReplicaPorts) {}
+
+  /** Everything this node holds of `key`: its stored version set merged with hints it keeps for others. */
+  async localState(key: string): Promise<VersionSet | undefined> {
+    const store = this.ports.store;
+    let state = await store.getObject(key);
+    if (!this.ports.holdsHints()) return state;
+    for (const hint of await store.hintsForKey(key)) state = state === undefined ? hint.versions : mergeVersionSets(state, hint.versions);
+    return state;
+  }
+
+  /** Stores the coordinator's new version set of `key` (the caller holds the key's lock). Durable on return. */
+  async writeCoordinated(key: string, versions: VersionSet): Promise<void> {
+    await this.ports.store.putObject(key, versions);
+    this.treeUpdate(key, versions);
+    this.ports.emit({ type: 'key-changed', key, source: 'write' });
+  }
+
+  /**
+   * Merges `incoming` into the stored version set (under the key's lock); writes only when it changed.
+   * @throws VersionSetTooLargeError when the merge would not fit one message; StorageError.
+   */
+  async merge(key: string, incoming: VersionSet): Promise<void> {
+    await this.locks.run(key, async () => {
+      const local = await this.ports.store.getObject(key);
+      const merged = mergeVersionSets(local, incoming);
+      if (!versionSetsEqual(local, merged) || local === undefined) {
+        // Concurrent siblings accumulate merge after merge: a state that no message could carry is refused.
+        assertFitsOneMessage(merged, this.ports.maxVersionSetBytes());
+        await this.ports.store.putObject(key, merged);
+        this.treeUpdate(key, merged);
+        this.ports.emit({ type: 'key-changed', key, source: 'replication' });
+      }
+    });
+  }
+
+  /** Merges many version sets in one durable transaction (ownership handoff). Same errors as {@link merge}. */
+  async mergeBatch(items: readonly { key: string; versions: VersionSet }[]): Promise<void> {
+    const keys = items.map((item) => item.key);
+    await this.locks.runAll(keys, async () => {
+      const unique = [...new Set(keys)];
+      const stored = await this.ports.store.getObjects(unique);
+      const merged = new Map<string, VersionSet | undefined>(unique.map((key, i) => [key, stored[i]]));
+      for (const item of items) merged.set(item.key, mergeVersionSets(merged.get(item.key), item.versions));
+      const changed = unique
+        .map((key, i) => ({ key, versions: merged.get(key)!, before: stored[i] }))
+        .filter((e) => e.before === undefined || !versionSetsEqual(e.before, e.versions));
+      for (const { versions } of changed) assertFitsOneMessage(versions, this.ports.maxVersionSetBytes());
+      await this.ports.store.putObjects(changed.map(({ key, versions }) => ({ key, versions })));
+      for (const { key, versions } of changed) {
+        this.treeUpdate(key, versions);
+        this.ports.emit({ type: 'key-changed', key, source: 'ownership-handoff' });
+      }
+    });
+  }
+
+  /**
+   * Deletes a handed-off key if its stored state still has `digest` and `replicated()` is false (this
+   * node did not become one of its replicas again meanwhile). @returns whether it was deleted.
+   */
+  dropIfUnchanged(key: string, digest: Uint8Array, replicated: () => boolean): Promise<boolean> {
+    return this.locks.run(key, async () => {
+      if (replicated()) return false;
+      const current = await this.ports.store.getObject(key);
+      if (current === undefined) return false;
+      const now = versionDigest(current);
+      if (now.length !== digest.length || !now.every((x, i) => x === digest[i])) return false;
+      await this.ports.store.deleteObject(key);
+      this.treeUpdate(key, undefined);
+      return true;
+    });
+  }
+
+  /** replica-get (paper §4.5): this node's state of the key, and whether its partition is complete here. */
+  async onGet(message: Extract<RequestMessage, { type: 'replica-get' }>): Promise<ReplyBody> {
+    validateKey(message.key);
+    const versions = await this.localState(message.key);
+    // The replica merged with the hints held for the key may exceed what one message carries.
+    if (versions !== undefined) assertFitsOneMessage(versions, this.ports.maxVersionSetBytes());
+    const complete = this.ports.isComplete(message.key);
+    return { type: 'replica-get-reply', versions: versions ?? null, ...(complete ? {} : { complete }) };
+  }
+
+  /** replica-put (paper §4.5): merges the version set durably, then acknowledges. */
+  async onPut(message: Extract<RequestMessage, { type: 'replica-put' }>): Promise<ReplyBody> {
+    validateKey(message.key);
+    await this.merge(message.key, message.versions);
+    const complete = this.ports.isComplete(message.key);
+    return { type: 'replica-put-reply', ...(complete ? {} : { complete }) };
+  }
+
+  /** ae-fetch (anti-entropy, paper §4.7): the stored version sets of keys found different. */
+  async onFetch(message: Extract<RequestMessage, { type: 'ae-fetch' }>): Promise<ReplyBody> {
+    const versions = await Promise.all(message.keys.map((k) => this.ports.store.getObject(k).then((v) => v ?? null)));
+    return { type: 'ae-fetch-reply', versions };
+  }
+
+  /** Tells the Merkle trees of a local change (in order per key: calls are made under the key's lock). */
+  private treeUpdate(key: string, versions: VersionSet | undefined): void {
+    this.ports.merkle()?.update(key, versions).catch((error: unknown) => this.ports.reportError(error, `updating the Merkle tree of ${key}`));
+  }
+}
