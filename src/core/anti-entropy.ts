@@ -26,7 +26,7 @@
  * since the delete — otherwise a replica that missed the delete would bring the value back.
  */
 import type { MerkleItem } from './merkle-tree.js';
-import { differingKeys } from './merkle-tree.js';
+import { differingKeys } from './merkle-diff.js';
 import type { MerkleService } from './ports.js';
 import type { Message, ReplyMessage } from './messages.js';
 import type { Ring } from './ring.js';

@@ -41,6 +41,8 @@
  * Item hashes are unambiguous although keys may contain U+0000: the digest has a fixed length
  * ({@link DIGEST_BYTES}), so the length of the hashed input fixes where the key ends.
  *
+ * Comparing two trees (what the §4.7 exchange would send) is in `merkle-diff.ts`.
+ *
  * Pure and deterministic: no clock, randomness or I/O.
  */
 
@@ -165,7 +167,11 @@ interface Entry {
   itemHash: Uint8Array;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+/**
+ * Whether two digests or node hashes hold the same bytes (and have the same length). Used by the tree
+ * to skip a `set` that changes nothing, and by `merkle-diff.ts` to compare two trees.
+ */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -407,65 +413,4 @@ function itemHashOf(keyBytes: Uint8Array, digest: Uint8Array): Uint8Array {
   input[keyBytes.length] = 0;
   input.set(digest, keyBytes.length + 1);
   return sha256(input).subarray(0, DIGEST_BYTES);
-}
-
-/** The minimal view of a tree {@link differingLeaves} reads. */
-export type MerkleTreeView = Pick<PartitionTree, 'hash' | 'children' | 'depth' | 'fanout'>;
-
-/**
- * Descends two trees of the same shape where their hashes differ — the anti-entropy exchange of paper
- * §4.7, done locally — and returns the leaves whose hashes differ. Tests use it, and the exchange
- * protocol uses it to define "what would be sent".
- *
- * Cost, counted in `hashesCompared`: 1 for the roots, then F for every differing inner node (its
- * children are compared pairwise). With d differing leaves that is exactly
- * 1 + F·(number of distinct ancestors of those leaves at levels 0..D-1), at most
- * 1 + F·Σ_{l=0}^{D-1} min(F^l, d): for one differing key, 1 + F·D (33 with the defaults) whatever the
- * number of keys, and 1 when the trees agree.
- *
- * @returns `leaves` in ascending order; `hashesCompared` as above.
- * @throws RangeError when the trees differ in fan-out or depth (a programmer error).
- */
-export function differingLeaves(a: MerkleTreeView, b: MerkleTreeView): { leaves: number[]; hashesCompared: number } {
-  if (a.fanout !== b.fanout || a.depth !== b.depth) {
-    throw new RangeError(`differingLeaves: trees of different shapes (fan-out ${a.fanout} vs ${b.fanout}, depth ${a.depth} vs ${b.depth})`);
-  }
-  const { depth, fanout } = a;
-  const leaves: number[] = [];
-  let hashesCompared = 1;
-  if (sameBytes(a.hash(0, 0), b.hash(0, 0))) return { leaves, hashesCompared };
-  // Depth-first, children in order, so the leaves come out ascending.
-  const descend = (level: number, index: number): void => {
-    if (level === depth) {
-      leaves.push(index);
-      return;
-    }
-    const left = a.children(level, index);
-    const right = b.children(level, index);
-    for (let c = 0; c < fanout; c++) {
-      hashesCompared++;
-      if (!sameBytes(left[c]!, right[c]!)) descend(level + 1, index * fanout + c);
-    }
-  };
-  descend(0, 0);
-  return { leaves, hashesCompared };
-}
-
-/**
- * The keys whose items differ between two listings of the same leaf (or of any key range): present on
- * one side only, or present on both with different digests. Listings need not be sorted; each must hold
- * a key at most once. This is the last step of the §4.7 exchange: the keys to push or pull.
- * @returns the keys, sorted in code-unit order.
- */
-export function differingKeys(a: readonly MerkleItem[], b: readonly MerkleItem[]): string[] {
-  const theirs = new Map<string, Uint8Array>();
-  for (const item of b) theirs.set(item.key, item.digest);
-  const keys: string[] = [];
-  for (const item of a) {
-    const other = theirs.get(item.key);
-    if (other === undefined || !sameBytes(item.digest, other)) keys.push(item.key);
-    theirs.delete(item.key);
-  }
-  for (const key of theirs.keys()) keys.push(key);
-  return keys.sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
 }

@@ -2,7 +2,9 @@
  * The Merkle trees of one node (paper §4.7 anti-entropy), kept in a module Web Worker so that neither
  * building nor hashing ever runs on the tab's main thread (DESIGN.md §2 `src/merkle/`). The main thread
  * talks to it through comlink (see `worker-merkle-service.ts`); the tree code itself is the pure
- * `PartitionTree` of `src/core/merkle-tree.ts`.
+ * `PartitionTree` of `src/core/merkle-tree.ts`, one per partition in a `Forest` (`merkle-forest.ts`),
+ * and the database is opened read-only by `merkle-database.ts`. This file is the worker's entry: it
+ * holds the builds and exposes `merkleWorkerApi`.
  *
  * ```
  *   main thread                                   this worker
@@ -56,6 +58,8 @@ import { StorageError } from '../core/errors.js';
 import { PartitionTree, versionDigest, type MerkleItem } from '../core/merkle-tree.js';
 import { Ring } from '../core/ring.js';
 import type { Dot, VersionSet } from '../core/types.js';
+import { openExisting, storageError } from './merkle-database.js';
+import { Forest, isVersionSetLike } from './merkle-forest.js';
 
 /** Most records read per readonly transaction while scanning the `objects` store. */
 export const SCAN_CHUNK_MAX = 4000;
@@ -106,32 +110,6 @@ export interface MerkleWorkerStats {
   databaseMissing: boolean;
 }
 
-/** One partition tree per partition that has keys, and the partitioning they follow. */
-class Forest {
-  readonly trees = new Map<number, PartitionTree>();
-  /** Keys over every tree. */
-  keys = 0;
-  constructor(
-    private readonly ring: Ring,
-    private readonly partitionBits: number,
-  ) {}
-
-  /** Sets (or with `undefined` removes) `key`'s digest in its partition's tree. */
-  set(key: string, digest: Uint8Array | undefined): void {
-    const partition = this.ring.partitionOfKey(key);
-    let tree = this.trees.get(partition);
-    if (tree === undefined) {
-      if (digest === undefined) return;
-      tree = new PartitionTree({ partitionBits: this.partitionBits });
-      this.trees.set(partition, tree);
-    }
-    const before = tree.size;
-    tree.set(key, digest);
-    this.keys += tree.size - before;
-    if (tree.size === 0) this.trees.delete(partition);
-  }
-}
-
 /** State of a build in progress. */
 interface Build {
   /** Newest digest (or `undefined` for a removal) of every key updated since the build started. */
@@ -141,48 +119,6 @@ interface Build {
 
 function now(): number {
   return performance.now();
-}
-
-function isVersionSetLike(value: unknown): value is VersionSet {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Partial<VersionSet>;
-  return Array.isArray(v.clock) && Array.isArray(v.siblings) && (v.dots === undefined || Array.isArray(v.dots));
-}
-
-/**
- * Opens database `name` at whatever version it has, without ever creating or upgrading it.
- * @returns the connection, or `undefined` when no such database exists (its creation is aborted).
- */
-function openExisting(name: string): Promise<IDBDatabase | undefined> {
-  return new Promise((resolve, reject) => {
-    let creating = false;
-    const request = indexedDB.open(name);
-    request.onupgradeneeded = () => {
-      // Only a database that does not exist gets here (no version was asked for): leave it uncreated.
-      creating = true;
-      request.transaction?.abort();
-    };
-    request.onsuccess = () => {
-      const db = request.result;
-      // Never stand in the way of the page upgrading or deleting its database.
-      db.onversionchange = () => db.close();
-      resolve(db);
-    };
-    request.onerror = (event) => {
-      if (creating) {
-        event.preventDefault();
-        resolve(undefined);
-      } else {
-        reject(request.error);
-      }
-    };
-  });
-}
-
-function storageError(error: unknown, dbName: string): StorageError {
-  const name = typeof error === 'object' && error !== null && 'name' in error ? String(error.name) : 'Error';
-  const message = typeof error === 'object' && error !== null && 'message' in error ? String(error.message) : String(error);
-  return new StorageError(`Merkle worker: scanning IndexedDB database "${dbName}" failed (${name}: ${message})`, { cause: error });
 }
 
 /** The trees and their builds; one instance per worker. */

@@ -1,38 +1,16 @@
 /**
  * IndexedDB implementation of the core's `Store` port (DESIGN.md §2 `src/storage/`), built on `idb`.
- * Each node owns one database, named by its node id (tabs of one origin share IndexedDB).
- *
- * Schema (version `IDB_SCHEMA_VERSION`):
- *
- * ```
- *   database <name>
- *   ├── objects   out-of-line key: the object key (string)   value: VersionSet, stored as-is
- *   ├── meta      out-of-line key: the record name (string)  value: any structured-cloneable record
- *   └── hints     in-line key: [intendedFor, key]             value: Hint (since version 2)
- *       └── byKey index on `key` (not unique): the hints for one key, whoever they are meant for
- * ```
- *
- * Hints (hinted handoff, DESIGN.md §3 / paper §4.6) are keyed by the compound `[intendedFor, key]`.
- * IndexedDB compares arrays element by element, so the store's own order is (intendedFor, key) and
- * the hints for one intended node form one contiguous key range:
- *
- * ```
- *   ["n1", "a"]  ["n1", "b"]  ["n10", "a"]  ["n2", "a"]   ...
- *   └── [["n1"], ["n1", []]) ─┘
- * ```
- *
- * (A shorter array sorts before any longer one it prefixes, and an array sorts after every string,
- * so `["n1"] < ["n1", any string] < ["n1", []]`.)
+ * Each node owns one database, named by its node id (tabs of one origin share IndexedDB). Its schema
+ * and upgrades are in `idb-schema.ts`.
  *
  * Durability (DESIGN.md §4: "an acknowledged write is on disk first"): every write runs in its own
  * `readwrite` transaction opened with the configured durability (`'strict'` by default, which asks the
  * browser to flush to disk before reporting completion), and the returned promise resolves only after
  * the transaction's `complete` event (idb's `tx.done`).
  *
- * Errors: whatever IndexedDB throws or reports is translated in one place, `toStorageError`:
- * `QuotaExceededError` becomes `StorageQuotaError`; everything else (aborted transaction, closed
- * connection, version mismatch, blocked upgrade, uncloneable value) becomes `StorageError` whose
- * message names the operation, the database and what happened, with the original error as `cause`.
+ * Errors: whatever IndexedDB throws or reports is translated in one place, `toStorageError` in
+ * `idb-errors.ts`: `QuotaExceededError` becomes `StorageQuotaError`, everything else `StorageError`
+ * with the original error as `cause`.
  *
  * Other connections: when another connection (usually another tab running newer code, or
  * `IdbStore.destroy`) needs a version change, this store closes its connection at once so that the
@@ -42,59 +20,13 @@
  */
 
 import { deleteDB, openDB } from 'idb';
-import type { DBSchema, IDBPDatabase, IDBPObjectStore, IDBPTransaction, StoreNames } from 'idb';
-import { StorageError, StorageQuotaError } from '../core/errors';
+import type { IDBPObjectStore, StoreNames } from 'idb';
+import { StorageError } from '../core/errors';
 import type { Store } from '../core/ports.js';
 import type { Hint, NodeId, VersionSet } from '../core/types';
 import { withCompactData, withCompactHint } from './compact-data.js';
-
-/** The shape of the database at the current schema version. */
-interface StoreSchema extends DBSchema {
-  objects: { key: string; value: VersionSet };
-  meta: { key: string; value: unknown };
-  /** Since version 2. Key: `[intendedFor, key]`, taken from the value (in-line). */
-  hints: { key: [NodeId, string]; value: Hint; indexes: { byKey: string } };
-}
-
-type Database = IDBPDatabase<StoreSchema>;
-type UpgradeTransaction = IDBPTransaction<StoreSchema, StoreNames<StoreSchema>[], 'versionchange'>;
-
-/**
- * One schema migration: turns a database of version `i` into version `i + 1`. It runs inside the
- * upgrade transaction, so if it throws, the whole upgrade is rolled back and `open` rejects.
- */
-type UpgradeStep = (db: Database, tx: UpgradeTransaction) => void;
-
-/**
- * Migrations in order: `UPGRADES[i]` migrates version `i` to `i + 1`. A database is brought from
- * whatever version it has on disk to the newest by running every step after it, so a tab that last ran
- * version 1 of the code and one that never ran at all both end up with the same schema.
- *
- * To add a version, append a step (and extend `StoreSchema`); never edit a step that has shipped.
- */
-const UPGRADES: readonly UpgradeStep[] = [
-  // 0 → 1: the objects and their metadata.
-  (db) => {
-    db.createObjectStore('objects');
-    db.createObjectStore('meta');
-  },
-  // 1 → 2: durable hints for hinted handoff. Adds a store; objects and meta are left as they are.
-  (db) => {
-    db.createObjectStore('hints', { keyPath: ['intendedFor', 'key'] }).createIndex('byKey', 'key');
-  },
-];
-
-/** The schema version this code opens databases at (the number of `UPGRADES`). */
-export const IDB_SCHEMA_VERSION = UPGRADES.length;
-
-function upgradeSchema(db: Database, oldVersion: number, newVersion: number | null, tx: UpgradeTransaction): void {
-  const target = newVersion ?? IDB_SCHEMA_VERSION;
-  for (let version = oldVersion; version < target; version += 1) {
-    const step = UPGRADES[version];
-    if (step === undefined) throw new Error(`no upgrade step from schema version ${version}`);
-    step(db, tx);
-  }
-}
+import { rejectWhenBlocked, toStorageError } from './idb-errors.js';
+import { IDB_SCHEMA_VERSION, upgradeSchema, type Database, type StoreSchema } from './idb-schema.js';
 
 /** Options of `IdbStore.open`. */
 export interface IdbStoreOptions {
@@ -111,60 +43,6 @@ export interface IdbStoreOptions {
    * and tell the user to reload.
    */
   onForcedClose?: (error: StorageError) => void;
-}
-
-/** IndexedDB error names that mean "out of space" (the second is older Firefox). */
-const QUOTA_ERROR_NAMES = new Set(['QuotaExceededError', 'NS_ERROR_DOM_QUOTA_REACHED']);
-
-/** Plain-language meaning of the IndexedDB errors this store can meet, by `DOMException` name. */
-const ERROR_MEANINGS: Readonly<Record<string, string>> = {
-  AbortError: 'the transaction was aborted before it committed, so nothing was written',
-  InvalidStateError: 'the database connection is closed or closing',
-  TransactionInactiveError: 'the transaction had already finished',
-  VersionError: 'the database on disk has a newer schema version than this code; reload the page to run the newer code',
-  DataCloneError: 'the value is not structured-cloneable (it holds a function, a DOM node or similar)',
-  DataError: 'the key is not a valid IndexedDB key',
-  NotFoundError: 'an object store is missing; the database schema is not what this code expects',
-  UnknownError: 'the browser could not read or write its storage (disk error, or the profile is being shut down)',
-};
-
-/**
- * The one place where failures of IndexedDB (or of `idb`) become the store's typed errors.
- * A `StorageError` passes through unchanged.
- *
- * @param error what was thrown or reported (usually a `DOMException`).
- * @param operation the `Store` method or lifecycle step that failed, e.g. `"putObject"`.
- * @param databaseName the database involved, for the message.
- */
-function toStorageError(error: unknown, operation: string, databaseName: string): StorageError {
-  if (error instanceof StorageError) return error;
-  const name = typeof error === 'object' && error !== null && 'name' in error ? String(error.name) : 'Error';
-  const message = typeof error === 'object' && error !== null && 'message' in error ? String(error.message) : String(error);
-  const original = message ? `${name}: ${message}` : name;
-  const where = `${operation} on IndexedDB database "${databaseName}"`;
-  if (QUOTA_ERROR_NAMES.has(name)) {
-    return new StorageQuotaError(
-      `${where} failed: the browser refused to store more data (${original}); nothing was written. Free space (delete keys or other site data) and retry.`,
-      { cause: error },
-    );
-  }
-  const meaning = ERROR_MEANINGS[name] ?? 'IndexedDB reported an unexpected error';
-  return new StorageError(`${where} failed: ${meaning} (${original})`, { cause: error });
-}
-
-/**
- * A promise that rejects when `onBlocked` is called, to race against an open or delete request: such a
- * request waits without end while other connections keep the database open and ignore the version
- * change, and we would rather report that (as `StorageError`) than hang.
- */
-function rejectWhenBlocked(): { blocked: Promise<never>; onBlocked: (error: StorageError) => void } {
-  let onBlocked: (error: StorageError) => void = () => undefined;
-  const blocked = new Promise<never>((_resolve, reject) => {
-    onBlocked = reject;
-  });
-  // Only ever read through Promise.race; keep a late rejection from being reported as unhandled.
-  blocked.catch(() => undefined);
-  return { blocked, onBlocked };
 }
 
 /**

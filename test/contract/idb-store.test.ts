@@ -3,7 +3,8 @@ import { forceCloseDatabase } from 'fake-indexeddb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StorageError, StorageQuotaError } from '../../src/core/errors';
 import type { Hint, VersionSet } from '../../src/core/types';
-import { IDB_SCHEMA_VERSION, IdbStore } from '../../src/storage/idb-store';
+import { IDB_SCHEMA_VERSION } from '../../src/storage/idb-schema';
+import { IdbStore } from '../../src/storage/idb-store';
 import { runStoreContract } from './store-contract';
 
 let databaseCount = 0;

@@ -22,10 +22,9 @@ import {
   MERKLE_MAX_LEAF_BITS,
   type MerkleItem,
   PartitionTree,
-  differingKeys,
-  differingLeaves,
   versionDigest,
 } from '../../src/core/merkle-tree.js';
+import { differingKeys, differingLeaves } from '../../src/core/merkle-diff.js';
 import { keyPosition, Ring } from '../../src/core/ring.js';
 import type { ClockEntry, Dot, Sibling, VersionSet } from '../../src/core/types.js';
 import { versionSetsEqual } from '../../src/core/version-set.js';
