@@ -5,7 +5,7 @@
 import type { DynamoError } from './errors.js';
 import type { ExchangeReport, PartitionSyncState } from './anti-entropy.js';
 import type { Reachability } from './failure-detector.js';
-import type { TransferReport, TransferState } from './handoff.js';
+import type { TransferReport, TransferState } from './ownership-handoff.js';
 import type { MemberRecord } from './membership.js';
 import type { Dot, NodeId } from './types.js';
 import type { Value } from './value-codec.js';

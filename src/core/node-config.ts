@@ -6,7 +6,7 @@
 import { DEFAULT_ANTI_ENTROPY_CONFIG, type AntiEntropyConfig } from './anti-entropy.js';
 import { InvalidOptionError } from './errors.js';
 import { DEFAULT_FAILURE_DETECTOR_CONFIG } from './failure-detector.js';
-import { DEFAULT_OWNERSHIP_HANDOFF_CONFIG, type OwnershipHandoffConfig } from './handoff.js';
+import { DEFAULT_OWNERSHIP_HANDOFF_CONFIG, type OwnershipHandoffConfig } from './ownership-handoff.js';
 import { DEFAULT_PARTITION_COUNT } from './ring.js';
 import { DEFAULT_MAX_CLOCK_ENTRIES } from './version-set.js';
 

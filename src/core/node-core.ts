@@ -33,7 +33,7 @@ import { FailureDetector, type Reachability } from './failure-detector.js';
 import { Forwarding, ServedRequests } from './forwarding.js';
 import { GetCoordinator, type CoordinatorPorts } from './get-coordinator.js';
 import { Gossip } from './gossip.js';
-import { OwnershipHandoff } from './handoff.js';
+import { OwnershipHandoff } from './ownership-handoff.js';
 import { HintedHandoff } from './hinted-handoff.js';
 import { LoadReports } from './load-reports.js';
 import { InProcessMerkleService } from './merkle-service.js';

@@ -13,7 +13,7 @@
 import { InvalidOptionError, NodeNotRunningError } from './errors.js';
 import type { ServedRequests } from './forwarding.js';
 import type { GetCoordinator } from './get-coordinator.js';
-import type { OwnershipHandoff } from './handoff.js';
+import type { OwnershipHandoff } from './ownership-handoff.js';
 import type { HintedHandoff } from './hinted-handoff.js';
 import type { ReplyMessage } from './messages.js';
 import type { NodeConfig } from './node-config.js';

@@ -88,7 +88,7 @@ function internals(core: NodeCore): Internals {
     hints: { targets: unknown };
     loads: { loads: unknown };
     detector: { peers: unknown };
-    handoff: { transfers: unknown };
+    handoff: { sender: { transfers: unknown } };
   };
   const inside = {
     pending: root.requests.pending,
@@ -98,7 +98,7 @@ function internals(core: NodeCore): Internals {
     hintTargets: root.hints.targets,
     loads: root.loads.loads,
     detector: root.detector,
-    handoff: root.handoff,
+    handoff: root.handoff.sender,
   } as unknown as Internals;
   // Renamed fields would make every bound below pass vacuously: fail loudly instead.
   for (const [name, value] of Object.entries({ pending: inside.pending, served: inside.served, seeds: inside.seeds, hintTargets: inside.hintTargets, loads: inside.loads })) {

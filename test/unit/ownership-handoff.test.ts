@@ -1,12 +1,21 @@
 /**
- * OwnershipHandoff (src/core/handoff.ts) driven by hand through its ports: a fake peer network whose
- * answers the test releases, a manual clock, a memory store with in-process Merkle trees. These pin
- * down two rules the 30-node simulation (test/sim/large-cluster.ts) depends on when round trips are
- * long: the throttle holds batches, not whole transfers, and a sweep does not queue a partition again
- * while a round of it is still running.
+ * OwnershipHandoff (src/core/ownership-handoff*.ts) driven by hand through its ports: a fake peer
+ * network whose answers the test releases, a manual clock, a memory store with in-process Merkle
+ * trees. These pin down two rules the 30-node simulation (test/sim/large-cluster.ts) depends on when
+ * round trips are long: the throttle holds batches, not whole transfers, and a sweep does not queue a
+ * partition again while a round of it is still running. They also pin down how a failed attempt is
+ * reported (`TransferState.lastError`, from the typed errors of ownership-handoff-errors.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { OwnershipHandoff, DEFAULT_OWNERSHIP_HANDOFF_CONFIG, VERIFY_ATTEMPTS, type HandoffRequest } from '../../src/core/handoff.js';
+import { DynamoError, RequestTimeoutError } from '../../src/core/errors.js';
+import { OwnershipHandoff, DEFAULT_OWNERSHIP_HANDOFF_CONFIG, VERIFY_ATTEMPTS, type HandoffRequest } from '../../src/core/ownership-handoff.js';
+import {
+  describeTransferFailure,
+  MerkleTreesNotReadyError,
+  OwnershipHandoffError,
+  TransferNotWantedError,
+  TransferRefusedError,
+} from '../../src/core/ownership-handoff-errors.js';
 import { InProcessMerkleService } from '../../src/core/merkle-service.js';
 import { versionDigest } from '../../src/core/merkle-tree.js';
 import type { ReplyMessage } from '../../src/core/messages.js';
@@ -44,8 +53,12 @@ interface Sent {
   answer: (accepted?: boolean) => void;
 }
 
-/** A handoff engine for node `a` of a 5-node ring, holding `perPartition` objects of each of `partitions` (none of which it replicates). */
-async function setup(partitionsWanted: number, perPartition: number) {
+/**
+ * A handoff engine for node `a` of a 5-node ring, holding `perPartition` objects of each of
+ * `partitions` (none of which it replicates). `isHealthy` is what its failure detector says of a peer;
+ * with `merkleReady: false` its Merkle trees are not built yet.
+ */
+async function setup(partitionsWanted: number, perPartition: number, options: { isHealthy?: (id: NodeId) => boolean; merkleReady?: boolean } = {}) {
   const ring = Ring.build(
     IDS.map((id) => ({ id, capacity: 1, joinedAtMs: 0 })),
     Q,
@@ -72,12 +85,12 @@ async function setup(partitionsWanted: number, perPartition: number) {
     n: () => N,
     ring: () => ring,
     members: () => [],
-    isHealthy: () => true,
+    isHealthy: options.isHealthy ?? (() => true),
     request: (to, body) =>
       new Promise<ReplyMessage>((resolve) => {
         sent.push({ to, body, answer: (accepted = true) => resolve({ type: 'handoff-reply', requestId: 0, accepted }) });
       }),
-    merkle: () => merkle,
+    merkle: () => (options.merkleReady === false ? undefined : merkle),
     localObjects: (keys) => store.getObjects(keys),
     mergeBatch: async () => undefined,
     dropIfUnchanged: async (key, digest) => {
@@ -173,6 +186,49 @@ describe('partition handoff engine', () => {
     expect(h.handoff.transferStates()).toEqual([]);
     expect(h.dropped).toHaveLength(3);
     expect(await h.store.listKeys()).toEqual([]);
+  });
+});
+
+describe('ownership handoff transfer failures', () => {
+  it('are typed errors with a stable name, shown in lastError by their message alone as before', () => {
+    for (const [error, name, message] of [
+      [new TransferRefusedError(), 'TransferRefusedError', 'refused'],
+      [new TransferNotWantedError(), 'TransferNotWantedError', 'not wanted now'],
+      [new MerkleTreesNotReadyError(), 'MerkleTreesNotReadyError', 'no Merkle trees yet'],
+    ] as const) {
+      expect(error).toBeInstanceOf(OwnershipHandoffError);
+      expect(error).toBeInstanceOf(DynamoError);
+      expect(error.name).toBe(name);
+      expect(describeTransferFailure(error)).toBe(message);
+    }
+    expect(describeTransferFailure(new RequestTimeoutError('no answer'))).toBe('RequestTimeoutError: no answer');
+    expect(describeTransferFailure(new Error('disk gone'))).toBe('disk gone');
+    expect(describeTransferFailure('gone')).toBe('gone');
+  });
+
+  it('a batch waiting for a slot is not sent to a receiver found unreachable meanwhile (not wanted now), and the transfer waits', async () => {
+    const down = new Set<NodeId>();
+    const h = await setup(1, 2, { isHealthy: (id) => !down.has(id) });
+    const [p] = h.partitions;
+    const [receiver] = h.receiversOf(p!);
+    await h.tickAt(1_000);
+    await h.tickAt(1_500);
+    down.add(receiver!);
+    h.open('handoff-start').find((s) => s.to === receiver)!.answer();
+    await drain();
+    expect(h.open('handoff-batch').filter((s) => s.to === receiver)).toEqual([]);
+    expect(h.handoff.transferStates().find((t) => t.peer === receiver)).toMatchObject({ attempts: 1, lastError: 'not wanted now', state: 'waiting' });
+  });
+
+  it('a partition is not listed before the Merkle trees are built: the transfer fails without a request and waits', async () => {
+    const h = await setup(1, 1, { merkleReady: false });
+    const [p] = h.partitions;
+    h.handoff.restore([], [p!]);
+    await h.tickAt(1_000);
+    const states = h.handoff.transferStates();
+    expect(states.map((t) => t.peer).sort()).toEqual(h.receiversOf(p!).sort());
+    for (const state of states) expect(state).toMatchObject({ reason: 'ownership', attempts: 1, lastError: 'no Merkle trees yet', state: 'waiting' });
+    expect(h.sent).toEqual([]);
   });
 });
 
