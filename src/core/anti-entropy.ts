@@ -25,6 +25,7 @@
  * the key, and (3) a grace period longer than any outage the cluster is meant to survive has passed
  * since the delete — otherwise a replica that missed the delete would bring the value back.
  */
+import { sameBytes } from './bytes.js';
 import type { MerkleItem } from './merkle-tree.js';
 import { differingKeys } from './merkle-diff.js';
 import type { MerkleService } from './ports.js';
@@ -106,8 +107,7 @@ export type AntiEntropyRequest =
   | Omit<Extract<Message, { type: 'ae-fetch' }>, 'requestId'>
   | Omit<Extract<Message, { type: 'replica-put' }>, 'requestId'>;
 
-const equalBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean =>
-  a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+const equalBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean => a !== undefined && b !== undefined && sameBytes(a, b);
 
 /** The anti-entropy engine of one node. */
 export class AntiEntropy {

@@ -8,6 +8,7 @@
  * is skipped. Signatures found good are remembered (a bounded set), so the same new record arriving
  * from several peers is checked once, and steady-state gossip costs no signature check at all.
  */
+import { sameBytes } from './bytes.js';
 import { recordSigningFields, removalSigningFields, type Membership, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
 import type { NodeId } from './types.js';
 
@@ -60,9 +61,9 @@ export class MembershipVerifier {
   private async recordOk(record: MemberRecord): Promise<boolean> {
     const current = this.membership.raw(record.id);
     // Older, or the very record held: it changes nothing, whoever signed it.
-    if (current !== undefined && (record.version < current.version || (record.version === current.version && sameBytes(record.signature, current.signature)))) return true;
+    if (current !== undefined && (record.version < current.version || (record.version === current.version && sameOrAbsent(record.signature, current.signature)))) return true;
     if (record.publicKey === undefined || record.signature === undefined) return false;
-    if (current?.publicKey !== undefined && !sameBytes(current.publicKey, record.publicKey)) return false;
+    if (current?.publicKey !== undefined && !sameOrAbsent(current.publicKey, record.publicKey)) return false;
     const cacheKey = `${record.id}@${record.version}:${hexOf(record.signature)}`;
     if (this.verified.has(cacheKey)) return true;
     if ((await this.authority.nodeIdOf(record.publicKey)) !== record.id) return false;
@@ -81,11 +82,8 @@ function split<T>(items: readonly T[], ok: readonly boolean[]): Checked<T> {
 }
 
 /** True when both are absent, or both hold the same bytes. */
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
+function sameOrAbsent(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : sameBytes(a, b);
 }
 
 function hexOf(bytes: Uint8Array): string {

@@ -17,7 +17,8 @@
  * Pure and deterministic: no clock, randomness or I/O.
  */
 
-import { sameBytes, type MerkleItem, type PartitionTree } from './merkle-tree.js';
+import { sameBytes } from './bytes.js';
+import type { MerkleItem, PartitionTree } from './merkle-tree.js';
 
 /** The minimal view of a tree {@link differingLeaves} reads. */
 export type MerkleTreeView = Pick<PartitionTree, 'hash' | 'children' | 'depth' | 'fanout'>;

@@ -46,6 +46,7 @@
  * Pure and deterministic: no clock, randomness or I/O.
  */
 
+import { sameBytes } from './bytes.js';
 import { md5 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Dot, VersionSet } from './types.js';
@@ -165,16 +166,6 @@ export interface PartitionTreeOptions {
 interface Entry {
   digest: Uint8Array;
   itemHash: Uint8Array;
-}
-
-/**
- * Whether two digests or node hashes hold the same bytes (and have the same length). Used by the tree
- * to skip a `set` that changes nothing, and by `merkle-diff.ts` to compare two trees.
- */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function compareKeys(a: MerkleItem, b: MerkleItem): number {

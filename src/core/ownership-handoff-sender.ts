@@ -16,6 +16,7 @@
  * handed off. Once a partition is handed off, the objects sent are dropped if they did not change
  * since (`dropSent`).
  */
+import { sameBytes } from './bytes.js';
 import { describeTransferFailure, MerkleTreesNotReadyError, TransferNotWantedError, TransferRefusedError } from './ownership-handoff-errors.js';
 import type { HandoffPorts, HandoffRequest, OwnershipHandoffConfig } from './ownership-handoff.js';
 import type { ReplyMessage } from './messages.js';
@@ -302,7 +303,7 @@ export class OwnershipHandoffSender {
       const leaves = Array.from({ length: fanout ** depth }, (_, i) => i);
       for (const [i, p] of partitions.entries()) {
         if (!this.manager.isAdvertised(p)) continue;
-        if (!equalBytes(mine[i]!, reply.hashes[i]!)) {
+        if (!sameBytes(mine[i]!, reply.hashes[i]!)) {
           this.verifyTried.add(transferKey(p, peer));
           continue;
         }
@@ -310,7 +311,7 @@ export class OwnershipHandoffSender {
         if (!digests) this.sentDigests.set(p, (digests = new Map()));
         for (const item of await merkle.leafItems(p, leaves)) {
           const earlier = digests.get(item.key);
-          digests.set(item.key, earlier === undefined || equalBytes(earlier, item.digest) ? item.digest : new Uint8Array(0));
+          digests.set(item.key, earlier === undefined || sameBytes(earlier, item.digest) ? item.digest : new Uint8Array(0));
         }
         this.manager.acknowledged(p, peer);
       }
@@ -383,7 +384,7 @@ export class OwnershipHandoffSender {
       const digest = versionDigest(item.versions);
       const earlier = digests.get(item.key);
       // Two receivers got different versions: keep the object for the sweep to resend.
-      digests.set(item.key, earlier === undefined || equalBytes(earlier, digest) ? digest : new Uint8Array(0));
+      digests.set(item.key, earlier === undefined || sameBytes(earlier, digest) ? digest : new Uint8Array(0));
       t.bytes += versionSetSizeBytes(item.versions) + item.key.length;
     }
     t.cursor += taken;
@@ -407,8 +408,4 @@ export class OwnershipHandoffSender {
     const ring = this.ports.ring();
     return ring.members.length > 0 && ring.preferenceListForPartition(partition).slice(0, this.ports.n()).includes(peer);
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
