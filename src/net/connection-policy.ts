@@ -15,7 +15,7 @@ import type { NodeId } from '../core/types.js';
 export const DUPLICATE_IDLE_MS = 2000;
 
 /** What the connection policy needs to know of a connection. */
-export interface LinkView {
+export interface ConnectionView {
   node: NodeId;
   /** Opened by this node (else accepted). */
   outbound: boolean;
@@ -32,26 +32,26 @@ export interface LinkView {
 }
 
 /**
- * Whether `link` is the connection both ends use when there are two: the one opened by the node with
+ * Whether `connection` is the one both ends use when there are two: the one opened by the node with
  * the smaller id (each end can tell without asking the other).
  */
-export function isPreferredLink(self: NodeId, link: Pick<LinkView, 'node' | 'outbound'>): boolean {
-  return link.outbound === self < link.node;
+export function isPreferredConnection(self: NodeId, connection: Pick<ConnectionView, 'node' | 'outbound'>): boolean {
+  return connection.outbound === self < connection.node;
 }
 
 /**
  * The connection to send on, of the connections to one node: an open one that is not superseded,
- * the preferred one of two (see {@link isPreferredLink}); else one still opening (the message waits
+ * the preferred one of two (see {@link isPreferredConnection}); else one still opening (the message waits
  * for it); else whatever there is.
  */
-export function linkToUse<L extends LinkView>(links: readonly L[], self: NodeId): L | undefined {
-  const live = links.filter((l) => !l.superseded);
-  return live.find((l) => l.open && isPreferredLink(self, l)) ?? live.find((l) => l.open) ?? live[live.length - 1] ?? links.find((l) => l.open) ?? links[0];
+export function connectionToUse<C extends ConnectionView>(connections: readonly C[], self: NodeId): C | undefined {
+  const live = connections.filter((c) => !c.superseded);
+  return live.find((c) => c.open && isPreferredConnection(self, c)) ?? live.find((c) => c.open) ?? live[live.length - 1] ?? connections.find((c) => c.open) ?? connections[0];
 }
 
 /**
- * The connections to close, of `links`:
- *   - always: duplicates (connections to a node besides the one used, see {@link linkToUse}) that are
+ * The connections to close, of `connections`:
+ *   - always: duplicates (connections to a node besides the one used, see {@link connectionToUse}) that are
  *     open and idle for `DUPLICATE_IDLE_MS` while the one used is open — never one still opening (the
  *     other end may be about to use it);
  *   - enough open connections to leave at most `max - 1` (`room` true: one more connection is about to
@@ -62,21 +62,21 @@ export function linkToUse<L extends LinkView>(links: readonly L[], self: NodeId)
  *     may come back, and the caller waits.
  * Pure (the transport applies it); the unit tests drive it directly.
  */
-export function linksToClose<L extends LinkView>(links: readonly L[], self: NodeId, max: number, nowMs: number, room: boolean, keep: ReadonlySet<NodeId> = new Set()): L[] {
-  const close = new Set<L>();
-  const byNode = new Map<NodeId, L[]>();
-  for (const link of links) byNode.set(link.node, [...(byNode.get(link.node) ?? []), link]);
-  const duplicates: L[] = [];
+export function connectionsToClose<C extends ConnectionView>(connections: readonly C[], self: NodeId, max: number, nowMs: number, room: boolean, keep: ReadonlySet<NodeId> = new Set()): C[] {
+  const close = new Set<C>();
+  const byNode = new Map<NodeId, C[]>();
+  for (const connection of connections) byNode.set(connection.node, [...(byNode.get(connection.node) ?? []), connection]);
+  const duplicates: C[] = [];
   for (const list of byNode.values()) {
     if (list.length < 2) continue;
-    const used = linkToUse(list, self)!;
+    const used = connectionToUse(list, self)!;
     for (const d of list) {
       if (d === used) continue;
       duplicates.push(d);
       if (d.open && used.open && nowMs - d.lastUsedMs >= DUPLICATE_IDLE_MS) close.add(d);
     }
   }
-  let excess = links.length - close.size - (room ? max - 1 : max);
+  let excess = connections.length - close.size - (room ? max - 1 : max);
   if (excess > 0) {
     for (const d of [...duplicates].sort((a, b) => a.lastUsedMs - b.lastUsedMs)) {
       if (excess <= 0) break;
@@ -85,24 +85,24 @@ export function linksToClose<L extends LinkView>(links: readonly L[], self: Node
         excess--;
       }
     }
-    const lastUse = (list: L[]): number => Math.max(...list.map((l) => l.lastUsedMs));
-    const rank = ([node, list]: [NodeId, L[]]): [number, number, number] => [keep.has(node) ? 1 : 0, list.some((l) => l.awaitingReply) ? 1 : 0, lastUse(list)];
-    const byRank = (a: [NodeId, L[]], b: [NodeId, L[]]): number => {
+    const lastUse = (list: C[]): number => Math.max(...list.map((c) => c.lastUsedMs));
+    const rank = ([node, list]: [NodeId, C[]]): [number, number, number] => [keep.has(node) ? 1 : 0, list.some((c) => c.awaitingReply) ? 1 : 0, lastUse(list)];
+    const byRank = (a: [NodeId, C[]], b: [NodeId, C[]]): number => {
       const [x, y] = [rank(a), rank(b)];
       return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
     };
     // Kept nodes go only when they alone are more than the cap allows (never to make room for others
-    // still opening: a ring link evicted for that split six tabs with a cap of 3 into pieces).
+    // still opening: a ring connection evicted for that split six tabs with a cap of 3 into pieces).
     const keptNodes = [...byNode.keys()].filter((node) => keep.has(node)).length;
     const mayCloseKept = keptNodes > (room ? max - 1 : max);
     for (const [node, list] of [...byNode].sort(byRank)) {
       if (excess <= 0) break;
       if (keep.has(node) && !mayCloseKept) continue;
       // A node is closed whole or not at all: its open connections, none of which may still be opening.
-      if (list.some((l) => !l.open && !close.has(l))) continue;
-      for (const link of list) {
-        if (close.has(link)) continue;
-        close.add(link);
+      if (list.some((c) => !c.open && !close.has(c))) continue;
+      for (const connection of list) {
+        if (close.has(connection)) continue;
+        close.add(connection);
         excess--;
       }
     }

@@ -1,8 +1,15 @@
 /**
  * The one place where PeerJS's errors — events with string types, and exceptions from `connect()` —
- * become this transport's terms: a counter key (`stats().transport.errors`) and, for a peer PeerJS
- * (that is, the signaling router) says cannot be reached, that node, which the core then treats as
- * unreachable (its pending requests fail with `PeerUnreachableError`, core/errors.ts).
+ * become this transport's terms: a counter key (`stats().transport.errors`) and, for a peer the
+ * signaling server says it does not know (an EXPIRE, which PeerJS reports as `peer-unavailable`),
+ * that node, which the core then treats as unreachable (`NodeCore.reportUnreachable`: it suspects the
+ * node at once and fails its pending requests with `PeerUnreachableError`, core/errors.ts).
+ *
+ * Two conditions are kept apart here:
+ *   - peer unreachable: the server does not know the node (its tab is closed) → `unreachable`;
+ *   - no signaling path: this node cannot signal right now (no server, no tab of this browser, no
+ *     connection to relay through) → only that connection attempt fails, counted `connect:no-path`
+ *     (see {@link connectFailureKey}); the node is not reported, since the fault is this node's.
  */
 import type { NodeId } from '../core/types.js';
 import { nodeIdOfPeer } from './peer-ids.js';
@@ -11,7 +18,7 @@ import { nodeIdOfPeer } from './peer-ids.js';
 export interface PeerErrorMeaning {
   /** Key under which it is counted: PeerJS's error type (`peer-unavailable`, `network`, `webrtc`, …). */
   counter: string;
-  /** The node that cannot be reached (`peer-unavailable`: an EXPIRE from the server or the router). */
+  /** The node that cannot be reached (`peer-unavailable`: an EXPIRE from the signaling server). */
   unreachable?: NodeId;
 }
 
@@ -33,10 +40,11 @@ export function connectionErrorKey(error: { type?: string } | undefined): string
 }
 
 /**
- * Counter key of a connection that could not be started: `connect()` threw (the browser refusing
- * another RTCPeerConnection: `connect:UnknownError`), returned nothing (`connect:peer-disconnected`),
- * or no signaling path reaches the node (`connect:no-path`), or its offer got no answer
- * (`connect:no-answer`).
+ * Counter key of a connection that could not be started or was given up: `connect()` threw (the
+ * browser refusing another RTCPeerConnection: `connect:UnknownError`), returned nothing
+ * (`connect:peer-disconnected`), no signaling path could carry its signals (`connect:no-path`: this
+ * node's signaling is down, not the node), or its offer got no answer (`connect:no-answer`). None of
+ * these reports the node unreachable.
  */
 export function connectFailureKey(reason: unknown): string {
   if (typeof reason === 'string') return `connect:${reason}`;

@@ -2,14 +2,14 @@
  * A PeerJS `Peer` whose signaling goes through this node's {@link SignalingRouter} (server, relay
  * through the cluster, or BroadcastChannel) instead of PeerJS's own socket to the signaling server.
  *
- * Why a subclass of PeerJS and not our own `RTCPeerConnection` code for relayed links: PeerJS has no
+ * Why a subclass of PeerJS and not our own `RTCPeerConnection` code for relayed connections: PeerJS has no
  * public API for other signaling paths (peers/peerjs#775), but everything it does with a connection
  * goes through one object, its server connection, which it builds in the private
  * `Peer._createServerConnection()` and uses only through `start`, `send`, `close` and `message`
  * events. Replacing that one object gives every path the same, well-tested connection code (offer and
  * answer, ICE, the data channel, PeerJS's handling of both sides connecting at once), and the
  * transport above keeps a single kind of connection whatever path set it up. Writing native
- * `RTCPeerConnection` code for relayed links instead would have meant two connection implementations
+ * `RTCPeerConnection` code for relayed connections instead would have meant two connection implementations
  * with different bugs. The cost is a private hook: peerjs is pinned to exactly 1.5.5 in package.json,
  * and test/unit/routed-peer.test.ts fails if the hook or the message handler it relies on changes.
  */

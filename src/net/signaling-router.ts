@@ -8,11 +8,15 @@
  *   2. same browser — D is a tab of this browser (BroadcastChannel presence): no server, no hop;
  *   3. relay — this node has an open data connection to some member: through the cluster;
  *   4. server — the signaling server, when its socket is open: bootstrap only;
- *   5. none — PeerJS is told at once that D cannot be reached (an EXPIRE, as the server would say).
+ *   5. none — the connection is given up at once (the transport's `giveUp`, reason `no-path`). That
+ *      says nothing of D, only that this node cannot signal right now (no server, no tab of this
+ *      browser, no open connection to relay through), so PeerJS is not told that D is unavailable:
+ *      an EXPIRE (PeerJS `peer-unavailable`) means the signaling server does not know D, and only the
+ *      server says that (server-signaling.ts `onExpire`).
  * A path that carried an offer no answer came back on within `answerTimeoutMs` is skipped for that
  * destination for `FAILED_PATH_MS` (D may be unreachable through the cluster but registered with the
- * server, or the reverse); the connection is given up (`onNoAnswer`) and the next attempt tries the
- * next path.
+ * server, or the reverse); the connection is given up (reason `no-answer`) and the next attempt tries
+ * the next path.
  *
  * The router also remembers, per PeerJS connection id, how the connection was set up, counts setups
  * per path (and per minute, for churn) and every signal sent or received per path.
@@ -54,7 +58,7 @@ export interface SignalingStats {
   /** Every signal sent / received, per path. */
   signalsSent: PerPath;
   signalsReceived: PerPath;
-  /** Signals that had no path at all (PeerJS was told the node is unreachable). */
+  /** Signals that had no path at all (their connection was given up, reason `no-path`). */
   noPath: number;
   /** Offers given up because no answer came back in time. */
   answerTimeouts: number;
@@ -81,14 +85,22 @@ export interface SignalingRouterOptions {
   /** A node of this browser was heard (a seed for the core). */
   onPresent?(node: NodeId): void;
   onServerState?(status: ServerStatus): void;
-  /** No answer came for the offer of connection `connectionId` to `node`: give that connection up. */
-  onNoAnswer?(node: NodeId, connectionId: string): void;
 }
 
-/** What the relay needs from the transport, bound once the transport exists. */
-export interface RelayLinks {
+/** Why the router gave a connection up: its offer got no answer in time, or no path could carry one of its signals. */
+export type GiveUpReason = 'no-answer' | 'no-path';
+
+/** What the router needs from the transport over it, bound once the transport exists ({@link SignalingRouter.attachTransport}). */
+export interface RouterTransport {
+  /** Nodes a relayed signal can be handed to (those with an open connection). */
   neighbours(): readonly NodeId[];
+  /** Writes a relay envelope on an existing connection to `node`, never opening one; false when there is none. */
   sendTo(node: NodeId, envelope: RelayEnvelope): boolean;
+  /**
+   * Gives up connection `connectionId` to `node` if it has not opened, for `reason`. Not a verdict on
+   * `node`: the transport must not report it unreachable for this.
+   */
+  giveUp(node: NodeId, connectionId: string, reason: GiveUpReason): void;
 }
 
 /** A path skipped for a destination after an offer on it got no answer, ms. */
@@ -118,7 +130,7 @@ export class SignalingRouter {
   private readonly broadcast: BroadcastSignaling | undefined;
   private readonly server: ServerSignaling | undefined;
   private relay: RelaySignaling | undefined;
-  private links: RelayLinks | undefined;
+  private transport: RouterTransport | undefined;
   private readonly connections = new Map<string, ConnectionRecord>();
   /** Per destination and path: when an offer on it last got no answer, ms. */
   private readonly failedPaths = new Map<string, number>();
@@ -155,6 +167,8 @@ export class SignalingRouter {
         self: options.self,
         ...options.server,
         onSignal: (signal) => this.receive(signal, { path: 'server' }),
+        // The server does not know `node` (not registered: its tab is closed). The only EXPIRE PeerJS
+        // hears: it becomes `peer-unavailable`, and the transport reports the node unreachable.
         onExpire: (node) => this.emitMessage({ type: 'EXPIRE', src: peerIdOf(options.cluster, node) }),
         onState: (status) => options.onServerState?.(status),
         onMalformed: malformed,
@@ -163,13 +177,17 @@ export class SignalingRouter {
     this.answerTimer = setInterval(() => this.checkAnswers(), 1000);
   }
 
-  /** Binds the relay to the transport's open connections (once the transport exists). */
-  attachRelay(links: RelayLinks): void {
-    this.links = links;
+  /**
+   * Binds the router to the transport over it (once the transport exists): the relay goes through the
+   * transport's open connections, and connections the router gives up are dropped by it. Until then
+   * there is no relay path, and a connection given up is only counted here.
+   */
+  attachTransport(transport: RouterTransport): void {
+    this.transport = transport;
     this.relay = new RelaySignaling({
       self: this.options.self,
-      neighbours: () => links.neighbours(),
-      sendTo: (node, envelope) => links.sendTo(node, envelope),
+      neighbours: () => transport.neighbours(),
+      sendTo: (node, envelope) => transport.sendTo(node, envelope),
       deliver: (signal, via) => this.receive(signal, { path: 'relay', via }),
       nowMs: () => Date.now(),
       newId: () => Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => (b % 36).toString(36)).join(''),
@@ -316,10 +334,12 @@ export class SignalingRouter {
       return;
     }
     this.counters.noPath++;
-    // Tell PeerJS now (once per connection: an offer, or the first candidate) rather than at its timeout.
+    // Give the connection up now (once per connection: an offer, or the first candidate) rather than
+    // at its timeout; in a task of its own, not inside PeerJS's call that sent the signal. Not an
+    // EXPIRE: that would tell PeerJS, and through it the core, that the node does not exist.
     if (signal.kind === 'OFFER' || !this.connections.has(connectionId)) {
       this.remember(connectionId, { node: signal.to, setup: { path: 'server' }, atMs: Date.now() });
-      setTimeout(() => !this.closed && this.emitMessage({ type: 'EXPIRE', src: peerIdOf(this.options.cluster, signal.to) }), 0);
+      setTimeout(() => !this.closed && this.transport?.giveUp(signal.to, connectionId, 'no-path'), 0);
     }
   }
 
@@ -355,7 +375,7 @@ export class SignalingRouter {
       record.offerSentAtMs = undefined;
       this.counters.answerTimeouts++;
       this.failedPaths.set(`${record.node} ${record.setup.path}`, nowMs);
-      this.options.onNoAnswer?.(record.node, connectionId);
+      this.transport?.giveUp(record.node, connectionId, 'no-answer');
     }
     for (const [key, atMs] of this.failedPaths) if (nowMs - atMs > FAILED_PATH_MS) this.failedPaths.delete(key);
   }

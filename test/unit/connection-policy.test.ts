@@ -1,113 +1,113 @@
 /**
- * Which connections a node closes (src/net/peerjs-transport.ts, `linksToClose` and `isPreferredLink`):
+ * Which connections a node closes (src/net/connection-policy.ts, `connectionsToClose` and `isPreferredConnection`):
  * duplicates — two connections to one node, made when both connected at once — go first and, once
  * idle, on their own; at the cap, the least recently used node's connections make room.
  */
 import { describe, expect, it } from 'vitest';
-import { DUPLICATE_IDLE_MS, isPreferredLink, linksToClose, linkToUse, ringNeighbours, type LinkView } from '../../src/net/connection-policy.js';
+import { DUPLICATE_IDLE_MS, isPreferredConnection, connectionsToClose, connectionToUse, ringNeighbours, type ConnectionView } from '../../src/net/connection-policy.js';
 
-const link = (node: string, outbound: boolean, lastUsedMs: number, open = true, superseded = false): LinkView => ({ node, outbound, open, superseded, lastUsedMs });
+const connection = (node: string, outbound: boolean, lastUsedMs: number, open = true, superseded = false): ConnectionView => ({ node, outbound, open, superseded, lastUsedMs });
 const NOW = 100_000;
 
 describe('preferred connection', () => {
   it('is the one opened by the node with the smaller id, as both ends see it', () => {
-    // "a" < "b": a's outbound link and b's inbound link are the same connection.
-    expect(isPreferredLink('a', { node: 'b', outbound: true })).toBe(true);
-    expect(isPreferredLink('a', { node: 'b', outbound: false })).toBe(false);
-    expect(isPreferredLink('b', { node: 'a', outbound: false })).toBe(true);
-    expect(isPreferredLink('b', { node: 'a', outbound: true })).toBe(false);
+    // "a" < "b": a's outbound connection and b's inbound connection are the same one.
+    expect(isPreferredConnection('a', { node: 'b', outbound: true })).toBe(true);
+    expect(isPreferredConnection('a', { node: 'b', outbound: false })).toBe(false);
+    expect(isPreferredConnection('b', { node: 'a', outbound: false })).toBe(true);
+    expect(isPreferredConnection('b', { node: 'a', outbound: true })).toBe(false);
   });
 });
 
-describe('linkToUse', () => {
+describe('connectionToUse', () => {
   it('sends on the preferred one of two open connections, from both ends', () => {
-    const fromA = [link('b', false, 0), link('b', true, 0)];
-    expect(linkToUse(fromA, 'a')).toBe(fromA[1]);
-    const fromB = [link('a', true, 0), link('a', false, 0)];
-    expect(linkToUse(fromB, 'b')).toBe(fromB[1]);
+    const fromA = [connection('b', false, 0), connection('b', true, 0)];
+    expect(connectionToUse(fromA, 'a')).toBe(fromA[1]);
+    const fromB = [connection('a', true, 0), connection('a', false, 0)];
+    expect(connectionToUse(fromB, 'b')).toBe(fromB[1]);
   });
 
   it('waits for a new connection rather than sending on a superseded one', () => {
-    const stale = link('b', true, 0, true, true);
-    const opening = link('b', false, 0, false);
-    expect(linkToUse([stale, opening], 'a')).toBe(opening);
+    const stale = connection('b', true, 0, true, true);
+    const opening = connection('b', false, 0, false);
+    expect(connectionToUse([stale, opening], 'a')).toBe(opening);
     // With nothing else, the superseded one is still better than dropping the message.
-    expect(linkToUse([stale], 'a')).toBe(stale);
+    expect(connectionToUse([stale], 'a')).toBe(stale);
   });
 });
 
-describe('linksToClose', () => {
+describe('connectionsToClose', () => {
   it('closes an idle duplicate and keeps the preferred connection, even under the cap', () => {
-    const preferred = link('b', true, NOW - 10_000);
-    const duplicate = link('b', false, NOW - DUPLICATE_IDLE_MS);
-    expect(linksToClose([preferred, duplicate], 'a', 32, NOW, false)).toEqual([duplicate]);
+    const preferred = connection('b', true, NOW - 10_000);
+    const duplicate = connection('b', false, NOW - DUPLICATE_IDLE_MS);
+    expect(connectionsToClose([preferred, duplicate], 'a', 32, NOW, false)).toEqual([duplicate]);
   });
 
   it('leaves a duplicate that carried traffic lately (it may still hold messages in flight)', () => {
-    const links = [link('b', true, NOW - 10_000), link('b', false, NOW - DUPLICATE_IDLE_MS + 1)];
-    expect(linksToClose(links, 'a', 32, NOW, false)).toEqual([]);
+    const connections = [connection('b', true, NOW - 10_000), connection('b', false, NOW - DUPLICATE_IDLE_MS + 1)];
+    expect(connectionsToClose(connections, 'a', 32, NOW, false)).toEqual([]);
   });
 
   it('never closes a connection still opening on its own (the other end may be about to use it)', () => {
-    const open = link('b', false, NOW - 60_000);
-    const connecting = link('b', true, NOW - 60_000, false);
-    expect(linksToClose([open, connecting], 'a', 32, NOW, false)).toEqual([]);
+    const open = connection('b', false, NOW - 60_000);
+    const connecting = connection('b', true, NOW - 60_000, false);
+    expect(connectionsToClose([open, connecting], 'a', 32, NOW, false)).toEqual([]);
   });
 
   it('closes a superseded connection once idle, while its replacement is open', () => {
-    const stale = link('b', true, NOW - 60_000, true, true);
-    const fresh = link('b', false, NOW - 60_000);
-    expect(linksToClose([stale, fresh], 'a', 32, NOW, false)).toEqual([stale]);
+    const stale = connection('b', true, NOW - 60_000, true, true);
+    const fresh = connection('b', false, NOW - 60_000);
+    expect(connectionsToClose([stale, fresh], 'a', 32, NOW, false)).toEqual([stale]);
     // Not while the replacement is still opening.
-    expect(linksToClose([stale, { ...fresh, open: false }], 'a', 32, NOW, false)).toEqual([]);
+    expect(connectionsToClose([stale, { ...fresh, open: false }], 'a', 32, NOW, false)).toEqual([]);
   });
 
   it('leaves everything alone under the cap when nothing is a duplicate', () => {
-    expect(linksToClose([link('b', true, 0), link('c', false, 0)], 'a', 3, NOW, true)).toEqual([]);
+    expect(connectionsToClose([connection('b', true, 0), connection('c', false, 0)], 'a', 3, NOW, true)).toEqual([]);
   });
 
   it('makes room at the cap with a busy duplicate before closing any node', () => {
-    const duplicate = link('b', false, NOW - 10);
-    const links = [link('b', true, NOW - 5), duplicate, link('c', true, NOW - 50_000)];
-    expect(linksToClose(links, 'a', 3, NOW, true)).toEqual([duplicate]);
+    const duplicate = connection('b', false, NOW - 10);
+    const connections = [connection('b', true, NOW - 5), duplicate, connection('c', true, NOW - 50_000)];
+    expect(connectionsToClose(connections, 'a', 3, NOW, true)).toEqual([duplicate]);
   });
 
   it('makes room at the cap by closing the least recently used node, all its connections', () => {
-    const old = link('c', true, NOW - 50_000);
-    const links = [link('b', true, NOW - 5), old, link('d', false, NOW - 1_000)];
-    expect(linksToClose(links, 'a', 3, NOW, true)).toEqual([old]);
-    const twoToC = [link('b', true, NOW - 5), link('c', true, NOW - 50_000), link('c', false, NOW - 40_000, false), link('d', false, NOW - 100)];
+    const old = connection('c', true, NOW - 50_000);
+    const connections = [connection('b', true, NOW - 5), old, connection('d', false, NOW - 1_000)];
+    expect(connectionsToClose(connections, 'a', 3, NOW, true)).toEqual([old]);
+    const twoToC = [connection('b', true, NOW - 5), connection('c', true, NOW - 50_000), connection('c', false, NOW - 40_000, false), connection('d', false, NOW - 100)];
     // At a cap of 2, room for one more leaves one connection. c has one still opening (messages wait
     // for it): neither of c's is closed; d, then b go instead, least recently used first.
-    const closed = linksToClose(twoToC, 'a', 2, NOW, true);
-    expect(closed.map((l) => l.node)).toEqual(['d', 'b']);
+    const closed = connectionsToClose(twoToC, 'a', 2, NOW, true);
+    expect(closed.map((c) => c.node)).toEqual(['d', 'b']);
   });
 
   it('never closes a connection still opening to make room: fewer come back and the caller waits', () => {
-    const links = [link('b', true, NOW - 50_000, false), link('c', true, NOW - 40_000, false), link('d', false, NOW - 10)];
-    expect(linksToClose(links, 'a', 3, NOW, true)).toEqual([links[2]]);
-    expect(linksToClose(links.slice(0, 2), 'a', 2, NOW, true)).toEqual([]);
+    const connections = [connection('b', true, NOW - 50_000, false), connection('c', true, NOW - 40_000, false), connection('d', false, NOW - 10)];
+    expect(connectionsToClose(connections, 'a', 3, NOW, true)).toEqual([connections[2]]);
+    expect(connectionsToClose(connections.slice(0, 2), 'a', 2, NOW, true)).toEqual([]);
   });
 
   it('closes connections to ring neighbours last, and those awaiting a reply after those that do not', () => {
-    const neighbour = link('b', true, NOW - 50_000);
-    const awaiting = { ...link('c', true, NOW - 40_000), awaitingReply: true };
-    const quiet = link('d', true, NOW - 10);
-    const links = [neighbour, awaiting, quiet];
-    expect(linksToClose(links, 'a', 3, NOW, true, new Set(['b']))).toEqual([quiet]);
-    expect(linksToClose(links, 'a', 2, NOW, true, new Set(['b']))).toEqual([quiet, awaiting]);
+    const neighbour = connection('b', true, NOW - 50_000);
+    const awaiting = { ...connection('c', true, NOW - 40_000), awaitingReply: true };
+    const quiet = connection('d', true, NOW - 10);
+    const connections = [neighbour, awaiting, quiet];
+    expect(connectionsToClose(connections, 'a', 3, NOW, true, new Set(['b']))).toEqual([quiet]);
+    expect(connectionsToClose(connections, 'a', 2, NOW, true, new Set(['b']))).toEqual([quiet, awaiting]);
     // Never for room that others still opening hold: c's connection opening, b stays, nothing goes.
     const opening = [neighbour, { ...awaiting, open: false }];
-    expect(linksToClose(opening, 'a', 2, NOW, true, new Set(['b']))).toEqual([]);
+    expect(connectionsToClose(opening, 'a', 2, NOW, true, new Set(['b']))).toEqual([]);
     // Only when kept nodes alone are more than the cap allows does one go.
-    expect(linksToClose(links, 'a', 1, NOW, true, new Set(['b']))).toEqual([quiet, awaiting, neighbour]);
-    expect(linksToClose([neighbour, quiet], 'a', 2, NOW, true, new Set(['b', 'd']))).toEqual([neighbour]);
+    expect(connectionsToClose(connections, 'a', 1, NOW, true, new Set(['b']))).toEqual([quiet, awaiting, neighbour]);
+    expect(connectionsToClose([neighbour, quiet], 'a', 2, NOW, true, new Set(['b', 'd']))).toEqual([neighbour]);
   });
 
   it('trims open connections back to the cap when it was exceeded (an accepted connection while all were opening)', () => {
-    const links = [link('b', true, NOW - 5), link('c', false, NOW - 900), link('d', true, NOW - 50)];
-    expect(linksToClose(links, 'a', 2, NOW, false)).toEqual([links[1]]);
-    expect(linksToClose(links, 'a', 3, NOW, false)).toEqual([]);
+    const connections = [connection('b', true, NOW - 5), connection('c', false, NOW - 900), connection('d', true, NOW - 50)];
+    expect(connectionsToClose(connections, 'a', 2, NOW, false)).toEqual([connections[1]]);
+    expect(connectionsToClose(connections, 'a', 3, NOW, false)).toEqual([]);
   });
 });
 

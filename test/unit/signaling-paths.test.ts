@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BroadcastSignaling, PRESENCE_TTL_MS } from '../../src/net/broadcast-signaling.js';
 import { retryDelayMs, ServerSignaling, type ServerStatus, type SocketLike } from '../../src/net/server-signaling.js';
-import { FAILED_PATH_MS, SignalingRouter } from '../../src/net/signaling-router.js';
+import { FAILED_PATH_MS, SignalingRouter, type GiveUpReason } from '../../src/net/signaling-router.js';
 import type { RelayEnvelope } from '../../src/net/relay-signaling.js';
 import type { Signal } from '../../src/net/signal-message.js';
 
@@ -252,10 +252,14 @@ describe('signaling router', () => {
   const relayOnly = (neighbours: string[], answerTimeoutMs = 8000) => {
     const sentOnRelay: RelayEnvelope[] = [];
     const peerjsGot: { type: string; src?: string }[] = [];
-    const gaveUp: [string, string][] = [];
-    const router = new SignalingRouter({ cluster: 'c', self: 'aa', broadcast: false, answerTimeoutMs, onNoAnswer: (node, id) => gaveUp.push([node, id]) });
+    const gaveUp: [string, string, GiveUpReason][] = [];
+    const router = new SignalingRouter({ cluster: 'c', self: 'aa', broadcast: false, answerTimeoutMs });
     closers.push(router);
-    router.attachRelay({ neighbours: () => neighbours, sendTo: (_node, envelope) => (sentOnRelay.push(envelope), true) });
+    router.attachTransport({
+      neighbours: () => neighbours,
+      sendTo: (_node, envelope) => (sentOnRelay.push(envelope), true),
+      giveUp: (node, id, reason) => void gaveUp.push([node, id, reason]),
+    });
     router.on('message', (m) => peerjsGot.push(m as { type: string; src?: string }));
     return { router, sentOnRelay, peerjsGot, gaveUp };
   };
@@ -267,7 +271,7 @@ describe('signaling router', () => {
     await until('OPEN', () => peerjsGot.some((m) => m.type === 'OPEN'));
   });
 
-  it('sends through the cluster when connected to a member, and tells PeerJS at once when no path exists', async () => {
+  it('sends through the cluster when connected to a member, and gives the connection up at once when no path exists', async () => {
     const { router, sentOnRelay, peerjsGot } = relayOnly(['cc']);
     expect(router.canReach('bb')).toBe(true);
     router.send(peerjsOffer);
@@ -278,9 +282,12 @@ describe('signaling router', () => {
     const alone = relayOnly([]);
     expect(alone.router.canReach('bb')).toBe(false);
     alone.router.send(peerjsOffer);
-    await until('EXPIRE', () => alone.peerjsGot.some((m) => m.type === 'EXPIRE'));
-    expect(alone.peerjsGot).toContainEqual({ type: 'EXPIRE', src: 'dyn-c-bb' });
+    await until('given up', () => alone.gaveUp.length > 0);
+    expect(alone.gaveUp).toEqual([['bb', 'dc_x1', 'no-path']]);
     expect(alone.router.stats().noPath).toBe(1);
+    // No path is this node's problem, not bb's: PeerJS is not told bb is unavailable (no EXPIRE, which
+    // PeerJS turns into `peer-unavailable` and the transport into "bb is unreachable").
+    expect(alone.peerjsGot).toEqual([]);
     expect(peerjsGot).toEqual([]);
   });
 
@@ -303,7 +310,7 @@ describe('signaling router', () => {
     const { router, gaveUp } = relayOnly(['cc'], 2000);
     router.send(peerjsOffer);
     vi.advanceTimersByTime(3000);
-    expect(gaveUp).toEqual([['bb', 'dc_x1']]);
+    expect(gaveUp).toEqual([['bb', 'dc_x1', 'no-answer']]);
     expect(router.stats().answerTimeouts).toBe(1);
     // The relay is still the only path, so it is used again (a failed path comes last, not never).
     router.send({ ...peerjsOffer, payload: { ...payload, connectionId: 'dc_x2' } });
@@ -319,8 +326,8 @@ describe('signaling router', () => {
     const a = new SignalingRouter({ cluster, self: 'aa' });
     const b = new SignalingRouter({ cluster, self: 'bb' });
     closers.push(a, b);
-    a.attachRelay({ neighbours: () => ['cc'], sendTo: (_n, e) => (relayed.push(e), true) });
-    b.attachRelay({ neighbours: () => ['cc'], sendTo: (_n, e) => (relayed.push(e), true) });
+    a.attachTransport({ neighbours: () => ['cc'], sendTo: (_n, e) => (relayed.push(e), true), giveUp: () => undefined });
+    b.attachTransport({ neighbours: () => ['cc'], sendTo: (_n, e) => (relayed.push(e), true), giveUp: () => undefined });
     a.on('message', (m) => aGot.push(m as { type: string }));
     b.on('message', (m) => bGot.push(m as { type: string }));
     await until('a and b present', () => a.sameBrowserNodes().includes('bb') && b.sameBrowserNodes().includes('aa'));

@@ -1,5 +1,5 @@
 /**
- * The transport's setup slots (src/net/peerjs-transport.ts, `maxOpening`): at most that many
+ * The transport's setup slots (src/net/connection-dialer.ts, `maxOpening`): at most that many
  * connections this node opened are set up at once; the others wait with their messages queued, start
  * as setups end (opened, failed or timed out), and give way to a connection the other node opens.
  * PeerJS is replaced by a stand-in that records connects and lets the test open or fail them.
@@ -159,7 +159,7 @@ describe('a connection that cannot be started', () => {
     const { peer, transport } = setup(6);
     peer.failNext = ['throw'];
     expect(() => transport.send('b', ping)).not.toThrow();
-    expect(transport.linkStates()).toEqual([]);
+    expect(transport.connectionStates()).toEqual([]);
     expect(transport.stats()).toMatchObject({ connectFailures: 1, messagesDroppedUnsent: 1, errors: { 'connect:UnknownError': 1 } });
     transport.send('b', ping);
     expect(targets(peer)).toEqual(['dyn-c-b']);
@@ -173,11 +173,11 @@ describe('a connection that cannot be started', () => {
     transport.send('d', ping);
     transport.send('d', ping);
     transport.send('e', ping);
-    expect(transport.linkStates().map((l) => `${l.node} ${l.state}`)).toEqual(['b opening', 'd waiting', 'e waiting']);
+    expect(transport.connectionStates().map((l) => `${l.node} ${l.state}`)).toEqual(['b opening', 'd waiting', 'e waiting']);
     peer.failNext = ['nothing'];
     peer.connects[0]!.emit('open');
-    // d could not start: its two queued messages are lost (counted) instead of waiting for good on a link that never opens; e starts.
-    expect(transport.linkStates().map((l) => `${l.node} ${l.state}`)).toEqual(['b open', 'e opening']);
+    // d could not start: its two queued messages are lost (counted) instead of waiting for good on a connection that never opens; e starts.
+    expect(transport.connectionStates().map((l) => `${l.node} ${l.state}`)).toEqual(['b open', 'e opening']);
     expect(transport.stats()).toMatchObject({ connectFailures: 1, messagesDroppedUnsent: 2, errors: { 'connect:peer-disconnected': 1 } });
     expect(targets(peer)).toEqual(['dyn-c-b', 'dyn-c-e']);
   });

@@ -1,7 +1,9 @@
 /**
- * The transport's side of the connection handshake (handshake.ts; issue 16): one
- * {@link HandshakeSession} per connection from the moment its data channel opens, the messages that
- * arrive before it is authenticated, and the counters.
+ * Connection authentication: the transport's side of the connection handshake (handshake.ts; issue
+ * 16). It owns one {@link HandshakeSession} per connection from the moment its data channel opens,
+ * the messages that arrive before the connection is authenticated, and the counters; the transport
+ * wires it in through {@link AuthenticationHooks} (connection-setup.ts starts it, peerjs-transport.ts
+ * hands it what arrives).
  *
  *   data channel open ──▶ start(): hello sent ──▶ take(): hello, proof ──▶ hooks.authenticated()
  *                                                        │ anything else first, a bad proof,
@@ -38,23 +40,28 @@ export interface AuthenticationStats {
   handshakeMs: { p50: number; max: number };
 }
 
+/** The counters of a transport that does not authenticate its connections: zeros. */
+export function noAuthenticationStats(): AuthenticationStats {
+  return { handshakesAccepted: 0, handshakesRefused: 0, refusedByReason: {}, connectionsRefused: 0, handshakeMs: { p50: 0, max: 0 } };
+}
+
 /** What the transport does for the authentication of one of its connections. */
-export interface AuthenticationHooks<L> {
+export interface AuthenticationHooks<C> {
   /** Writes a handshake message on the connection at once (not queued behind other messages). */
-  write(link: L, message: HandshakeMessage): void;
+  write(connection: C, message: HandshakeMessage): void;
   /** The other end proved itself: messages flow both ways from now on. */
-  authenticated(link: L): void;
+  authenticated(connection: C): void;
   /** A message from the authenticated other end. */
-  deliver(link: L, message: unknown): void;
+  deliver(connection: C, message: unknown): void;
   /** The handshake failed (counted already): close the connection, dropping what was queued on it. */
-  refused(link: L, error: HandshakeError): void;
+  refused(connection: C, error: HandshakeError): void;
   /** True once the connection is closed or no longer tracked. */
-  dropped(link: L): boolean;
+  dropped(connection: C): boolean;
 }
 
 const SAMPLES = 256;
 
-interface LinkAuth {
+interface Authentication {
   session: HandshakeSession | undefined;
   chain: Promise<void> | undefined;
   waiting: number;
@@ -63,22 +70,22 @@ interface LinkAuth {
 }
 
 /** The handshakes of a transport's connections. */
-export class LinkAuthentication<L extends object> {
-  private readonly links = new WeakMap<L, LinkAuth>();
+export class ConnectionAuthentication<C extends object> {
+  private readonly authentications = new WeakMap<C, Authentication>();
   private readonly samples: number[] = [];
   private accepted = 0;
   private readonly counters = { handshakesRefused: 0, refusedByReason: {} as Partial<Record<HandshakeFailure, number>>, connectionsRefused: 0 };
 
   constructor(
     private readonly options: AuthenticationOptions,
-    private readonly hooks: AuthenticationHooks<L>,
+    private readonly hooks: AuthenticationHooks<C>,
   ) {}
 
   /**
-   * The data channel of `link` (to `node`, opened by this end when `dialer`) is open: sends this
+   * The data channel of `connection` (to `node`, opened by this end when `dialer`) is open: sends this
    * end's hello. Nothing else is sent or taken on it until {@link AuthenticationHooks.authenticated}.
    */
-  start(link: L, node: NodeId, dialer: boolean, pc: RTCPeerConnection | undefined): void {
+  start(connection: C, node: NodeId, dialer: boolean, pc: RTCPeerConnection | undefined): void {
     const session = new HandshakeSession({
       ...this.options,
       dialer,
@@ -86,65 +93,65 @@ export class LinkAuthentication<L extends object> {
       localFingerprint: sdpFingerprint(pc?.localDescription?.sdp),
       remoteFingerprint: sdpFingerprint(pc?.remoteDescription?.sdp),
     });
-    this.links.set(link, { session, chain: undefined, waiting: 0, startedMs: Date.now(), authenticated: false });
-    this.hooks.write(link, session.hello());
+    this.authentications.set(connection, { session, chain: undefined, waiting: 0, startedMs: Date.now(), authenticated: false });
+    this.hooks.write(connection, session.hello());
   }
 
   /** True from {@link start} until the handshake succeeded or failed. */
-  inProgress(link: L): boolean {
-    return this.links.get(link)?.session !== undefined;
+  inProgress(connection: C): boolean {
+    return this.authentications.get(connection)?.session !== undefined;
   }
 
   /**
-   * Takes a decoded message from the other end of `link`: handshake messages go to its session,
+   * Takes a decoded message from the other end of `connection`: handshake messages go to its session,
    * others are delivered once (and only if) it is authenticated, in the order they came.
    */
-  take(link: L, message: unknown): void {
-    const auth = this.links.get(link);
+  take(connection: C, message: unknown): void {
+    const auth = this.authentications.get(connection);
     if (auth === undefined) {
       // Not even started (the data channel is not open here yet): nothing may be taken.
-      this.refuse(link, new HandshakeError('malformed', 'a message before the handshake'));
+      this.refuse(connection, new HandshakeError('malformed', 'a message before the handshake'));
       return;
     }
     if (auth.authenticated && auth.chain === undefined) {
-      this.hooks.deliver(link, message);
+      this.hooks.deliver(connection, message);
       return;
     }
     const step = async (): Promise<void> => {
-      if (this.hooks.dropped(link)) return;
+      if (this.hooks.dropped(connection)) return;
       if (auth.authenticated) {
-        this.hooks.deliver(link, message);
+        this.hooks.deliver(connection, message);
         return;
       }
       const session = auth.session;
       if (session === undefined || !isHandshakeMessage(message)) throw new HandshakeError('malformed', 'a message before the handshake');
       const result = await session.receive(message);
-      if (this.hooks.dropped(link)) return;
-      if (result.reply !== undefined) this.hooks.write(link, result.reply);
+      if (this.hooks.dropped(connection)) return;
+      if (result.reply !== undefined) this.hooks.write(connection, result.reply);
       if (result.peer !== undefined) {
         this.samples[this.accepted++ % SAMPLES] = Date.now() - auth.startedMs;
         auth.session = undefined;
         auth.authenticated = true;
-        this.hooks.authenticated(link);
+        this.hooks.authenticated(connection);
       }
     };
     auth.waiting++;
     auth.chain = (auth.chain ?? Promise.resolve())
       .then(step)
-      .catch((error: unknown) => this.refuse(link, error instanceof HandshakeError ? error : new HandshakeError('malformed', (error as Error).message)))
+      .catch((error: unknown) => this.refuse(connection, error instanceof HandshakeError ? error : new HandshakeError('malformed', (error as Error).message)))
       .finally(() => {
         if (--auth.waiting === 0 && auth.authenticated) auth.chain = undefined;
       });
   }
 
-  /** Fails the handshake of `link` (e.g. no proof in time, undecodable bytes): counted and closed. */
-  refuse(link: L, error: HandshakeError): void {
-    const auth = this.links.get(link);
-    if (this.hooks.dropped(link) || auth?.authenticated) return;
+  /** Fails the handshake of `connection` (e.g. no proof in time, undecodable bytes): counted and closed. */
+  refuse(connection: C, error: HandshakeError): void {
+    const auth = this.authentications.get(connection);
+    if (this.hooks.dropped(connection) || auth?.authenticated) return;
     if (auth !== undefined) auth.session = undefined;
     this.counters.handshakesRefused++;
     this.counters.refusedByReason[error.reason] = (this.counters.refusedByReason[error.reason] ?? 0) + 1;
-    this.hooks.refused(link, error);
+    this.hooks.refused(connection, error);
   }
 
   /** Counts a connection refused before any handshake (a foreign PeerJS id). */
