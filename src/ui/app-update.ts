@@ -24,19 +24,29 @@
 import { registerSW } from 'virtual:pwa-register';
 import './app-update.css';
 
-/** Checks that say a tab must not be reloaded under the user's feet (unsaved typing). */
-const holds = new Set<() => boolean>();
-
 /** How often an open tab asks the server for a new version, ms (the browser also checks on every load). */
 const UPDATE_CHECK_PERIOD_MS = 60 * 60 * 1000;
 
 /**
- * Keeps this tab from being reloaded by an update made in another tab while `unsaved()` is true (it
- * shows a notice instead). @returns the function that removes the check.
+ * The checks that say this tab must not be reloaded under the user's feet (unsaved typing). The page
+ * makes one, gives it to {@link startAppUpdates} and to the views that hold typing (the notes editor).
  */
-export function holdReloadWhile(unsaved: () => boolean): () => void {
-  holds.add(unsaved);
-  return () => holds.delete(unsaved);
+export class ReloadGuard {
+  private readonly holds = new Set<() => boolean>();
+
+  /**
+   * Keeps this tab from being reloaded by an update made in another tab while `unsaved()` is true (it
+   * shows a notice instead). @returns the function that removes the check.
+   */
+  holdReloadWhile(unsaved: () => boolean): () => void {
+    this.holds.add(unsaved);
+    return () => this.holds.delete(unsaved);
+  }
+
+  /** True when some check says a reload now would lose typing. */
+  get held(): boolean {
+    return [...this.holds].some((unsaved) => unsaved());
+  }
 }
 
 /** What {@link startAppUpdates} shows, for tests: the notice's state. */
@@ -44,9 +54,10 @@ export type UpdateNoticeState = 'none' | 'available' | 'updated-elsewhere';
 
 /**
  * Registers the service worker (from the app's bundle: the Content-Security-Policy allows no inline
- * script) and shows the update notice when a new version waits. Call once, early in the page's start.
+ * script) and shows the update notice when a new version waits; `guard` says when a reload must wait
+ * for the user. Call once, early in the page's start.
  */
-export function startAppUpdates(): void {
+export function startAppUpdates(guard: ReloadGuard): void {
   if (typeof navigator === 'undefined' || !('serviceWorker' in navigator)) return;
   const notice = new UpdateNotice();
   let registration: ServiceWorkerRegistration | undefined;
@@ -56,7 +67,7 @@ export function startAppUpdates(): void {
   /** A new worker took over (this tab's Reload or another tab's): reload onto it, unless typing would be lost. */
   const onTakeover = (): void => {
     if (reloading) return;
-    if (reloadRequested || ![...holds].some((unsaved) => unsaved())) {
+    if (reloadRequested || !guard.held) {
       reloading = true;
       location.reload();
       return;
@@ -72,7 +83,7 @@ export function startAppUpdates(): void {
     immediate: true,
     onNeedRefresh: () =>
       notice.show('available', 'A new version of tabdynamo is available.', () => {
-        if ([...holds].some((unsaved) => unsaved()) && !confirm('A note has unsaved changes; reloading loses them. Reload anyway?')) return;
+        if (guard.held && !confirm('A note has unsaved changes; reloading loses them. Reload anyway?')) return;
         reloadRequested = true;
         // No worker waiting any more (another tab's Reload activated it): just reload.
         if (!registration?.waiting) onTakeover();

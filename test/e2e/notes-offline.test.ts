@@ -172,7 +172,7 @@ describe('app updates', () => {
     await b.page.getByLabel('Title', { exact: true }).first().fill('Not saved yet');
 
     // A new version: a service worker that differs (a comment is enough); restored afterwards.
-    const sw = path.join(REPO, 'dist', 'sw.js');
+    const sw = path.join(REPO, process.env.E2E_DIST ?? 'dist', 'sw.js');
     const saved = `${sw}.before-update-test`;
     copyFileSync(sw, saved);
     try {

@@ -6,25 +6,32 @@
  *   1900ms   partition bridge [n0 n4] - n1 - [n2 n3]
  *   2410ms   network loss=0.400 dup=0.020 delay=1..23ms (loss burst)
  *   3120ms   network loss=0.010 dup=0.020 delay=1..23ms (baseline)
+ *   3300ms   storage n1 fail=0.350 delay=0..0ms (failing writes)
  *   4005ms   restart n3
+ *   5120ms   storage n1 fail=0.000 delay=0..0ms (healthy)
  *   ...
  *
- * Three independent tracks share the chaos window, so their faults overlap in every combination:
+ * Four independent tracks share the chaos window, so their faults overlap in every combination:
  *   nodes      crash episodes: usually one node, sometimes two, rarely three at once (with N=3, W=2 a
  *              key keeps a strict write quorum while at most one of its replicas is down; two or
  *              three down leave some keys without one, and only the sloppy quorum can take them)
  *   partitions one at a time: halves (1|4 or 2|3), one-way, or a bridge
  *   network    a baseline of light loss, duplication and delay for the whole run, broken by bursts
  *              of heavy loss, slow and reordering periods, and duplication storms
- * Every fault ends inside the window: a crashed node restarts, a partition heals, the baseline returns.
+ *   storage    one node at a time: some of its writes fail (StorageError, nothing stored), all of them
+ *              fail (a full disk), or every write takes up to most of a second (faulty-store.ts)
+ * Every fault ends inside the window: a crashed node restarts, a partition heals, the baseline returns,
+ * the disk recovers.
  * (The runner heals everything at the end of the window regardless.)
  *
  * The schedule draws from its own stream of the seed, so adding a client to a workload does not
- * change the faults of a seed.
+ * change the faults of a seed; the storage track draws from a stream of its own too, so that it left
+ * the other tracks of every seed as they were.
  */
 import type { NetworkFaults } from '../../src/net/memory-network.js';
 import type { NodeId } from '../../src/core/types.js';
 import type { Random } from '../../src/core/ports.js';
+import { HEALTHY_STORAGE, type StorageFaults } from './faulty-store.js';
 import { formatPartition, seededRandom, type PartitionSpec, type Simulation } from './harness.js';
 
 /** One timed fault. `atMs` counts from the start of the chaos window. */
@@ -35,7 +42,12 @@ export type FaultEvent =
   | { atMs: number; type: 'wipe'; node: NodeId; newId: NodeId }
   | { atMs: number; type: 'partition'; partition: PartitionSpec }
   | { atMs: number; type: 'heal-partition' }
-  | { atMs: number; type: 'network'; faults: NetworkFaults; label: 'baseline' | 'loss burst' | 'slow' | 'duplication storm' };
+  | { atMs: number; type: 'network'; faults: NetworkFaults; label: 'baseline' | 'loss burst' | 'slow' | 'duplication storm' }
+  /** The node's storage faults from now on (see faulty-store.ts); `healthy` ends an episode. */
+  | { atMs: number; type: 'storage'; node: NodeId; faults: StorageFaults; label: StorageLabel };
+
+/** Kinds of storage episodes: some writes fail, every write fails (a full disk), writes are slow. */
+export type StorageLabel = 'healthy' | 'failing writes' | 'full disk' | 'slow writes';
 
 /** A seed's faults, sorted by time. */
 export interface FaultSchedule {
@@ -60,6 +72,8 @@ export interface ScheduleOptions {
   wipes?: boolean;
   /** Index of the next fresh id `n<k>` (as `Simulation.nextFreshId()`); needed with `wipes`. */
   nextNodeIndex?: number;
+  /** Whether the storage track runs (failing and slow writes). Default true. */
+  storageFaults?: boolean;
 }
 
 /** Crashes last at least this long: longer than any message delay, so nothing sent before lands after. */
@@ -75,8 +89,9 @@ export function generateFaultSchedule(seed: number, options: ScheduleOptions): F
     ...nodeTrack(random, options),
     ...partitionTrack(random, options),
     ...networkTrack(random, durationMs),
+    ...(options.storageFaults !== false ? storageTrack(seededRandom((seed ^ 0x7f4a7c15) | 0), options) : []),
   ];
-  // Stable sort: at equal times the tracks keep their order (nodes, partitions, network).
+  // Stable sort: at equal times the tracks keep their order (nodes, partitions, network, storage).
   events.sort((a, b) => a.atMs - b.atMs);
   return { seed, durationMs, events: nameWipedNodes(events, options.nextNodeIndex ?? options.nodeIds.length) };
 }
@@ -204,13 +219,52 @@ function networkTrack(random: Random, durationMs: number): FaultEvent[] {
   return events;
 }
 
+/**
+ * Storage episodes, one node at a time. Failing writes test that a write the core acknowledged was
+ * durable (a put whose local write failed must not be acknowledged, a hint whose write failed must not
+ * count); a full disk refuses every write for a while; slow writes (IndexedDB commits on a busy machine)
+ * keep requests waiting on the disk while their deadlines run and reorder what reaches the disk
+ * against what reaches the network.
+ */
+function storageTrack(random: Random, options: ScheduleOptions): FaultEvent[] {
+  const events: FaultEvent[] = [];
+  const ids = [...options.nodeIds];
+  let t = between(random, 0, 2_000);
+  while (t < options.durationMs - 300) {
+    const node = ids[Math.floor(random.next() * ids.length)]!;
+    const roll = random.next();
+    let faults: StorageFaults;
+    let label: StorageLabel;
+    let length: number;
+    if (roll < 0.4) {
+      faults = { ...HEALTHY_STORAGE, writeFailureProbability: round3(0.1 + random.next() * 0.5) };
+      label = 'failing writes';
+      length = between(random, 500, 3_000);
+    } else if (roll < 0.55) {
+      faults = { ...HEALTHY_STORAGE, writeFailureProbability: 1 };
+      label = 'full disk';
+      length = between(random, 300, 2_000);
+    } else {
+      faults = { ...HEALTHY_STORAGE, writeDelayMinMs: between(random, 1, 30), writeDelayMaxMs: between(random, 100, 800) };
+      label = 'slow writes';
+      length = between(random, 500, 3_000);
+    }
+    const end = Math.min(options.durationMs, t + length);
+    events.push({ atMs: t, type: 'storage', node, faults, label }, { atMs: end, type: 'storage', node, faults: HEALTHY_STORAGE, label: 'healthy' });
+    t = end + between(random, 200, 2_000);
+  }
+  return events;
+}
+
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/** How many faults a schedule injects (crashes, wipes, partitions, non-baseline network periods). */
+/** How many faults a schedule injects (crashes, wipes, partitions, non-baseline network periods, storage episodes). */
 export function countFaults(schedule: FaultSchedule): number {
-  return schedule.events.filter((e) => e.type === 'crash' || e.type === 'partition' || (e.type === 'network' && e.label !== 'baseline')).length;
+  return schedule.events.filter(
+    (e) => e.type === 'crash' || e.type === 'partition' || (e.type === 'network' && e.label !== 'baseline') || (e.type === 'storage' && e.label !== 'healthy'),
+  ).length;
 }
 
 /** One line per event, as in the module header. */
@@ -235,6 +289,10 @@ export function formatFaultEvent(e: FaultEvent): string {
       const f = e.faults;
       return `network loss=${f.lossProbability.toFixed(3)} dup=${f.duplicateProbability.toFixed(3)} delay=${f.delayMinMs}..${f.delayMaxMs}ms (${e.label})`;
     }
+    case 'storage': {
+      const f = e.faults;
+      return `storage ${e.node} fail=${f.writeFailureProbability.toFixed(3)} delay=${f.writeDelayMinMs}..${f.writeDelayMaxMs}ms (${e.label})`;
+    }
   }
 }
 
@@ -249,12 +307,12 @@ export async function applyFaultEvent(sim: Simulation, e: FaultEvent): Promise<v
       if (sim.nodes.has(e.node)) sim.crash(e.node);
       return;
     case 'restart':
-      if (sim.crashed.has(e.node)) await sim.restart(e.node);
+      if (sim.crashed.has(e.node)) await unlessCrashedWhileStarting(sim, e.node, sim.restart(e.node));
       return;
     case 'wipe': {
       const expected = sim.nextFreshId();
       if (expected !== e.newId) throw new Error(`schedule expected the wiped node to return as ${e.newId}, the simulation would name it ${expected}`);
-      await sim.wipeAndRestart(e.node);
+      await unlessCrashedWhileStarting(sim, expected, sim.wipeAndRestart(e.node));
       return;
     }
     case 'partition':
@@ -266,6 +324,22 @@ export async function applyFaultEvent(sim: Simulation, e: FaultEvent): Promise<v
     case 'network':
       sim.setNetworkFaults(e.faults);
       return;
+    case 'storage':
+      sim.setStorageFaults(e.node, e.faults);
+      return;
+  }
+}
+
+/**
+ * Waits for a node's start. A start takes virtual time when the node's writes are slow (storage
+ * faults), and the schedule may crash the node again before it finished: its store is then closed
+ * under it and the start fails, as a tab closed while it loads. That is no fault of the schedule.
+ */
+async function unlessCrashedWhileStarting(sim: Simulation, id: NodeId, start: Promise<unknown>): Promise<void> {
+  try {
+    await start;
+  } catch (error) {
+    if (!sim.crashed.has(id)) throw error;
   }
 }
 

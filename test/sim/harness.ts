@@ -6,7 +6,8 @@
  * one at a time; after each, pending promise callbacks (the in-memory store's I/O) are drained, so a
  * minute of cluster time runs in milliseconds and a seed replays exactly.
  *
- * The nodes are the production `NodeCore` with in-memory stores and the in-memory network.
+ * The nodes are the production `NodeCore` with in-memory stores (behind a fault-injecting wrapper) and
+ * the in-memory network.
  *
  * Faults are plain data and can change at any moment of a run:
  *
@@ -16,6 +17,8 @@
  *               halves   [a b] | [c d e]      no traffic between the groups
  *               one-way  [a] -/-> [b c]       a cannot reach b or c; b and c still reach a
  *               bridge   [a b] - x - [d e]    the groups cannot reach each other, both reach x
+ *   storage   `setStorageFaults(id, { writeFailureProbability, writeDelayMinMs, writeDelayMaxMs })`:
+ *             the node's writes fail with StorageError or take virtual time (faulty-store.ts)
  *   nodes     `crash(id)`             the tab dies; only its committed storage (MemoryStoreData) survives
  *             `restart(id)`           a new NodeCore with the same id over that storage
  *             `wipeAndRestart(id)`    the storage was evicted: a fresh node under a NEW id; the old id
@@ -32,6 +35,7 @@ import type { NodeId } from '../../src/core/types.js';
 import type { Random } from '../../src/core/ports.js';
 import { MemoryNetwork, type NetworkFaults } from '../../src/net/memory-network.js';
 import { MemoryStore, MemoryStoreData } from '../../src/storage/memory-store.js';
+import { FaultyStore, HEALTHY_STORAGE, type StorageFaults, type StorageFaultStats } from './faulty-store.js';
 import { testAuthority } from './test-keys.js';
 
 /** A seeded source of uniform numbers in [0, 1). */
@@ -99,7 +103,7 @@ export interface SimulationOptions {
 }
 
 /** Counters of what the harness itself did (not the network's or the nodes' own counters). */
-export interface SimulationStats {
+export interface SimulationStats extends StorageFaultStats {
   crashes: number;
   restarts: number;
   wipes: number;
@@ -114,6 +118,10 @@ export interface SimulationStats {
 export interface SimNode {
   id: NodeId;
   core: NodeCore;
+  /**
+   * The node's committed storage, for checkers and tests (they never wait on storage faults). The core
+   * writes to it through a `FaultyStore` (storage faults, faulty-store.ts).
+   */
   store: MemoryStore;
   data: MemoryStoreData;
   events: NodeEvent[];
@@ -165,7 +173,9 @@ export class Simulation {
   partition: PartitionSpec | null = null;
   /** Called with every event any node emits (after it is recorded in the node's `events`). */
   onNodeEvent: ((node: NodeId, event: NodeEvent) => void) | undefined;
-  readonly stats: SimulationStats = { crashes: 0, restarts: 0, wipes: 0, staleDeliveriesDropped: 0 };
+  readonly stats: SimulationStats = { crashes: 0, restarts: 0, wipes: 0, staleDeliveriesDropped: 0, writesFailed: 0, writesDelayed: 0 };
+  /** Storage faults by node id (kept across a crash and restart, like partition blocks); absent: healthy. */
+  private readonly storageFaults = new Map<NodeId, StorageFaults>();
   nowMs = 0;
   private seq = 0;
   private queue: Scheduled[] = [];
@@ -246,6 +256,13 @@ export class Simulation {
     const store = new MemoryStore(data);
     const events: NodeEvent[] = [];
     const incarnation = (this.incarnations.get(id) ?? -1) + 1;
+    const faultyStore = new FaultyStore(store, {
+      faults: () => this.storageFaults.get(id) ?? HEALTHY_STORAGE,
+      random: seededRandom((this.seed * 131 + hashId(id) + 0x3c6ef372 + 104_729 * incarnation) | 0),
+      now: () => this.nowMs,
+      sleep: (delayMs) => this.sleep(delayMs),
+      stats: this.stats,
+    });
     this.incarnations.set(id, incarnation);
     const match = /^n(\d+)$/.exec(id);
     if (match) this.nextNodeIndex = Math.max(this.nextNodeIndex, Number(match[1]) + 1);
@@ -272,7 +289,7 @@ export class Simulation {
       clock: { now: () => this.nowMs },
       random: nodeRandom,
       transport,
-      store,
+      store: faultyStore,
       ...(this.options.signedMembership !== false ? { authority: testAuthority(id) } : {}),
       onEvent: (event) => {
         events.push(event);
@@ -349,6 +366,12 @@ export class Simulation {
     Object.assign(this.network.faults, faults);
   }
 
+  /** Sets the storage faults of node `id` (null: healthy again); they hold across its crash and restart. */
+  setStorageFaults(id: NodeId, faults: StorageFaults | null): void {
+    if (faults === null) this.storageFaults.delete(id);
+    else this.storageFaults.set(id, { ...faults });
+  }
+
   /**
    * Replaces the partition in force (null: none). Blocks are set on the network by id, so they hold
    * for a node across its crash and restart.
@@ -361,10 +384,11 @@ export class Simulation {
 
   /**
    * Ends every fault: no partition, no loss or duplication (delays keep their bounds, so messages still
-   * reorder), and every crashed node restarted with its storage. Retired ids stay gone.
+   * reorder), healthy storage, and every crashed node restarted with its storage. Retired ids stay gone.
    */
   async healAll(): Promise<void> {
     this.setPartition(null);
+    this.storageFaults.clear();
     this.setNetworkFaults({ lossProbability: 0, duplicateProbability: 0 });
     for (const id of [...this.crashed.keys()].sort()) await this.restart(id);
   }

@@ -1,6 +1,7 @@
 /**
- * The explorer's views of the members-only cluster (issue 16), placed by main.ts and fed from the
- * public API through the wording of security-model.ts:
+ * The explorer's views of the members-only cluster (issue 16), placed by the header (node-header.ts)
+ * and the explorer page (explorer-page.ts) and fed from the public API through the wording of
+ * security-model.ts:
  *
  *   header           NewClusterNotice    "This browser started a new cluster named …" [Dismiss]
  *   Nodes panel      RemovalsList        "b3k removed by a1x at 14:02:11", newest first
@@ -11,7 +12,7 @@
  * show changed: the explorer redraws up to four times a second.
  */
 import { CountersView } from './panels.js';
-import { patchIfChanged, setText } from './patch.js';
+import { PatchedPanel, setText } from './patch.js';
 import { handshakeTime, newClusterNotice, refusalReasons, securityCounters, type RemovalLine, type SecretSource, type SecurityStatsView } from './security-model.js';
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
@@ -63,7 +64,7 @@ export class NewClusterNotice {
 /** The removals of the Nodes panel: a heading and a list, hidden while there are none. */
 export class RemovalsList {
   private readonly box: HTMLElement;
-  private readonly list: HTMLOListElement;
+  private readonly list: PatchedPanel;
 
   /** Appends the (hidden) section to `panel`. */
   constructor(panel: Element) {
@@ -72,16 +73,17 @@ export class RemovalsList {
     const heading = el('h3', 'Removals', 'subhead');
     heading.id = 'removals-title';
     const hint = el('p', 'Signed statements: each names the member that made it. A removed node stays removed.', 'muted');
-    this.list = el('ol', undefined, 'removals-list');
-    this.list.id = 'removals';
-    this.list.setAttribute('aria-labelledby', 'removals-title');
-    this.box.append(heading, hint, this.list);
+    const list = el('ol', undefined, 'removals-list');
+    list.id = 'removals';
+    list.setAttribute('aria-labelledby', 'removals-title');
+    this.list = new PatchedPanel(list);
+    this.box.append(heading, hint, list);
     panel.append(this.box);
   }
 
   update(lines: readonly RemovalLine[]): void {
     if (this.box.hidden !== (lines.length === 0)) this.box.hidden = lines.length === 0;
-    patchIfChanged(this.list, JSON.stringify(lines), (box) => {
+    this.list.patchIfChanged(JSON.stringify(lines), (box) => {
       for (const line of lines) {
         const item = el('li');
         item.dataset.key = line.key;

@@ -6,6 +6,7 @@
  */
 import morphdom from 'morphdom';
 
+/** Rebuilds `target`'s children with `build` (on a detached, empty copy), carrying only the differences into the page. */
 export function patch(target: HTMLElement, build: (box: HTMLElement) => void): void {
   const fresh = target.cloneNode(false) as HTMLElement;
   build(fresh);
@@ -26,16 +27,22 @@ export function patch(target: HTMLElement, build: (box: HTMLElement) => void): v
   });
 }
 
-const drawn = new WeakMap<HTMLElement, string>();
-
 /**
- * {@link patch}, skipped when `signature` (a string summing up everything the panel shows) equals the
- * one of the panel's last redraw: most redraws change one or two panels, not all of them.
+ * A panel redrawn with {@link patch}, skipped when its `signature` (a string summing up everything the
+ * panel shows) equals the one of its last redraw: most redraws change one or two panels, not all of
+ * them. The panel object keeps that signature, so create one per element and keep it.
  */
-export function patchIfChanged(target: HTMLElement, signature: string, build: (box: HTMLElement) => void): void {
-  if (drawn.get(target) === signature) return;
-  drawn.set(target, signature);
-  patch(target, build);
+export class PatchedPanel {
+  private signature: string | undefined;
+
+  constructor(readonly element: HTMLElement) {}
+
+  /** Rebuilds the panel with `build` (see {@link patch}) unless `signature` is the last one drawn. */
+  patchIfChanged(signature: string, build: (box: HTMLElement) => void): void {
+    if (this.signature === signature) return;
+    this.signature = signature;
+    patch(this.element, build);
+  }
 }
 
 /**

@@ -4,17 +4,13 @@
  * note text is written with `textContent` or into form fields, never parsed as HTML. Notes shown from
  * this browser's cache of notes seen (the page opened offline) carry an "offline copy" badge.
  */
-import { holdReloadWhile } from '../app-update.js';
+import type { ReloadGuard } from '../app-update.js';
+import { byId } from '../dom.js';
 import { patch } from '../explorer/patch.js';
 import { MARKERS } from './note-model.js';
-import type { NoteState, NotesService } from './notes-service.js';
+import type { NoteState } from './note-state.js';
+import type { NotesService } from './notes-service.js';
 import './notes-offline.css';
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const element = document.getElementById(id);
-  if (!element) throw new Error(`missing #${id}`);
-  return element as T;
-};
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, className?: string): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
@@ -33,7 +29,11 @@ export function syncLabel(note: NoteState): string {
   return 'saved in the cluster';
 }
 
-/** The notes page, wired to `service`; `route` is the part of the hash after `#/notes`. */
+/**
+ * The notes page, wired to `service`; `self` is this tab's node id; `reloadGuard` keeps an update of
+ * the app from reloading the tab over unsaved typing. The router shows it with the part of the hash
+ * after `#/notes` ({@link NotesView.show}).
+ */
 export class NotesView {
   private selected: string | 'new' | undefined;
   /** Revision the editor was filled from (to notice a change made elsewhere). */
@@ -46,25 +46,26 @@ export class NotesView {
   constructor(
     private readonly service: NotesService,
     private readonly self: string,
+    reloadGuard: Pick<ReloadGuard, 'holdReloadWhile'>,
   ) {
     // An update of the app made in another tab must not reload this one over unsaved typing.
-    holdReloadWhile(() => this.dirty || this.mergeDirty);
+    reloadGuard.holdReloadWhile(() => this.dirty || this.mergeDirty);
     service.subscribe((change) => {
       if (change.type === 'error') this.showError(change.message);
       if (this.active) this.render();
     });
-    $('note-new').addEventListener('click', () => {
+    byId('note-new').addEventListener('click', () => {
       // Empty the editor now, not when the hashchange event arrives (typing may start before it).
       location.hash = '#/notes/new';
       this.show(true, '/new');
-      $('note-title').focus();
+      byId('note-title').focus();
     });
-    $('notes-search').addEventListener('input', () => this.render());
-    $('notes-offline').addEventListener('click', () => {
+    byId('notes-search').addEventListener('input', () => this.render());
+    byId('notes-offline').addEventListener('click', () => {
       this.service.setOffline(!this.service.offline);
       this.render();
     });
-    const form = $<HTMLFormElement>('note-form');
+    const form = byId<HTMLFormElement>('note-form');
     form.addEventListener('input', () => {
       this.dirty = true;
       this.renderEditorState();
@@ -79,7 +80,7 @@ export class NotesView {
         void this.saveEditor();
       }
     });
-    $('note-delete').addEventListener('click', () => {
+    byId('note-delete').addEventListener('click', () => {
       const id = this.selected;
       if (id === undefined || id === 'new') return;
       if (!confirm('Delete this note on every node?')) return;
@@ -88,13 +89,13 @@ export class NotesView {
         location.hash = '#/notes';
       });
     });
-    const merge = $<HTMLFormElement>('merge-form');
+    const merge = byId<HTMLFormElement>('merge-form');
     merge.addEventListener('input', () => (this.mergeDirty = true));
     merge.addEventListener('submit', (event) => {
       event.preventDefault();
       const id = this.selected;
       if (id === undefined || id === 'new') return;
-      const edit = { title: $<HTMLInputElement>('merge-title').value, body: $<HTMLTextAreaElement>('merge-body').value };
+      const edit = { title: byId<HTMLInputElement>('merge-title').value, body: byId<HTMLTextAreaElement>('merge-body').value };
       this.run(async () => {
         await this.service.resolve(id, edit);
         this.mergeDirty = false;
@@ -102,7 +103,7 @@ export class NotesView {
         this.load(id);
       });
     });
-    $('merge-delete').addEventListener('click', () => {
+    byId('merge-delete').addEventListener('click', () => {
       const id = this.selected;
       if (id === undefined || id === 'new') return;
       this.run(async () => {
@@ -110,22 +111,22 @@ export class NotesView {
         location.hash = '#/notes';
       });
     });
-    $('conflict-versions').addEventListener('click', (event) => {
+    byId('conflict-versions').addEventListener('click', (event) => {
       const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-use]');
       const note = this.selected !== undefined && this.selected !== 'new' ? this.service.note(this.selected) : undefined;
       if (!button || !note) return;
       const use = button.dataset.use!;
       if (use === 'delete') {
-        $('merge-delete').hidden = false;
-        $('merge-delete').focus();
+        byId('merge-delete').hidden = false;
+        byId('merge-delete').focus();
         return;
       }
       const version = note.versions.find((v) => v.rev === use);
       if (!version) return;
-      $<HTMLInputElement>('merge-title').value = version.title;
-      $<HTMLTextAreaElement>('merge-body').value = version.body;
+      byId<HTMLInputElement>('merge-title').value = version.title;
+      byId<HTMLTextAreaElement>('merge-body').value = version.body;
       this.mergeDirty = true;
-      $('merge-info').textContent = `Taking the version written by ${version.updatedBy}; edit it if you like, then save.`;
+      byId('merge-info').textContent = `Taking the version written by ${version.updatedBy}; edit it if you like, then save.`;
     });
   }
 
@@ -137,7 +138,7 @@ export class NotesView {
   show(active: boolean, route = ''): void {
     this.active = active;
     this.service.setVisible(active);
-    $('notes-view').hidden = !active;
+    byId('notes-view').hidden = !active;
     if (!active) return;
     const id = route.startsWith('/') ? route.slice(1) : '';
     this.select(id === '' ? undefined : id);
@@ -147,7 +148,7 @@ export class NotesView {
   private select(id: string | undefined): void {
     if (id === this.selected) return;
     this.selected = id;
-    $('notes-view').dataset.selected = id ?? '';
+    byId('notes-view').dataset.selected = id ?? '';
     this.mergeDirty = false;
     this.mergeFor = undefined;
     this.showError('');
@@ -158,8 +159,8 @@ export class NotesView {
   private load(id: string | undefined): void {
     const note = id !== undefined && id !== 'new' ? this.service.note(id) : undefined;
     const version = note?.versions[0];
-    $<HTMLInputElement>('note-title').value = version?.title ?? '';
-    $<HTMLTextAreaElement>('note-body').value = version?.body ?? '';
+    byId<HTMLInputElement>('note-title').value = version?.title ?? '';
+    byId<HTMLTextAreaElement>('note-body').value = version?.body ?? '';
     this.editorRev = version?.rev;
     this.dirty = false;
   }
@@ -167,12 +168,12 @@ export class NotesView {
   private async saveEditor(): Promise<void> {
     const id = this.selected;
     if (id === undefined) return;
-    const edit = { title: $<HTMLInputElement>('note-title').value, body: $<HTMLTextAreaElement>('note-body').value };
+    const edit = { title: byId<HTMLInputElement>('note-title').value, body: byId<HTMLTextAreaElement>('note-body').value };
     this.run(async () => {
       if (id === 'new') {
         const created = await this.service.create(edit);
         this.selected = created;
-        $('notes-view').dataset.selected = created;
+        byId('notes-view').dataset.selected = created;
         this.dirty = false;
         this.editorRev = this.service.note(created)?.versions[0]?.rev;
         location.hash = `#/notes/${created}`;
@@ -193,7 +194,7 @@ export class NotesView {
   }
 
   private showError(message: string): void {
-    $('note-error').textContent = message;
+    byId('note-error').textContent = message;
   }
 
   render(): void {
@@ -204,10 +205,10 @@ export class NotesView {
   }
 
   private renderConnection(): void {
-    const status = $('notes-connection');
+    const status = byId('notes-connection');
     const pending = this.service.pendingCount();
     const waiting = pending === 0 ? '' : ` ${pending} edit${pending === 1 ? '' : 's'} waiting to sync.`;
-    const button = $<HTMLButtonElement>('notes-offline');
+    const button = byId<HTMLButtonElement>('notes-offline');
     button.textContent = this.service.offline ? 'Go back online' : 'Go offline';
     button.setAttribute('aria-pressed', String(this.service.offline));
     if (this.service.offline) {
@@ -231,9 +232,9 @@ export class NotesView {
   }
 
   private renderList(): void {
-    const search = $<HTMLInputElement>('notes-search').value;
+    const search = byId<HTMLInputElement>('notes-search').value;
     const notes = this.service.list(search);
-    patch($('notes-list'), (list) => {
+    patch(byId('notes-list'), (list) => {
       for (const note of notes) {
         const version = note.versions[0];
         const item = el('li');
@@ -252,16 +253,16 @@ export class NotesView {
         list.append(item);
       }
     });
-    $('notes-empty').hidden = notes.length > 0;
-    $('notes-empty').textContent = search !== '' ? `No note title contains “${search}”.` : 'No notes yet. Every tab of this cluster sees the notes you write here, even the ones you write offline.';
+    byId('notes-empty').hidden = notes.length > 0;
+    byId('notes-empty').textContent = search !== '' ? `No note title contains “${search}”.` : 'No notes yet. Every tab of this cluster sees the notes you write here, even the ones you write offline.';
   }
 
   private renderEditorState(): void {
     const id = this.selected;
-    const form = $<HTMLFormElement>('note-form');
-    const conflict = $('conflict');
-    const heading = $('note-heading');
-    const state = $('note-state');
+    const form = byId<HTMLFormElement>('note-form');
+    const conflict = byId('conflict');
+    const heading = byId('note-heading');
+    const state = byId('note-state');
     if (id === undefined) {
       heading.textContent = 'No note selected';
       state.textContent = 'Choose a note on the left, or make a new one.';
@@ -276,12 +277,12 @@ export class NotesView {
       state.dataset.sync = 'new';
       form.hidden = false;
       conflict.hidden = true;
-      $('note-delete').hidden = true;
-      $('note-dirty').textContent = this.dirty ? 'not saved yet' : '';
+      byId('note-delete').hidden = true;
+      byId('note-dirty').textContent = this.dirty ? 'not saved yet' : '';
       return;
     }
     const note = this.service.note(id);
-    $('note-delete').hidden = false;
+    byId('note-delete').hidden = false;
     if (!note || (note.deleted && note.sync !== 'local')) {
       heading.textContent = note ? 'Deleted note' : 'Unknown note';
       state.textContent = note ? 'This note was deleted.' : 'This tab has not seen this note (yet).';
@@ -307,7 +308,7 @@ export class NotesView {
     if (version && version.rev !== this.editorRev) {
       if (!this.dirty) this.load(id);
     }
-    $('note-dirty').textContent = !this.dirty
+    byId('note-dirty').textContent = !this.dirty
       ? ''
       : version && version.rev !== this.editorRev
         ? 'not saved; this note changed elsewhere since you opened it — saving keeps both versions for you to merge'
@@ -315,11 +316,11 @@ export class NotesView {
   }
 
   private renderConflict(note: NoteState): void {
-    $('conflict-explain').textContent =
+    byId('conflict-explain').textContent =
       note.deletions.length > 0
         ? 'One tab deleted this note while another edited it. Keep an edited version (or a merge), or keep it deleted.'
         : 'Tabs edited this note concurrently (for example one of them offline). Both versions are kept until you merge them; saving the merge replaces them on every node.';
-    patch($('conflict-versions'), (box) => {
+    patch(byId('conflict-versions'), (box) => {
       note.versions.forEach((version, i) => {
         const card = el('article', undefined, 'version');
         card.dataset.key = `v-${version.rev}`;
@@ -344,15 +345,15 @@ export class NotesView {
       });
       if (note.unreadable > 0) box.append(el('p', `${note.unreadable} version(s) are not notes this page can read; saving a merge replaces them.`, 'muted'));
     });
-    $('merge-delete').hidden = note.deletions.length === 0;
+    byId('merge-delete').hidden = note.deletions.length === 0;
     // Propose a merge once per conflict (and never over what the user typed).
     const signature = `${note.id}:${note.context}`;
     if (this.mergeDirty || this.mergeFor === signature) return;
     this.mergeFor = signature;
     const proposal = this.service.proposal(note.id);
-    $<HTMLInputElement>('merge-title').value = proposal?.title ?? '';
-    $<HTMLTextAreaElement>('merge-body').value = proposal?.body ?? '';
-    $('merge-info').textContent = !proposal
+    byId<HTMLInputElement>('merge-title').value = proposal?.title ?? '';
+    byId<HTMLTextAreaElement>('merge-body').value = proposal?.body ?? '';
+    byId('merge-info').textContent = !proposal
       ? 'Nothing to merge: only a delete remains.'
       : proposal.ancestor
         ? `Proposed: a three-way merge against the version both started from (“${proposal.ancestor.title}”). ${proposal.conflicts === 0 ? 'The edits did not overlap.' : `${proposal.conflicts} place(s) changed on both sides are kept from each, between ${MARKERS.start.trim()} and ${MARKERS.end.trim()} lines: edit them before saving.`}`
