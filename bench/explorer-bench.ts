@@ -551,7 +551,7 @@ async function main(): Promise<void> {
         for (;;) {
           settle = await observed.page.evaluate(() => {
             const members = window.dynamo!.members();
-            return { pending: members.reduce((n, m) => n + m.pending.length, 0), handoffs: members.reduce((n, m) => n + m.handoffs.length, 0) };
+            return { pending: members.reduce((n, m) => n + m.pendingPartitions.length, 0), handoffs: members.reduce((n, m) => n + m.handoffPartitions.length, 0) };
           });
           if (left && settle.pending === 0 && settle.handoffs === 0) break;
           if (Date.now() > until) break;

@@ -14,7 +14,7 @@
  */
 import type { FailureDetector } from './failure-detector.js';
 import type { LoadReports } from './load-reports.js';
-import { recordSigningFields, type Membership, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
+import { recordSigningFields, withLegacyFieldNames, type Membership, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
 import type { MembershipVerifier } from './membership-verifier.js';
 import { MAX_WIRE_MEMBERS, type Message } from './messages.js';
 import type { NodeEvent } from './node-api.js';
@@ -173,7 +173,8 @@ export class Gossip {
       if (!this.ports.running() && reply) return;
       this.ports.send(to, {
         type: 'gossip',
-        members: membership.gossipRecords(),
+        // Under both field names, for tabs of earlier versions (membership.ts `LegacyRecordFields`).
+        members: membership.gossipRecords().map(withLegacyFieldNames),
         removals: membership.removals(),
         reply,
         suspects: this.ports.detector.suspicions(),

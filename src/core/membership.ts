@@ -47,11 +47,15 @@ export interface MemberRecord {
   history: RingEvent[];
   /**
    * Partitions the member replicates in its current ring but has not yet received from their previous
-   * holders (handoff in progress, §4.9). Its answers for them do not count towards quorums.
+   * holders (ownership handoff in progress, §4.9). Its answers for them do not count towards quorums.
+   * (Gossiped also as `pending` for tabs of earlier versions: see {@link withLegacyFieldNames}.)
    */
-  pending: number[];
-  /** Partitions whose data the member holds without replicating them: it is handing them off (§4.9). */
-  handoffs: number[];
+  pendingPartitions: number[];
+  /**
+   * Partitions whose data the member holds without replicating them: it is handing them off (§4.9).
+   * (Gossiped also as `handoffs` for tabs of earlier versions.)
+   */
+  handoffPartitions: number[];
   /** The member's raw Ed25519 public key (its id is derived from it); absent where records are not signed. */
   publicKey?: Uint8Array;
   /** The member's signature over {@link recordSigningFields} of this record; absent where records are not signed. */
@@ -78,8 +82,8 @@ export function recordSigningFields(r: MemberRecord): unknown[] {
     r.joinedAtMs,
     r.incarnation,
     r.history.map((e) => [e.atMs, e.capacity]),
-    r.pending,
-    r.handoffs,
+    r.pendingPartitions,
+    r.handoffPartitions,
     r.publicKey ?? null,
   ];
 }
@@ -99,7 +103,7 @@ function earlierRemoval(a: Removal, b: Removal): Removal {
 function removedView(record: MemberRecord, removal: Removal): MemberRecord {
   const last = record.history[record.history.length - 1];
   const history = inRing(record) ? [...record.history, { atMs: Math.max(removal.atMs, last?.atMs ?? removal.atMs), capacity: 0 }] : record.history;
-  return { ...record, status: 'left', history, pending: [], handoffs: [] };
+  return { ...record, status: 'left', history, pendingPartitions: [], handoffPartitions: [] };
 }
 
 /** Orders two records of the same member: higher version wins; equal versions fall back to content. */
@@ -111,7 +115,7 @@ export function newerRecord(a: MemberRecord, b: MemberRecord): MemberRecord {
 }
 
 function recordKey(r: MemberRecord): string {
-  return `${r.status}|${r.capacity}|${r.joinedAtMs}|${r.incarnation}|${JSON.stringify(r.history)}|${r.pending.join(',')}|${r.handoffs.join(',')}`;
+  return `${r.status}|${r.capacity}|${r.joinedAtMs}|${r.incarnation}|${JSON.stringify(r.history)}|${r.pendingPartitions.join(',')}|${r.handoffPartitions.join(',')}`;
 }
 
 /**
@@ -241,8 +245,8 @@ export class Membership {
       joinedAtMs,
       incarnation: change.incarnation ?? current?.incarnation ?? 0,
       history: (change.history ?? current?.history ?? [{ atMs: joinedAtMs, capacity }]).map((e) => ({ ...e })),
-      pending: [...(change.pending ?? current?.pending ?? [])],
-      handoffs: [...(change.handoffs ?? current?.handoffs ?? [])],
+      pendingPartitions: [...(change.pendingPartitions ?? current?.pendingPartitions ?? [])],
+      handoffPartitions: [...(change.handoffPartitions ?? current?.handoffPartitions ?? [])],
       // A changed record needs a new signature (the node signs its own record: see NodeCore).
       ...((change.publicKey ?? current?.publicKey) !== undefined ? { publicKey: change.publicKey ?? current?.publicKey } : {}),
     };
@@ -252,7 +256,7 @@ export class Membership {
 }
 
 /** Fields of a record its writer may change. */
-export type RecordChange = Partial<Pick<MemberRecord, 'capacity' | 'status' | 'joinedAtMs' | 'incarnation' | 'history' | 'pending' | 'handoffs' | 'publicKey'>>;
+export type RecordChange = Partial<Pick<MemberRecord, 'capacity' | 'status' | 'joinedAtMs' | 'incarnation' | 'history' | 'pendingPartitions' | 'handoffPartitions' | 'publicKey'>>;
 
 /**
  * Signs and checks membership statements (issue 16; DESIGN.md §3 "Security"): a node signs its own
@@ -274,4 +278,30 @@ export interface MembershipAuthority {
 export function inRing(record: MemberRecord): boolean {
   const last = record.history[record.history.length - 1];
   return last !== undefined && last.capacity > 0;
+}
+
+/**
+ * Field names of a member record before they said what they count (`pending` and `handoffs`, both
+ * lists of partitions). Records are gossiped and stored with both the current and these names, so
+ * that tabs still running an earlier version keep reading them; a record read from gossip or from
+ * storage may carry either (messages.ts and {@link fromStoredRecord} accept both). The legacy names
+ * can be dropped once no tab runs a version that needs them.
+ */
+export interface LegacyRecordFields {
+  pending?: number[];
+  handoffs?: number[];
+}
+
+/** `record` with the legacy field names added (for gossip and storage). */
+export function withLegacyFieldNames(record: MemberRecord): MemberRecord & LegacyRecordFields {
+  return { ...record, pending: record.pendingPartitions, handoffs: record.handoffPartitions };
+}
+
+/**
+ * A record as stored by any version: the partition lists under their current names, taken from the
+ * legacy ones when only those are present; the legacy names themselves dropped.
+ */
+export function fromStoredRecord<T extends Partial<MemberRecord> & LegacyRecordFields>(stored: T): Omit<T, 'pending' | 'handoffs'> & Pick<MemberRecord, 'pendingPartitions' | 'handoffPartitions'> {
+  const { pending, handoffs, ...rest } = stored;
+  return { ...rest, pendingPartitions: stored.pendingPartitions ?? pending ?? [], handoffPartitions: stored.handoffPartitions ?? handoffs ?? [] };
 }

@@ -84,7 +84,7 @@ export const MAX_WIRE_HISTORY = 1024;
 const capacityValue = v.pipe(v.number(), v.finite(), v.minValue(Number.MIN_VALUE), v.maxValue(1_000_000));
 const partitionList = v.pipe(v.array(partition), v.maxLength(65_536));
 
-const memberRecord = v.object({
+const memberRecordFields = v.object({
   id: nodeId,
   capacity: capacityValue,
   status: v.picklist(['up', 'leaving', 'left']),
@@ -96,11 +96,25 @@ const memberRecord = v.object({
     v.minLength(1),
     v.maxLength(MAX_WIRE_HISTORY),
   ),
-  pending: partitionList,
-  handoffs: partitionList,
+  pendingPartitions: v.optional(partitionList),
+  handoffPartitions: v.optional(partitionList),
+  // The same lists under the names of earlier versions (membership.ts `LegacyRecordFields`).
+  pending: v.optional(partitionList),
+  handoffs: v.optional(partitionList),
   publicKey: v.optional(fixedBytes(32)),
   signature: v.optional(fixedBytes(64)),
 });
+
+/** A member record under either field names, read into the current ones. */
+const memberRecord = v.pipe(
+  memberRecordFields,
+  v.check((r) => (r.pendingPartitions ?? r.pending) !== undefined && (r.handoffPartitions ?? r.handoffs) !== undefined, 'a member record needs its pending and handed-off partitions'),
+  v.transform(({ pending, handoffs, pendingPartitions, handoffPartitions, ...rest }) => ({
+    ...rest,
+    pendingPartitions: (pendingPartitions ?? pending)!,
+    handoffPartitions: (handoffPartitions ?? handoffs)!,
+  })),
+);
 
 /** Most removal statements one gossip message may carry. */
 export const MAX_WIRE_REMOVALS = 10_000;

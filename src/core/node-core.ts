@@ -37,7 +37,7 @@ import { OwnershipHandoff } from './ownership-handoff.js';
 import { HintedHandoff } from './hinted-handoff.js';
 import { LoadReports } from './load-reports.js';
 import { InProcessMerkleService } from './merkle-service.js';
-import { Membership, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
+import { Membership, withLegacyFieldNames, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
 import { MembershipVerifier } from './membership-verifier.js';
 import { checkMessage, isReply, parseMessage, type Message } from './messages.js';
 import type { GetOptions, GetResult, NodeEvent, NodeStats, OwnershipHandoffStatus, PutOptions, PutResult } from './node-api.js';
@@ -228,7 +228,7 @@ export class NodeCore {
       localObjects: (keys) => this.store.getObjects(keys),
       mergeBatch: (items) => this.replica.mergeBatch(items),
       dropIfUnchanged: (key, digest) => this.replica.dropIfUnchanged(key, digest, () => this.handoff.replicates(this.currentRing.partitionOfKey(key))),
-      publish: (pending, handoffs) => this.ownRecord.update({ pending, handoffs }),
+      publish: (pendingPartitions, handoffPartitions) => this.ownRecord.update({ pendingPartitions, handoffPartitions }),
       onDrained: () => this.ownRecord.drained(),
       now: () => this.clock.now(),
       timeoutMs: () => config.requestTimeoutMs,
@@ -292,8 +292,8 @@ export class NodeCore {
    * @throws StoredStateLostError (`expectStoredState` but nothing stored); StorageError.
    */
   async start(options: { expectStoredState?: boolean } = {}): Promise<void> {
-    const { before, pending, handoffs } = await this.ownRecord.restore(options.expectStoredState ?? false);
-    this.handoff.restore(pending, handoffs);
+    const { before, pendingPartitions, handoffPartitions } = await this.ownRecord.restore(options.expectStoredState ?? false);
+    this.handoff.restore(pendingPartitions, handoffPartitions);
     await this.hints.load();
     this.merkle ??= await InProcessMerkleService.build(this.store, () => this.currentRing);
     const merkle = this.merkle;
@@ -505,7 +505,7 @@ export class NodeCore {
     this.detector.setPeers(this.membership.peers(), this.clock.now());
     this.emit({ type: 'membership', members: this.membership.all() });
     // Stored as gossiped (signed as written by each member); removals beside them.
-    this.store.putMeta(META_MEMBERS, this.membership.gossipRecords()).catch((error: unknown) => this.reportError(error, 'saving the membership'));
+    this.store.putMeta(META_MEMBERS, this.membership.gossipRecords().map(withLegacyFieldNames)).catch((error: unknown) => this.reportError(error, 'saving the membership'));
     this.store.putMeta(META_REMOVALS, this.membership.removals()).catch((error: unknown) => this.reportError(error, 'saving the removals'));
   }
 
@@ -628,7 +628,7 @@ export class NodeCore {
       self: this.id,
       isHealthy: (id) => this.isHealthy(id),
       hintedHandoff: this.config.hintedHandoff,
-      holders: this.membership.all().filter((m) => m.status !== 'left' && m.handoffs.includes(partition)).map((m) => m.id),
+      holders: this.membership.all().filter((m) => m.status !== 'left' && m.handoffPartitions.includes(partition)).map((m) => m.id),
     });
   }
 

@@ -8,7 +8,7 @@
  * gossiped before, with a new incarnation (SWIM: it is back).
  */
 import { InvalidOptionError, NodeNotRunningError, StoredStateLostError } from './errors.js';
-import { inRing, removalSigningFields, type Membership, type MemberRecord, type MembershipAuthority, type RecordChange, type Removal } from './membership.js';
+import { fromStoredRecord, inRing, removalSigningFields, withLegacyFieldNames, type LegacyRecordFields, type Membership, type MemberRecord, type MembershipAuthority, type RecordChange, type Removal } from './membership.js';
 import type { NodeEvent } from './node-api.js';
 import { checkCapacity } from './node-config.js';
 import type { Clock, Store } from './ports.js';
@@ -21,7 +21,7 @@ export const META_MEMBERS = 'members';
 export const META_REMOVALS = 'removals';
 
 /** This node's own record as saved in the store's metadata. */
-type StoredSelf = Partial<MemberRecord> & { version: number };
+type StoredSelf = Partial<MemberRecord> & LegacyRecordFields & { version: number };
 
 /** What the own record needs from its node. */
 export interface OwnRecordPorts {
@@ -57,18 +57,19 @@ export class OwnRecord {
    *   partitions its saved record listed as pending and handed off.
    * @throws StoredStateLostError when `expectStoredState` and nothing is stored; StorageError.
    */
-  async restore(expectStoredState: boolean): Promise<{ before: Ring; pending: number[]; handoffs: number[] }> {
+  async restore(expectStoredState: boolean): Promise<{ before: Ring; pendingPartitions: number[]; handoffPartitions: number[] }> {
     const { store, membership, self: id } = this.ports;
     const { capacity, partitionCount } = this.ports.settings();
-    const self = await store.getMeta<StoredSelf>(META_SELF);
+    const stored = await store.getMeta<StoredSelf>(META_SELF);
+    const self = stored === undefined ? undefined : fromStoredRecord(stored);
     if (expectStoredState && self === undefined) {
       // This id has written before, but its storage is gone (evicted or cleared). Reusing the id would
       // restart its dot counters and make replicas discard its new writes as already seen (Riak's
       // kv679): the host must start a new identity instead.
       throw new StoredStateLostError(`the stored state of node ${id} is gone; start this node under a new id`);
     }
-    const known = await store.getMeta<MemberRecord[]>(META_MEMBERS);
-    if (Array.isArray(known)) membership.merge(known.filter((r) => r.id !== id && Array.isArray(r.history)));
+    const known = await store.getMeta<(MemberRecord & LegacyRecordFields)[]>(META_MEMBERS);
+    if (Array.isArray(known)) membership.merge(known.filter((r) => r.id !== id && Array.isArray(r.history)).map(fromStoredRecord));
     const removals = await store.getMeta<Removal[]>(META_REMOVALS);
     if (Array.isArray(removals)) for (const removal of removals) membership.addRemoval(removal);
     // The join time is set once, on the first start, and kept across restarts: it fixes this node's
@@ -84,8 +85,8 @@ export class OwnRecord {
     const changedCapacity = status === 'up' && last.capacity > 0 && last.capacity !== capacity;
     // A new incarnation on every start: it tells every peer that suspected this node that it is back.
     const incarnation = (self?.incarnation ?? 0) + 1;
-    const pending = self?.pending ?? [];
-    const handoffs = self?.handoffs ?? [];
+    const pendingPartitions = self?.pendingPartitions ?? [];
+    const handoffPartitions = self?.handoffPartitions ?? [];
     membership.updateSelf(
       {
         status,
@@ -93,21 +94,22 @@ export class OwnRecord {
         joinedAtMs,
         incarnation,
         history: changedCapacity ? [...history, { atMs: nowMs, capacity }] : history,
-        pending,
-        handoffs,
+        pendingPartitions,
+        handoffPartitions,
         ...(this.ports.authority !== undefined ? { publicKey: this.ports.authority.publicKey } : {}),
       },
       (self?.version ?? 0) + 1,
     );
     await this.save();
-    return { before, pending, handoffs };
+    return { before, pendingPartitions, handoffPartitions };
   }
 
   /** Persists this node's record (errors are reported, not thrown). */
   save(): Promise<void> {
     const record = this.ports.membership.raw(this.ports.self);
     if (record === undefined) return Promise.resolve();
-    const stored: StoredSelf = { ...record };
+    // Stored under both field names, so that an earlier version opening this database reads it too.
+    const stored: StoredSelf = withLegacyFieldNames(record);
     return this.ports.store.putMeta(META_SELF, stored).catch((error: unknown) => this.ports.reportError(error, "saving this node's record"));
   }
 
@@ -183,7 +185,7 @@ export class OwnRecord {
       this.ports.passHints();
       return;
     }
-    this.update({ status: 'left', pending: [], handoffs: [] });
+    this.update({ status: 'left', pendingPartitions: [], handoffPartitions: [] });
     this.ports.emit({ type: 'membership-change', change: 'left', node: this.ports.self, capacity: 0 });
     this.settleLeave();
   }
@@ -217,7 +219,7 @@ export class OwnRecord {
     if (self === undefined || self.status === 'left') return;
     const last = self.history[self.history.length - 1];
     const history = inRing(self) ? [...self.history, { atMs: Math.max(removal.atMs, last?.atMs ?? 0), capacity: 0 }] : self.history;
-    this.ports.membership.updateSelf({ status: 'left', history, pending: [], handoffs: [] });
+    this.ports.membership.updateSelf({ status: 'left', history, pendingPartitions: [], handoffPartitions: [] });
     void this.save();
     this.ports.emit({ type: 'membership-change', change: 'remove', node: this.ports.self, capacity: 0 });
     this.settleLeave();

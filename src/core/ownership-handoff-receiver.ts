@@ -112,11 +112,11 @@ export class OwnershipHandoffReceiver {
     const members = this.ports.members();
     const ring = this.ports.ring();
     const n = this.ports.n();
-    const pendingOf = new Map(members.map((m) => [m.id, new Set(m.pending)]));
+    const pendingOf = new Map(members.map((m) => [m.id, new Set(m.pendingPartitions)]));
     let changed = false;
     for (const [p, sinceMs] of [...this.pending]) {
       const finished = this.finishedFrom.get(p) ?? new Set<NodeId>();
-      const holders = members.filter((m) => m.id !== this.ports.self && m.status !== 'left' && m.handoffs.includes(p)).map((m) => m.id);
+      const holders = members.filter((m) => m.id !== this.ports.self && m.status !== 'left' && m.handoffPartitions.includes(p)).map((m) => m.id);
       let done: boolean;
       if (holders.length > 0) {
         done = holders.every((h) => finished.has(h));

@@ -384,7 +384,7 @@ export class OwnershipHandoff {
 
   /** Whether `node`'s gossiped record says it is still receiving `partition` (true when it has none). */
   private isPendingAt(node: NodeId, partition: number): boolean {
-    return this.ports.members().find((m) => m.id === node)?.pending.includes(partition) ?? true;
+    return this.ports.members().find((m) => m.id === node)?.pendingPartitions.includes(partition) ?? true;
   }
 
   /**

@@ -163,7 +163,7 @@ function statusOf(sim: Simulation, id: NodeId): string | undefined {
 
 /** Whether no running node's view of any member shows partitions pending or handed off (what the explorer shows). */
 function viewsSettled(sim: Simulation): boolean {
-  for (const node of sim.nodes.values()) for (const m of node.core.members()) if (m.pending.length > 0 || m.handoffs.length > 0) return false;
+  for (const node of sim.nodes.values()) for (const m of node.core.members()) if (m.pendingPartitions.length > 0 || m.handoffPartitions.length > 0) return false;
   return true;
 }
 

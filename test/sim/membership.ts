@@ -349,7 +349,7 @@ export async function runMembershipSeed(options: MembershipRunOptions): Promise<
   let keysHandedOff = 0;
   for (const node of sim.nodes.values()) keysHandedOff += node.core.stats().ownershipHandoffKeysSent;
 
-  for (const n of sim.nodes.values()) note(`state ${n.id} running=${n.core.isRunning} members=${JSON.stringify(n.core.members().map((m) => [m.id, m.status, m.version, m.pending.length, m.handoffs.length]))} health=${JSON.stringify(n.core.peerHealth()).slice(0, 300)}`);
+  for (const n of sim.nodes.values()) note(`state ${n.id} running=${n.core.isRunning} members=${JSON.stringify(n.core.members().map((m) => [m.id, m.status, m.version, m.pendingPartitions.length, m.handoffPartitions.length]))} health=${JSON.stringify(n.core.peerHealth()).slice(0, 300)}`);
   for (const n of sim.nodes.values()) note(`dbg ${n.id} ${JSON.stringify(n.core.ownershipHandoffStatus()).slice(0, 300)} hints=${[...n.data.hints].map(([t, m]) => `${t}:${m.size}`).join(",")} objects=${n.data.objects.size} status=${n.core.members().find((m) => m.id === n.id)?.status}`);
   note(`verdict lost=${setFull.lost} violations=${violations.length}`);
 

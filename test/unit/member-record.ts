@@ -11,6 +11,6 @@ export const peerRecord = (id: NodeId, joinedAtMs: number): MemberRecord => ({
   joinedAtMs,
   incarnation: 0,
   history: [{ atMs: joinedAtMs, capacity: 1 }],
-  pending: [],
-  handoffs: [],
+  pendingPartitions: [],
+  handoffPartitions: [],
 });

@@ -22,8 +22,8 @@ const record: fc.Arbitrary<MemberRecord> = fc
   .map(({ leftAtMs, ...r }) => ({
     ...r,
     history: [{ atMs: r.joinedAtMs, capacity: r.capacity }, ...(leftAtMs !== undefined ? [{ atMs: leftAtMs, capacity: 0 }] : [])],
-    pending: [],
-    handoffs: [],
+    pendingPartitions: [],
+    handoffPartitions: [],
   }));
 
 const removal: fc.Arbitrary<Removal> = fc

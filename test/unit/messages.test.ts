@@ -41,9 +41,9 @@ const valid: Record<MessageType, () => Json> = {
   gossip: () => ({
     type: 'gossip',
     members: [
-      { id: 'n1', capacity: 1, status: 'up', version: 3, joinedAtMs: 1700000000000, incarnation: 2, history: [{ atMs: 1700000000000, capacity: 1 }], pending: [3, 4], handoffs: [] },
-      { id: 'n2', capacity: 0.5, status: 'leaving', version: 0, joinedAtMs: 0, incarnation: 0, history: [{ atMs: 0, capacity: 0.5 }, { atMs: 9, capacity: 0 }], pending: [], handoffs: [7] },
-      { id: 'n3', capacity: 2, status: 'left', version: 9, joinedAtMs: 5, incarnation: 1, history: [{ atMs: 5, capacity: 2 }, { atMs: 6, capacity: 0 }], pending: [], handoffs: [] },
+      { id: 'n1', capacity: 1, status: 'up', version: 3, joinedAtMs: 1700000000000, incarnation: 2, history: [{ atMs: 1700000000000, capacity: 1 }], pendingPartitions: [3, 4], handoffPartitions: [] },
+      { id: 'n2', capacity: 0.5, status: 'leaving', version: 0, joinedAtMs: 0, incarnation: 0, history: [{ atMs: 0, capacity: 0.5 }, { atMs: 9, capacity: 0 }], pendingPartitions: [], handoffPartitions: [7] },
+      { id: 'n3', capacity: 2, status: 'left', version: 9, joinedAtMs: 5, incarnation: 1, history: [{ atMs: 5, capacity: 2 }, { atMs: 6, capacity: 0 }], pendingPartitions: [], handoffPartitions: [] },
     ],
     reply: true,
   }),
@@ -115,8 +115,8 @@ function membersOf(n: number): Json[] {
     joinedAtMs: i,
     incarnation: 0,
     history: [{ atMs: i, capacity: 1 }],
-    pending: [],
-    handoffs: [],
+    pendingPartitions: [],
+    handoffPartitions: [],
   }));
 }
 
@@ -356,5 +356,23 @@ describe('parseMessage on random input (seeded fuzz)', () => {
     // The fuzz must reach both sides of the schema, or it tests nothing.
     expect(accepted).toBeGreaterThan(50);
     expect(refused).toBeGreaterThan(1000);
+  });
+});
+
+describe('member records under either field names (compatible decoder)', () => {
+  const record = { id: 'n1', capacity: 1, status: 'up', version: 3, joinedAtMs: 1, incarnation: 2, history: [{ atMs: 1, capacity: 1 }] };
+  const membersOf = (result: ParseResult): unknown => (result.ok && result.message.type === 'gossip' ? result.message.members : result);
+
+  it('reads the current names, the names of earlier versions, or both, into the current names only', () => {
+    const expected = [{ ...record, pendingPartitions: [3], handoffPartitions: [7] }];
+    const current = { ...record, pendingPartitions: [3], handoffPartitions: [7] };
+    const legacy = { ...record, pending: [3], handoffs: [7] };
+    const both = { ...current, pending: [3], handoffs: [7] };
+    for (const member of [current, legacy, both]) expect(membersOf(parseMessage({ type: 'gossip', reply: false, members: [member] }))).toEqual(expected);
+  });
+
+  it('refuses a record that has neither name for a list', () => {
+    expectRefused({ type: 'gossip', reply: false, members: [{ ...record, pendingPartitions: [] }] }, 'no handed-off partitions');
+    expectRefused({ type: 'gossip', reply: false, members: [{ ...record, handoffs: [] }] }, 'no pending partitions');
   });
 });

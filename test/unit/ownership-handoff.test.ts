@@ -255,7 +255,7 @@ describe('ownership handoff verification', () => {
     let nowMs = 1_000;
     const requests: { to: NodeId; body: HandoffRequest }[] = [];
     // Every member reports nothing pending: receivers that replicated the partition before are verified, not streamed to.
-    const members = IDS.map((id) => ({ id, capacity: 1, status: 'up' as const, version: 1, joinedAtMs: 0, incarnation: 1, history: [{ atMs: 0, capacity: 1 }], pending: [], handoffs: [] }));
+    const members = IDS.map((id) => ({ id, capacity: 1, status: 'up' as const, version: 1, joinedAtMs: 0, incarnation: 1, history: [{ atMs: 0, capacity: 1 }], pendingPartitions: [], handoffPartitions: [] }));
     const handoff = new OwnershipHandoff(DEFAULT_OWNERSHIP_HANDOFF_CONFIG, {
       self: SELF,
       n: () => N,

@@ -32,7 +32,7 @@ function counting(authority: MembershipAuthority): Counting {
 }
 
 async function signedRecord(key: NodeKey, change: Partial<MemberRecord> = {}, tag = TAG): Promise<MemberRecord> {
-  const record: MemberRecord = { id: key.nodeId, capacity: 1, status: 'up', version: 3, joinedAtMs: T0, incarnation: 1, history: [{ atMs: T0, capacity: 1 }], pending: [], handoffs: [], publicKey: key.publicKey, ...change };
+  const record: MemberRecord = { id: key.nodeId, capacity: 1, status: 'up', version: 3, joinedAtMs: T0, incarnation: 1, history: [{ atMs: T0, capacity: 1 }], pendingPartitions: [], handoffPartitions: [], publicKey: key.publicKey, ...change };
   record.signature = await webCryptoAuthority(key, tag).sign(recordSigningFields(record));
   return record;
 }

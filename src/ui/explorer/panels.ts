@@ -195,7 +195,7 @@ export class MembersTable {
       if (nodes.tr.className !== className) nodes.tr.className = className;
       const texts: Record<(typeof MEMBER_COLUMNS)[number], string> = {
         node: m.id === self ? `${m.id} (this tab)` : m.id,
-        status: status + [m.pending.length > 0 ? ` · receiving ${m.pending.length}` : '', m.handoffs.length > 0 ? ` · handing off ${m.handoffs.length}` : ''].join(''),
+        status: status + [m.pendingPartitions.length > 0 ? ` · receiving ${m.pendingPartitions.length}` : '', m.handoffPartitions.length > 0 ? ` · handing off ${m.handoffPartitions.length}` : ''].join(''),
         incarnation: String(m.incarnation),
         capacity: String(m.capacity),
         partitions: r.ideal > 0 ? `${r.partitions} / ${r.ideal.toFixed(1)}` : String(r.partitions),
