@@ -11,7 +11,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           environment: 'node',
-          include: ['test/unit/**/*.test.ts', 'test/sim/**/*.test.ts', 'test/contract/**/*.test.ts', 'test/signaling/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/sim/**/*.test.ts', 'test/contract/**/*.test.ts'],
           testTimeout: 30_000,
           // The seeded simulations are CPU-bound; use both cores of the CI machine.
           maxWorkers: 2,

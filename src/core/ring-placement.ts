@@ -25,7 +25,7 @@
  * 0 holding no quota. A departed member is kept in the replay so that its departure moves only its own
  * partitions.
  *
- * Measured in test/unit/ring.test.ts: counts are exact (floor or ceil of the share); a join moves the
+ * Measured in test/unit/core/ring.test.ts: counts are exact (floor or ceil of the share); a join moves the
  * minimum number of partitions; consecutive partitions belong to unrelated nodes, so a preference list
  * meets N distinct nodes about as fast as with independently drawn owners.
  */

@@ -11,7 +11,7 @@
  * transport above keeps a single kind of connection whatever path set it up. Writing native
  * `RTCPeerConnection` code for relayed connections instead would have meant two connection implementations
  * with different bugs. The cost is a private hook: peerjs is pinned to exactly 1.5.5 in package.json,
- * and test/unit/routed-peer.test.ts fails if the hook or the message handler it relies on changes.
+ * and test/unit/net/routed-peer.test.ts fails if the hook or the message handler it relies on changes.
  */
 import type { Peer, PeerOptions } from 'peerjs';
 import type { SignalingRouter } from './signaling-router.js';

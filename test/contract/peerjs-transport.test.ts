@@ -6,7 +6,7 @@
  * constructor over an open peer), `listen`, `close`, and the port's `send` / `isConnected`.
  * Authentication is off (no keys); handshake.test.ts covers it.
  *
- * The stand-in follows the one in test/unit/transport-opening.test.ts, extended to link two peers:
+ * The stand-in follows the one in test/unit/net/connection-dialer.test.ts, extended to link two peers:
  *
  *   a.connect("dyn-c-b") ─▶ [task] b emits "connection" ─▶ [task] both ends emit "open"
  *   conn.send(frame)     ─▶ [task] the other end emits "data" (an ArrayBuffer, as PeerJS's raw mode)

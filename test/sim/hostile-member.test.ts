@@ -21,7 +21,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkMessage, parseMessage } from '../../src/core/messages.js';
 import type { NodeCore } from '../../src/core/node-core.js';
-import { invalidMessage, validMessage, type HostileContext } from '../unit/hostile-input-arbitraries.js';
+import { invalidMessage, validMessage, type HostileContext } from '../unit/core/hostile-input-arbitraries.js';
 import { checkCausalAccounting, checkSetFull, checkStoredState, preview, type FinalRead, type Violation } from './checkers.js';
 import { blockedLinks, seededRandom, Simulation, type SimNode } from './harness.js';
 import { addToSet, awaitQuiescence, blindPut, finalRead, setWorkload, storedElements } from './workload.js';
@@ -69,7 +69,7 @@ async function runHostileSeed(seed: number): Promise<{ violations: Violation[]; 
 
   // ─── the hostile member ───────────────────────────────────────────────────────────────────────
   // Gossip's record versions and incarnations stay below 2^40: at MAX_SAFE_INTEGER they push the
-  // target's own record past it (a known issue in the lead's area, test/unit/hostile-input.test.ts).
+  // target's own record past it (a known issue in the lead's area, test/unit/core/hostile-input.test.ts).
   const ctx: HostileContext = { ids: sim.liveIds(), keys: ['fuzz-0', 'fuzz-1', 'fuzz-2', 'fuzz-3'], gossipCounterMax: 2 ** 40 };
   const valid = fc.sample(validMessage(ctx), { seed, numRuns: POOL });
   const invalid = fc.sample(invalidMessage(ctx), { seed: seed + 1, numRuns: POOL });

@@ -8,7 +8,7 @@
  *   signature            = SHA-512("test-secret/" + n ‖ MessagePack(fields))
  *
  * NOT a signature scheme: anyone who knows an id can sign for it. The real scheme is tested with real
- * keys in test/unit/signed-membership.test.ts and test/unit/handshake.test.ts.
+ * keys in test/unit/core/membership-verifier.test.ts and test/unit/net/handshake.test.ts.
  */
 import { encode } from '@msgpack/msgpack';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
