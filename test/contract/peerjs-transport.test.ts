@@ -22,21 +22,10 @@ import { toFrames } from '../../src/net/framing.js';
 import { peerIdOf } from '../../src/net/peer-ids.js';
 import { PeerjsTransport } from '../../src/net/peerjs-transport.js';
 import { runTransportContract, type TransportEndpoint, type TransportNetwork } from './transport-contract.js';
+import { Events } from '../unit/net/stand-in-events.js';
 
 const CLUSTER = 'c';
 
-type Handler = (...args: unknown[]) => void;
-
-class Events {
-  private readonly handlers = new Map<string, Handler[]>();
-  on(event: string, handler: Handler): this {
-    this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
-    return this;
-  }
-  emit(event: string, ...args: unknown[]): void {
-    for (const handler of this.handlers.get(event) ?? []) handler(...args);
-  }
-}
 
 /** One end of a stand-in data connection. */
 class StandInConnection extends Events {

@@ -218,7 +218,7 @@ export class ExplorerPage implements RoutedView {
       keys: loads.get(m.id)?.keys,
       hints: loads.get(m.id)?.hints,
       lastHeardMs: health.get(m.id)?.lastHeardMs,
-      linked: connectedPeers.includes(m.id),
+      connected: connectedPeers.includes(m.id),
     }));
     this.membersTable.update(rows, node.id, colours, nowMs);
     this.removalsList.update(removalLines(node.removals(), node.id, (atMs) => formatRemovalTime(atMs, nowMs)));

@@ -149,7 +149,7 @@ export interface MemberRow {
   keys: number | undefined;
   hints: number | undefined;
   lastHeardMs: number | undefined;
-  linked: boolean;
+  connected: boolean;
 }
 
 /** The status column: the member's own status, or how this node sees it when that is worse. */
@@ -201,7 +201,7 @@ export class MembersTable {
         partitions: r.ideal > 0 ? `${r.partitions} / ${r.ideal.toFixed(1)}` : String(r.partitions),
         keys: r.keys === undefined ? '—' : String(r.keys),
         hints: r.hints === undefined ? '—' : String(r.hints),
-        'last-heard': m.id === self ? 'now' : r.lastHeardMs === undefined ? '—' : `${Math.max(0, Math.round((nowMs - r.lastHeardMs) / 1000))} s ago${r.linked ? ' · linked' : ''}`,
+        'last-heard': m.id === self ? 'now' : r.lastHeardMs === undefined ? '—' : `${Math.max(0, Math.round((nowMs - r.lastHeardMs) / 1000))} s ago${r.connected ? ' · connected' : ''}`,
       };
       for (const column of MEMBER_COLUMNS) {
         const text = nodes.texts.get(column)!;

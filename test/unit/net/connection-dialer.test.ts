@@ -9,19 +9,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encode, decode } from '@msgpack/msgpack';
 import { toFrames } from '../../../src/net/framing.js';
 import { DRAIN_MS, PeerjsTransport } from '../../../src/net/peerjs-transport.js';
+import { Events } from './stand-in-events.js';
 
-type Handler = (...args: unknown[]) => void;
-
-class Events {
-  private readonly handlers = new Map<string, Handler[]>();
-  on(event: string, handler: Handler): this {
-    this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
-    return this;
-  }
-  emit(event: string, ...args: unknown[]): void {
-    for (const handler of this.handlers.get(event) ?? []) handler(...args);
-  }
-}
 
 class StandInConnection extends Events {
   readonly serialization = 'raw';

@@ -13,19 +13,8 @@ import type { Peer } from 'peerjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PeerjsTransport } from '../../../src/net/peerjs-transport.js';
 import { SignalingRouter } from '../../../src/net/signaling-router.js';
+import { Events } from './stand-in-events.js';
 
-type Handler = (...args: unknown[]) => void;
-
-class Events {
-  private readonly handlers = new Map<string, Handler[]>();
-  on(event: string, handler: Handler): this {
-    this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
-    return this;
-  }
-  emit(event: string, ...args: unknown[]): void {
-    for (const handler of this.handlers.get(event) ?? []) handler(...args);
-  }
-}
 
 class StandInConnection extends Events {
   readonly serialization = 'raw';
