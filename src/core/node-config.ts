@@ -74,11 +74,24 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   ...DEFAULT_OWNERSHIP_HANDOFF_CONFIG,
 };
 
+/** Settings renamed since earlier versions, with their current names (issue 18: one word per concept). */
+const RENAMED_SETTINGS: Record<string, string> = {
+  handoffIntervalMs: 'ownershipHandoffIntervalMs',
+  handoffBatchSize: 'ownershipHandoffBatchSize',
+  handoffConcurrency: 'ownershipHandoffConcurrency',
+};
+
 /**
  * The settings of a node: `partial` over the defaults, each checked.
- * @throws InvalidOptionError naming the first setting out of range.
+ * @throws InvalidOptionError naming the first setting out of range, unknown, or renamed (with its new name).
  */
 export function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeConfig {
+  for (const name of Object.keys(partial ?? {})) {
+    if (Object.hasOwn(DEFAULT_NODE_CONFIG, name)) continue;
+    const renamed = RENAMED_SETTINGS[name];
+    // A misspelt or renamed setting would otherwise be ignored without a word.
+    throw new InvalidOptionError(renamed !== undefined ? `the setting ${name} is now called ${renamed}` : `unknown setting ${name}`);
+  }
   const config = { ...DEFAULT_NODE_CONFIG, ...partial };
   const positiveInt = (name: keyof NodeConfig, max: number): void => {
     const value = config[name];

@@ -486,7 +486,13 @@ export class NodeCore {
     } catch (error) {
       reply = errorReply(error);
     }
-    if (reply !== undefined) this.send(from, { ...reply, requestId: message.requestId } as Message);
+    if (reply === undefined) return;
+    try {
+      this.send(from, { ...reply, requestId: message.requestId } as Message);
+    } catch (error) {
+      // A transport does not throw (ports.ts); if one does, the node says so and carries on.
+      this.reportError(error, `answering ${message.type} from ${from}`);
+    }
   }
 
   /** Rebuilds the ring when the ring's members changed, and tells the detector, the store and listeners. */

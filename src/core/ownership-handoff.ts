@@ -8,7 +8,7 @@
  * partitions. For each such partition a node is in one of two roles:
  *
  *   holder    it holds the partition's objects but is no longer among its N replicas. It advertises
- *             the partition in its gossiped record (`handoffs`) and hands it to every current replica:
+ *             the partition in its gossiped record (`handoffPartitions`) and hands it to every current replica:
  *
  *               handoff-start  {partition, keys}        ──▶ accepted only by a node that replicates it
  *               handoff-batch  {partition, items[≤B]}   ──▶ merged durably, then acknowledged
@@ -21,7 +21,7 @@
  *             Once every replica acknowledged the finish, it stops advertising the partition and
  *             deletes each object it sent — only if the object did not change since it was sent. What
  *             changed or arrived later is handed off again by a later sweep.
- *   receiver  it replicates the partition now but did not before: the partition is `pending` in its
+ *   receiver  it replicates the partition now but did not before: the partition is pending (`pendingPartitions`) in its
  *             gossiped record until every advertising holder finished to it. When no node advertises
  *             the partition (the old holder was removed, or the cluster had fewer than N nodes), it
  *             asks each complete replica for the partition instead (handoff-pull) and waits for all.
@@ -88,8 +88,8 @@ export interface HandoffPorts {
   mergeBatch: (items: readonly { key: string; versions: VersionSet }[]) => Promise<void>;
   /** Deletes `key` if its stored version set still has `digest` (under the key's lock); true when deleted. */
   dropIfUnchanged: (key: string, digest: Uint8Array) => Promise<boolean>;
-  /** This node's `pending` or `handoffs` changed: gossip them. */
-  publish: (pending: number[], handoffs: number[]) => void;
+  /** This node's pending or handed-off partitions changed: gossip them. */
+  publish: (pendingPartitions: number[], handoffPartitions: number[]) => void;
   /** No partition left to hand off and no object of a partition this node does not replicate. */
   onDrained: () => void;
   now: () => number;
@@ -181,9 +181,9 @@ export class OwnershipHandoff {
   }
 
   /** Restores what the node's stored record remembered (after a restart). */
-  restore(pending: readonly number[], handoffs: readonly number[]): void {
-    for (const p of pending) this.receiver.expect(p, this.ports.now());
-    for (const p of handoffs) this.advertised.add(p);
+  restore(pendingPartitions: readonly number[], handoffPartitions: readonly number[]): void {
+    for (const p of pendingPartitions) this.receiver.expect(p, this.ports.now());
+    for (const p of handoffPartitions) this.advertised.add(p);
   }
 
   /** The partitions still pending here, ascending. */

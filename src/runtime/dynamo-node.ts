@@ -270,7 +270,7 @@ export class DynamoNode {
     return this.core.setCapacity(capacity);
   }
 
-  /** Partition handoff here: `{ pending, handoffs, transfers }` (partitions receiving, handing off; transfers running). */
+  /** Ownership handoff here (paper §4.9): `{ pendingPartitions, handoffPartitions, transfers }` (partitions being received, being handed off; transfers running). */
   ownershipHandoffStatus(): ReturnType<NodeCore['ownershipHandoffStatus']> {
     return this.core.ownershipHandoffStatus();
   }

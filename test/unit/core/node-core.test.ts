@@ -1123,3 +1123,12 @@ describe('quorums while a partition moves (paper §4.9)', () => {
     expect(put.state).toBe('resolved');
   });
 });
+
+describe('settings', () => {
+  it('refuses an unknown setting, and names the new name of a renamed one', () => {
+    const base = { id: 'a', clock: { now: () => 0 }, random: { next: () => 0.5 }, transport: { send: () => undefined }, store: new MemoryStore() };
+    expect(() => new NodeCore({ ...base, config: { handoffBatchSize: 64 } as Partial<NodeConfig> })).toThrow(/handoffBatchSize is now called ownershipHandoffBatchSize/);
+    expect(() => new NodeCore({ ...base, config: { gossipIntervalMS: 500 } as Partial<NodeConfig> })).toThrow(InvalidOptionError);
+    expect(new NodeCore({ ...base, config: { ownershipHandoffBatchSize: 64 } }).config.ownershipHandoffBatchSize).toBe(64);
+  });
+});
