@@ -6,7 +6,8 @@
  * One round, every `antiEntropyIntervalMs` (± 25% jitter), with the next healthy peer that shares
  * partitions with this node (round-robin; a peer that just came back goes first):
  *
- *   ae-roots    the roots of every shared partition, in one message        ──▶ partitions that differ
+ *   ae-roots    a digest of this node's roots of every shared partition;   ──▶ `same`: nothing to do
+ *               the peer answers `same` or every root, in one message        or: partitions that differ
  *   ae-hashes   per differing partition, descend level by level, asking    ──▶ leaves that differ
  *               only for the children of nodes whose hashes differ
  *   ae-leaves   the (key, digest) items of the differing leaves           ──▶ keys that differ
@@ -27,7 +28,7 @@
  */
 import { sameBytes } from './bytes.js';
 import type { MerkleItem } from './merkle-tree.js';
-import { differingKeys } from './merkle-diff.js';
+import { differingKeys, rootsDigest } from './merkle-diff.js';
 import type { MerkleService } from './ports.js';
 import type { Message, ReplyMessage } from './messages.js';
 import type { Ring } from './ring.js';
@@ -195,9 +196,12 @@ export class AntiEntropy {
     const shared = this.sharedPartitions(peer);
     const report: ExchangeReport = { peer, partitionsCompared: shared.length, partitionsDiffering: [], keysDiffering: 0, keysPulled: 0, keysPushed: 0, bytesExchanged: 0 };
     if (shared.length === 0) return report;
-    const roots = expect(await this.ports.request(peer, { type: 'ae-roots', partitions: shared }, timeoutMs), 'ae-hashes-reply').hashes;
-    report.bytesExchanged += 16 * roots.length + 2 * shared.length;
+    // One hash over this node's roots first: a peer whose roots hash the same answers `same`, so an
+    // idle round costs one hash instead of one root per shared partition.
     const ownRoots = await merkle.roots(shared);
+    const reply = expect(await this.ports.request(peer, { type: 'ae-roots', partitions: shared, digest: rootsDigest(ownRoots) }, timeoutMs), 'ae-hashes-reply');
+    const roots = reply.same === true ? ownRoots : reply.hashes;
+    report.bytesExchanged += 16 + 16 * reply.hashes.length + 2 * shared.length;
     const differing = shared.filter((_, i) => !equalBytes(ownRoots[i], roots[i]));
     report.partitionsDiffering = differing;
     for (const partition of shared) if (!differing.includes(partition)) this.note(partition, peer, nowMs, true, 0);

@@ -16,7 +16,8 @@
  *   hinted-put     →  hinted-put-reply           a fallback keeps a write for an unreachable replica (§4.6)
  *   ping           →  ping-reply                 failure-detector probe (SWIM)
  *   ping-req       →  ping-reply                 probe `target` on the sender's behalf (SWIM indirect probe)
- *   ae-roots       →  ae-hashes-reply            Merkle-tree roots of many partitions (anti-entropy, §4.7)
+ *   ae-roots       →  ae-hashes-reply            Merkle-tree roots of many partitions, or `same` when the
+ *                                                requester's digest of its roots matches (anti-entropy, §4.7)
  *   ae-hashes      →  ae-hashes-reply            Merkle-tree node hashes of a partition
  *   ae-leaves      →  ae-leaves-reply            the (key, digest) items of tree leaves
  *   ae-fetch       →  ae-fetch-reply             version sets of keys found different
@@ -140,9 +141,11 @@ export const messageSchema = v.variant('type', [
   v.object({ type: v.literal('ping-reply'), requestId }),
   v.object({ type: v.literal('hinted-put'), requestId, key, versions: versionSetSchema, intendedFor: nodeId }),
   v.object({ type: v.literal('hinted-put-reply'), requestId }),
-  v.object({ type: v.literal('ae-roots'), requestId, partitions: v.pipe(v.array(partition), v.maxLength(65_536)) }),
+  // `digest`: the requester's hash over its own roots of `partitions` (merkle-diff.ts rootsDigest);
+  // when the responder's is the same it answers `same` instead of every root (an idle round costs one hash).
+  v.object({ type: v.literal('ae-roots'), requestId, partitions: v.pipe(v.array(partition), v.maxLength(65_536)), digest: v.optional(treeHash) }),
   v.object({ type: v.literal('ae-hashes'), requestId, partition, level: treeLevel, indices: v.pipe(v.array(treeIndex), v.maxLength(MAX_WIRE_TREE_NODES)) }),
-  v.object({ type: v.literal('ae-hashes-reply'), requestId, hashes: v.pipe(v.array(treeHash), v.maxLength(65_536)) }),
+  v.object({ type: v.literal('ae-hashes-reply'), requestId, hashes: v.pipe(v.array(treeHash), v.maxLength(65_536)), same: v.optional(v.literal(true)) }),
   v.object({ type: v.literal('ae-leaves'), requestId, partition, leaves: v.pipe(v.array(treeIndex), v.maxLength(MAX_WIRE_TREE_NODES)) }),
   v.object({
     type: v.literal('ae-leaves-reply'),

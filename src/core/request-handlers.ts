@@ -23,6 +23,8 @@ import type { Replica } from './replica.js';
 import type { ReplyBody, RequestBody, RequestMessage } from './request-table.js';
 import type { NodeId } from './types.js';
 import { validateKey } from './value-codec.js';
+import { sameBytes } from './bytes.js';
+import { rootsDigest } from './merkle-diff.js';
 import { assertFitsOneMessage } from './version-set-limits.js';
 
 /** The handler of one request type. */
@@ -81,7 +83,12 @@ export function requestHandlers(ports: HandlerPorts): Handlers {
         await ports.request(m.target, { type: 'ping' }, Math.min(m.timeoutMs, ports.config.probeIntervalMs));
         return { type: 'ping-reply' };
       },
-      'ae-roots': async (_from, m) => ({ type: 'ae-hashes-reply', hashes: await merkle().roots(m.partitions) }),
+      'ae-roots': async (_from, m) => {
+        const roots = await merkle().roots(m.partitions);
+        // The requester's digest of its own roots matches: one flag instead of every root.
+        if (m.digest !== undefined && sameBytes(rootsDigest(roots), m.digest)) return { type: 'ae-hashes-reply', hashes: [], same: true };
+        return { type: 'ae-hashes-reply', hashes: roots };
+      },
       'ae-hashes': async (_from, m) => ({ type: 'ae-hashes-reply', hashes: await merkle().hashes(m.partition, m.level, m.indices) }),
       'ae-leaves': async (_from, m) => ({ type: 'ae-leaves-reply', items: await merkle().leafItems(m.partition, m.leaves) }),
       'ae-fetch': (_from, m) => ports.replica.onFetch(m),

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeContext, encodeContext } from '../../../src/core/context.js';
 import { InvalidOptionError } from '../../../src/core/errors.js';
 import { withLegacyFieldNames, type MemberRecord } from '../../../src/core/membership.js';
+import { rootsDigest } from '../../../src/core/merkle-diff.js';
 import type { Message } from '../../../src/core/messages.js';
 import { NodeCore } from '../../../src/core/node-core.js';
 import { type NodeConfig } from '../../../src/core/node-config.js';
@@ -1130,5 +1131,39 @@ describe('settings', () => {
     expect(() => new NodeCore({ ...base, config: { handoffBatchSize: 64 } as Partial<NodeConfig> })).toThrow(/handoffBatchSize is now called ownershipHandoffBatchSize/);
     expect(() => new NodeCore({ ...base, config: { gossipIntervalMS: 500 } as Partial<NodeConfig> })).toThrow(InvalidOptionError);
     expect(new NodeCore({ ...base, config: { ownershipHandoffBatchSize: 64 } }).config.ownershipHandoffBatchSize).toBe(64);
+  });
+});
+
+describe('anti-entropy roots (paper §4.7; issue 19: an idle round costs one hash)', () => {
+  const partitions = [0, 1, 2, 3];
+  const rootsOf = async (node: TestNode): Promise<Uint8Array[]> => {
+    node.core.receive('b', { type: 'ae-roots', requestId: 900, partitions });
+    await drain();
+    const reply = node.transport.ofType('ae-hashes-reply').pop()!.message;
+    node.transport.clear();
+    return reply.hashes;
+  };
+
+  it('answers `same` and no roots when the digest of the requester matches its own roots', async () => {
+    const node = await startNode();
+    await node.core.put(node.localKey, 'v', { w: 1 });
+    await drain();
+    node.transport.clear();
+    const roots = await rootsOf(node);
+    expect(roots, 'without a digest (a requester of an earlier version): every root').toHaveLength(partitions.length);
+    node.core.receive('b', { type: 'ae-roots', requestId: 901, partitions, digest: rootsDigest(roots) });
+    await drain();
+    expect(node.transport.ofType('ae-hashes-reply')[0]!.message).toEqual({ type: 'ae-hashes-reply', requestId: 901, hashes: [], same: true });
+  });
+
+  it('answers every root when the digest differs, so the requester finds the partitions that differ', async () => {
+    const node = await startNode();
+    const roots = await rootsOf(node);
+    const other = roots.map((r, i) => (i === 2 ? new Uint8Array(16).fill(7) : r));
+    node.core.receive('b', { type: 'ae-roots', requestId: 902, partitions, digest: rootsDigest(other) });
+    await drain();
+    const reply = node.transport.ofType('ae-hashes-reply')[0]!.message;
+    expect(reply.same).toBeUndefined();
+    expect(reply.hashes).toEqual(roots);
   });
 });
