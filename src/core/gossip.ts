@@ -14,7 +14,8 @@
  */
 import type { FailureDetector } from './failure-detector.js';
 import type { LoadReports } from './load-reports.js';
-import { recordSigningFields, withLegacyFieldNames, type Membership, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
+import { sameBytes } from './bytes.js';
+import { membershipDigest, recordSigningFields, withLegacyFieldNames, type Membership, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
 import type { MembershipVerifier } from './membership-verifier.js';
 import { MAX_WIRE_MEMBERS, type Message } from './messages.js';
 import type { NodeEvent } from './node-api.js';
@@ -113,7 +114,7 @@ export class Gossip {
       return;
     }
     for (const load of gossip.loads ?? []) this.ports.loads.merge(load);
-    this.merge(from, gossip.members, gossip.removals ?? [], gossip.reply, gossip.suspects ?? []);
+    this.merge(from, gossip.members, gossip.removals ?? [], gossip.reply, gossip.suspects ?? [], digestOf(message));
   }
 
   private round(): void {
@@ -133,7 +134,8 @@ export class Gossip {
     if (peer === undefined) return;
     this.gossipRounds++;
     this.ports.loads.refreshOwn();
-    this.send(peer, true);
+    // A seed does not know this node yet: it gets every record. Members get the digest first.
+    this.send(peer, true, this.seeds.has(peer));
     this.ports.emit({ type: 'gossip', peer, direction: 'sent', changed: false });
   }
 
@@ -153,7 +155,7 @@ export class Gossip {
       this.ports.recordDrop(from, `a removal of ${removal.target} not signed by a member (${removal.by})`);
     }
     for (const load of message.loads ?? []) this.ports.loads.merge(load);
-    this.merge(from, members, removals, message.reply, message.suspects ?? []);
+    this.merge(from, members, removals, message.reply, message.suspects ?? [], digestOf(message));
   }
 
   /**
@@ -166,27 +168,36 @@ export class Gossip {
     return incoming.filter((record) => record.id === self || membership.raw(record.id) !== undefined || room-- > 0);
   }
 
-  /** Sends every record as its member wrote it, the removals, suspicions and loads (own record signed first). */
-  private send(to: NodeId, reply: boolean): void {
+  /**
+   * Sends a gossip message: the digest of this node's view, suspicions and loads, and, when `full`,
+   * every record as its member wrote it and the removals (this node's own record signed first).
+   */
+  private send(to: NodeId, reply: boolean, full: boolean): void {
     const { membership, self, authority } = this.ports;
     const send = (): void => {
       if (!this.ports.running() && reply) return;
       this.ports.send(to, {
         type: 'gossip',
         // Under both field names, for tabs of earlier versions (membership.ts `LegacyRecordFields`).
-        members: membership.gossipRecords().map(withLegacyFieldNames),
-        removals: membership.removals(),
+        members: full ? membership.gossipRecords().map(withLegacyFieldNames) : [],
+        ...(full ? { removals: membership.removals() } : {}),
         reply,
         suspects: this.ports.detector.suspicions(),
         loads: this.ports.loads.reports(),
+        digest: this.digest(),
       });
     };
     const own = membership.raw(self);
-    if (authority === undefined || own === undefined || own.signature !== undefined) {
+    if (!full || authority === undefined || own === undefined || own.signature !== undefined) {
       send();
       return;
     }
     void this.signOwnRecord(authority).then(send, (error: unknown) => this.ports.reportError(error, "signing this node's record"));
+  }
+
+  /** The digest of this node's membership view (records as gossiped, removals). */
+  private digest(): Uint8Array {
+    return membershipDigest(this.ports.membership.gossipRecords(), this.ports.membership.removals());
   }
 
   /** Signs this node's current record (the signing of one version is shared by everyone waiting for it). */
@@ -200,7 +211,15 @@ export class Gossip {
     return done;
   }
 
-  private merge(from: NodeId, members: MemberRecord[], removals: readonly Removal[], reply: boolean, suspects: { id: NodeId; incarnation: number }[]): void {
+  /**
+   * Takes what a gossip message carries, then answers it:
+   *   digest-only, same view       a digest-only reply if asked (suspicions and loads ride along)
+   *   digest-only, views differ    every record, asking for the sender's (reply: true) if it asked
+   *   full                         every record if asked or if the sender's view of this node is old,
+   *                                a digest-only reply when the views are now the same
+   * `digest` is the sender's `{ digestOnly, digest }`, undefined for a sender of an earlier version.
+   */
+  private merge(from: NodeId, members: MemberRecord[], removals: readonly Removal[], reply: boolean, suspects: { id: NodeId; incarnation: number }[], sent: { digestOnly: boolean; digest: Uint8Array } | undefined): void {
     const { membership, self, detector, ownRecord } = this.ports;
     // Others' records are hearsay taken by version (and, where signed, by their node's signature); no
     // peer may rewrite this node's own record.
@@ -220,6 +239,7 @@ export class Gossip {
     this.ports.emit({ type: 'gossip', peer: from, direction: 'received', changed });
     const theirView = members.find((r) => r.id === self);
     let selfRecord = membership.raw(self);
+    let corrected = false;
     if (selfRecord !== undefined && membership.isRemoved(self)) {
       // Removed: nothing to refute or correct any more.
     } else if (selfRecord !== undefined && theirView !== undefined && theirView.version >= selfRecord.version && theirView.version < Number.MAX_SAFE_INTEGER &&
@@ -227,6 +247,7 @@ export class Gossip {
       // Someone holds a record of this node at least as new as ours (we lost our state, or it was
       // forged): out-version it so our own record wins again.
       selfRecord = ownRecord.correct({}, theirView.version + 1);
+      corrected = true;
     }
     const nowMs = this.ports.clock.now();
     for (const record of members) if (record.id !== self) detector.incarnationSeen(record.id, record.incarnation, nowMs);
@@ -238,14 +259,29 @@ export class Gossip {
           // Refute (SWIM): a higher incarnation, gossiped, clears the suspicion everywhere.
           selfRecord = ownRecord.correct({ incarnation: suspicion.incarnation + 1 });
           this.refutations++;
+          corrected = true;
         }
       } else if (suspicion.incarnation <= (membership.raw(suspicion.id)?.incarnation ?? -1)) {
         // A suspicion of an incarnation its node never announced could never be refuted: ignored.
         detector.suspicionHeard(suspicion.id, suspicion.incarnation, nowMs);
       }
     }
+    const same = sent !== undefined && sameBytes(sent.digest, this.digest());
+    if (sent?.digestOnly === true) {
+      if (same) {
+        if (reply) this.send(from, false, false);
+      } else if (reply || corrected) {
+        this.send(from, reply, true);
+      }
+      return;
+    }
     const stale = selfRecord !== undefined && (theirView === undefined || theirView.version < selfRecord.version);
     // Push-pull: answer a round, and correct a peer that holds an old record of this node.
-    if (reply || stale) this.send(from, false);
+    if (reply || stale) this.send(from, false, stale || !same);
   }
+}
+
+/** What a message says of its sender's view: its digest, and whether it carries no records. */
+function digestOf(message: GossipMessage): { digestOnly: boolean; digest: Uint8Array } | undefined {
+  return message.digest === undefined ? undefined : { digestOnly: message.members.length === 0, digest: message.digest };
 }

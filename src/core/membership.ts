@@ -16,6 +16,7 @@
  * as `left`, its history closed with capacity 0. The raw records (`raw`, `gossipRecords`) are what is
  * signed and gossiped.
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 import type { RingEvent, RingMember } from './ring.js';
 import type { NodeId } from './types.js';
 
@@ -304,4 +305,21 @@ export function withLegacyFieldNames(record: MemberRecord): MemberRecord & Legac
 export function fromStoredRecord<T extends Partial<MemberRecord> & LegacyRecordFields>(stored: T): Omit<T, 'pending' | 'handoffs'> & Pick<MemberRecord, 'pendingPartitions' | 'handoffPartitions'> {
   const { pending, handoffs, ...rest } = stored;
   return { ...rest, pendingPartitions: stored.pendingPartitions ?? pending ?? [], handoffPartitions: stored.handoffPartitions ?? handoffs ?? [] };
+}
+
+/**
+ * One 16-byte hash of a membership view: every record as gossiped (all its fields, signatures
+ * included) and every removal statement, in id order. Two nodes whose digests agree hold the same
+ * records and removals (up to a collision of SHA-256), so an idle gossip round exchanges this hash
+ * instead of every record (issue 19).
+ */
+export function membershipDigest(records: readonly MemberRecord[], removals: readonly Removal[]): Uint8Array {
+  const hex = (bytes: Uint8Array | undefined): string => (bytes === undefined ? '-' : Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(''));
+  const lines = [...records]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((r) => `r|${r.id}|${r.version}|${recordKey(r)}|${hex(r.publicKey)}|${hex(r.signature)}`);
+  for (const removal of [...removals].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0))) {
+    lines.push(`x|${removal.target}|${removal.by}|${removal.atMs}|${hex(removal.signature)}`);
+  }
+  return sha256(new TextEncoder().encode(lines.join('\n'))).slice(0, 16);
 }

@@ -135,6 +135,9 @@ export const messageSchema = v.variant('type', [
     loads: v.optional(v.pipe(v.array(v.object({ id: nodeId, keys: counter, hints: counter, seq: counter })), v.maxLength(MAX_WIRE_MEMBERS))),
     // Removal statements (issue 16), signed by their makers where records are signed.
     removals: v.optional(v.pipe(v.array(removal), v.maxLength(MAX_WIRE_REMOVALS))),
+    // The sender's digest of its membership view (membership.ts membershipDigest). A message with a
+    // digest and no records is a digest-only round: views that hash the same exchange no records.
+    digest: v.optional(treeHash),
   }),
   v.object({ type: v.literal('ping'), requestId }),
   v.object({ type: v.literal('ping-req'), requestId, target: nodeId, timeoutMs }),

@@ -12,6 +12,7 @@ import { decodeContext, encodeContext } from '../../../src/core/context.js';
 import { InvalidOptionError } from '../../../src/core/errors.js';
 import { withLegacyFieldNames, type MemberRecord } from '../../../src/core/membership.js';
 import { rootsDigest } from '../../../src/core/merkle-diff.js';
+import { membershipDigest } from '../../../src/core/membership.js';
 import type { Message } from '../../../src/core/messages.js';
 import { NodeCore } from '../../../src/core/node-core.js';
 import { type NodeConfig } from '../../../src/core/node-config.js';
@@ -189,6 +190,9 @@ async function startNode(config: Partial<NodeConfig> = {}) {
 }
 
 type TestNode = Awaited<ReturnType<typeof startNode>>;
+
+/** The digest of the node's membership view, as its gossip carries it. */
+const digestOf = (node: TestNode): Uint8Array => membershipDigest(node.core.members(), node.core.removals());
 
 /** The single request of `type` sent to `to`; fails when there is none or more than one. */
 function requestTo<T extends Message['type']>(node: TestNode, type: T, to: NodeId): MessageOf<T> {
@@ -917,10 +921,39 @@ describe('gossip (paper §4.8)', () => {
     const round = rounds[0]!;
     expect(PEERS).toContain(round.to);
     expect(round.message.reply).toBe(true);
-    expect(round.message.members.map((m) => m.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
-    // Stored at version 1; the start announced version 2.
-    expect(round.message.members.find((m) => m.id === SELF)).toMatchObject({ status: 'up', version: 2 });
+    // A round to a member carries the digest of this node's view, not the records (issue 19).
+    expect(round.message.members).toEqual([]);
+    expect(round.message.digest).toEqual(digestOf(node));
     expect(node.core.stats().gossipRounds).toBe(2);
+  });
+
+  it('digest-only gossip: the same view is answered with a digest, a different one with every record', async () => {
+    const node = await startNode();
+    node.core.receive('b', { type: 'gossip', reply: true, members: [], digest: digestOf(node) });
+    await drain();
+    const same = node.transport.ofType('gossip');
+    expect(same.map((s) => [s.to, s.message.reply, s.message.members.length])).toEqual([['b', false, 0]]);
+    node.transport.clear();
+    node.core.receive('b', { type: 'gossip', reply: false, members: [], digest: digestOf(node) });
+    await drain();
+    expect(node.transport.ofType('gossip'), 'the same view and no reply asked: nothing to send').toEqual([]);
+    node.core.receive('b', { type: 'gossip', reply: true, members: [], digest: new Uint8Array(16) });
+    await drain();
+    const differ = node.transport.ofType('gossip');
+    expect(differ).toHaveLength(1);
+    expect(differ[0]!.message.reply, 'asks for the sender\'s records in turn').toBe(true);
+    // Stored at version 1; the start announced version 2.
+    expect(differ[0]!.message.members.map((m) => m.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(differ[0]!.message.members.find((m) => m.id === SELF)).toMatchObject({ status: 'up', version: 2 });
+  });
+
+  it('answers full gossip that leaves both views the same with a digest only', async () => {
+    const node = await startNode();
+    const records = node.core.members().map(withLegacyFieldNames);
+    node.core.receive('b', { type: 'gossip', reply: true, members: records, digest: digestOf(node) });
+    await drain();
+    const replies = node.transport.ofType('gossip');
+    expect(replies.map((s) => [s.to, s.message.members.length, s.message.reply])).toEqual([['b', 0, false]]);
   });
 
   it('gossips with a connected peer when the transport reports which are (below a full mesh)', async () => {
