@@ -1,6 +1,7 @@
 /**
  * Push-pull gossip of the membership (paper §4.8.1), with SWIM's suspicions (§4.8.3) and the members'
- * load reports riding along.
+ * load reports riding along. A round to a member first sends a digest of all of it (issue 19): only
+ * views that differ exchange records and loads.
  *
  *   every gossipIntervalMs (±20% jitter)   this node ──gossip{members, removals, suspects, loads, reply}──▶ peer
  *                                          peer merges, and answers with its own view (push-pull)
@@ -183,7 +184,8 @@ export class Gossip {
         ...(full ? { removals: membership.removals() } : {}),
         reply,
         suspects: this.ports.detector.suspicions(),
-        loads: this.ports.loads.reports(),
+        // Loads are part of the digest: a digest-only round carries none.
+        ...(full ? { loads: this.ports.loads.reports() } : {}),
         digest: this.digest(),
       });
     };
@@ -195,9 +197,9 @@ export class Gossip {
     void this.signOwnRecord(authority).then(send, (error: unknown) => this.ports.reportError(error, "signing this node's record"));
   }
 
-  /** The digest of this node's membership view (records as gossiped, removals). */
+  /** The digest of this node's view: records as gossiped, removals, and load reports. */
   private digest(): Uint8Array {
-    return membershipDigest(this.ports.membership.gossipRecords(), this.ports.membership.removals());
+    return membershipDigest(this.ports.membership.gossipRecords(), this.ports.membership.removals(), this.ports.loads.reports());
   }
 
   /** Signs this node's current record (the signing of one version is shared by everyone waiting for it). */

@@ -309,11 +309,11 @@ export function fromStoredRecord<T extends Partial<MemberRecord> & LegacyRecordF
 
 /**
  * One 16-byte hash of a membership view: every record as gossiped (all its fields, signatures
- * included) and every removal statement, in id order. Two nodes whose digests agree hold the same
- * records and removals (up to a collision of SHA-256), so an idle gossip round exchanges this hash
- * instead of every record (issue 19).
+ * included), every removal statement, and the members' load reports by sequence number, in id order.
+ * Two nodes whose digests agree hold the same records, removals and loads (up to a collision of
+ * SHA-256), so an idle gossip round exchanges this hash instead of all of them (issue 19).
  */
-export function membershipDigest(records: readonly MemberRecord[], removals: readonly Removal[]): Uint8Array {
+export function membershipDigest(records: readonly MemberRecord[], removals: readonly Removal[], loads: readonly { id: NodeId; seq: number }[] = []): Uint8Array {
   const hex = (bytes: Uint8Array | undefined): string => (bytes === undefined ? '-' : Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(''));
   const lines = [...records]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -321,5 +321,6 @@ export function membershipDigest(records: readonly MemberRecord[], removals: rea
   for (const removal of [...removals].sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0))) {
     lines.push(`x|${removal.target}|${removal.by}|${removal.atMs}|${hex(removal.signature)}`);
   }
+  for (const load of [...loads].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) lines.push(`l|${load.id}|${load.seq}`);
   return sha256(new TextEncoder().encode(lines.join('\n'))).slice(0, 16);
 }

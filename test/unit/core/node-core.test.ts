@@ -13,6 +13,7 @@ import { InvalidOptionError } from '../../../src/core/errors.js';
 import { withLegacyFieldNames, type MemberRecord } from '../../../src/core/membership.js';
 import { rootsDigest } from '../../../src/core/merkle-diff.js';
 import { membershipDigest } from '../../../src/core/membership.js';
+import type { LoadReports } from '../../../src/core/load-reports.js';
 import type { Message } from '../../../src/core/messages.js';
 import { NodeCore } from '../../../src/core/node-core.js';
 import { type NodeConfig } from '../../../src/core/node-config.js';
@@ -192,7 +193,11 @@ async function startNode(config: Partial<NodeConfig> = {}) {
 type TestNode = Awaited<ReturnType<typeof startNode>>;
 
 /** The digest of the node's membership view, as its gossip carries it. */
-const digestOf = (node: TestNode): Uint8Array => membershipDigest(node.core.members(), node.core.removals());
+const digestOf = (node: TestNode): Uint8Array => {
+  // The load reports as gossiped (NodeCore's public memberLoads() has receive times, not sequence numbers).
+  const loads = (node.core as unknown as { loads: LoadReports }).loads.reports();
+  return membershipDigest(node.core.members(), node.core.removals(), loads);
+};
 
 /** The single request of `type` sent to `to`; fails when there is none or more than one. */
 function requestTo<T extends Message['type']>(node: TestNode, type: T, to: NodeId): MessageOf<T> {
@@ -923,6 +928,7 @@ describe('gossip (paper §4.8)', () => {
     expect(round.message.reply).toBe(true);
     // A round to a member carries the digest of this node's view, not the records (issue 19).
     expect(round.message.members).toEqual([]);
+    expect(round.message.loads, 'load reports are part of the digest, not sent with it').toBeUndefined();
     expect(round.message.digest).toEqual(digestOf(node));
     expect(node.core.stats().gossipRounds).toBe(2);
   });
@@ -945,6 +951,18 @@ describe('gossip (paper §4.8)', () => {
     // Stored at version 1; the start announced version 2.
     expect(differ[0]!.message.members.map((m) => m.id)).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(differ[0]!.message.members.find((m) => m.id === SELF)).toMatchObject({ status: 'up', version: 2 });
+  });
+
+  it('load reports are part of the digest: a newer report elsewhere makes the views differ', async () => {
+    const node = await startNode();
+    const loads = (node.core as unknown as { loads: LoadReports }).loads.reports();
+    const elsewhere = membershipDigest(node.core.members(), node.core.removals(), [...loads, { id: 'c', seq: 7 }]);
+    node.core.receive('b', { type: 'gossip', reply: true, members: [], digest: elsewhere });
+    await drain();
+    const replies = node.transport.ofType('gossip');
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!.message.members.length).toBeGreaterThan(0);
+    expect(replies[0]!.message.loads).toBeDefined();
   });
 
   it('answers full gossip that leaves both views the same with a digest only', async () => {
