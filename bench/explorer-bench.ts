@@ -16,6 +16,7 @@
  *   3. change — a node joins, one leaves, one changes its capacity, until every handoff is over.
  * It prints them against the 50 ms floor and saves screenshots (test-results/explorer-30-nodes*.png).
  */
+import { closeWithin, runBench } from './bench-exit.js';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -609,17 +610,10 @@ async function main(): Promise<void> {
     console.log('(task p50/p95/max: the tasks a redraw ran as — the header, then the panels, yielding after 8 ms; long tasks: main-thread tasks over 50 ms in the observed tab, whatever ran in them, the explorer or the node itself; "with redraw": a redraw task started inside; control: a fixed ≈1 ms task timed every 200 ms in the same tab — when it stretches, the tab is starved of CPU)');
     console.log('');
   } finally {
-    if (hostBrowser !== browser) await hostBrowser.close();
-    await browser.close();
-    await server.close();
+    if (hostBrowser !== browser) await closeWithin(hostBrowser.close());
+    await closeWithin(browser.close());
+    await closeWithin(server.close());
   }
 }
 
-main().then(
-  // The preview server can keep the process alive through lingering sockets once the report is out.
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

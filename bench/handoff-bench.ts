@@ -15,6 +15,7 @@
  *
  * Environment: HANDOFF_BENCH_KEYS (default 10000).
  */
+import { closeWithin, runBench } from './bench-exit.js';
 import type { Page } from 'playwright-core';
 import { launchBrowser, NodeTab, startApp, waitFor } from '../test/e2e/fixtures.js';
 
@@ -138,12 +139,9 @@ async function main(): Promise<void> {
     console.log(`floor: IndexedDB put, strict, one per transaction, p50 ${putP50.toFixed(2)} ms`);
     console.log('');
   } finally {
-    await browser.close();
-    await server.close();
+    await closeWithin(browser.close());
+    await closeWithin(server.close());
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench(main);

@@ -15,6 +15,7 @@
  * the worker builds. An idle window gives the page's own long-task noise. Timing targets live here,
  * never in tests. `MERKLE_BENCH_SIZES=10000,100000` and `MERKLE_BENCH_REBUILDS=3` override the defaults.
  */
+import { closeWithin, runBench } from './bench-exit.js';
 import type { Page } from 'playwright-core';
 import { launchBrowser, startApp } from '../test/e2e/fixtures.js';
 import type { LongTasks } from './merkle-page.js';
@@ -185,17 +186,9 @@ async function main(): Promise<void> {
     const failed = rows.filter((r) => r.held && r.longTasks.maxMs > LONG_TASK_FLOOR_MS);
     if (failed.length > 0) console.log(`${failed.length} row(s) over the floor.`);
   } finally {
-    await browser.close();
-    await server.close();
+    await closeWithin(browser.close());
+    await closeWithin(server.close());
   }
 }
 
-// peer 1.0.2's signaling server leaves self-rescheduling timers behind after `server.close()` (see
-// src/signaling/signaling-plugin.ts), which would keep this process alive: exit explicitly.
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -27,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { HostedAuthReport } from './cluster-host.js';
 import { toBase32 } from '../src/security/encoding.js';
+import { closeWithin, runBench } from './bench-exit.js';
 import { launchBrowser, NodeTab, startApp, waitFor } from '../test/e2e/fixtures.js';
 
 const OPERATIONS = Number(process.env.BENCH_OPERATIONS ?? 300);
@@ -34,8 +35,6 @@ const OPERATIONS = Number(process.env.BENCH_OPERATIONS ?? 300);
 const NODES = 5;
 /** Ed25519 signatures (and verifications) timed in the page. */
 const SIGNATURE_ITERATIONS = 200;
-/** How long closing the browser or the server may take before the process exits anyway, ms. */
-const CLOSE_TIMEOUT_MS = 15_000;
 
 interface Summary {
   p50: number;
@@ -243,21 +242,9 @@ async function main(): Promise<void> {
     console.log(costRow(`Ed25519 verify (WebCrypto, ×${SIGNATURE_ITERATIONS})`, quantile(signatures.verifyMs, 0.5), quantile(signatures.verifyMs, 0.95), Math.max(...signatures.verifyMs), `mean ${verifyMeanMs.toFixed(3)} ms`));
     console.log('');
   } finally {
-    // Closing the browser ends every WebSocket to the signaling server; a close that hangs anyway
-    // must not keep the run alive (the process exits below).
-    const within = (closing: Promise<unknown>): Promise<unknown> =>
-      Promise.race([closing.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())]);
-    await within(browser.close());
-    await within(server.close());
+    await closeWithin(browser.close());
+    await closeWithin(server.close());
   }
 }
 
-// peer 1.0.2's signaling server leaves self-rescheduling timers behind after `server.close()` (see
-// src/signaling/signaling-plugin.ts), which would keep this process alive: exit explicitly.
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -30,6 +30,7 @@
  * SIGNALING_BENCH_LAYOUT (tabs per profile, default `3,3`), SIGNALING_BENCH_MAX_CONNECTIONS (default 3),
  * SIGNALING_BENCH_EXACT=0 (polling only: no RTCPeerConnection wrapper, every sample an upper bound).
  */
+import { closeWithin, runBench } from './bench-exit.js';
 import type { BrowserContext } from 'playwright-core';
 import { AppProcess, launchBrowser, NodeTab, waitFor } from '../test/e2e/fixtures.js';
 import { installProbe, MATCH_MS, type Probe, type ProbePath, type ProbeReport, type SetupSample } from './signaling-probe.js';
@@ -264,16 +265,10 @@ async function main(): Promise<void> {
     out.push('');
     console.log(out.join('\n'));
   } finally {
-    await Promise.race([browser.close(), sleep(15_000)]);
+    await closeWithin(browser.close());
     await app?.kill();
     clearTimeout(watchdog);
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);
