@@ -124,6 +124,48 @@ const floor = {
     indexedDB.deleteDatabase(name);
     return { put: percentiles(puts), get: percentiles(gets) };
   },
+  /**
+   * Raw IndexedDB write throughput with group commit: `total` puts of `bytes`-byte values by `writers`
+   * concurrent writers, every write that arrives while a transaction commits joining the next one
+   * (strict durability), in writes/s — what a store that batches concurrent writes could reach.
+   */
+  async indexedDbThroughput(total: number, writers: number, bytes: number): Promise<{ writesPerSecond: number; transactions: number }> {
+    const name = `bench-floor-batch-${Date.now()}`;
+    const db = await openDB(name, 1, { upgrade: (d) => d.createObjectStore('objects') });
+    const value = { clock: [{ node: 'bench', counter: 1, timestampMs: Date.now() }], siblings: [{ dot: { node: 'bench', counter: 1, timestampMs: 0 }, data: new Uint8Array(bytes) }] };
+    let waiting: { key: string; done: () => void }[] = [];
+    let committing = false;
+    let transactions = 0;
+    const commit = async (): Promise<void> => {
+      committing = true;
+      while (waiting.length > 0) {
+        const batch = waiting;
+        waiting = [];
+        const tx = db.transaction('objects', 'readwrite', { durability: 'strict' });
+        for (const w of batch) void tx.store.put(value, w.key);
+        await tx.done;
+        transactions++;
+        for (const w of batch) w.done();
+      }
+      committing = false;
+    };
+    const put = (key: string): Promise<void> =>
+      new Promise<void>((done) => {
+        waiting.push({ key, done });
+        if (!committing) void commit();
+      });
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        while (next < total) await put(`key-${next++}`);
+      }),
+    );
+    const elapsedMs = performance.now() - started;
+    db.close();
+    indexedDB.deleteDatabase(name);
+    return { writesPerSecond: (total / elapsedMs) * 1000, transactions };
+  },
 };
 
 declare global {

@@ -6,6 +6,10 @@
  *             IndexedDB put/get (one strict-durability transaction per put, as the store does);
  *   store   — quorum put and get latency with (N, R, W) = (3, 2, 2) over 5 app tabs, sequential,
  *             issued from every tab in turn (so some requests are coordinated locally, some forwarded);
+ *             the write path's stages during the put row (each tab's `putStages()`: coordinator read,
+ *             local write, quorum wait, replica read and write), so the gap to the floor is explained;
+ *             put throughput with 5 tabs × 8 concurrent writers, next to raw IndexedDB throughput with
+ *             as many concurrent writers whose writes are grouped into shared transactions;
  *   auth    — what members-only security (issue 16) costs: two clusters of 5 nodes, one node per
  *             cluster host page (bench/cluster-host.ts: IndexedDB storage, no UI), one with
  *             authentication on and one with it off, formed side by side and timed interleaved (a
@@ -20,7 +24,8 @@
  * should be none: the request path carries no signatures.
  * Timing targets live here, never in tests. Absolute numbers are noisy on shared 2-core machines.
  *
- * BENCH_OPERATIONS sets the operations per row (default 300); E2E_DIST serves another build folder
+ * BENCH_OPERATIONS sets the operations per row (default 300), BENCH_THROUGHPUT_WRITES the writes per
+ * tab of the throughput row (default 400); E2E_DIST serves another build folder
  * than dist/ (test/e2e/fixtures.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -33,6 +38,10 @@ import { launchBrowser, NodeTab, startApp, waitFor } from '../test/e2e/fixtures.
 const OPERATIONS = Number(process.env.BENCH_OPERATIONS ?? 300);
 /** Nodes per cluster (app tabs, and each host-page cluster). */
 const NODES = 5;
+/** Concurrent writers per tab in the throughput row. */
+const WRITERS_PER_TAB = 8;
+/** Writes per tab in the throughput row. */
+const THROUGHPUT_WRITES_PER_TAB = Number(process.env.BENCH_THROUGHPUT_WRITES ?? 400);
 /** Ed25519 signatures (and verifications) timed in the page. */
 const SIGNATURE_ITERATIONS = 200;
 
@@ -75,6 +84,57 @@ async function timeOperations(tabs: NodeTab[], kind: 'put' | 'get', count: numbe
     samples.push(...batch);
   }
   return percentiles(samples);
+}
+
+/**
+ * Every tab writes `perTab` keys with `writers` concurrent writers at once.
+ * @returns acknowledged writes/s over all tabs, and the writes that failed (counted, not retried).
+ */
+async function timeThroughput(tabs: NodeTab[], perTab: number, writers: number): Promise<{ writesPerSecond: number; failed: number }> {
+  const started = performance.now();
+  const failures = await Promise.all(
+    tabs.map((tab, t) =>
+      tab.page.evaluate(
+        async ([n, concurrency, offset]) => {
+          let next = 0;
+          let failed = 0;
+          const value = { text: 'x'.repeat(60) };
+          await Promise.all(
+            Array.from({ length: concurrency }, async () => {
+              while (next < n) await window.dynamo!.put(`throughput:${offset + next++}`, value).catch(() => failed++);
+            }),
+          );
+          return failed;
+        },
+        [perTab, writers, t * perTab] as const,
+      ),
+    ),
+  );
+  const failed = failures.reduce((sum, n) => sum + n, 0);
+  return { writesPerSecond: ((perTab * tabs.length - failed) / (performance.now() - started)) * 1000, failed };
+}
+
+/** The write path's stages (`putStages`) of every tab, pooled: count-weighted means of the tabs' figures. */
+async function pooledStages(tabs: NodeTab[], reset: boolean): Promise<Map<string, { count: number; meanMs: number; p50Ms: number; p99Ms: number }>> {
+  const pooled = new Map<string, { count: number; meanMs: number; p50Ms: number; p99Ms: number }>();
+  for (const tab of tabs) {
+    const stages = await tab.page.evaluate((r) => window.dynamo!.node.putStages(r), reset);
+    for (const [stage, summary] of Object.entries(stages)) {
+      if (summary === undefined) continue;
+      const sum = pooled.get(stage) ?? { count: 0, meanMs: 0, p50Ms: 0, p99Ms: 0 };
+      sum.count += summary.count;
+      sum.meanMs += summary.meanMs * summary.count;
+      sum.p50Ms += summary.p50Ms * summary.count;
+      sum.p99Ms += summary.p99Ms * summary.count;
+      pooled.set(stage, sum);
+    }
+  }
+  for (const sum of pooled.values()) {
+    sum.meanMs /= sum.count;
+    sum.p50Ms /= sum.count;
+    sum.p99Ms /= sum.count;
+  }
+  return pooled;
 }
 
 /** One node on its own cluster host page. */
@@ -167,6 +227,7 @@ async function main(): Promise<void> {
     const echoId = await echo.evaluate((t) => window.floor!.echo(t), tag);
     const rtt = await driver.evaluate(([t, to, n]) => window.floor!.roundTrips(t, to, n, 100), [tag, echoId, OPERATIONS] as const);
     const idb = await driver.evaluate((n) => window.floor!.indexedDb(n, 100), OPERATIONS);
+    const idbBatched = await driver.evaluate(([total, writers]) => window.floor!.indexedDbThroughput(total, writers, 100), [NODES * THROUGHPUT_WRITES_PER_TAB, NODES * WRITERS_PER_TAB] as const);
     await echo.close();
     await driver.close();
 
@@ -175,8 +236,11 @@ async function main(): Promise<void> {
     const tabs: NodeTab[] = [];
     for (let i = 0; i < NODES; i++) tabs.push(await NodeTab.open(context, url));
     await Promise.all(tabs.map((tab) => tab.waitMembers(NODES)));
+    await pooledStages(tabs, true);
     const put = await timeOperations(tabs, 'put', OPERATIONS);
+    const stages = await pooledStages(tabs, true);
     const get = await timeOperations(tabs, 'get', OPERATIONS);
+    const throughput = await timeThroughput(tabs, THROUGHPUT_WRITES_PER_TAB, WRITERS_PER_TAB);
     for (const tab of tabs) await tab.page.close();
 
     // Authentication on vs off: two clusters of host pages, opened alternately so both form alike.
@@ -208,10 +272,22 @@ async function main(): Promise<void> {
     console.log(row('floor: get = round trip + IDB get', { ...getFloor, n: rtt.n }));
     console.log(row('store: quorum put (app tabs)', put, putFloor, 'round trip + IDB put'));
     console.log(row('store: quorum get (app tabs)', get, getFloor, 'round trip + IDB get'));
+    console.log(
+      `${'store: put throughput (writes/s)'.padEnd(40)} ${throughput.writesPerSecond.toFixed(0).padStart(8)} ${''.padStart(8)} ${String(NODES * THROUGHPUT_WRITES_PER_TAB).padStart(6)}   ` +
+        `${(throughput.writesPerSecond / idbBatched.writesPerSecond).toFixed(2)}× batched raw IndexedDB (${idbBatched.writesPerSecond.toFixed(0)} writes/s, ${idbBatched.transactions} transactions); ${NODES} tabs × ${WRITERS_PER_TAB} writers; ${throughput.failed} failed`,
+    );
     console.log(row('put, auth on (host pages)', putOn!, putOff, 'auth off'));
     console.log(row('put, auth off (host pages)', putOff!, putFloor, 'round trip + IDB put'));
     console.log(row('get, auth on (host pages)', getOn!, getOff, 'auth off'));
     console.log(row('get, auth off (host pages)', getOff!, getFloor, 'round trip + IDB get'));
+    console.log('');
+    console.log(`${'write path stages, quorum put row (ms)'.padEnd(40)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'n'.padStart(6)}   mean   (count-weighted over the tabs)`);
+    console.log('-'.repeat(110));
+    for (const stage of ['put', 'coordinatorRead', 'localWrite', 'quorumWait', 'replicaRead', 'replicaWrite']) {
+      const s = stages.get(stage);
+      if (s !== undefined) console.log(`${`  ${stage}`.padEnd(40)} ${s.p50Ms.toFixed(2).padStart(8)} ${s.p99Ms.toFixed(2).padStart(8)} ${String(s.count).padStart(6)}   ${s.meanMs.toFixed(2)}`);
+    }
+    console.log(`  (quorumWait − replicaRead − replicaWrite ≈ network, encoding and validation both ways; put − coordinatorRead − max(localWrite, quorumWait) ≈ locks and scheduling)`);
     console.log('');
 
     const handshakeP50s = reportsOn.map((r) => r.security.handshakeMs.p50);

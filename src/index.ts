@@ -26,6 +26,7 @@ export type { IceStatus } from './runtime/ice-refresh.js';
 export type { MerkleTreesView } from './runtime/merkle-trees-view.js';
 export type { SecurityStats } from './runtime/members-only.js';
 export type { GetOptions, GetResult, NodeEvent, NodeStats, PutOptions, PutResult } from './core/node-api.js';
+export type { Stage, StageSummary } from './core/stage-timings.js';
 export type { MemberRecord, Removal } from './core/membership.js';
 export type { MerkleWorkerStats } from './merkle/worker-merkle-service.js';
 export type { ConnectionPath, TransportStats } from './net/peerjs-transport.js';
@@ -45,6 +46,8 @@ export type { SecretStorage } from './security/invitation.js';
 
 /** Where a key lies on the ring (paper §4.2), to read `node.ring()` with. */
 export { keyPosition } from './core/ring.js';
+/** The node behind a version's actor id (`<node>x<epoch>`, epoch-actor.ts), to show who wrote it. */
+export { actorNode } from './core/epoch-actor.js';
 
 export {
   ClockOverflowError,

@@ -4,6 +4,7 @@
  * results shaped for the caller: siblings decoded, the context encoded.
  */
 import { contextAfterPut, decodeContext, encodeContext } from './context.js';
+import { actorNode } from './epoch-actor.js';
 import { InvalidOptionError, RemoteError } from './errors.js';
 import type { Forwarding } from './forwarding.js';
 import type { GetCoordinator } from './get-coordinator.js';
@@ -108,7 +109,7 @@ export class ClientOperations {
         return { dot: reply.dot, acks: reply.answered };
       },
     );
-    this.ports.emit({ type: 'put', key, version: outcome.dot, acks: outcome.acks, coordinator: outcome.dot.node, latencyMs: this.ports.now() - startedMs });
+    this.ports.emit({ type: 'put', key, version: outcome.dot, acks: outcome.acks, coordinator: actorNode(outcome.dot.node), latencyMs: this.ports.now() - startedMs });
     return { context: encodeContext(contextAfterPut(context, outcome.dot)), version: outcome.dot, acks: outcome.acks };
   }
 

@@ -47,9 +47,11 @@ import type { Clock, MerkleService, Random, Store, Transport } from './ports.js'
 import { requestTargets, type RequestTargets } from './preference-targets.js';
 import { PutCoordinator } from './put-coordinator.js';
 import { Replica } from './replica.js';
+import { EpochActor } from './epoch-actor.js';
 import { requestHandlers, type Handler, type Handlers } from './request-handlers.js';
 import { errorReply, RequestTable, type ReplyBody, type RequestMessage } from './request-table.js';
 import { Ring } from './ring.js';
+import { StageTimings, type Stage, type StageSummary } from './stage-timings.js';
 import type { NodeId } from './types.js';
 import { validateKey } from './value-codec.js';
 
@@ -112,11 +114,16 @@ export class NodeCore {
   private readonly handlers: Handlers;
   private readonly counters = { messagesReceived: 0, messagesSent: 0, messagesDropped: 0 };
   private readonly dropReasons: Record<string, number> = {};
+  private readonly epochActor: EpochActor;
+  private readonly stages = new StageTimings();
 
   constructor(options: NodeCoreOptions) {
     this.id = options.id;
     this.config = resolveConfig(options.config);
     this.clock = options.clock;
+    const clock = this.clock;
+    this.epochActor = new EpochActor(options.id);
+    const elapsedMs = (): number => clock.elapsedMs?.() ?? clock.now();
     this.random = options.random;
     this.transport = options.transport;
     this.store = options.store;
@@ -157,6 +164,8 @@ export class NodeCore {
       maxVersionSetBytes: () => config.maxVersionSetBytes,
       holdsHints: () => this.hints.holdsHints(),
       isComplete: (key) => this.handoff.isComplete(this.currentRing.partitionOfKey(key)),
+      stages: this.stages,
+      elapsedMs,
     });
     this.hints = new HintedHandoff({
       self,
@@ -259,7 +268,15 @@ export class NodeCore {
       after: (delayMs, fire) => this.requests.after(delayMs, fire),
     };
     this.getCoordinator = new GetCoordinator(coordinatorPorts);
-    this.putCoordinator = new PutCoordinator({ ...coordinatorPorts, hints: this.hints, freshActorId: () => this.freshActorId() });
+    this.putCoordinator = new PutCoordinator({
+      ...coordinatorPorts,
+      hints: this.hints,
+      freshActorId: () => this.freshActorId(),
+      epochActor: this.epochActor,
+      leaseEpoch: () => this.epochActor.lease(this.store),
+      stages: this.stages,
+      elapsedMs,
+    });
     this.client = new ClientOperations({
       config,
       assertRunning: () => this.assertRunning(),
@@ -293,6 +310,9 @@ export class NodeCore {
    */
   async start(options: { expectStoredState?: boolean } = {}): Promise<void> {
     const { before, pendingPartitions, handoffPartitions } = await this.ownRecord.restore(options.expectStoredState ?? false);
+    // A new epoch, so a new actor for this life's writes (epoch-actor.ts); if storing it fails, the
+    // first put tries again.
+    await this.epochActor.lease(this.store).catch((error: unknown) => this.reportError(error, 'leasing a writer epoch'));
     this.handoff.restore(pendingPartitions, handoffPartitions);
     await this.hints.load();
     this.merkle ??= await InProcessMerkleService.build(this.store, () => this.currentRing);
@@ -430,6 +450,17 @@ export class NodeCore {
       ownershipHandoffKeysReceived: handoff.keysReceived,
       ownershipHandoffTransfers: handoff.transfersCompleted,
     };
+  }
+
+  /**
+   * Durations of the write path's stages (stage-timings.ts), in ms, over the last samples of each:
+   * coordinator read, local write, quorum wait, whole put; replica read and write. With `reset`, the
+   * samples are forgotten after the summary is taken (a benchmark's warm-up).
+   */
+  putStages(reset = false): Partial<Record<Stage, StageSummary>> {
+    const summary = this.stages.summary();
+    if (reset) this.stages.reset();
+    return summary;
   }
 
   /** Counts a message dropped before it reached the core (framing or decoding errors in a transport). */

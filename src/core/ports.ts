@@ -21,6 +21,11 @@ import type { Hint, NodeId, VersionSet } from './types.js';
 /** Source of time for the core. `now()` returns milliseconds (wall clock in tabs, virtual in simulation). */
 export interface Clock {
   now(): number;
+  /**
+   * A monotonic high-resolution clock for measuring durations, in ms from an arbitrary origin
+   * (optional: `performance.now()` in tabs; absent, durations use `now()`). Never stored or sent.
+   */
+  elapsedMs?(): number;
 }
 
 /** Source of randomness for the core. `next()` returns a uniform number in [0, 1). */

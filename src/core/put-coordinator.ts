@@ -1,25 +1,37 @@
 /**
  * The put coordinator (paper §4.5, §4.6): applies a client's write here and replicates it.
  *
- *   1. under the key's lock: read the local state, make the new version (a new dot of this node,
- *      version-set.ts), and store it durably — the coordinator's counter for the key must be on disk
- *      before any other node sees the dot (Riak's kv679)
- *   2. send the new version set to the other targets: replicas as replica-put, fallbacks as a hint
- *      for the unreachable replica they take it for (sloppy quorum)
- *   3. answer after W durable acks (the local write counts); a target that fails is replaced by the
- *      next fallback, and with none left the coordinator keeps the hint itself
+ *   1. under the key's lock: read the local state and make the new version — a new dot of this
+ *      node's epoch actor (epoch-actor.ts, version-set.ts)
+ *   2. send the new version set to the other targets — replicas as replica-put, fallbacks as a hint
+ *      for the unreachable replica they take it for (sloppy quorum) — while the local durable write
+ *      runs; the key's lock is held until that write is done, so the next write of the key reads it
+ *   3. answer after W durable acks, the local one included and always awaited (a write answered to
+ *      its client is on this node's disk). A target that fails is replaced by the next fallback, and
+ *      with none left the coordinator keeps the hint itself.
+ *
+ *   time ─▶  lock ─ read ─ applyPut ─┬─ local write ───────────────┐
+ *                                    └─ send ─ replicas write ─ ack ┴─ W acks ─▶ answer
+ *
+ * Sending before the local write is durable is safe because every start numbers writes with a new
+ * actor (a crash cannot make it reuse a dot or cover one it lost), and a failed local write's version
+ * is merged into the key's next write (epoch-actor.ts). A put while no epoch could be leased (storage
+ * failing since the start) fails with the storage error.
  *
  * When this node is not one of the key's replicas (every replica was unreachable), it writes under a
  * fresh actor id — it keeps no lasting record of the key, so its own counters for it could repeat —
- * and keeps its copy as a hint for the first replica.
+ * and keeps its copy as a hint for the first replica; that write is durable before anything is sent.
  */
 import type { CausalContext } from './context.js';
+import type { EpochActor } from './epoch-actor.js';
 import { fanOut, replicaDeadlineMs } from './fan-out.js';
 import type { CoordinatorPorts } from './get-coordinator.js';
 import type { HintedHandoff } from './hinted-handoff.js';
+import type { Target } from './preference-targets.js';
 import { QuorumAccumulator } from './quorum.js';
-import type { Dot, NodeId } from './types.js';
-import { applyPut } from './version-set.js';
+import type { StageTimings } from './stage-timings.js';
+import type { Dot, NodeId, VersionSet } from './types.js';
+import { applyPut, mergeVersionSets } from './version-set.js';
 import { assertFitsOneMessage } from './version-set-limits.js';
 
 /** What a put coordinator needs beyond a get coordinator's. */
@@ -27,6 +39,14 @@ export interface PutCoordinatorPorts extends CoordinatorPorts {
   hints: HintedHandoff;
   /** A fresh actor id for writes this node makes without being a replica of the key. */
   freshActorId(): NodeId;
+  /** The node's epoch actor. */
+  epochActor: EpochActor;
+  /** Leases an epoch if the start could not (resolves at once when leased). @throws StorageError */
+  leaseEpoch(): Promise<void>;
+  /** Where stage durations go. */
+  stages: StageTimings;
+  /** A monotonic clock for stage durations, in ms. */
+  elapsedMs(): number;
 }
 
 /** What a coordinated write made. */
@@ -45,24 +65,70 @@ export class PutCoordinator {
 
   /**
    * Writes `data` (null: a delete) over `context` and waits for W acks within `timeoutMs`.
-   * @throws NoReplicasError, VersionSetTooLargeError, ClockOverflowError, QuorumNotReachedError, StorageError.
+   * @throws NoReplicasError, VersionSetTooLargeError, ClockOverflowError, QuorumNotReachedError, StorageError
+   *   (the local write, or the lease of an epoch, failed).
    */
   async coordinate(key: string, data: Uint8Array | null, context: CausalContext, w: number, timeoutMs: number): Promise<PutOutcome> {
     const ports = this.ports;
     this.putsCoordinated++;
+    const startedMs = ports.elapsedMs();
     const { replicas, targets, fallbacks } = ports.targets(key);
     const isReplica = replicas.includes(ports.self);
-    const actor = isReplica ? ports.self : ports.freshActorId();
+    if (isReplica) await ports.leaseEpoch();
+    const actor = isReplica ? ports.epochActor.actor() : ports.freshActorId();
     const settings = ports.settings();
+    let replication: { quorum: Promise<unknown>; sentMs: number } | undefined;
     const { versions, dot } = await ports.replica.locks.run(key, async () => {
-      const local = await ports.replica.localState(key);
+      const readStartedMs = ports.elapsedMs();
+      const stored = await ports.replica.localState(key);
+      ports.stages.record('coordinatorRead', ports.elapsedMs() - readStartedMs);
+      // A version sent out earlier whose local write failed: this write must number past it and
+      // overwrite it only as its context says, as if it had been stored.
+      const unsaved = isReplica ? ports.epochActor.unsaved(key) : undefined;
+      const local = unsaved === undefined ? stored : mergeVersionSets(stored, unsaved);
       const result = applyPut(local, context.clock, actor, data, ports.now(), settings.maxClockEntries, context.dots);
       assertFitsOneMessage(result.versions, settings.maxVersionSetBytes);
-      if (isReplica) await ports.replica.writeCoordinated(key, result.versions);
-      else await ports.hints.write(replicas[0]!, key, result.versions);
+      const writeStartedMs = ports.elapsedMs();
+      if (isReplica) {
+        replication = this.replicate(key, data, result.versions, replicas, targets, fallbacks, w, timeoutMs);
+        try {
+          await ports.replica.writeCoordinated(key, result.versions);
+        } catch (error) {
+          ports.epochActor.localWriteEnded(key, result.versions, false);
+          throw error;
+        }
+        ports.epochActor.localWriteEnded(key, result.versions, true);
+      } else {
+        await ports.hints.write(replicas[0]!, key, result.versions);
+      }
+      ports.stages.record('localWrite', ports.elapsedMs() - writeStartedMs);
       return result;
     });
-    const local = { node: ports.self, value: undefined, complete: isReplica && ports.partitionComplete(key) };
+    // (Had the local write failed after the replicas were sent the version, the client would get the
+    // storage error — the write may or may not survive, as for any failed put — and the replication
+    // would go on alone.)
+    replication ??= this.replicate(key, data, versions, replicas, targets, fallbacks, w, timeoutMs);
+    const answers = (await replication.quorum) as Map<NodeId, unknown>;
+    const doneMs = ports.elapsedMs();
+    ports.stages.record('quorumWait', doneMs - replication.sentMs);
+    ports.stages.record('put', doneMs - startedMs);
+    return { dot, acks: answers.size };
+  }
+
+  /** Sends `versions` to the key's other targets and counts their acks towards W (the local write counts as one). */
+  private replicate(
+    key: string,
+    data: Uint8Array | null,
+    versions: VersionSet,
+    replicas: readonly NodeId[],
+    targets: readonly Target[],
+    fallbacks: readonly NodeId[],
+    w: number,
+    timeoutMs: number,
+  ): { quorum: Promise<unknown>; sentMs: number } {
+    const ports = this.ports;
+    const sentMs = ports.elapsedMs();
+    const local = { node: ports.self, value: undefined, complete: replicas.includes(ports.self) && ports.partitionComplete(key) };
     const accumulator = new QuorumAccumulator<void>(data === null ? 'delete' : 'put', w, targets, fallbacks, ports.self, local);
     const { quorum } = fanOut(
       ports,
@@ -84,7 +150,8 @@ export class PutCoordinator {
         if (replica !== ports.self && ports.settings().hintedHandoff) ports.hints.store(replica, key, versions).catch((error: unknown) => ports.reportError(error, `keeping a hint for ${replica}`));
       },
     );
-    const answers = await quorum;
-    return { dot, acks: answers.size };
+    // The quorum may fail while the local write is still running; it is awaited after that write.
+    quorum.catch(() => undefined);
+    return { quorum, sentMs };
   }
 }

@@ -17,6 +17,7 @@ import type { RequestMessage, ReplyBody } from './request-table.js';
 import { versionDigest } from './merkle-tree.js';
 import type { NodeEvent } from './node-api.js';
 import type { MerkleService, Store } from './ports.js';
+import type { StageTimings } from './stage-timings.js';
 import type { VersionSet } from './types.js';
 import { validateKey } from './value-codec.js';
 import { mergeVersionSets, versionSetsEqual } from './version-set.js';
@@ -35,6 +36,10 @@ export interface ReplicaPorts {
   holdsHints(): boolean;
   /** False while the key's partition is still being received (ownership handoff): answers say so. */
   isComplete(key: string): boolean;
+  /** Where stage durations go (replica read and write). */
+  stages: StageTimings;
+  /** A monotonic clock for stage durations, in ms. */
+  elapsedMs(): number;
 }
 
 /** This node's stored keys, their locks, and the handlers of replica-get and replica-put. */
@@ -66,12 +71,17 @@ export class Replica {
    */
   async merge(key: string, incoming: VersionSet): Promise<void> {
     await this.locks.run(key, async () => {
+      const { stages, elapsedMs } = this.ports;
+      const readStartedMs = elapsedMs();
       const local = await this.ports.store.getObject(key);
+      stages.record('replicaRead', elapsedMs() - readStartedMs);
       const merged = mergeVersionSets(local, incoming);
       if (!versionSetsEqual(local, merged) || local === undefined) {
         // Concurrent siblings accumulate merge after merge: a state that no message could carry is refused.
         assertFitsOneMessage(merged, this.ports.maxVersionSetBytes());
+        const writeStartedMs = elapsedMs();
         await this.ports.store.putObject(key, merged);
+        stages.record('replicaWrite', elapsedMs() - writeStartedMs);
         this.treeUpdate(key, merged);
         this.ports.emit({ type: 'key-changed', key, source: 'replication' });
       }

@@ -228,6 +228,7 @@ export function truncateClock(clock: readonly ClockEntry[], maxEntries: number, 
  * @param nowMs wall or virtual time in milliseconds; recorded in the dot and the clock entry, used only
  *   to choose which entries truncation drops.
  * @param maxClockEntries clock size limit, default {@link DEFAULT_MAX_CLOCK_ENTRIES}.
+ * @param contextDots the context's separate dots (overwritten by this write, like its clock).
  * @returns the new state to store (siblings sorted by dot, clock by node) and the new write's dot.
  * @throws RangeError when `nowMs` is not finite or `maxClockEntries` is not an integer >= 1;
  *   ClockOverflowError when `node`'s counter in `local` or the context is already Number.MAX_SAFE_INTEGER.

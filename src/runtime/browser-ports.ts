@@ -20,7 +20,7 @@ import { IdbStore } from '../storage/idb-store.js';
 import { MemoryStore } from '../storage/memory-store.js';
 
 /** The wall clock: ms since the epoch. */
-export const wallClock: Clock = Object.freeze({ now: () => Date.now() });
+export const wallClock: Clock = Object.freeze({ now: () => Date.now(), elapsedMs: () => performance.now() });
 
 /** Uniform numbers in [0, 1) from `crypto.getRandomValues` (32 bits each). */
 export const cryptoRandom: Random = Object.freeze({ next: () => crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32 });

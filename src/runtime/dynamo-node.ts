@@ -32,6 +32,7 @@
 import type { MemberRecord, Removal } from '../core/membership.js';
 import type { NodeCore } from '../core/node-core.js';
 import type { GetOptions, GetResult, NodeEvent, NodeStats, PutOptions, PutResult } from '../core/node-api.js';
+import type { Stage, StageSummary } from '../core/stage-timings.js';
 import type { NodeConfig } from '../core/node-config.js';
 import type { Ring } from '../core/ring.js';
 import type { NodeId } from '../core/types.js';
@@ -184,6 +185,15 @@ export class DynamoNode {
   /** Counters of the core and the transport. */
   stats(): NodeStats & { transport: TransportStats; connectedPeers: NodeId[] } {
     return { ...this.core.stats(), transport: this.transport.stats(), connectedPeers: this.transport.connectedNodes() };
+  }
+
+  /**
+   * Durations of the write path's stages on this node, in ms (count, mean, p50, p99 over the last 2048
+   * samples of each): `coordinatorRead`, `localWrite`, `quorumWait`, `put` where it coordinated,
+   * `replicaRead`, `replicaWrite` where it was a replica. `reset` forgets the samples afterwards.
+   */
+  putStages(reset = false): Partial<Record<Stage, StageSummary>> {
+    return this.core.putStages(reset);
   }
 
   /** Keys stored on this node (its replicas), for inspection. */

@@ -3,10 +3,11 @@
  * Each node owns one database, named by its node id (tabs of one origin share IndexedDB). Its schema
  * and upgrades are in `idb-schema.ts`.
  *
- * Durability (DESIGN.md §4: "an acknowledged write is on disk first"): every write runs in its own
+ * Durability (DESIGN.md §4: "an acknowledged write is on disk first"): every write runs in a
  * `readwrite` transaction opened with the configured durability (`'strict'` by default, which asks the
  * browser to flush to disk before reporting completion), and the returned promise resolves only after
- * the transaction's `complete` event (idb's `tx.done`).
+ * the transaction's `complete` event (idb's `tx.done`). Concurrent `putObject` calls share
+ * transactions (group commit: the writes that arrive while one commits form the next).
  *
  * Errors: whatever IndexedDB throws or reports is translated in one place, `toStorageError` in
  * `idb-errors.ts`: `QuotaExceededError` becomes `StorageQuotaError`, everything else `StorageError`
@@ -60,7 +61,14 @@ export class IdbStore implements Store {
   /** Durability asked of write transactions. */
   readonly durability: 'strict' | 'relaxed' | 'default';
 
+  /** Transactions that committed `putObject` writes (each may carry several: group commit). */
+  groupCommits = 0;
+
   readonly #db: Database;
+  /** `putObject` writes waiting for the transaction in flight to finish. */
+  #pendingPuts: { key: string; versions: VersionSet; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  /** Whether a `putObject` transaction is in flight. */
+  #committing = false;
   /** Why this store no longer serves calls; `undefined` while open. */
   #closedReason: string | undefined;
 
@@ -163,10 +171,45 @@ export class IdbStore implements Store {
    * Replaces the version set of `key`. Resolves after its transaction completed with the configured
    * durability; on failure nothing is written.
    *
+   * Group commit: a write that arrives while another `putObject` transaction is committing waits for
+   * it and then joins every other waiting write in one transaction (one flush to disk for all of them).
+   * A write with nothing in flight starts at once, so a lone write waits for nobody. When a shared
+   * transaction fails, each of its writes is tried again alone, so only the write that cannot be
+   * stored (say, the one too large for the quota) fails.
+   *
    * @throws StorageQuotaError when the browser is out of space; StorageError otherwise.
    */
-  async putObject(key: string, versions: VersionSet): Promise<void> {
-    await this.#write('putObject', 'objects', (store) => store.put(withCompactData(versions), key));
+  putObject(key: string, versions: VersionSet): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#pendingPuts.push({ key, versions: withCompactData(versions), resolve, reject });
+      if (!this.#committing) void this.#commitPuts();
+    });
+  }
+
+  /** Commits the waiting `putObject` writes, a batch per transaction, until none wait. */
+  async #commitPuts(): Promise<void> {
+    this.#committing = true;
+    try {
+      while (this.#pendingPuts.length > 0) {
+        const batch = this.#pendingPuts;
+        this.#pendingPuts = [];
+        this.groupCommits++;
+        try {
+          await this.#write('putObject', 'objects', (store) => allRequests(batch, (w) => store.put(w.versions, w.key)));
+          for (const w of batch) w.resolve();
+        } catch (error) {
+          if (batch.length === 1) {
+            batch[0]!.reject(error);
+            continue;
+          }
+          for (const w of batch) {
+            await this.#write('putObject', 'objects', (store) => store.put(w.versions, w.key)).then(w.resolve, w.reject);
+          }
+        }
+      }
+    } finally {
+      this.#committing = false;
+    }
   }
 
   /** The version sets of `keys`, in order (`undefined` where absent), from one readonly transaction. */
@@ -187,7 +230,7 @@ export class IdbStore implements Store {
    */
   async putObjects(entries: readonly { key: string; versions: VersionSet }[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.#write('putObjects', 'objects', (store) => Promise.all(entries.map((e) => store.put(withCompactData(e.versions), e.key))));
+    await this.#write('putObjects', 'objects', (store) => allRequests(entries, (e) => store.put(withCompactData(e.versions), e.key)));
   }
 
   /** Removes `key` (resolves when absent too), after its transaction completed. */
@@ -333,4 +376,21 @@ export class IdbStore implements Store {
       }
     });
   }
+}
+
+/**
+ * Makes one request per item in one transaction and waits for all of them. A request that throws at
+ * once (a value IndexedDB cannot clone) becomes a rejection, so the requests already made are still
+ * awaited and none is left rejecting unobserved when the transaction aborts.
+ */
+function allRequests<T>(items: readonly T[], request: (item: T) => Promise<unknown>): Promise<unknown[]> {
+  return Promise.all(
+    items.map((item) => {
+      try {
+        return request(item);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }),
+  );
 }

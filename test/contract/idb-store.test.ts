@@ -191,6 +191,41 @@ describe('IdbStore', () => {
     expect(strict.durability).toBe('strict');
   });
 
+  describe('group commit of putObject', () => {
+    it('a lone write runs at once; writes arriving while it commits share the next transaction', async () => {
+      const store = await openFresh();
+      const transaction = vi.spyOn(IDBDatabase.prototype, 'transaction');
+      await store.putObject('alone', versionSet(1));
+      expect(store.groupCommits).toBe(1);
+      const writes = Array.from({ length: 20 }, (_, i) => store.putObject(`k${i}`, versionSet(i + 1)));
+      await Promise.all(writes);
+      // The first of the 20 starts a transaction by itself; the 19 that arrive meanwhile form one more.
+      expect(store.groupCommits).toBe(3);
+      expect(transaction.mock.calls.filter(([, mode]) => mode === 'readwrite')).toHaveLength(3);
+      for (let i = 0; i < 20; i++) expect((await store.getObject(`k${i}`))?.clock[0]?.counter).toBe(i + 1);
+    });
+
+    it('a write that cannot be stored fails alone: the others of its shared transaction land', async () => {
+      const store = await openFresh();
+      const first = store.putObject('first', versionSet(1));
+      const unclonable = { ...versionSet(2), extra: () => undefined } as unknown as VersionSet;
+      const results = await Promise.allSettled([store.putObject('a', versionSet(3)), store.putObject('bad', unclonable), store.putObject('b', versionSet(4))]);
+      await first;
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(StorageError);
+      expect(await store.getObject('bad')).toBeUndefined();
+      expect((await store.getObject('a'))?.clock[0]?.counter).toBe(3);
+      expect((await store.getObject('b'))?.clock[0]?.counter).toBe(4);
+    });
+
+    it('concurrent writes of one key land in call order within a shared transaction', async () => {
+      const store = await openFresh();
+      const first = store.putObject('other', versionSet(1));
+      await Promise.all([store.putObject('k', versionSet(2)), store.putObject('k', versionSet(3)), first]);
+      expect((await store.getObject('k'))?.clock[0]?.counter).toBe(3);
+    });
+  });
+
   describe('quota and aborted transactions', () => {
     it('surfaces a QuotaExceededError at commit as StorageQuotaError and keeps the previous value', async () => {
       const store = await openFresh();

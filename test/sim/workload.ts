@@ -161,12 +161,21 @@ export interface SetWorkload {
   writes: WriteRecord[];
   /** The dot each write's tag was read under. */
   dotOfTag: Map<string, string>;
+  /** The tag each dot was seen with (put results and reads); one dot with two tags is a reused dot (kv679). */
+  tagOfDot: Map<string, string>;
   violations: Violation[];
+}
+
+/** Records that `dot` named the write of `tag`; a dot already seen with another tag is a violation. */
+function bindDot(w: SetWorkload, key: string, dot: string, tag: string): void {
+  const known = w.tagOfDot.get(`${key} ${dot}`);
+  if (known === undefined) w.tagOfDot.set(`${key} ${dot}`, tag);
+  else if (known !== tag) w.violations.push({ checker: 'dot-reuse', message: `${key}: dot ${dot} names two writes, ${known} and ${tag}` });
 }
 
 /** A fresh {@link SetWorkload} for `keys`. */
 export function setWorkload(keys: readonly string[], violations: Violation[]): SetWorkload {
-  return { attempted: new Set(), acknowledged: new Map(keys.map((k) => [k, new Set<string>()])), writes: [], dotOfTag: new Map(), violations };
+  return { attempted: new Set(), acknowledged: new Map(keys.map((k) => [k, new Set<string>()])), writes: [], dotOfTag: new Map(), tagOfDot: new Map(), violations };
 }
 
 /**
@@ -191,6 +200,7 @@ export async function addToSet(sim: Simulation, node: SimNode, key: string, elem
     }
     seen.push(dotId(s.version));
     w.dotOfTag.set(v.tag, dotId(s.version));
+    bindDot(w, key, dotId(s.version), v.tag);
     for (const e of v.elems) union.add(e);
   }
   w.violations.push(...checkNoPhantoms(key, union, w.attempted));
@@ -198,6 +208,7 @@ export async function addToSet(sim: Simulation, node: SimNode, key: string, elem
   union.add(element);
   const put = await within(sim, node.core.put(key, { tag: element, elems: [...union].sort() }, { context: read.value.context }), limitMs);
   w.writes.push({ key, tag: element, seen, acknowledged: put.ok, dot: put.ok ? dotId(put.value.version) : undefined });
+  if (put.ok) bindDot(w, key, dotId(put.value.version), element);
   if (!put.ok) {
     note(`${element} put ${key} via ${node.id} failed: ${put.error}`);
     return false;
@@ -215,6 +226,7 @@ export async function blindPut(sim: Simulation, node: SimNode, key: string, tag:
   w.attempted.add(tag);
   const put = await within(sim, node.core.put(key, { tag, elems: [tag] }), limitMs);
   w.writes.push({ key, tag, seen: [], acknowledged: put.ok, dot: put.ok ? dotId(put.value.version) : undefined });
+  if (put.ok) bindDot(w, key, dotId(put.value.version), tag);
   if (put.ok) w.acknowledged.get(key)!.add(tag);
   note(`${tag} blind put ${key} via ${node.id}: ${put.ok ? dotId(put.value.version) : `failed: ${put.error}`}`);
   return put.ok;
@@ -496,6 +508,7 @@ export async function runMixedSeed(options: MixedRunOptions): Promise<SeedReport
     note(`final ${key}: ${read.ok ? `${read.siblings.map((s) => s.dot).join(' ')} elements=${read.elements.size}` : read.error}`);
   }
   for (const w of writes) if (w.dot === undefined) w.dot = dotOfTag.get(w.tag);
+  for (const [key, read] of finals) if (read.ok) for (const s of read.siblings) if (s.tag !== undefined) bindDot(workload, key, s.dot, s.tag);
   const setFull = checkSetFull(acknowledged, finals, stored);
   violations.push(...setFull.violations, ...checkCausalAccounting(writes, finals));
 

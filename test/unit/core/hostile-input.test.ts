@@ -19,6 +19,7 @@
  * answer (the node's requests to them time out). Virtual time moves only when the test ticks the node.
  * fast-check runs with a fixed seed and prints it, with the shrunk counterexample, on failure.
  */
+import { epochActorId } from '../../../src/core/epoch-actor.js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoError } from '../../../src/core/errors.js';
@@ -486,7 +487,7 @@ describe('no internal map grows without bound', () => {
     expectSentMessagesValid(node);
   });
 
-  it('the heaviest message (64 siblings of 1 MiB) is refused, as a replica, a hint and a handoff batch', async () => {
+  it('the heaviest message (64 siblings of 1 MiB) is refused, as a replica, a hint, a handoff batch and a handoff bundle', async () => {
     const node = await startNode();
     const [heavy] = fc.sample(heaviestVersionSet(CTX), { seed: SEED, numRuns: 1 });
     const before = structuredClone(node.store.data.objects.get(node.localKey));
@@ -494,11 +495,12 @@ describe('no internal map grows without bound', () => {
     node.core.receive(HOSTILE, { type: 'hinted-put', requestId: 2, key: 'heavy', versions: heavy!, intendedFor: 'c' });
     const partition = node.core.ring().partitionOfKey(node.localKey);
     node.core.receive(HOSTILE, { type: 'handoff-batch', requestId: 3, partition, items: [{ key: node.localKey, versions: heavy! }] });
+    node.core.receive(HOSTILE, { type: 'handoff-bundle', requestId: 4, parts: [{ partition, items: [{ key: node.localKey, versions: heavy! }], finish: true }] });
     await drain();
     expect(node.store.data.objects.get(node.localKey)).toEqual(before);
     expect(node.store.data.hints.get('c')?.has('heavy') ?? false).toBe(false);
     const answers = repliesTo(node, HOSTILE);
-    for (const requestId of [1, 2, 3]) expect(answers.find((m) => m.requestId === requestId), `answer to ${requestId}`).toMatchObject({ type: 'error-reply', code: 'VersionSetTooLargeError' });
+    for (const requestId of [1, 2, 3, 4]) expect(answers.find((m) => m.requestId === requestId), `answer to ${requestId}`).toMatchObject({ type: 'error-reply', code: 'VersionSetTooLargeError' });
   });
 });
 
@@ -507,7 +509,8 @@ describe('no internal map grows without bound', () => {
 describe('regressions', () => {
   it('a clock at Number.MAX_SAFE_INTEGER for this node makes its next write fail cleanly, not send an unsafe counter or reuse a dot', async () => {
     const node = await startNode();
-    const poisoned = applyPut(undefined, [{ node: SELF, counter: Number.MAX_SAFE_INTEGER, timestampMs: 1 }], 'e', encodeValue('x'), 2).versions;
+    // The counter of this node's writes: its actor for its first epoch (epoch-actor.ts).
+    const poisoned = applyPut(undefined, [{ node: epochActorId(SELF, 1), counter: Number.MAX_SAFE_INTEGER, timestampMs: 1 }], 'e', encodeValue('x'), 2).versions;
     node.core.receive(HOSTILE, { type: 'replica-put', requestId: 1, key: node.localKey, versions: poisoned });
     await drain();
     const before = structuredClone(node.store.data.objects.get(node.localKey));
@@ -523,7 +526,7 @@ describe('regressions', () => {
       requestId: 7,
       key: node.localKey,
       data: encodeValue(1),
-      context: [{ node: SELF, counter: Number.MAX_SAFE_INTEGER, timestampMs: 0 }],
+      context: [{ node: epochActorId(SELF, 1), counter: Number.MAX_SAFE_INTEGER, timestampMs: 0 }],
       contextDots: [],
       w: 1,
       timeoutMs: 1000,

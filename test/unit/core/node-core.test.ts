@@ -9,13 +9,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodeContext, encodeContext } from '../../../src/core/context.js';
-import { InvalidOptionError } from '../../../src/core/errors.js';
+import { InvalidOptionError, StorageError } from '../../../src/core/errors.js';
 import { withLegacyFieldNames, type MemberRecord } from '../../../src/core/membership.js';
 import { rootsDigest } from '../../../src/core/merkle-diff.js';
 import { membershipDigest } from '../../../src/core/membership.js';
 import type { LoadReports } from '../../../src/core/load-reports.js';
 import type { Message } from '../../../src/core/messages.js';
 import { NodeCore } from '../../../src/core/node-core.js';
+import { META_WRITER_EPOCH } from '../../../src/core/epoch-actor.js';
+import { mergeVersionSets } from '../../../src/core/version-set.js';
 import { type NodeConfig } from '../../../src/core/node-config.js';
 import { type Transport } from '../../../src/core/ports.js';
 import type { ClockEntry, NodeId, Sibling, VersionSet } from '../../../src/core/types.js';
@@ -99,6 +101,8 @@ const N = 3;
 const TIMEOUT_MS = 3000; // DEFAULT_NODE_CONFIG.requestTimeoutMs, which every test here relies on
 const START_MS = 10_000;
 const TS = 500; // timestamp of the hand-made versions
+/** The actor of node a's writes in its first epoch (epoch-actor.ts). */
+const ACTOR = 'ax1';
 
 /** Lets queued promise jobs (and the ones they queue) run. */
 const drain = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -220,7 +224,7 @@ describe('NodeCore test setup', () => {
 });
 
 describe('put as coordinator (paper §4.5, W = 2)', () => {
-  it('writes locally before sending replica-put to exactly the other N-1 replicas, and waits for one ack', async () => {
+  it('sends replica-put to exactly the other N-1 replicas while its own write runs, and waits for one ack', async () => {
     const node = await startNode();
     const storedWhenSent: boolean[] = [];
     node.transport.onSend = (_to, message) => {
@@ -229,18 +233,19 @@ describe('put as coordinator (paper §4.5, W = 2)', () => {
     const put = track(node.core.put(node.localKey, 'v1'));
     await until(() => node.transport.ofType('replica-put').length === N - 1, 'two replica-put requests');
 
-    expect(storedWhenSent, 'the local write happened before any replica-put left').toEqual([true, true]);
+    expect(storedWhenSent, 'the replica-put requests left before the local write was done').toEqual([false, false]);
+    await until(() => node.store.data.objects.has(node.localKey), 'the local write');
     const stored = await node.store.getObject(node.localKey);
     expect(valuesOf(stored)).toEqual(['v1']);
-    expect(dotsOf(stored)).toEqual(['a:1']);
+    expect(dotsOf(stored)).toEqual([`${ACTOR}:1`]);
 
     const requests = node.transport.ofType('replica-put');
     expect(requests.map((s) => s.to).sort()).toEqual([...node.others].sort());
     for (const { message } of requests) {
       expect(message.key).toBe(node.localKey);
-      expect(dotsOf(message.versions)).toEqual(['a:1']);
+      expect(dotsOf(message.versions)).toEqual([`${ACTOR}:1`]);
       expect(valuesOf(message.versions)).toEqual(['v1']);
-      expect(message.versions.clock.map((e) => [e.node, e.counter])).toEqual([['a', 1]]);
+      expect(message.versions.clock.map((e) => [e.node, e.counter])).toEqual([[ACTOR, 1]]);
     }
     expect(node.transport.sent, 'nothing but the two replica-put requests').toHaveLength(N - 1);
 
@@ -252,24 +257,84 @@ describe('put as coordinator (paper §4.5, W = 2)', () => {
     await until(() => put.state !== 'pending', 'the put to settle');
     expect(put.state).toBe('resolved');
     expect(put.value!.acks).toBe(2);
-    expect(put.value!.version).toMatchObject({ node: 'a', counter: 1, timestampMs: START_MS });
-    expect(decodeContext(put.value!.context).clock.map((e) => [e.node, e.counter])).toEqual([['a', 1]]);
+    expect(put.value!.version).toMatchObject({ node: ACTOR, counter: 1, timestampMs: START_MS });
+    expect(decodeContext(put.value!.context).clock.map((e) => [e.node, e.counter])).toEqual([[ACTOR, 1]]);
     expect(node.core.stats().putsCoordinated).toBe(1);
+    const stages = node.core.putStages();
+    for (const stage of ['coordinatorRead', 'localWrite', 'quorumWait', 'put'] as const) expect(stages[stage]?.count, stage).toBe(1);
   });
 
-  it('sends no replica-put while the local write is not yet durable', async () => {
+  it('does not answer before its own write is durable, even with every replica acknowledged', async () => {
     const node = await startNode();
     node.store.hold();
-    const put = track(node.core.put(node.localKey, 'v1', { w: 1 }));
-    await until(() => node.store.writesWaiting === 1, 'the local write to start');
+    const put = track(node.core.put(node.localKey, 'v1', { w: 3 }));
+    await until(() => node.transport.ofType('replica-put').length === 2 && node.store.writesWaiting === 1, 'the replica-puts and the local write');
+    for (const { to, message } of node.transport.ofType('replica-put')) node.core.receive(to, { type: 'replica-put-reply', requestId: message.requestId });
     for (let i = 0; i < 5; i++) await drain();
-    expect(node.transport.sent).toEqual([]);
-    expect(put.state).toBe('pending');
+    expect(put.state, 'both replicas acknowledged, the local write is still on its way').toBe('pending');
 
     node.store.release();
     await until(() => put.state !== 'pending', 'the put to settle');
     expect(put.state).toBe('resolved');
-    expect(node.transport.ofType('replica-put')).toHaveLength(2);
+    expect(put.value!.acks).toBe(3);
+  });
+
+  it('a put whose local write fails is refused with the storage error; the next write of the key numbers past it and keeps it as a sibling', async () => {
+    const node = await startNode();
+    node.store.failNextWrites(1);
+    await expect(node.core.put(node.localKey, 'unsaved', { w: 1 })).rejects.toMatchObject({ name: 'StorageError' });
+    const sent = node.transport.ofType('replica-put').at(-1)!.message.versions;
+    expect(dotsOf(sent), 'the failed write was sent out').toEqual([`${ACTOR}:1`]);
+    expect(node.store.data.objects.has(node.localKey), 'and is not stored here').toBe(false);
+    const next = await node.core.put(node.localKey, 'kept', { w: 1 });
+    expect(next.version, 'never the dot the replicas may hold for the unsaved write').toMatchObject({ node: ACTOR, counter: 2 });
+    // Written without a context, the new write is concurrent with the unsaved one: both survive.
+    const stored = await node.store.getObject(node.localKey);
+    expect(dotsOf(stored)).toEqual([`${ACTOR}:1`, `${ACTOR}:2`]);
+    expect(valuesOf(stored)).toEqual(['unsaved', 'kept']);
+  });
+
+  it('a node restarted after a crash during a put writes under a new actor, leaving the lost write uncovered (kv679)', async () => {
+    const node = await startNode();
+    node.store.hold();
+    const lostPut = track(node.core.put(node.localKey, 'lost in the crash', { w: 1 }));
+    await until(() => node.transport.ofType('replica-put').length === 2, 'the replica-puts');
+    const lost = node.transport.ofType('replica-put')[0]!.message.versions;
+    // The tab dies: the held local write never reaches the store; a new core starts over what is stored.
+    node.core.stop();
+    const restarted = new NodeCore({ id: SELF, config: {}, clock: node.clock, random: { next: () => 0.5 }, transport: new RecordingTransport(), store: new MemoryStore(node.store.data) });
+    await restarted.start();
+    restarted.receive('b', { type: 'gossip', reply: false, members: PEERS.map((id, k) => peerRecord(id, k + 1)) });
+    await drain();
+    expect(node.store.data.objects.has(node.localKey), 'the lost write is not stored').toBe(false);
+    const next = await restarted.put(node.localKey, 'after the restart', { w: 1 });
+    expect(next.version).toMatchObject({ node: 'ax2', counter: 1 });
+    // Where a replica holds the lost write, merging the new version keeps both: nothing covers the lost dot.
+    const written = (await node.store.getObject(node.localKey))!;
+    expect(valuesOf(mergeVersionSets(lost, written)).sort()).toEqual(['after the restart', 'lost in the crash']);
+    node.store.release();
+    await until(() => lostPut.state !== 'pending', 'the stopped put to settle');
+  });
+
+  it('while no epoch can be leased, a put fails with the storage error and sends nothing; then it leases and writes', async () => {
+    const node = await startNode();
+    // A second core over a store that refuses to store the epoch.
+    const store = new GatedStore(node.store.data);
+    const putMeta = store.putMeta.bind(store);
+    let refuse = true;
+    store.putMeta = (name, value) => (refuse && name === META_WRITER_EPOCH ? Promise.reject(new StorageError('disk full')) : putMeta(name, value));
+    const transport = new RecordingTransport();
+    const restarted = new NodeCore({ id: SELF, config: {}, clock: node.clock, random: { next: () => 0.5 }, transport, store });
+    node.core.stop();
+    await restarted.start();
+    restarted.receive('b', { type: 'gossip', reply: false, members: PEERS.map((id, k) => peerRecord(id, k + 1)) });
+    await drain();
+    transport.clear();
+    await expect(restarted.put(node.localKey, 'v1', { w: 1 })).rejects.toMatchObject({ name: 'StorageError', message: 'disk full' });
+    expect(transport.ofType('replica-put')).toEqual([]);
+    refuse = false;
+    const put = await restarted.put(node.localKey, 'v1', { w: 1 });
+    expect(put.version, 'the second epoch of node a').toMatchObject({ node: 'ax2', counter: 1 });
   });
 
   it('with w: 3 waits for both replicas', async () => {
@@ -303,11 +368,11 @@ describe('put as coordinator (paper §4.5, W = 2)', () => {
     const node = await startNode();
     const first = await node.core.put(node.localKey, 'v1', { w: 1 });
     const second = await node.core.put(node.localKey, 'v2', { w: 1, context: first.context });
-    expect(second.version).toMatchObject({ node: 'a', counter: 2 });
+    expect(second.version).toMatchObject({ node: ACTOR, counter: 2 });
     const stored = await node.store.getObject(node.localKey);
     expect(valuesOf(stored)).toEqual(['v2']);
     const lastPuts = node.transport.ofType('replica-put').slice(-2);
-    for (const { message } of lastPuts) expect(dotsOf(message.versions)).toEqual(['a:2']);
+    for (const { message } of lastPuts) expect(dotsOf(message.versions)).toEqual([`${ACTOR}:2`]);
   });
 });
 
@@ -316,7 +381,7 @@ describe('delete', () => {
     const node = await startNode();
     const written = await node.core.put(node.localKey, 'v1', { w: 1 });
     const deleted = await node.core.delete(node.localKey, { w: 1, context: written.context });
-    expect(deleted.version).toMatchObject({ node: 'a', counter: 2 });
+    expect(deleted.version).toMatchObject({ node: ACTOR, counter: 2 });
     expect(valuesOf(await node.store.getObject(node.localKey))).toEqual([null]);
     expect(valuesOf(node.transport.ofType('replica-put').at(-1)!.message.versions)).toEqual([null]);
     const read = await node.core.get(node.localKey, { r: 1 });
@@ -805,14 +870,14 @@ describe('serving requests from peers', () => {
       timeoutMs: TIMEOUT_MS,
     });
     await until(() => node.transport.ofType('replica-put').length === 2, 'two replica-put requests');
-    expect(valuesOf(await node.store.getObject(node.localKey))).toEqual(['via e']);
     const x = node.others[0]!;
     node.core.receive(x, { type: 'replica-put-reply', requestId: requestTo(node, 'replica-put', x).requestId });
     await until(() => node.transport.ofType('coordinate-put-reply').length === 1, 'the coordinate-put-reply');
     expect(node.transport.ofType('coordinate-put-reply')[0]).toEqual({
       to: 'e',
-      message: { type: 'coordinate-put-reply', requestId: 77, dot: { node: 'a', counter: 1, timestampMs: START_MS }, answered: 2 },
+      message: { type: 'coordinate-put-reply', requestId: 77, dot: { node: ACTOR, counter: 1, timestampMs: START_MS }, answered: 2 },
     });
+    expect(valuesOf(await node.store.getObject(node.localKey))).toEqual(['via e']);
   });
 
   it('coordinate-get: a quorum failure here is answered with an error-reply carrying answered/needed/replicas', async () => {
