@@ -6,8 +6,9 @@
  *             IndexedDB put/get (one strict-durability transaction per put, as the store does);
  *   store   — quorum put and get latency with (N, R, W) = (3, 2, 2) over 5 app tabs, sequential,
  *             issued from every tab in turn (so some requests are coordinated locally, some forwarded);
- *             the write path's stages during the put row (each tab's `putStages()`: coordinator read,
- *             local write, quorum wait, replica read and write), so the gap to the floor is explained;
+ *             the write path's stages during the put row (each tab's `putStages()`: the coordinator's
+ *             local read-modify-write, quorum wait, the replicas' read-merge-write), so the gap to the
+ *             floor is explained;
  *             put throughput with 5 tabs × 8 concurrent writers, next to raw IndexedDB throughput with
  *             as many concurrent writers whose writes are grouped into shared transactions;
  *   auth    — what members-only security (issue 16) costs: two clusters of 5 nodes, one node per
@@ -283,11 +284,11 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`${'write path stages, quorum put row (ms)'.padEnd(40)} ${'p50'.padStart(8)} ${'p99'.padStart(8)} ${'n'.padStart(6)}   mean   (count-weighted over the tabs)`);
     console.log('-'.repeat(110));
-    for (const stage of ['put', 'coordinatorRead', 'localWrite', 'quorumWait', 'replicaRead', 'replicaWrite']) {
+    for (const stage of ['put', 'localWrite', 'quorumWait', 'replicaWrite']) {
       const s = stages.get(stage);
       if (s !== undefined) console.log(`${`  ${stage}`.padEnd(40)} ${s.p50Ms.toFixed(2).padStart(8)} ${s.p99Ms.toFixed(2).padStart(8)} ${String(s.count).padStart(6)}   ${s.meanMs.toFixed(2)}`);
     }
-    console.log(`  (quorumWait − replicaRead − replicaWrite ≈ network, encoding and validation both ways; put − coordinatorRead − max(localWrite, quorumWait) ≈ locks and scheduling)`);
+    console.log(`  (localWrite and replicaWrite: read, merge and durable write in one transaction; quorumWait − replicaWrite ≈ network, encoding, validation and scheduling both ways; put − max(localWrite, quorumWait) ≈ locks and reading hints)`);
     console.log('');
 
     const handshakeP50s = reportsOn.map((r) => r.security.handshakeMs.p50);

@@ -62,6 +62,15 @@ export interface Store {
    * transaction completed), so a replica may acknowledge it.
    */
   putObject(key: string, versions: VersionSet): Promise<void>;
+  /**
+   * A read-modify-write of one key in one transaction: reads its version set, calls `update` with it
+   * (synchronously, without modifying it; it returns the new version set, or `undefined` to leave the
+   * key as it is), stores
+   * the result, and resolves once that is durable with the state before and after. Nothing else
+   * changes the key in between. An error `update` throws rejects the call and stores nothing.
+   * Implementations may let concurrent calls share a transaction (group commit).
+   */
+  updateObject(key: string, update: (current: VersionSet | undefined) => VersionSet | undefined): Promise<{ before: VersionSet | undefined; after: VersionSet | undefined }>;
   /** The stored version sets of `keys`, in order (`undefined` where absent), read in one transaction. */
   getObjects(keys: readonly string[]): Promise<(VersionSet | undefined)[]>;
   /**

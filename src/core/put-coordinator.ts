@@ -1,17 +1,17 @@
 /**
  * The put coordinator (paper §4.5, §4.6): applies a client's write here and replicates it.
  *
- *   1. under the key's lock: read the local state and make the new version — a new dot of this
- *      node's epoch actor (epoch-actor.ts, version-set.ts)
+ *   1. under the key's lock, in one read-modify-write of the store: read the local state and make
+ *      the new version — a new dot of this node's epoch actor (epoch-actor.ts, version-set.ts)
  *   2. send the new version set to the other targets — replicas as replica-put, fallbacks as a hint
- *      for the unreachable replica they take it for (sloppy quorum) — while the local durable write
- *      runs; the key's lock is held until that write is done, so the next write of the key reads it
+ *      for the unreachable replica they take it for (sloppy quorum) — while that transaction
+ *      commits; the key's lock is held until it is done, so the next write of the key reads it
  *   3. answer after W durable acks, the local one included and always awaited (a write answered to
  *      its client is on this node's disk). A target that fails is replaced by the next fallback, and
  *      with none left the coordinator keeps the hint itself.
  *
- *   time ─▶  lock ─ read ─ applyPut ─┬─ local write ───────────────┐
- *                                    └─ send ─ replicas write ─ ack ┴─ W acks ─▶ answer
+ *   time ─▶  lock ─ [read ─ applyPut ─┬─ write, commit] ──────────────┐
+ *                                     └─ send ─ replicas write ─ ack ─┴─ W acks ─▶ answer
  *
  * Sending before the local write is durable is safe because every start numbers writes with a new
  * actor (a crash cannot make it reuse a dot or cover one it lost), and a failed local write's version
@@ -79,26 +79,37 @@ export class PutCoordinator {
     const settings = ports.settings();
     let replication: { quorum: Promise<unknown>; sentMs: number } | undefined;
     const { versions, dot } = await ports.replica.locks.run(key, async () => {
-      const readStartedMs = ports.elapsedMs();
-      const stored = await ports.replica.localState(key);
-      ports.stages.record('coordinatorRead', ports.elapsedMs() - readStartedMs);
-      // A version sent out earlier whose local write failed: this write must number past it and
-      // overwrite it only as its context says, as if it had been stored.
-      const unsaved = isReplica ? ports.epochActor.unsaved(key) : undefined;
-      const local = unsaved === undefined ? stored : mergeVersionSets(stored, unsaved);
-      const result = applyPut(local, context.clock, actor, data, ports.now(), settings.maxClockEntries, context.dots);
-      assertFitsOneMessage(result.versions, settings.maxVersionSetBytes);
       const writeStartedMs = ports.elapsedMs();
+      const make = (local: VersionSet | undefined): { versions: VersionSet; dot: Dot } => {
+        const result = applyPut(local, context.clock, actor, data, ports.now(), settings.maxClockEntries, context.dots);
+        assertFitsOneMessage(result.versions, settings.maxVersionSetBytes);
+        return result;
+      };
+      let result: { versions: VersionSet; dot: Dot };
       if (isReplica) {
-        replication = this.replicate(key, data, result.versions, replicas, targets, fallbacks, w, timeoutMs);
+        // Hints held for the key, and a version sent earlier whose local write failed: this write must
+        // number past them and overwrite them only as its context says, as if they had been stored.
+        const hinted = await ports.replica.hintedState(key);
+        const unsaved = ports.epochActor.unsaved(key);
+        let made: { versions: VersionSet; dot: Dot } | undefined;
         try {
-          await ports.replica.writeCoordinated(key, result.versions);
+          // The new version is made inside the store's read-modify-write and sent from there, so the
+          // replicas' writes run while this one commits. (A store retrying the write calls this again
+          // with the same state: the version is made and sent once.)
+          await ports.replica.writeCoordinated(key, (stored) => {
+            if (made !== undefined) return made.versions;
+            made = make([stored, hinted, unsaved].reduce<VersionSet | undefined>((acc, v) => (v === undefined ? acc : acc === undefined ? v : mergeVersionSets(acc, v)), undefined));
+            replication = this.replicate(key, data, made.versions, replicas, targets, fallbacks, w, timeoutMs);
+            return made.versions;
+          });
         } catch (error) {
-          ports.epochActor.localWriteEnded(key, result.versions, false);
+          if (made !== undefined) ports.epochActor.localWriteEnded(key, made.versions, false);
           throw error;
         }
+        result = made!;
         ports.epochActor.localWriteEnded(key, result.versions, true);
       } else {
+        result = make(await ports.replica.localState(key));
         await ports.hints.write(replicas[0]!, key, result.versions);
       }
       ports.stages.record('localWrite', ports.elapsedMs() - writeStartedMs);

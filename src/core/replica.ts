@@ -4,7 +4,7 @@
  * Every change of a key's stored version set happens here, under that key's lock, in the same order
  * for the store and the Merkle trees (paper §4.7 keeps the trees current as writes land):
  *
- *   writeCoordinated   the coordinator's own new version (paper §4.5), durable before anyone sees its dot
+ *   writeCoordinated   the coordinator's own new version (paper §4.5), read, made and stored in one transaction
  *   merge              a version set from a coordinator, read repair, anti-entropy or a delivered hint
  *   mergeBatch         many version sets in one durable transaction (ownership handoff, §4.9)
  *   dropIfUnchanged    a handed-off key, deleted once its new replicas have it, unless it changed since
@@ -36,7 +36,7 @@ export interface ReplicaPorts {
   holdsHints(): boolean;
   /** False while the key's partition is still being received (ownership handoff): answers say so. */
   isComplete(key: string): boolean;
-  /** Where stage durations go (replica read and write). */
+  /** Where stage durations go (the replica's read-merge-write). */
   stages: StageTimings;
   /** A monotonic clock for stage durations, in ms. */
   elapsedMs(): number;
@@ -58,11 +58,26 @@ export class Replica {
     return state;
   }
 
-  /** Stores the coordinator's new version set of `key` (the caller holds the key's lock). Durable on return. */
-  async writeCoordinated(key: string, versions: VersionSet): Promise<void> {
-    await this.ports.store.putObject(key, versions);
-    this.treeUpdate(key, versions);
+  /** The merge of the hints this node holds for `key` (it stands in for unreachable replicas), if any. */
+  async hintedState(key: string): Promise<VersionSet | undefined> {
+    if (!this.ports.holdsHints()) return undefined;
+    let state: VersionSet | undefined;
+    for (const hint of await this.ports.store.hintsForKey(key)) state = state === undefined ? hint.versions : mergeVersionSets(state, hint.versions);
+    return state;
+  }
+
+  /**
+   * Stores the coordinator's new version set of `key` in one read-modify-write (the caller holds the
+   * key's lock): `make` gets the stored state and returns the new one (synchronously; it may start
+   * sending it). `make` may be called again with the same state if the store retries the write; it
+   * must return the same version set then. Durable on return.
+   * @returns the stored version set. @throws what `make` throws (nothing stored); StorageError.
+   */
+  async writeCoordinated(key: string, make: (stored: VersionSet | undefined) => VersionSet): Promise<VersionSet> {
+    const { after } = await this.ports.store.updateObject(key, make);
+    this.treeUpdate(key, after);
     this.ports.emit({ type: 'key-changed', key, source: 'write' });
+    return after!;
   }
 
   /**
@@ -72,17 +87,20 @@ export class Replica {
   async merge(key: string, incoming: VersionSet): Promise<void> {
     await this.locks.run(key, async () => {
       const { stages, elapsedMs } = this.ports;
-      const readStartedMs = elapsedMs();
-      const local = await this.ports.store.getObject(key);
-      stages.record('replicaRead', elapsedMs() - readStartedMs);
-      const merged = mergeVersionSets(local, incoming);
-      if (!versionSetsEqual(local, merged) || local === undefined) {
+      const startedMs = elapsedMs();
+      let changed = false;
+      // Read, merge and write in one transaction (the store may group it with concurrent ones).
+      const { after } = await this.ports.store.updateObject(key, (local) => {
+        const merged = mergeVersionSets(local, incoming);
+        changed = local === undefined || !versionSetsEqual(local, merged);
+        if (!changed) return undefined;
         // Concurrent siblings accumulate merge after merge: a state that no message could carry is refused.
         assertFitsOneMessage(merged, this.ports.maxVersionSetBytes());
-        const writeStartedMs = elapsedMs();
-        await this.ports.store.putObject(key, merged);
-        stages.record('replicaWrite', elapsedMs() - writeStartedMs);
-        this.treeUpdate(key, merged);
+        return merged;
+      });
+      stages.record('replicaWrite', elapsedMs() - startedMs);
+      if (changed) {
+        this.treeUpdate(key, after);
         this.ports.emit({ type: 'key-changed', key, source: 'replication' });
       }
     });

@@ -1,6 +1,6 @@
 /**
  * Durations of the stages of the write path, kept so that a benchmark can explain where a put's time
- * goes (coordinator read, local write, waiting for the replicas; on a replica: read, write).
+ * goes (the coordinator's local read-modify-write, waiting for the replicas; a replica's read-merge-write).
  *
  * Each stage keeps its last {@link SAMPLES_PER_STAGE} durations in a ring buffer, so memory is fixed
  * however long the node runs. Durations come from the Clock port's `elapsedMs` when it has one (a
@@ -12,17 +12,13 @@ export const SAMPLES_PER_STAGE = 2048;
 
 /** The stages timed. */
 export type Stage =
-  /** Coordinator: reading the key's local state (stored version set and hints). */
-  | 'coordinatorRead'
-  /** Coordinator: its own durable write of the new version. */
+  /** Coordinator: reading the key, making the new version and storing it durably (one transaction). */
   | 'localWrite'
   /** Coordinator: from sending the new version to the replicas until W acknowledgements (the local one included). */
   | 'quorumWait'
   /** Coordinator: a whole coordinated put, from taking the key's lock to the answer. */
   | 'put'
-  /** Replica: reading the stored version set before a merge. */
-  | 'replicaRead'
-  /** Replica: writing the merged version set durably. */
+  /** Replica: reading, merging and storing a version set durably (one transaction). */
   | 'replicaWrite';
 
 /** Percentiles of one stage, in ms, over its kept samples. */

@@ -189,8 +189,8 @@ export class DynamoNode {
 
   /**
    * Durations of the write path's stages on this node, in ms (count, mean, p50, p99 over the last 2048
-   * samples of each): `coordinatorRead`, `localWrite`, `quorumWait`, `put` where it coordinated,
-   * `replicaRead`, `replicaWrite` where it was a replica. `reset` forgets the samples afterwards.
+   * samples of each): `localWrite` (read, make, store), `quorumWait`, `put` where it coordinated,
+   * `replicaWrite` (read, merge, store) where it was a replica. `reset` forgets the samples afterwards.
    */
   putStages(reset = false): Partial<Record<Stage, StageSummary>> {
     return this.core.putStages(reset);

@@ -29,6 +29,17 @@ import { withCompactData, withCompactHint } from './compact-data.js';
 import { rejectWhenBlocked, toStorageError } from './idb-errors.js';
 import { IDB_SCHEMA_VERSION, upgradeSchema, type Database, type StoreSchema } from './idb-schema.js';
 
+/** A `putObject` or `updateObject` waiting for its transaction. */
+interface PendingWrite {
+  /** The keys it writes, each with its new version set from the current one: undefined leaves the key, null deletes it. */
+  entries: { key: string; update: (current: VersionSet | undefined) => VersionSet | undefined | null }[];
+  /** Whether the current version sets must be read first (`updateObject`). */
+  reads: boolean;
+  /** Told the first entry's state before and after. */
+  resolve: (outcome: { before: VersionSet | undefined; after: VersionSet | undefined }) => void;
+  reject: (error: unknown) => void;
+}
+
 /** Options of `IdbStore.open`. */
 export interface IdbStoreOptions {
   /**
@@ -61,13 +72,13 @@ export class IdbStore implements Store {
   /** Durability asked of write transactions. */
   readonly durability: 'strict' | 'relaxed' | 'default';
 
-  /** Transactions that committed `putObject` writes (each may carry several: group commit). */
+  /** Transactions that committed `putObject`/`updateObject` writes (each may carry several: group commit). */
   groupCommits = 0;
 
   readonly #db: Database;
-  /** `putObject` writes waiting for the transaction in flight to finish. */
-  #pendingPuts: { key: string; versions: VersionSet; resolve: () => void; reject: (error: unknown) => void }[] = [];
-  /** Whether a `putObject` transaction is in flight. */
+  /** `putObject` and `updateObject` writes waiting for the transaction in flight to finish. */
+  #pendingWrites: PendingWrite[] = [];
+  /** Whether a `putObject`/`updateObject` transaction is in flight. */
   #committing = false;
   /** Why this store no longer serves calls; `undefined` while open. */
   #closedReason: string | undefined;
@@ -180,36 +191,100 @@ export class IdbStore implements Store {
    * @throws StorageQuotaError when the browser is out of space; StorageError otherwise.
    */
   putObject(key: string, versions: VersionSet): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#pendingPuts.push({ key, versions: withCompactData(versions), resolve, reject });
-      if (!this.#committing) void this.#commitPuts();
+    const stored = withCompactData(versions);
+    return this.#enqueue([{ key, update: () => stored }], false).then(() => undefined);
+  }
+
+  /**
+   * Read-modify-write of `key` in one `readwrite` transaction (see the Store port). Joins the group
+   * commit of `putObject`: writes waiting together share one transaction, which reads the keys of its
+   * updates first, then applies each write in call order (an update sees the result of an earlier
+   * write of the same key) and stores them. A shared transaction that fails is retried one write at a
+   * time, so only the write that cannot be stored fails.
+   *
+   * @throws whatever `update` throws (that write only); StorageQuotaError; StorageError.
+   */
+  updateObject(key: string, update: (current: VersionSet | undefined) => VersionSet | undefined): Promise<{ before: VersionSet | undefined; after: VersionSet | undefined }> {
+    return this.#enqueue([{ key, update }], true);
+  }
+
+  /** Queues a write for the next group commit; writes of objects keep their call order this way. */
+  #enqueue(entries: PendingWrite['entries'], reads: boolean): Promise<{ before: VersionSet | undefined; after: VersionSet | undefined }> {
+    return new Promise((resolve, reject) => {
+      this.#pendingWrites.push({ entries, reads, resolve, reject });
+      if (!this.#committing) void this.#commitWrites();
     });
   }
 
-  /** Commits the waiting `putObject` writes, a batch per transaction, until none wait. */
-  async #commitPuts(): Promise<void> {
+  /** Commits the waiting writes, a batch per transaction, until none wait (group commit). */
+  async #commitWrites(): Promise<void> {
     this.#committing = true;
     try {
-      while (this.#pendingPuts.length > 0) {
-        const batch = this.#pendingPuts;
-        this.#pendingPuts = [];
+      while (this.#pendingWrites.length > 0) {
+        const batch = this.#pendingWrites;
+        this.#pendingWrites = [];
         this.groupCommits++;
         try {
-          await this.#write('putObject', 'objects', (store) => allRequests(batch, (w) => store.put(w.versions, w.key)));
-          for (const w of batch) w.resolve();
+          settle(batch, await this.#writeBatch(batch));
         } catch (error) {
           if (batch.length === 1) {
             batch[0]!.reject(error);
             continue;
           }
-          for (const w of batch) {
-            await this.#write('putObject', 'objects', (store) => store.put(w.versions, w.key)).then(w.resolve, w.reject);
-          }
+          for (const w of batch) await this.#writeBatch([w]).then((outcomes) => settle([w], outcomes), w.reject);
         }
       }
     } finally {
       this.#committing = false;
     }
+  }
+
+  /**
+   * One transaction for `batch`: reads the keys of its updates, applies every write in order, stores
+   * the results. An update that throws is that write's outcome (`error`); the others go on.
+   */
+  #writeBatch(batch: readonly PendingWrite[]): Promise<WriteOutcome[]> {
+    return this.#run('putObject', async (db) => {
+      const tx = db.transaction('objects', 'readwrite', { durability: this.durability });
+      const done = tx.done;
+      try {
+        const readKeys = [...new Set(batch.filter((w) => w.reads).flatMap((w) => w.entries.map((e) => e.key)))];
+        const read = await allRequests(readKeys, (key) => tx.store.get(key));
+        const current = new Map<string, VersionSet | undefined>(readKeys.map((key, i) => [key, read[i] as VersionSet | undefined]));
+        const changed = new Map<string, VersionSet | null>();
+        const outcomes = batch.map((w): WriteOutcome => {
+          let first: WriteOutcome | undefined;
+          const made: [string, VersionSet | undefined, VersionSet | null][] = [];
+          try {
+            for (const { key, update } of w.entries) {
+              const before = current.get(key);
+              const after = update(before);
+              const stored = after === undefined || after === null ? after : withCompactData(after);
+              if (stored !== undefined) made.push([key, before, stored]);
+              first ??= { before, after: stored === undefined ? before : (stored ?? undefined) };
+            }
+          } catch (error) {
+            return { error };
+          }
+          for (const [key, , stored] of made) {
+            current.set(key, stored ?? undefined);
+            changed.set(key, stored);
+          }
+          return first ?? { before: undefined, after: undefined };
+        });
+        // Only the last state of each key is stored (the batch's writes of one key apply in order).
+        await Promise.all([allRequests([...changed], ([key, versions]) => (versions === null ? tx.store.delete(key) : tx.store.put(versions, key))), done]);
+        return outcomes;
+      } catch (error) {
+        done.catch(() => undefined);
+        try {
+          tx.abort();
+        } catch {
+          // Already aborted or finished.
+        }
+        throw error;
+      }
+    });
   }
 
   /** The version sets of `keys`, in order (`undefined` where absent), from one readonly transaction. */
@@ -230,12 +305,13 @@ export class IdbStore implements Store {
    */
   async putObjects(entries: readonly { key: string; versions: VersionSet }[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.#write('putObjects', 'objects', (store) => allRequests(entries, (e) => store.put(withCompactData(e.versions), e.key)));
+    const stored = entries.map((e) => ({ key: e.key, versions: withCompactData(e.versions) }));
+    await this.#enqueue(stored.map(({ key, versions }) => ({ key, update: () => versions })), false);
   }
 
   /** Removes `key` (resolves when absent too), after its transaction completed. */
   async deleteObject(key: string): Promise<void> {
-    await this.#write('deleteObject', 'objects', (store) => store.delete(key));
+    await this.#enqueue([{ key, update: () => null }], false);
   }
 
   /** Every stored key, ascending by UTF-16 code unit (IndexedDB's own key order). */
@@ -393,4 +469,16 @@ function allRequests<T>(items: readonly T[], request: (item: T) => Promise<unkno
       }
     }),
   );
+}
+
+/** What one write of a group commit came to: the key's state before and after, or the error of its update. */
+type WriteOutcome = { before: VersionSet | undefined; after: VersionSet | undefined } | { error: unknown };
+
+/** Settles each write of `batch` with its outcome. */
+function settle(batch: readonly PendingWrite[], outcomes: readonly WriteOutcome[]): void {
+  batch.forEach((w, i) => {
+    const outcome = outcomes[i]!;
+    if ('error' in outcome) w.reject(outcome.error);
+    else w.resolve(outcome);
+  });
 }

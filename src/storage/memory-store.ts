@@ -105,6 +105,22 @@ export class MemoryStore implements Store {
     this.data.objects.set(key, copyForStorage(withCompactData(versions), 'putObject'));
   }
 
+  /**
+   * Reads `key`, stores what `update` makes of it (nothing when it returns `undefined`). Counts as a
+   * write (injected failures apply) only when it stores something. Rejects with what `update` throws,
+   * and with `StorageError` as `putObject` does; nothing is stored then.
+   */
+  async updateObject(key: string, update: (current: VersionSet | undefined) => VersionSet | undefined): Promise<{ before: VersionSet | undefined; after: VersionSet | undefined }> {
+    this.#assertOpen('updateObject');
+    const stored = this.data.objects.get(key);
+    const before = stored === undefined ? undefined : structuredClone(stored);
+    const after = update(before);
+    if (after === undefined) return { before, after: before };
+    this.#beginWrite('updateObject');
+    this.data.objects.set(key, copyForStorage(withCompactData(after), 'updateObject'));
+    return { before, after };
+  }
+
   /** Copies of the version sets of `keys`, in order (`undefined` where absent). */
   async getObjects(keys: readonly string[]): Promise<(VersionSet | undefined)[]> {
     this.#assertOpen('getObjects');

@@ -236,6 +236,57 @@ export function runStoreContract(name: string, open: () => Promise<StoreFixture>
         expect(await again.getObjects(entries.map((e) => e.key))).toEqual(entries.map((e) => e.versions));
       });
 
+      it('updateObject reads the key, stores what the update makes of it, and tells before and after', async () => {
+        await store.putObject('k', versionSet(bytes(1)));
+        const seen: (VersionSet | undefined)[] = [];
+        const result = await store.updateObject('k', (current) => {
+          seen.push(current);
+          return versionSet(bytes(2));
+        });
+        expect(seen).toEqual([versionSet(bytes(1))]);
+        expect(result).toEqual({ before: versionSet(bytes(1)), after: versionSet(bytes(2)) });
+        expect(await store.getObject('k')).toEqual(versionSet(bytes(2)));
+        const created = await store.updateObject('new', (current) => (current === undefined ? versionSet(bytes(7)) : undefined));
+        expect(created).toEqual({ before: undefined, after: versionSet(bytes(7)) });
+        expect(await store.getObject('new')).toEqual(versionSet(bytes(7)));
+      });
+
+      it('updateObject stores nothing when the update returns undefined, or throws (rejecting with its error)', async () => {
+        await store.putObject('k', versionSet(bytes(1)));
+        expect(await store.updateObject('k', () => undefined)).toEqual({ before: versionSet(bytes(1)), after: versionSet(bytes(1)) });
+        const refused = new RangeError('too large');
+        const [failed, other] = await Promise.allSettled([
+          store.updateObject('k', () => {
+            throw refused;
+          }),
+          store.updateObject('other', () => versionSet(bytes(9))),
+        ]);
+        expect(failed).toEqual({ status: 'rejected', reason: refused });
+        expect(other.status, 'a write sharing its transaction is not affected').toBe('fulfilled');
+        expect(await store.getObject('k')).toEqual(versionSet(bytes(1)));
+        expect(await store.getObject('other')).toEqual(versionSet(bytes(9)));
+      });
+
+      it('concurrent updateObject calls of one key each see the one before (no lost update)', async () => {
+        const increment = (current: VersionSet | undefined): VersionSet => versionSet(bytes((current?.siblings[0]?.data?.[0] ?? 0) + 1));
+        await Promise.all(Array.from({ length: 10 }, () => store.updateObject('counter', increment)));
+        expect(firstData(await store.getObject('counter'))[0]).toBe(10);
+      });
+
+      it('keeps call order across putObject, updateObject, deleteObject and putObjects of one key', async () => {
+        await Promise.all([
+          store.putObject('x', versionSet(bytes(1))),
+          store.putObject('k', versionSet(bytes(1))),
+          store.deleteObject('k'),
+          store.updateObject('k', (current) => (current === undefined ? versionSet(bytes(5)) : versionSet(bytes(6)))),
+          store.putObjects([{ key: 'k', versions: versionSet(bytes(8)) }]),
+          store.deleteObject('k'),
+        ]);
+        expect(await store.getObject('k')).toBeUndefined();
+        await Promise.all([store.deleteObject('k'), store.updateObject('k', (current) => (current === undefined ? versionSet(bytes(5)) : versionSet(bytes(6))))]);
+        expect(await store.getObject('k')).toEqual(versionSet(bytes(5)));
+      });
+
       it('applies concurrent writes to one key in call order', async () => {
         await Promise.all([
           store.putObject('k', versionSet(bytes(1))),

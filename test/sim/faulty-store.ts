@@ -90,6 +90,10 @@ export class FaultyStore implements Store {
     return this.write('objects', 'putObject', () => this.inner.putObject(key, versions));
   }
 
+  updateObject(key: string, update: (current: VersionSet | undefined) => VersionSet | undefined): Promise<{ before: VersionSet | undefined; after: VersionSet | undefined }> {
+    return this.write('objects', 'updateObject', () => this.inner.updateObject(key, update));
+  }
+
   getObjects(keys: readonly string[]): Promise<(VersionSet | undefined)[]> {
     return this.read('objects', () => this.inner.getObjects(keys));
   }
@@ -162,7 +166,7 @@ export class FaultyStore implements Store {
   }
 
   /** A write: its commit time and its failure are drawn now (call order), and happen in its turn. */
-  private write(lane: Lane, method: string, operation: () => Promise<void>): Promise<void> {
+  private write<T>(lane: Lane, method: string, operation: () => Promise<T>): Promise<T> {
     const { writeFailureProbability, writeDelayMinMs, writeDelayMaxMs } = this.ports.faults();
     const random = this.ports.random;
     const delayMs = writeDelayMaxMs > 0 ? writeDelayMinMs + random.next() * Math.max(0, writeDelayMaxMs - writeDelayMinMs) : 0;
@@ -177,7 +181,7 @@ export class FaultyStore implements Store {
         this.ports.stats.writesFailed++;
         throw new StorageError(`${method}: injected storage failure (the simulation's storage faults); nothing was stored`);
       }
-      await operation();
+      return operation();
     });
   }
 }
