@@ -3,7 +3,7 @@
  * with `textContent` only (data is never parsed as HTML). The explorer's ring and panels are in ./explorer.
  */
 import { schemeTableau10 } from 'd3-scale-chromatic';
-import type { Ring, SiblingView } from '../index.js';
+import { actorNode, type Ring, type SiblingView } from '../index.js';
 import { logLineText, type LogEntry } from './explorer/activity-log.js';
 import { placeAfter } from './explorer/patch.js';
 
@@ -74,7 +74,7 @@ export function renderSiblings(list: HTMLElement, siblings: SiblingView[]): void
       const value = document.createElement('pre');
       value.textContent = s.deleted ? '(deleted)' : showValue(s.value);
       const meta = document.createElement('small');
-      meta.textContent = `written by ${s.version.node} as write #${s.version.counter} at ${new Date(s.version.timestampMs).toLocaleTimeString()}`;
+      meta.textContent = `written by ${actorNode(s.version.node)} as write #${s.version.counter} at ${new Date(s.version.timestampMs).toLocaleTimeString()}`;
       item.append(value, meta);
       return item;
     }),

@@ -25,7 +25,7 @@
  * until the cluster is read for it), so a page opened offline, or without a read quorum, lists every
  * note this browser has seen and edits them on the cached context; the edits go to the outbox.
  */
-import { QuorumNotReachedError, type PutResult } from '../../index.js';
+import { actorNode, QuorumNotReachedError, type PutResult } from '../../index.js';
 import { KnownRevisions } from './known-revisions.js';
 import { commonAncestor, LINEAGE_MAX, newId, nextVersion, NOTE_KEY_PREFIX, noteKey, NOTES_INDEX_KEY, parseNote, proposeMerge, type MergeProposal, type NoteValue } from './note-model.js';
 import { describeError, noteState, type NotesChange, type NotesNode, type NoteState, type SyncState } from './note-state.js';
@@ -273,7 +273,7 @@ export class NotesService {
     let unreadable = 0;
     for (const sibling of got.siblings) {
       if (sibling.deleted) {
-        deletions.push({ by: sibling.version.node, atMs: sibling.version.timestampMs });
+        deletions.push({ by: actorNode(sibling.version.node), atMs: sibling.version.timestampMs });
         continue;
       }
       const note = parseNote(sibling.value);
