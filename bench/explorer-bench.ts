@@ -607,7 +607,7 @@ async function main(): Promise<void> {
         `${p.name.padEnd(26)} ${`${p.seconds.toFixed(1)} s`.padStart(8)} ${String(p.renders).padStart(8)} ${`${quantile(p.renderMs, 0.5).toFixed(1)} ms`.padStart(11)} ${`${quantile(p.renderMs, 0.95).toFixed(1)} ms`.padStart(8)} ${`${Math.max(0, ...p.renderMs).toFixed(1)} ms`.padStart(8)} ${String(p.longTasks.length).padStart(11)} ${String(p.longTasksWithRedraw).padStart(12)} ${`${longest.toFixed(0)} ms`.padStart(9)} ${`${LONG_TASK_FLOOR_MS} ms`.padStart(7)} ${`${quantile(p.probes, 0.5).toFixed(1)}/${quantile(p.probes, 0.95).toFixed(1)}/${Math.max(0, ...p.probes).toFixed(0)} ms`.padStart(22)}`,
       );
     }
-    console.log('(task p50/p95/max: the tasks a redraw ran as — the header, then the panels, yielding after 8 ms; long tasks: main-thread tasks over 50 ms in the observed tab, whatever ran in them, the explorer or the node itself; "with redraw": a redraw task started inside; control: a fixed ≈1 ms task timed every 200 ms in the same tab — when it stretches, the tab is starved of CPU)');
+    console.log('(task p50/p95/max: the tasks a redraw ran as — the plan (reading the node, every request), then the header and the panels whose key changed, yielding after 8 ms; long tasks: main-thread tasks over 50 ms in the observed tab, whatever ran in them, the explorer or the node itself; "with redraw": a redraw task started inside; control: a fixed ≈1 ms task timed every 200 ms in the same tab — when it stretches, the tab is starved of CPU)');
     console.log('');
   } finally {
     if (hostBrowser !== browser) await closeWithin(hostBrowser.close());

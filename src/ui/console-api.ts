@@ -54,7 +54,11 @@ declare global {
     dynamoError?: { name: string; message: string };
     /** The notes page's service (for tests and the console). */
     dynamoNotes?: NotesService;
-    /** The explorer's redraws: how many there were, and the tasks they ran as (the last 9,000–10,000: start, performance.now() ms; duration, ms; which part). */
+    /**
+     * The explorer's redraws (render-scheduler.ts): `count` redraws that drew something, `skipped` ones
+     * that found nothing changed, `drawn` times each part was drawn, and the tasks they ran as (the last
+     * 9,000–10,000: start, performance.now() ms; duration, ms; which part, or 'plan').
+     */
     explorerRenders?: RenderLog;
   }
 }

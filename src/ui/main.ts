@@ -5,8 +5,8 @@
  * ```
  *   url-config.ts       address → node options       (nodeOptionsFromUrl, forgetInvitation)
  *   DynamoNode.start    this tab's node               (the public API, src/index.ts)
- *   render-scheduler.ts coalesced redraws             ─┬─ node-header.ts            the header, both views
- *                                                      └─ explorer/explorer-page.ts the ring explorer
+ *   render-scheduler.ts redraws of what changed        ─┬─ node-header.ts            the header, both views
+ *                       (none while the page is hidden) └─ explorer/explorer-page.ts the ring explorer
  *   notes/              the notes service and page
  *   router.ts           #/ explorer, #/notes[/<id>]  (shows one view, hides the other)
  *   console-api.ts      window.dynamo & co.           (for developers and the e2e tests)
@@ -39,11 +39,10 @@ async function startPage(reloadGuard: ReloadGuard): Promise<void> {
   const node = await DynamoNode.start(options);
   forgetInvitation(location, history);
 
-  // A redraw reads the node once and draws the header, then (in tasks of their own) the explorer's panels.
+  // A redraw reads the node once, plans the header and the explorer's panels, and draws those that changed.
   const scheduler: RenderScheduler = new RenderScheduler((): RenderJob[] => {
     const snapshot = takeSnapshot(node, Date.now());
-    header.update(snapshot);
-    return explorer.panelJobs(snapshot);
+    return [header.job(snapshot), ...explorer.panelJobs(snapshot)];
   });
   const header = new NodeHeader(node, options.cluster, scheduler);
   const explorer = new ExplorerPage(node, {

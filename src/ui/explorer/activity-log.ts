@@ -33,6 +33,11 @@ export class ActivityLog {
   /** @param maxLines lines kept (the oldest fall off). */
   constructor(private readonly maxLines = 40) {}
 
+  /** Changes whenever a line is added or changed (a redraw's key, render-scheduler.ts). */
+  get version(): number {
+    return this.rev;
+  }
+
   /** The lines, newest first. Read-only: the log changes them in place. */
   get entries(): readonly LogEntry[] {
     return this.lines;

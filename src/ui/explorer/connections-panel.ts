@@ -5,12 +5,12 @@
  *
  * Updated in place like the members table: a row per connection kept across redraws (keyed by node,
  * direction and rank), whose cells change only where their text changed; the per-path table's cells
- * and the counters likewise. Ages and idle times change every second, the rest seldom.
+ * and the counters likewise. What it shows comes as text from `connectionsView` (signaling-model.ts);
+ * ages and idle times move by themselves (coarsely, see `formatAgeMs`), the rest seldom.
  */
 import { CountersView } from './panels.js';
 import { placeAfter, setText } from './patch.js';
-import { connectionRows, describeNetworkPath, describeServer, pathRows, relayDropsByReason, signalingCounters, type ConnectionRow, type ConnectionView, type NetworkPathView, type PathRow } from './signaling-model.js';
-import type { SignalingStatus } from '../../index.js';
+import { describeNetworkPath, type ConnectionRow, type ConnectionsView, type NetworkPathView, type PathRow } from './signaling-model.js';
 
 const CONNECTION_COLUMNS = ['node', 'direction', 'state', 'setup', 'network', 'age', 'idle'] as const;
 const CONNECTION_LABELS: Partial<Record<(typeof CONNECTION_COLUMNS)[number], string>> = { setup: 'set up through', network: 'network path', age: 'age', idle: 'idle' };
@@ -54,18 +54,15 @@ export class ConnectionsPanel {
     this.networkPaths = new Map(paths.map((p) => [p.node, describeNetworkPath(p)]));
   }
 
-  update(status: SignalingStatus, links: readonly ConnectionView[], colours: ReadonlyMap<string, string>, nowMs: number): void {
-    const rows = connectionRows(links);
-    this.updateRows(rows, colours);
-    const open = rows.filter((r) => r.stateKind === 'open').length;
-    const server = describeServer(status, 0, nowMs);
-    setText(this.elements.summary, `${rows.length} connection${rows.length === 1 ? '' : 's'}, ${open} open; signaling server ${server.headline}`);
-    if (this.elements.empty.hidden !== rows.length > 0) this.elements.empty.hidden = rows.length > 0;
-    this.updatePaths(pathRows(status));
-    this.counters.update(signalingCounters(status));
-    setText(this.elements.drops, `Relay drops: ${relayDropsByReason(status)}.`);
-    const connected = new Set(links.filter((l) => l.state === 'open').map((l) => l.node));
-    this.updateSameBrowser(status.sameBrowserNodes, connected, colours);
+  /** Shows `view`, the swatches in `colours` (a colour per node). */
+  update(view: ConnectionsView, colours: ReadonlyMap<string, string>): void {
+    this.updateRows(view.rows, colours);
+    setText(this.elements.summary, view.summary);
+    if (this.elements.empty.hidden !== view.rows.length > 0) this.elements.empty.hidden = view.rows.length > 0;
+    this.updatePaths(view.paths);
+    this.counters.update(view.counters);
+    setText(this.elements.drops, view.drops);
+    this.updateSameBrowser(view.sameBrowser, colours);
   }
 
   /**
@@ -73,15 +70,15 @@ export class ConnectionsPanel {
    * patch copies the swatch's colour as a `style` attribute, which the page's Content-Security-Policy
    * (no inline styles) refuses; set through the CSSOM it is allowed.
    */
-  private updateSameBrowser(nodes: readonly string[], connected: ReadonlySet<string>, colours: ReadonlyMap<string, string>): void {
+  private updateSameBrowser(tabs: ConnectionsView['sameBrowser'], colours: ReadonlyMap<string, string>): void {
     const list = this.elements.sameBrowser;
-    const none = nodes.length === 0;
+    const none = tabs.length === 0;
     if (none !== (this.noneItem.parentElement === list)) {
       if (none) list.append(this.noneItem);
       else this.noneItem.remove();
     }
     let previous: Element | null = null;
-    for (const id of [...nodes].sort()) {
+    for (const { node: id, connected } of tabs) {
       let chip = this.chips.get(id);
       if (chip === undefined) {
         const item = document.createElement('li');
@@ -105,12 +102,12 @@ export class ConnectionsPanel {
         chip.swatch.dataset.colour = colour;
         chip.swatch.style.background = colour;
       }
-      const meta = connected.has(id) ? ' connected' : ' not connected';
+      const meta = connected ? ' connected' : ' not connected';
       if (chip.text.data !== meta) chip.text.data = meta;
       previous = placeAfter(list, previous, chip.item);
     }
     for (const [id, chip] of this.chips) {
-      if (nodes.includes(id)) continue;
+      if (tabs.some((tab) => tab.node === id)) continue;
       chip.item.remove();
       this.chips.delete(id);
     }

@@ -6,9 +6,10 @@
  * N replicas. The form runs the node's get, put and delete; a put or delete carries the context of the
  * last get of that key (§4.4), so that it supersedes what was read instead of becoming a sibling.
  */
-import { keyPosition, type DynamoNode, type GetResult } from '../../index.js';
+import { keyPosition, type DynamoNode, type GetResult, type Ring } from '../../index.js';
 import { byId } from '../dom.js';
 import { seenFrom, type SeenFrom } from '../node-snapshot.js';
+import type { RenderJob } from '../render-scheduler.js';
 import { nodeColours, renderSiblings } from '../views.js';
 import { renderKey, type KeyInfo } from './panels.js';
 import { PatchedPanel } from './patch.js';
@@ -46,11 +47,24 @@ export class KeyForm {
    * reachability (`seen`) and node colours (`colours`; both read afresh when not given).
    */
   refresh(colours: ReadonlyMap<string, string> = nodeColours(this.node.members()), seen: SeenFrom = seenFrom(this.node)): void {
+    this.job(colours, seen).draw();
+  }
+
+  /**
+   * The lookup as a part of a redraw (render-scheduler.ts): its key sums up what it shows (the typed
+   * key, its preference list with each node's reachability and colour), its draw redraws it.
+   */
+  job(colours: ReadonlyMap<string, string>, seen: SeenFrom): RenderJob {
     const key = this.keyInput.value;
     if (key === '') {
-      this.lookup.patchIfChanged('none', (box) => renderKey(box, undefined, colours, seen));
-      this.ringView.showKey(undefined);
-      return;
+      return {
+        what: 'key',
+        key: 'none',
+        draw: () => {
+          this.lookup.patchIfChanged('none', (box) => renderKey(box, undefined, colours, seen));
+          this.ringView.showKey(undefined);
+        },
+      };
     }
     try {
       const ring = this.node.ring();
@@ -65,23 +79,25 @@ export class KeyForm {
         preferenceList: list,
         n: this.n,
       };
-      this.lookup.patchIfChanged(JSON.stringify([info, list.map(seen), [...colours]]), (box) => renderKey(box, info, colours, seen));
-      // The replicas' partitions: walking clockwise from the key's partition, the first partition of each replica met.
-      const replicaPartitions: number[] = [];
-      const met = new Set<string>();
-      const owners = ring.owners();
-      for (let step = 0; step < ring.partitionCount && met.size < Math.min(this.n, list.length); step++) {
-        const p = (partition + step) % ring.partitionCount;
-        const owner = owners[p];
-        if (owner !== undefined && !met.has(owner)) {
-          met.add(owner);
-          replicaPartitions.push(p);
-        }
-      }
-      this.ringView.showKey({ position, partition, replicaPartitions });
+      const signature = JSON.stringify([info, list.map(seen), list.map((id) => colours.get(id))]);
+      return {
+        what: 'key',
+        key: signature,
+        draw: () => {
+          this.lookup.patchIfChanged(signature, (box) => renderKey(box, info, colours, seen));
+          this.ringView.showKey({ position, partition, replicaPartitions: replicaPartitions(ring, partition, Math.min(this.n, list.length)) });
+        },
+      };
     } catch (error) {
-      this.lookup.patchIfChanged(`error:${(error as Error).message}`, (box) => renderKey(box, { error: (error as Error).message }, colours, seen));
-      this.ringView.showKey(undefined);
+      const message = (error as Error).message;
+      return {
+        what: 'key',
+        key: `error:${message}`,
+        draw: () => {
+          this.lookup.patchIfChanged(`error:${message}`, (box) => renderKey(box, { error: message }, colours, seen));
+          this.ringView.showKey(undefined);
+        },
+      };
     }
   }
 
@@ -111,6 +127,22 @@ export class KeyForm {
       result.textContent = `${err.name}: ${err.message}`;
     }
   }
+}
+
+/** The replicas' partitions of a key in `partition`: walking clockwise from it, the first partition of each of `count` owners met. */
+function replicaPartitions(ring: Ring, partition: number, count: number): number[] {
+  const found: number[] = [];
+  const met = new Set<string>();
+  const owners = ring.owners();
+  for (let step = 0; step < ring.partitionCount && met.size < count; step++) {
+    const p = (partition + step) % ring.partitionCount;
+    const owner = owners[p];
+    if (owner !== undefined && !met.has(owner)) {
+      met.add(owner);
+      found.push(p);
+    }
+  }
+  return found;
 }
 
 /** The value to store from the form's text: JSON when it parses, else the text itself. */

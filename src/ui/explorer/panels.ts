@@ -5,6 +5,7 @@
  */
 import type { MemberRecord, TransferState } from '../../index.js';
 import { placeAfter } from './patch.js';
+import { formatAgeMs } from './signaling-model.js';
 
 /** How this node sees a peer: the failure detector's view, 'cut off' while this tab is disconnected, or 'this tab'. */
 export type Seen = string;
@@ -78,6 +79,11 @@ export function describeTransfer(t: TransferView): string {
   return `→ ${t.peer} ${keys}, ${state}${failure} · ${t.reason}`;
 }
 
+/** When the partition was last compared with a peer, as the partition panel says it: "< 10 s ago", "2 min ago". */
+export function comparedAgo(sync: { lastComparedMs: number }, nowMs: number): string {
+  return `${formatAgeMs(nowMs - sync.lastComparedMs)} ago`;
+}
+
 export function renderPartition(box: HTMLElement, info: PartitionInfo | undefined, colours: ReadonlyMap<string, string>, seen: (id: string) => Seen, nowMs: number): void {
   if (info === undefined) {
     box.replaceChildren(el('p', 'Select a partition on the ring (click, or focus the ring and use the arrow keys).', 'hint'));
@@ -105,7 +111,7 @@ export function renderPartition(box: HTMLElement, info: PartitionInfo | undefine
     'Sync (anti-entropy)',
     info.sync === undefined
       ? 'not compared yet'
-      : `${info.sync.inSync ? 'in sync' : 'differing'} with ${info.sync.lastPeer}, ${Math.max(0, Math.round((nowMs - info.sync.lastComparedMs) / 1000))} s ago; ${info.sync.keysRepaired} keys repaired`,
+      : `${info.sync.inSync ? 'in sync' : 'differing'} with ${info.sync.lastPeer}, ${comparedAgo(info.sync, nowMs)}; ${info.sync.keysRepaired} keys repaired`,
     'sync',
   );
   box.replaceChildren(heading, range, el('h4', 'Preference list'), preferenceChips(info.preferenceList, info.n, colours, seen), holders);
@@ -171,29 +177,40 @@ interface MemberRowNodes {
 
 const MEMBER_COLUMNS = ['node', 'status', 'incarnation', 'capacity', 'partitions', 'keys', 'hints', 'last-heard'] as const;
 
+/** The members table's columns. */
+export type MemberColumn = (typeof MEMBER_COLUMNS)[number];
+
+/** One row of the members table as it is drawn: text, colour and sizes only. */
+export interface MemberRowView {
+  id: string;
+  /** The status column's word ({@link memberStatus}), also the row's `data-status`. */
+  status: string;
+  self: boolean;
+  /** Every column's text but 'last-heard'. */
+  texts: Record<Exclude<MemberColumn, 'last-heard'>, string>;
+  /** The 'last-heard' column: "now", "—", "< 10 s ago · connected", "2 min ago" (it moves by itself). */
+  lastHeard: string;
+  colour: string;
+  /** The load bar (partitions against the ideal share), widths in % of the bar; undefined for a member outside the ring. */
+  bar: { fillPercent: number; tickPercent: number } | undefined;
+  /** Offered for removal (an unreachable member that has not left). */
+  removable: boolean;
+}
+
 /**
- * The members table, updated in place: a row per member, kept across redraws (keyed by node id), whose
- * cells change only where their text changed. With 30 members redrawn up to 4× a second, building the
- * rows afresh each time cost far more than the few cells that change (the "last heard" ages).
+ * The members table's rows as they are drawn, from `rows` (this node's view of each member) at `nowMs`
+ * (ms); `self` is this tab's node, `colours` a colour per node. Pure: the page keys its redraws on it.
  */
-export class MembersTable {
-  private readonly rows = new Map<string, MemberRowNodes>();
-
-  constructor(private readonly tbody: HTMLElement) {}
-
-  update(rows: MemberRow[], self: string, colours: ReadonlyMap<string, string>, nowMs: number): void {
-    const maxRatio = Math.max(1.5, ...rows.map((r) => (r.ideal > 0 ? r.partitions / r.ideal : 0)));
-    const seen = new Set<string>();
-    let previous: Element | null = null;
-    for (const r of rows) {
-      const m = r.record;
-      seen.add(m.id);
-      const nodes = this.rows.get(m.id) ?? this.createRow(m.id);
-      const status = memberStatus(r);
-      if (nodes.tr.dataset.status !== status) nodes.tr.dataset.status = status;
-      const className = m.id === self ? 'self' : '';
-      if (nodes.tr.className !== className) nodes.tr.className = className;
-      const texts: Record<(typeof MEMBER_COLUMNS)[number], string> = {
+export function memberRowViews(rows: readonly MemberRow[], self: string, colours: ReadonlyMap<string, string>, nowMs: number): MemberRowView[] {
+  const maxRatio = Math.max(1.5, ...rows.map((r) => (r.ideal > 0 ? r.partitions / r.ideal : 0)));
+  return rows.map((r) => {
+    const m = r.record;
+    const status = memberStatus(r);
+    return {
+      id: m.id,
+      status,
+      self: m.id === self,
+      texts: {
         node: m.id === self ? `${m.id} (this tab)` : m.id,
         status: status + [m.pendingPartitions.length > 0 ? ` · receiving ${m.pendingPartitions.length}` : '', m.handoffPartitions.length > 0 ? ` · handing off ${m.handoffPartitions.length}` : ''].join(''),
         incarnation: String(m.incarnation),
@@ -201,28 +218,55 @@ export class MembersTable {
         partitions: r.ideal > 0 ? `${r.partitions} / ${r.ideal.toFixed(1)}` : String(r.partitions),
         keys: r.keys === undefined ? '—' : String(r.keys),
         hints: r.hints === undefined ? '—' : String(r.hints),
-        'last-heard': m.id === self ? 'now' : r.lastHeardMs === undefined ? '—' : `${Math.max(0, Math.round((nowMs - r.lastHeardMs) / 1000))} s ago${r.connected ? ' · connected' : ''}`,
-      };
+      },
+      lastHeard: m.id === self ? 'now' : r.lastHeardMs === undefined ? '—' : `${formatAgeMs(nowMs - r.lastHeardMs)} ago${r.connected ? ' · connected' : ''}`,
+      colour: colours.get(m.id) ?? 'transparent',
+      bar: r.ideal > 0 ? { fillPercent: Math.min(100, ((r.partitions / r.ideal) * 100) / maxRatio), tickPercent: 100 / maxRatio } : undefined,
+      removable: m.id !== self && m.status !== 'left' && r.seen === 'unreachable',
+    };
+  });
+}
+
+/**
+ * The members table, updated in place: a row per member, kept across redraws (keyed by node id), whose
+ * cells change only where their text changed. With 30 members, building the rows afresh at every
+ * redraw cost far more than the few cells that change.
+ */
+export class MembersTable {
+  private readonly rows = new Map<string, MemberRowNodes>();
+
+  constructor(private readonly tbody: HTMLElement) {}
+
+  /** Shows `views` (see {@link memberRowViews}), in their order. */
+  update(views: readonly MemberRowView[]): void {
+    const seen = new Set<string>();
+    let previous: Element | null = null;
+    for (const v of views) {
+      seen.add(v.id);
+      const nodes = this.rows.get(v.id) ?? this.createRow(v.id);
+      if (nodes.tr.dataset.status !== v.status) nodes.tr.dataset.status = v.status;
+      const className = v.self ? 'self' : '';
+      if (nodes.tr.className !== className) nodes.tr.className = className;
       for (const column of MEMBER_COLUMNS) {
         const text = nodes.texts.get(column)!;
-        if (text.data !== texts[column]) text.data = texts[column];
+        const wanted = column === 'last-heard' ? v.lastHeard : v.texts[column];
+        if (text.data !== wanted) text.data = wanted;
       }
-      setStyle(nodes.swatch, 'background', colours.get(m.id) ?? 'transparent');
+      setStyle(nodes.swatch, 'background', v.colour);
       // Load at a glance: a bar of partitions against the ideal share (the tick).
-      nodes.bar.hidden = !(r.ideal > 0);
-      if (r.ideal > 0) {
-        setStyle(nodes.fill, 'width', `${Math.min(100, ((r.partitions / r.ideal) * 100) / maxRatio)}%`);
-        setStyle(nodes.tick, 'left', `${100 / maxRatio}%`);
+      if (nodes.bar.hidden !== (v.bar === undefined)) nodes.bar.hidden = v.bar === undefined;
+      if (v.bar !== undefined) {
+        setStyle(nodes.fill, 'width', `${v.bar.fillPercent}%`);
+        setStyle(nodes.tick, 'left', `${v.bar.tickPercent}%`);
       }
-      const removable = m.id !== self && m.status !== 'left' && r.seen === 'unreachable';
       const button = nodes.actions.firstElementChild as HTMLButtonElement | null;
-      if (removable && !button) {
+      if (v.removable && !button) {
         const remove = el('button', 'Remove', 'secondary small');
         remove.type = 'button';
-        remove.dataset.remove = m.id;
-        remove.setAttribute('aria-label', `Remove ${m.id} from the ring for good`);
+        remove.dataset.remove = v.id;
+        remove.setAttribute('aria-label', `Remove ${v.id} from the ring for good`);
         nodes.actions.append(remove);
-      } else if (!removable && button) button.remove();
+      } else if (!v.removable && button) button.remove();
       // Keep the table in the order given.
       previous = placeAfter(this.tbody, previous, nodes.tr);
     }
@@ -266,9 +310,9 @@ function setStyle(element: HTMLElement, property: 'background' | 'width' | 'left
 }
 
 /**
- * Live counters of the activity panel, updated in place: one item per counter, kept across redraws,
- * whose value text is rewritten only when it changed (most change on every redraw of a busy node; a
- * rebuilt list made the page lay out every item again).
+ * Counters of a panel (activity, signaling, handshakes), updated in place: one item per counter, kept
+ * across redraws, whose value text is rewritten only when it changed (a rebuilt list made the page lay
+ * out every item again).
  */
 export class CountersView {
   private readonly values = new Map<string, Text>();

@@ -1,10 +1,9 @@
 /**
  * The header's signaling server indicator and the first-contact notice, updated in place: their text
- * nodes and `data-state` are rewritten only when they changed (the header is redrawn with every redraw,
- * on both views; a countdown changes its text once a second).
+ * nodes and `data-state` are rewritten only when they changed (a countdown changes its text once a
+ * second).
  */
-import { describeServer, firstContactNotice, type ServerIndicator } from './signaling-model.js';
-import type { SignalingStatus } from '../../index.js';
+import type { ServerIndicator } from './signaling-model.js';
 
 export class SignalingIndicator {
   private readonly headline: Text;
@@ -41,16 +40,16 @@ export class SignalingIndicator {
     notice.replaceChildren(this.noticeText);
   }
 
-  /** Shows `status`; returns what it showed (the caller keeps a countdown ticking while it runs). */
-  update(status: SignalingStatus, openPeers: number, nowMs: number): ServerIndicator {
-    const shown = describeServer(status, openPeers, nowMs);
+  /**
+   * Shows the server's state (`describeServer` in signaling-model.ts) and the first-contact notice
+   * (`firstContactNotice`; undefined: none).
+   */
+  show(shown: ServerIndicator, notice: string | undefined): void {
     if (this.box.dataset.state !== shown.state) this.box.dataset.state = shown.state;
     if (this.headline.data !== shown.headline) this.headline.data = shown.headline;
     const detail = shown.detail === '' ? '' : `. ${shown.detail}`;
     if (this.detail.data !== detail) this.detail.data = detail;
-    const notice = firstContactNotice(status);
     if (this.notice.hidden !== (notice === undefined)) this.notice.hidden = notice === undefined;
     if (notice !== undefined && this.noticeText.data !== notice) this.noticeText.data = notice;
-    return shown;
   }
 }

@@ -81,11 +81,17 @@ export function describeSetup(setup: SetupPath | undefined): string {
   return 'server';
 }
 
-/** A duration for the panel: "0 s" … "59 s", "4 min 12 s", "2 h 5 min". */
-export function formatDurationMs(ms: number): string {
+/**
+ * An age as the explorer shows it: "< 10 s", "20 s" … "50 s" (tens of seconds), "4 min", "2 h 5 min".
+ * Coarse on purpose: the ages of members and connections move by themselves in an idle cluster, and a
+ * page showing every second would be redrawn every second for nothing (issue 19: idle is nearly
+ * free); the render scheduler draws such changes at most every 10 s (render-scheduler.ts).
+ */
+export function formatAgeMs(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 10) return '< 10 s';
+  if (s < 60) return `${Math.floor(s / 10) * 10} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
@@ -102,6 +108,7 @@ export interface ConnectionRow {
   /** The path of its setup, when known. */
   path: SignalingPath | undefined;
   setup: string;
+  /** How long it has existed, and since it last carried a message ({@link formatAgeMs}). */
   age: string;
   idle: string;
 }
@@ -128,10 +135,38 @@ export function connectionRows(links: readonly ConnectionView[]): ConnectionRow[
       stateKind: link.state,
       path: link.setup?.path,
       setup: describeSetup(link.setup),
-      age: formatDurationMs(link.ageMs),
-      idle: formatDurationMs(link.idleMs),
+      age: formatAgeMs(link.ageMs),
+      idle: formatAgeMs(link.idleMs),
     };
   });
+}
+
+/** What the Connections panel shows, as text and numbers (the panel only places it). */
+export interface ConnectionsView {
+  rows: ConnectionRow[];
+  /** "4 connections, 3 open; signaling server reachable". */
+  summary: string;
+  paths: PathRow[];
+  counters: [string, number][];
+  /** The relay drops by reason ({@link relayDropsByReason}), as a sentence. */
+  drops: string;
+  /** The tabs of this cluster in this browser, sorted, each with whether this node has an open connection to it. */
+  sameBrowser: { node: string; connected: boolean }[];
+}
+
+/** The Connections panel of a node whose signaling state is `status` and connections `links`, at `nowMs` (ms). */
+export function connectionsView(status: SignalingStatus, links: readonly ConnectionView[], nowMs: number): ConnectionsView {
+  const rows = connectionRows(links);
+  const open = rows.filter((r) => r.stateKind === 'open').length;
+  const connected = new Set(links.filter((l) => l.state === 'open').map((l) => l.node));
+  return {
+    rows,
+    summary: `${rows.length} connection${rows.length === 1 ? '' : 's'}, ${open} open; signaling server ${describeServer(status, 0, nowMs).headline}`,
+    paths: pathRows(status),
+    counters: signalingCounters(status),
+    drops: `Relay drops: ${relayDropsByReason(status)}.`,
+    sameBrowser: [...status.sameBrowserNodes].sort().map((node) => ({ node, connected: connected.has(node) })),
+  };
 }
 
 /** Nodes with an open connection (one node counts once however many links it has). */

@@ -3,10 +3,15 @@
  * and the conflict view with a proposed merge. It talks to {@link NotesService} only; every piece of
  * note text is written with `textContent` or into form fields, never parsed as HTML. Notes shown from
  * this browser's cache of notes seen (the page opened offline) carry an "offline copy" badge.
+ *
+ * It draws only while it is on screen: nothing while its route is not shown or the tab is hidden (and
+ * the notes are then not read every 5 s either, see notes-refresh.ts); once shown again it draws
+ * once. A redraw writes only what changed: the list is rebuilt only when its summary changed.
  */
 import type { ReloadGuard } from '../app-update.js';
 import { byId } from '../dom.js';
-import { patch } from '../explorer/patch.js';
+import { PatchedPanel, setText } from '../explorer/patch.js';
+import { documentVisibility, type PageVisibility } from '../page-visibility.js';
 import { MARKERS } from './note-model.js';
 import type { NoteState } from './note-state.js';
 import type { NotesService } from './notes-service.js';
@@ -17,6 +22,16 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string, classN
   if (text !== undefined) node.textContent = text;
   if (className) node.className = className;
   return node;
+}
+
+/** Sets `element.dataset[name]` only when it differs (writing the same value still counts as a change of the page). */
+function setData(element: HTMLElement, name: string, value: string): void {
+  if (element.dataset[name] !== value) element.dataset[name] = value;
+}
+
+/** Shows or hides `element`, touching it only when that changes. */
+function setHidden(element: HTMLElement, hidden: boolean): void {
+  if (element.hidden !== hidden) element.hidden = hidden;
 }
 
 const time = (ms: number): string => new Date(ms).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' });
@@ -42,12 +57,21 @@ export class NotesView {
   private mergeDirty = false;
   private mergeFor: string | undefined;
   private active = false;
+  private readonly list = new PatchedPanel(byId('notes-list'));
+  private readonly conflictVersions = new PatchedPanel(byId('conflict-versions'));
 
+  /** `visibility`: whether the tab is on screen (the browser's by default). */
   constructor(
     private readonly service: NotesService,
     private readonly self: string,
     reloadGuard: Pick<ReloadGuard, 'holdReloadWhile'>,
+    private readonly visibility: PageVisibility = documentVisibility(),
   ) {
+    // Hidden: no periodic reads and no drawing; shown again: read everything and draw once.
+    visibility.onChange(() => {
+      this.service.setVisible(this.active && !visibility.hidden);
+      this.render();
+    });
     // An update of the app made in another tab must not reload this one over unsaved typing.
     reloadGuard.holdReloadWhile(() => this.dirty || this.mergeDirty);
     service.subscribe((change) => {
@@ -137,7 +161,7 @@ export class NotesView {
   /** Shows or hides the page; `route` is what follows `#/notes` ('' or '/<id>' or '/new'). */
   show(active: boolean, route = ''): void {
     this.active = active;
-    this.service.setVisible(active);
+    this.service.setVisible(active && !this.visibility.hidden);
     byId('notes-view').hidden = !active;
     if (!active) return;
     const id = route.startsWith('/') ? route.slice(1) : '';
@@ -197,8 +221,9 @@ export class NotesView {
     byId('note-error').textContent = message;
   }
 
+  /** Draws the page from the service's notes (nothing while it is not on screen). */
   render(): void {
-    if (!this.active) return;
+    if (!this.active || this.visibility.hidden) return;
     this.renderConnection();
     this.renderList();
     this.renderEditorState();
@@ -209,21 +234,17 @@ export class NotesView {
     const pending = this.service.pendingCount();
     const waiting = pending === 0 ? '' : ` ${pending} edit${pending === 1 ? '' : 's'} waiting to sync.`;
     const button = byId<HTMLButtonElement>('notes-offline');
-    button.textContent = this.service.offline ? 'Go back online' : 'Go offline';
-    button.setAttribute('aria-pressed', String(this.service.offline));
-    if (this.service.offline) {
-      status.dataset.state = 'offline';
-      status.textContent = `Offline (switched off on this page): edits are saved on this device and sync when you go back online.${waiting}`;
-    } else if (typeof navigator !== 'undefined' && navigator.onLine === false) {
-      status.dataset.state = 'offline';
-      status.textContent = `The browser is offline: edits are saved on this device and sync when it is back online.${waiting}${this.cachedNote()}`;
-    } else if (!this.service.canReachQuorum()) {
-      status.dataset.state = 'offline';
-      status.textContent = `Cannot reach enough nodes for a write quorum: edits are saved on this device and sync by themselves.${waiting}${this.cachedNote()}`;
-    } else {
-      status.dataset.state = pending > 0 ? 'syncing' : 'online';
-      status.textContent = pending > 0 ? `Online, syncing.${waiting}` : 'Online: every save is confirmed by a write quorum.';
-    }
+    setText(button, this.service.offline ? 'Go back online' : 'Go offline');
+    if (button.getAttribute('aria-pressed') !== String(this.service.offline)) button.setAttribute('aria-pressed', String(this.service.offline));
+    const [state, text] = this.service.offline
+      ? ['offline', `Offline (switched off on this page): edits are saved on this device and sync when you go back online.${waiting}`]
+      : typeof navigator !== 'undefined' && navigator.onLine === false
+        ? ['offline', `The browser is offline: edits are saved on this device and sync when it is back online.${waiting}${this.cachedNote()}`]
+        : !this.service.canReachQuorum()
+          ? ['offline', `Cannot reach enough nodes for a write quorum: edits are saved on this device and sync by themselves.${waiting}${this.cachedNote()}`]
+          : [pending > 0 ? 'syncing' : 'online', pending > 0 ? `Online, syncing.${waiting}` : 'Online: every save is confirmed by a write quorum.'];
+    if (status.dataset.state !== state) status.dataset.state = state;
+    setText(status, text);
   }
 
   /** A sentence on notes shown from this browser's cache, if any are. */
@@ -234,7 +255,12 @@ export class NotesView {
   private renderList(): void {
     const search = byId<HTMLInputElement>('notes-search').value;
     const notes = this.service.list(search);
-    patch(byId('notes-list'), (list) => {
+    // What the list shows, summed up: the periodic read (every 5 s) mostly brings nothing new.
+    const signature = JSON.stringify([
+      this.selected,
+      notes.map((note) => [note.id, note.sync, note.cached, note.seenAtMs, note.versions.length, note.unreadable, note.deletions.length, note.versions[0]?.title, note.versions[0]?.updatedAtMs, note.versions[0]?.updatedBy]),
+    ]);
+    this.list.patchIfChanged(signature, (list) => {
       for (const note of notes) {
         const version = note.versions[0];
         const item = el('li');
@@ -253,8 +279,9 @@ export class NotesView {
         list.append(item);
       }
     });
-    byId('notes-empty').hidden = notes.length > 0;
-    byId('notes-empty').textContent = search !== '' ? `No note title contains “${search}”.` : 'No notes yet. Every tab of this cluster sees the notes you write here, even the ones you write offline.';
+    const empty = byId('notes-empty');
+    if (empty.hidden !== notes.length > 0) empty.hidden = notes.length > 0;
+    setText(empty, search !== '' ? `No note title contains “${search}”.` : 'No notes yet. Every tab of this cluster sees the notes you write here, even the ones you write offline.');
   }
 
   private renderEditorState(): void {
@@ -264,63 +291,69 @@ export class NotesView {
     const heading = byId('note-heading');
     const state = byId('note-state');
     if (id === undefined) {
-      heading.textContent = 'No note selected';
-      state.textContent = 'Choose a note on the left, or make a new one.';
-      state.dataset.sync = 'none';
-      form.hidden = true;
-      conflict.hidden = true;
+      setText(heading, 'No note selected');
+      setText(state, 'Choose a note on the left, or make a new one.');
+      setData(state, 'sync', 'none');
+      setHidden(form, true);
+      setHidden(conflict, true);
       return;
     }
     if (id === 'new') {
-      heading.textContent = 'New note';
-      state.textContent = this.service.canReachQuorum() ? '' : 'Offline: it will be saved on this device and sync later.';
-      state.dataset.sync = 'new';
-      form.hidden = false;
-      conflict.hidden = true;
-      byId('note-delete').hidden = true;
-      byId('note-dirty').textContent = this.dirty ? 'not saved yet' : '';
+      setText(heading, 'New note');
+      setText(state, this.service.canReachQuorum() ? '' : 'Offline: it will be saved on this device and sync later.');
+      setData(state, 'sync', 'new');
+      setHidden(form, false);
+      setHidden(conflict, true);
+      setHidden(byId('note-delete'), true);
+      setText(byId('note-dirty'), this.dirty ? 'not saved yet' : '');
       return;
     }
     const note = this.service.note(id);
-    byId('note-delete').hidden = false;
+    setHidden(byId('note-delete'), false);
     if (!note || (note.deleted && note.sync !== 'local')) {
-      heading.textContent = note ? 'Deleted note' : 'Unknown note';
-      state.textContent = note ? 'This note was deleted.' : 'This tab has not seen this note (yet).';
-      state.dataset.sync = 'none';
-      form.hidden = true;
-      conflict.hidden = true;
+      setText(heading, note ? 'Deleted note' : 'Unknown note');
+      setText(state, note ? 'This note was deleted.' : 'This tab has not seen this note (yet).');
+      setData(state, 'sync', 'none');
+      setHidden(form, true);
+      setHidden(conflict, true);
       return;
     }
     const version = note.versions[0];
-    heading.textContent = version?.title || (note.deleted ? 'Deleted note' : 'Untitled');
-    state.textContent = syncLabel(note);
-    state.dataset.sync = note.sync;
-    state.dataset.cached = String(note.cached);
+    setText(heading, version?.title || (note.deleted ? 'Deleted note' : 'Untitled'));
+    setText(state, syncLabel(note));
+    setData(state, 'sync', note.sync);
+    setData(state, 'cached', String(note.cached));
     if (note.sync === 'conflict') {
-      form.hidden = true;
-      conflict.hidden = false;
+      setHidden(form, true);
+      setHidden(conflict, false);
       this.renderConflict(note);
       return;
     }
-    conflict.hidden = true;
-    form.hidden = note.deleted;
+    setHidden(conflict, true);
+    setHidden(form, note.deleted);
     // Another tab changed the note: refresh the editor unless the user is typing.
     if (version && version.rev !== this.editorRev) {
       if (!this.dirty) this.load(id);
     }
-    byId('note-dirty').textContent = !this.dirty
-      ? ''
-      : version && version.rev !== this.editorRev
-        ? 'not saved; this note changed elsewhere since you opened it — saving keeps both versions for you to merge'
-        : 'not saved yet';
+    setText(
+      byId('note-dirty'),
+      !this.dirty
+        ? ''
+        : version && version.rev !== this.editorRev
+          ? 'not saved; this note changed elsewhere since you opened it — saving keeps both versions for you to merge'
+          : 'not saved yet',
+    );
   }
 
   private renderConflict(note: NoteState): void {
-    byId('conflict-explain').textContent =
+    setText(
+      byId('conflict-explain'),
       note.deletions.length > 0
         ? 'One tab deleted this note while another edited it. Keep an edited version (or a merge), or keep it deleted.'
-        : 'Tabs edited this note concurrently (for example one of them offline). Both versions are kept until you merge them; saving the merge replaces them on every node.';
-    patch(byId('conflict-versions'), (box) => {
+        : 'Tabs edited this note concurrently (for example one of them offline). Both versions are kept until you merge them; saving the merge replaces them on every node.',
+    );
+    const versionsShown = JSON.stringify([note.versions.map((v) => [v.rev, v.title, v.body, v.updatedBy, v.updatedAtMs]), note.deletions, note.unreadable]);
+    this.conflictVersions.patchIfChanged(versionsShown, (box) => {
       note.versions.forEach((version, i) => {
         const card = el('article', undefined, 'version');
         card.dataset.key = `v-${version.rev}`;
@@ -345,7 +378,7 @@ export class NotesView {
       });
       if (note.unreadable > 0) box.append(el('p', `${note.unreadable} version(s) are not notes this page can read; saving a merge replaces them.`, 'muted'));
     });
-    byId('merge-delete').hidden = note.deletions.length === 0;
+    setHidden(byId('merge-delete'), note.deletions.length === 0);
     // Propose a merge once per conflict (and never over what the user typed).
     const signature = `${note.id}:${note.context}`;
     if (this.mergeDirty || this.mergeFor === signature) return;

@@ -8,12 +8,13 @@ import { describe, expect, it } from 'vitest';
 import type { SignalingStatus } from '../../../../src/runtime/dynamo-node.js';
 import {
   connectionRows,
+  connectionsView,
   describeIceStatus,
   describeNetworkPath,
   describeServer,
   describeSetup,
   firstContactNotice,
-  formatDurationMs,
+  formatAgeMs,
   openPeerCount,
   pathRows,
   relayDropsByReason,
@@ -108,9 +109,19 @@ describe('the connections table', () => {
     expect(describeSetup(undefined)).toBe('—');
   });
 
-  it('formats ages and idle times', () => {
-    expect([0, 999, 12_300, 65_000, 3_599_000, 3_600_000 + 5 * 60_000].map(formatDurationMs)).toEqual(['0 s', '0 s', '12 s', '1 min 5 s', '59 min 59 s', '1 h 5 min']);
-    expect(formatDurationMs(-5)).toBe('0 s');
+  it('formats ages and idle times coarsely: a healthy idle cluster does not change them every second', () => {
+    expect([0, 999, 9_999, 10_000, 12_300, 59_999, 65_000, 3_599_000, 3_600_000 + 5 * 60_000].map(formatAgeMs)).toEqual([
+      '< 10 s',
+      '< 10 s',
+      '< 10 s',
+      '10 s',
+      '10 s',
+      '50 s',
+      '1 min',
+      '59 min',
+      '1 h 5 min',
+    ]);
+    expect(formatAgeMs(-5)).toBe('< 10 s');
   });
 
   it('has one row per connection, sorted by node, outbound first, with keys stable for a second link alike', () => {
@@ -123,14 +134,30 @@ describe('the connections table', () => {
       link('d', { state: 'open', superseded: true, outbound: false, setup: { path: 'relay' } }),
     ]);
     expect(rows.map((r) => [r.key, r.direction, r.state, r.setup, r.age, r.idle])).toEqual([
-      ['a out', 'out', 'open', 'same browser', '1 min 5 s', '1 s'],
-      ['b out', 'out', 'draining', 'server', '1 min 30 s', '1 s'],
-      ['b out 1', 'out', 'open', 'server', '2 s', '1 s'],
-      ['b in', 'in', 'open', 'relay via c', '1 min 5 s', '1 s'],
-      ['c out', 'out', 'waiting for a setup slot · 3 queued', '—', '0 s', '1 s'],
-      ['d in', 'in', 'open · superseded', 'relay', '1 min 5 s', '1 s'],
+      ['a out', 'out', 'open', 'same browser', '1 min', '< 10 s'],
+      ['b out', 'out', 'draining', 'server', '1 min', '< 10 s'],
+      ['b out 1', 'out', 'open', 'server', '< 10 s', '< 10 s'],
+      ['b in', 'in', 'open', 'relay via c', '1 min', '< 10 s'],
+      ['c out', 'out', 'waiting for a setup slot · 3 queued', '—', '< 10 s', '< 10 s'],
+      ['d in', 'in', 'open · superseded', 'relay', '1 min', '< 10 s'],
     ]);
     expect(rows.map((r) => r.path)).toEqual(['same-browser', 'server', 'server', 'relay', undefined, 'relay']);
+  });
+
+  it('sums the panel up: rows, the summary with the server, counters, drops and the tabs of this browser', () => {
+    const view = connectionsView(
+      status({ state: 'open', failures: 0, url }, { sameBrowserNodes: ['c', 'a'] }),
+      [link('a'), link('b', { state: 'opening' })],
+      NOW_MS,
+    );
+    expect(view.summary).toBe('2 connections, 1 open; signaling server reachable');
+    expect(view.rows.map((r) => r.key)).toEqual(['a out', 'b out']);
+    expect(view.sameBrowser).toEqual([
+      { node: 'a', connected: true },
+      { node: 'c', connected: false },
+    ]);
+    expect(view.drops).toBe('Relay drops: no relayed signal dropped.');
+    expect(view.paths.map((p) => p.path)).toEqual(['same-browser', 'relay', 'server']);
   });
 
   it('counts nodes with an open connection once each', () => {
