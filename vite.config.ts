@@ -95,12 +95,15 @@ export default defineConfig({
     rollupOptions: {
       // The app; the floor page `npm run bench` measures raw data channels and IndexedDB with; and the
       // page `bench/merkle-bench.ts` times the Merkle worker on; the page that runs many nodes in one tab
-      // for `bench/explorer-bench.ts`.
+      // for `bench/explorer-bench.ts`; the node tab without the app's page and the Yjs tab that
+      // `bench/peers-bench.ts` measures side by side.
       input: {
         main: fileURLToPath(new URL('./index.html', import.meta.url)),
         bench: fileURLToPath(new URL('./bench/index.html', import.meta.url)),
         merkle: fileURLToPath(new URL('./bench/merkle.html', import.meta.url)),
         clusterHost: fileURLToPath(new URL('./bench/cluster-host.html', import.meta.url)),
+        peersNode: fileURLToPath(new URL('./bench/peers-node.html', import.meta.url)),
+        peersYjs: fileURLToPath(new URL('./bench/peers-yjs.html', import.meta.url)),
       },
     },
   },
