@@ -56,7 +56,23 @@ async function preload(tabs: NodeTab[], keys: number): Promise<void> {
           const value = { text: 'x'.repeat(80) };
           for (let i = 0; i < count; i += 32) {
             const batch = [];
-            for (let j = i; j < Math.min(count, i + 32) && from + j < total; j++) batch.push(window.dynamo!.put(`handoff:${from + j}`, { ...value, n: from + j }));
+            for (let j = i; j < Math.min(count, i + 32) && from + j < total; j++) {
+              // A put that misses its quorum on a loaded machine is tried again: the preload is
+              // set-up, not measured. (No named functions in here: tsx would wrap them in a helper
+              // the page does not have.)
+              batch.push(
+                (async () => {
+                  for (let attempt = 1; ; attempt++) {
+                    try {
+                      await window.dynamo!.put(`handoff:${from + j}`, { ...value, n: from + j });
+                      return;
+                    } catch (error) {
+                      if (attempt >= 5) throw error;
+                    }
+                  }
+                })(),
+              );
+            }
             await Promise.all(batch);
           }
         },

@@ -10,6 +10,7 @@ import { InProcessMerkleService } from '../src/core/merkle-service.js';
 import { type MerkleService } from '../src/core/ports.js';
 import { Ring } from '../src/core/ring.js';
 import type { VersionSet } from '../src/core/types.js';
+import { BUILD_SCAN, openExisting, scanChunks } from '../src/merkle/merkle-database.js';
 import { WorkerMerkleService, type MerkleWorkerStats } from '../src/merkle/worker-merkle-service.js';
 import { IdbStore } from '../src/storage/idb-store.js';
 
@@ -192,6 +193,27 @@ const bench = {
     const sorted = samples.sort((a, b) => a - b);
     const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
     return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? NaN, n: sorted.length };
+  },
+
+  /**
+   * The floor of a rebuild: reading every record of `dbName` the way the worker's scan does (chunks of
+   * the same sizes, `scanChunks`) and touching each value, with no hashing. Runs on the main thread
+   * (IndexedDB serves a page and its worker alike). Returns the time taken, ms, and the records read.
+   */
+  async readFloor(dbName: string): Promise<Timed & { records: number }> {
+    const db = await openExisting(dbName);
+    if (db === undefined) throw new Error(`no database ${dbName}`);
+    let records = 0;
+    try {
+      const timed = await watch(async () => {
+        for await (const chunk of scanChunks(db, 'objects', BUILD_SCAN)) {
+          records += chunk.values.length;
+        }
+      });
+      return { wallMs: timed.wallMs, longTasks: timed.longTasks, records };
+    } finally {
+      db.close();
+    }
   },
 
   /** The core's fallback: `InProcessMerkleService.build` over an `IdbStore`, on the main thread. */

@@ -89,8 +89,8 @@ export interface AntiEntropyPorts {
   isHealthy: (id: NodeId) => boolean;
   request: (to: NodeId, body: AntiEntropyRequest, timeoutMs: number) => Promise<ReplyMessage>;
   merkle: MerkleService;
-  /** This replica's stored version set of `key` (not hints). */
-  localObject: (key: string) => Promise<VersionSet | undefined>;
+  /** This replica's stored version sets of `keys` (not hints), in order, read in one transaction. */
+  localObjects: (keys: readonly string[]) => Promise<(VersionSet | undefined)[]>;
   /** Merges into this replica (under the key's lock) and updates the tree. */
   mergeLocal: (key: string, versions: VersionSet) => Promise<void>;
   random: Random;
@@ -232,23 +232,37 @@ export class AntiEntropy {
     return report;
   }
 
-  /** Fetches the peer's versions of `keys`, merges them here, and sends the merge back where the peer's differs. */
+  /**
+   * Fetches the peer's versions of `keys`, merges them here, and sends the merge back where the
+   * peer's differs. This node's versions are read in one transaction, and the merges run together
+   * (the store commits concurrent writes together), so a round's repairs cost a few transactions,
+   * not two per key. @throws what a merge throws (VersionSetTooLargeError, StorageError) once the
+   * others have settled: what merged stays merged.
+   */
   private async repairKeys(peer: NodeId, keys: string[], report: ExchangeReport, timeoutMs: number): Promise<number> {
     if (keys.length === 0) return 0;
     const theirs = expect(await this.ports.request(peer, { type: 'ae-fetch', keys }, timeoutMs), 'ae-fetch-reply').versions;
+    // The ring may have changed since the round began (a node joined mid-exchange): only replicas
+    // of the key's partition in the current ring take or receive it.
+    const ring = this.ports.ring();
+    const n = this.ports.n();
+    const wanted = keys.map((key) => {
+      const replicas = ring.preferenceList(key).slice(0, n);
+      return replicas.includes(this.ports.self) && replicas.includes(peer);
+    });
+    const ours = await this.ports.localObjects(keys.filter((_, i) => wanted[i]));
     let repaired = 0;
+    let at = 0;
+    const merges: Promise<void>[] = [];
     const pushes: Promise<unknown>[] = [];
     for (const [i, key] of keys.entries()) {
-      // The ring may have changed since the round began (a node joined mid-exchange): only replicas
-      // of the key's partition in the current ring take or receive it.
-      const replicas = this.ports.ring().preferenceList(key).slice(0, this.ports.n());
-      if (!replicas.includes(this.ports.self) || !replicas.includes(peer)) continue;
+      if (!wanted[i]) continue;
+      const local = ours[at++];
       const remote = theirs[i] ?? undefined;
       if (remote) report.bytesExchanged += versionSetSizeBytes(remote);
-      const local = await this.ports.localObject(key);
       const merged = mergeVersionSets(local, remote);
       if (remote !== undefined && !versionSetsEqual(local, merged)) {
-        await this.ports.mergeLocal(key, remote);
+        merges.push(this.ports.mergeLocal(key, remote));
         report.keysPulled++;
         repaired++;
       }
@@ -259,7 +273,10 @@ export class AntiEntropy {
         pushes.push(this.ports.request(peer, { type: 'replica-put', key, versions: merged }, timeoutMs).catch(() => undefined));
       }
     }
+    const merged = await Promise.allSettled(merges);
     await Promise.all(pushes);
+    const failure = merged.find((m): m is PromiseRejectedResult => m.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
     return repaired;
   }
 

@@ -4,7 +4,7 @@
  * `src/merkle/`), which reads the node's IndexedDB itself; in tests and simulation they live in
  * process ({@link InProcessMerkleService}). Both answer the same questions.
  */
-import { PartitionTree, versionDigest, type MerkleItem } from './merkle-tree.js';
+import { partitionOfPlacement, PartitionTree, placeKey, versionDigest, type MerkleItem } from './merkle-tree.js';
 import type { Ring } from './ring.js';
 import type { VersionSet } from './types.js';
 import type { MerkleService, Store } from './ports.js';
@@ -17,7 +17,8 @@ export class InProcessMerkleService implements MerkleService {
   private readonly trees = new Map<number, PartitionTree>();
   private readonly partitionBits: number;
 
-  private constructor(private readonly ring: () => Ring) {
+  /** `ring` gives the partition count Q (fixed for a cluster's life, §6.2 strategy 3); keys are placed by it. */
+  private constructor(ring: () => Ring) {
     this.partitionBits = Math.log2(ring().partitionCount);
   }
 
@@ -57,13 +58,14 @@ export class InProcessMerkleService implements MerkleService {
   }
 
   private set(key: string, versions: VersionSet | undefined): void {
-    const partition = this.ring().partitionOfKey(key);
+    const placement = placeKey(key);
+    const partition = partitionOfPlacement(placement, this.partitionBits);
     let tree = this.trees.get(partition);
     if (!tree) {
       if (versions === undefined) return;
       tree = new PartitionTree({ partitionBits: this.partitionBits });
       this.trees.set(partition, tree);
     }
-    tree.set(key, versions === undefined ? undefined : versionDigest(versions));
+    tree.set(key, versions === undefined ? undefined : versionDigest(versions), placement);
   }
 }

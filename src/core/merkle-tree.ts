@@ -46,9 +46,7 @@
  * Pure and deterministic: no clock, randomness or I/O.
  */
 
-import { sameBytes } from './bytes.js';
-import { md5 } from '@noble/hashes/legacy.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { md5Top32, sha256Into } from './merkle-hashes.js';
 import type { Dot, VersionSet } from './types.js';
 
 /** Default fan-out F of a partition tree: children per inner node. */
@@ -68,6 +66,9 @@ export const MERKLE_MAX_LEAF_BITS = 20;
 
 /** Format byte leading the encoding hashed by `versionDigest`; bump it if the encoding ever changes. */
 const VERSION_DIGEST_FORMAT = 1;
+
+/** Section tags of the encoding hashed by `versionDigest`: C(lock), D(ot cloud), S(ibling dots). */
+const SECTION_TAGS = [0x43, 0x44, 0x53] as const;
 
 const encoder = new TextEncoder();
 
@@ -94,6 +95,85 @@ function encodeEntries(entries: readonly { node: string; counter: number }[]): E
 }
 
 /**
+ * UTF-8 bytes of node ids (a cluster has few), so that `versionDigest` encodes each id once rather
+ * than once per entry; cleared when it grows past {@link NODE_BYTES_CACHE_MAX} ids.
+ */
+const nodeBytesCache = new Map<string, Uint8Array>();
+const NODE_BYTES_CACHE_MAX = 4096;
+
+function nodeBytesOf(node: string): Uint8Array {
+  let bytes = nodeBytesCache.get(node);
+  if (bytes === undefined) {
+    if (nodeBytesCache.size >= NODE_BYTES_CACHE_MAX) nodeBytesCache.clear();
+    bytes = encoder.encode(node);
+    nodeBytesCache.set(node, bytes);
+  }
+  return bytes;
+}
+
+/** The scratch buffer `versionDigest` encodes into (grown on demand; one thread uses it at a time). */
+let digestScratch = new Uint8Array(256);
+let digestView = new DataView(digestScratch.buffer);
+
+/** Reused lists of each section's entries while `versionDigest` sorts them (clock, dot cloud, sibling dots). */
+const sectionScratch: Dot[][] = [[], [], []];
+
+function bySectionOrder(a: Dot, b: Dot): number {
+  return (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || a.counter - b.counter;
+}
+
+/**
+ * Adds entry `e` (a clock entry or a dot) to a section being collected. @returns the bytes it takes in
+ * the encoding, or -1 when it is not a (string node, finite counter) pair: `versionDigest` then takes
+ * the general path, which encodes (or reports) it as the definition says.
+ */
+function addEntry(into: Dot[], e: Dot | undefined | null): number {
+  if (typeof e !== 'object' || e === null || typeof e.node !== 'string' || typeof e.counter !== 'number' || !Number.isFinite(e.counter)) return -1;
+  into.push(e);
+  return 4 + nodeBytesOf(e.node).length + 8;
+}
+
+/** Sorts a collected section in encoding order, unless it already is (stored version sets are). */
+function sortSection(entries: Dot[]): void {
+  for (let i = 1; i < entries.length; i++) {
+    if (bySectionOrder(entries[i - 1]!, entries[i]!) > 0) {
+      entries.sort(bySectionOrder);
+      return;
+    }
+  }
+}
+
+/**
+ * The sections of `v` collected into {@link sectionScratch}, sorted. @returns their encoded size in
+ * bytes, or -1 when an entry needs the general path.
+ */
+function collectSections(v: VersionSet): number {
+  const [clock, dots, siblings] = sectionScratch as [Dot[], Dot[], Dot[]];
+  let size = 1 + 3 * (1 + 4);
+  for (const e of v.clock) {
+    // A missing entry counts as 0, so counters <= 0 are left out (NaN, too: the general path does the same).
+    if (typeof e === 'object' && e !== null && typeof e.counter === 'number' && !(e.counter > 0)) continue;
+    const bytes = addEntry(clock, e);
+    if (bytes < 0) return -1;
+    size += bytes;
+  }
+  for (const e of v.dots ?? []) {
+    const bytes = addEntry(dots, e);
+    if (bytes < 0) return -1;
+    size += bytes;
+  }
+  for (const s of v.siblings) {
+    const bytes = addEntry(siblings, typeof s === 'object' && s !== null ? s.dot : undefined);
+    if (bytes < 0) return -1;
+    size += bytes;
+  }
+  sortSection(clock);
+  sortSection(dots);
+  sortSection(siblings);
+  return size;
+}
+
+/**
  * A 16-byte digest of a version set (the per-key value the Merkle tree of paper §4.7 hashes): equal for
  * two well-formed version sets exactly when `versionSetsEqual` holds for them, up to a 2^-128 chance of
  * a SHA-256 collision on the truncated output.
@@ -109,16 +189,60 @@ function encodeEntries(entries: readonly { node: string; counter: number }[]): E
  * `siblings` nor in `dots`. The three sections are tagged and counted, so a dot moving between the
  * cloud and the siblings changes the digest.
  *
+ * Encoded into a reused buffer with each node id's UTF-8 bytes cached, since a rebuild of the trees
+ * digests every stored key (100k keys: the Merkle worker's rebuild); entries of another shape take a
+ * general path that gives the same bytes for whatever it accepts.
+ *
  * @param v a version set; not modified.
  * @returns a fresh `Uint8Array` of {@link DIGEST_BYTES} bytes: the first 16 bytes of SHA-256 of the
  *   canonical encoding.
  * @throws TypeError when a node id is not a string (a malformed version set).
  */
 export function versionDigest(v: VersionSet): Uint8Array {
+  let size: number;
+  try {
+    size = collectSections(v);
+  } catch (error) {
+    for (const list of sectionScratch) list.length = 0;
+    throw error;
+  }
+  if (size < 0) return versionDigestGeneral(v);
+  if (digestScratch.length < size) {
+    digestScratch = new Uint8Array(Math.max(size, 2 * digestScratch.length));
+    digestView = new DataView(digestScratch.buffer);
+  }
+  const bytes = digestScratch;
+  const view = digestView;
+  let at = 0;
+  bytes[at++] = VERSION_DIGEST_FORMAT;
+  for (let section = 0; section < 3; section++) {
+    const entries = sectionScratch[section]!;
+    bytes[at++] = SECTION_TAGS[section]!;
+    view.setUint32(at, entries.length);
+    at += 4;
+    for (const e of entries) {
+      const nodeBytes = nodeBytesOf(e.node);
+      view.setUint32(at, nodeBytes.length);
+      at += 4;
+      bytes.set(nodeBytes, at);
+      at += nodeBytes.length;
+      view.setFloat64(at, canonicalCounter(e.counter));
+      at += 8;
+    }
+    entries.length = 0;
+  }
+  const digest = new Uint8Array(DIGEST_BYTES);
+  sha256Into(bytes, size, digest, 0, DIGEST_BYTES);
+  return digest;
+}
+
+/** {@link versionDigest} for any input (the definition as written): also what reports malformed entries. */
+function versionDigestGeneral(v: VersionSet): Uint8Array {
+  for (const list of sectionScratch) list.length = 0;
   const sections: [number, EncodedEntry[]][] = [
-    [0x43 /* C */, encodeEntries(v.clock.filter((e) => e.counter > 0))],
-    [0x44 /* D */, encodeEntries(v.dots ?? [])],
-    [0x53 /* S */, encodeEntries(v.siblings.map((s): Dot => s.dot))],
+    [SECTION_TAGS[0], encodeEntries(v.clock.filter((e) => e.counter > 0))],
+    [SECTION_TAGS[1], encodeEntries(v.dots ?? [])],
+    [SECTION_TAGS[2], encodeEntries(v.siblings.map((s): Dot => s.dot))],
   ];
   let size = 1;
   for (const [, entries] of sections) {
@@ -142,7 +266,9 @@ export function versionDigest(v: VersionSet): Uint8Array {
       at += 8;
     }
   }
-  return sha256(bytes).slice(0, DIGEST_BYTES);
+  const digest = new Uint8Array(DIGEST_BYTES);
+  sha256Into(bytes, size, digest, 0, DIGEST_BYTES);
+  return digest;
 }
 
 /** One key of a partition tree and the digest of its version set (see {@link versionDigest}). */
@@ -150,6 +276,46 @@ export interface MerkleItem {
   key: string;
   /** {@link DIGEST_BYTES} bytes. */
   digest: Uint8Array;
+}
+
+/**
+ * Where a key sits: its UTF-8 bytes and the first 32 bits of their MD5, read big-endian (the top bits
+ * of `keyPosition` in `ring.ts`). The partition is the first log2 Q of those bits and the leaf of its
+ * tree the D·log2 F bits after them, so one MD5 places a key in both ({@link placeKey}).
+ */
+export interface KeyPlacement {
+  keyBytes: Uint8Array;
+  /** The first 32 bits of MD5(keyBytes), an unsigned integer. */
+  top32: number;
+}
+
+/** UTF-8 bytes of `key`: a byte loop for ASCII keys (most are; cheaper than a TextEncoder call for short strings). */
+function utf8(key: string): Uint8Array {
+  const bytes = new Uint8Array(key.length);
+  for (let i = 0; i < key.length; i++) {
+    const unit = key.charCodeAt(i);
+    if (unit > 0x7f) return encoder.encode(key);
+    bytes[i] = unit;
+  }
+  return bytes;
+}
+
+/**
+ * The {@link KeyPlacement} of `key`: one UTF-8 encoding and one MD5.
+ * @throws TypeError when `key` is not a string.
+ */
+export function placeKey(key: string): KeyPlacement {
+  if (typeof key !== 'string') throw new TypeError(`PartitionTree: key must be a string, got ${typeof key}`);
+  const keyBytes = utf8(key);
+  return { keyBytes, top32: md5Top32(keyBytes) };
+}
+
+/**
+ * The partition of a placed key in a ring of 2^`partitionBits` partitions: what `Ring.partitionOfKey`
+ * answers for the same key. `partitionBits` is an integer in [0, 32].
+ */
+export function partitionOfPlacement(placement: KeyPlacement, partitionBits: number): number {
+  return partitionBits === 0 ? 0 : placement.top32 >>> (32 - partitionBits);
 }
 
 /** Shape of a {@link PartitionTree}. */
@@ -162,10 +328,19 @@ export interface PartitionTreeOptions {
   depth?: number;
 }
 
-/** What a tree keeps per key: the digest it was given (a private copy) and the item hash derived from it. */
-interface Entry {
-  digest: Uint8Array;
-  itemHash: Uint8Array;
+/**
+ * What a tree keeps per key, in one array of 2·DIGEST_BYTES bytes (one allocation per key: a rebuild
+ * makes 100k of them): the digest it was given, then the item hash derived from it.
+ */
+type Entry = Uint8Array;
+
+/** The digest part of an entry (a copy). */
+const digestOf = (entry: Entry): Uint8Array => entry.slice(0, DIGEST_BYTES);
+
+/** Whether `entry` holds `digest`. */
+function holds(entry: Entry, digest: Uint8Array): boolean {
+  for (let i = 0; i < DIGEST_BYTES; i++) if (entry[i] !== digest[i]) return false;
+  return true;
 }
 
 function compareKeys(a: MerkleItem, b: MerkleItem): number {
@@ -185,7 +360,8 @@ function isInteger(value: unknown): value is number {
  * The tree does not check that a key belongs to its partition: it places every key by the leaf bits of
  * MD5(key), the ones after the first `partitionBits`.
  *
- * Costs: `set` hashes the key twice (MD5 for the leaf, SHA-256 for the item) and XORs D + 1 node hashes.
+ * Costs: `set` hashes the key twice (MD5 for the leaf, unless given its placement; SHA-256 for the
+ * item) and XORs D + 1 node hashes.
  * Memory: 16 bytes per node (Σ F^l for l = 0..D) plus one map entry per key.
  */
 export class PartitionTree {
@@ -257,35 +433,36 @@ export class PartitionTree {
    * @throws TypeError when `key` is not a string.
    */
   leafOf(key: string): number {
-    return this.#leafOfBytes(this.#keyBytes(key));
+    return this.#leafOfTop32(placeKey(key).top32);
   }
 
   /**
    * Inserts, replaces or (when `digest` is `undefined`) removes the item of `key`, updating the hashes
    * of its leaf and of every ancestor in O(D). The digest is copied.
    * @param digest {@link DIGEST_BYTES} bytes, normally `versionDigest` of the key's version set.
+   * @param placement `placeKey(key)` when the caller has it already (it placed the key in its
+   *   partition), which saves hashing the key again; computed here otherwise.
    * @returns true when the tree changed; false when the key already had this digest, or was absent and
    *   is being removed.
    * @throws TypeError when `key` is not a string; RangeError when `digest` is not a `Uint8Array` of
    *   {@link DIGEST_BYTES} bytes.
    */
-  set(key: string, digest: Uint8Array | undefined): boolean {
+  set(key: string, digest: Uint8Array | undefined, placement: KeyPlacement = placeKey(key)): boolean {
     if (digest !== undefined && (!(digest instanceof Uint8Array) || digest.length !== DIGEST_BYTES)) {
       throw new RangeError(`PartitionTree.set: digest must be a Uint8Array of ${DIGEST_BYTES} bytes`);
     }
-    const keyBytes = this.#keyBytes(key);
-    const leaf = this.#leafOfBytes(keyBytes);
+    const leaf = this.#leafOfTop32(placement.top32);
     let items = this.#leaves[leaf];
     const old = items?.get(key);
     if (digest === undefined) {
       if (old === undefined) return false;
       items!.delete(key);
       this.#size--;
-      this.#xorPath(leaf, old.itemHash);
+      this.#xorPath(leaf, old);
       return true;
     }
-    if (old !== undefined && sameBytes(old.digest, digest)) return false;
-    const entry: Entry = { digest: digest.slice(), itemHash: itemHashOf(keyBytes, digest) };
+    if (old !== undefined && holds(old, digest)) return false;
+    const entry = entryOf(placement.keyBytes, digest);
     if (items === undefined) {
       items = new Map();
       this.#leaves[leaf] = items;
@@ -294,9 +471,9 @@ export class PartitionTree {
     if (old === undefined) {
       this.#size++;
     } else {
-      this.#xorPath(leaf, old.itemHash);
+      this.#xorPath(leaf, old);
     }
-    this.#xorPath(leaf, entry.itemHash);
+    this.#xorPath(leaf, entry);
     return true;
   }
 
@@ -305,7 +482,8 @@ export class PartitionTree {
    * @throws TypeError when `key` is not a string.
    */
   get(key: string): Uint8Array | undefined {
-    return this.#leaves[this.leafOf(key)]?.get(key)?.digest.slice();
+    const entry = this.#leaves[this.leafOf(key)]?.get(key);
+    return entry === undefined ? undefined : digestOf(entry);
   }
 
   /** The root hash: {@link DIGEST_BYTES} bytes, a copy; all zero for an empty tree. */
@@ -352,7 +530,7 @@ export class PartitionTree {
       throw new RangeError(`PartitionTree.leafItems: leaf must be an integer in [0, ${this.leafCount}), got ${String(leaf)}`);
     }
     const items: MerkleItem[] = [];
-    for (const [key, entry] of this.#leaves[leaf] ?? []) items.push({ key, digest: entry.digest.slice() });
+    for (const [key, entry] of this.#leaves[leaf] ?? []) items.push({ key, digest: digestOf(entry) });
     return items.sort(compareKeys);
   }
 
@@ -361,7 +539,7 @@ export class PartitionTree {
     const items: MerkleItem[] = [];
     for (const leaf of this.#leaves) {
       if (leaf === undefined) continue;
-      for (const [key, entry] of leaf) items.push({ key, digest: entry.digest.slice() });
+      for (const [key, entry] of leaf) items.push({ key, digest: digestOf(entry) });
     }
     return items.sort(compareKeys);
   }
@@ -373,35 +551,35 @@ export class PartitionTree {
     return this.#levels[level]!;
   }
 
-  #keyBytes(key: string): Uint8Array {
-    if (typeof key !== 'string') throw new TypeError(`PartitionTree: key must be a string, got ${typeof key}`);
-    return encoder.encode(key);
-  }
-
-  #leafOfBytes(keyBytes: Uint8Array): number {
-    const d = md5(keyBytes);
-    const top32 = ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
+  #leafOfTop32(top32: number): number {
     // partitionBits <= 31 here (leafBits >= 1), so the shift is exact; 32 - leafBits is in [12, 31].
     return ((top32 << this.#partitionBits) >>> 0) >>> (32 - this.#leafBits);
   }
 
-  /** XORs `delta` into the leaf and every ancestor up to the root. */
-  #xorPath(leaf: number, delta: Uint8Array): void {
+  /** XORs the item hash of `entry` into the leaf and every ancestor up to the root. */
+  #xorPath(leaf: number, entry: Entry): void {
     let index = leaf;
     for (let level = this.depth; level >= 0; level--) {
       const hashes = this.#levels[level]!;
       const at = index * DIGEST_BYTES;
-      for (let i = 0; i < DIGEST_BYTES; i++) hashes[at + i]! ^= delta[i]!;
+      for (let i = 0; i < DIGEST_BYTES; i++) hashes[at + i]! ^= entry[DIGEST_BYTES + i]!;
       index >>>= this.#fanoutBits;
     }
   }
 }
 
-/** h(key, digest) = first 16 bytes of SHA-256(utf8(key) ‖ 0x00 ‖ digest). */
-function itemHashOf(keyBytes: Uint8Array, digest: Uint8Array): Uint8Array {
-  const input = new Uint8Array(keyBytes.length + 1 + DIGEST_BYTES);
-  input.set(keyBytes, 0);
-  input[keyBytes.length] = 0;
-  input.set(digest, keyBytes.length + 1);
-  return sha256(input).subarray(0, DIGEST_BYTES);
+/** The input buffer of {@link entryOf}, reused (grown for long keys). */
+let itemScratch = new Uint8Array(256);
+
+/** The entry of a key: a copy of `digest`, then h(key, digest) = first 16 bytes of SHA-256(utf8(key) ‖ 0x00 ‖ digest). */
+function entryOf(keyBytes: Uint8Array, digest: Uint8Array): Entry {
+  const size = keyBytes.length + 1 + DIGEST_BYTES;
+  if (itemScratch.length < size) itemScratch = new Uint8Array(Math.max(size, 2 * itemScratch.length));
+  itemScratch.set(keyBytes, 0);
+  itemScratch[keyBytes.length] = 0;
+  itemScratch.set(digest, keyBytes.length + 1);
+  const entry = new Uint8Array(2 * DIGEST_BYTES);
+  entry.set(digest, 0);
+  sha256Into(itemScratch, size, entry, DIGEST_BYTES, DIGEST_BYTES);
+  return entry;
 }

@@ -25,6 +25,10 @@
  *   handoff-batch  →  handoff-reply              a batch of the partition's objects, merged durably
  *   handoff-finish →  handoff-reply              everything the holder had was sent
  *   handoff-pull   →  handoff-reply              a new replica asks a complete replica to hand it a partition
+ *   handoff-bundle →  handoff-bundle-reply       objects of several partitions, merged durably in one go, and
+ *                                                the finish of each partition sent completely; the reply names
+ *                                                the partitions refused (a receiver that knows bundles says so
+ *                                                with `bundles` in its handoff-reply to a handoff-start)
  *   any request    →  error-reply                the request failed at the peer
  */
 import * as v from 'valibot';
@@ -121,8 +125,11 @@ const memberRecord = v.pipe(
 export const MAX_WIRE_REMOVALS = 10_000;
 const removal = v.object({ target: nodeId, by: nodeId, atMs: timestampMs, signature: v.optional(fixedBytes(64)) });
 
-/** Most objects one handoff batch may carry. */
+/** Most objects one handoff batch may carry, and one handoff bundle over all its parts. */
 export const MAX_WIRE_HANDOFF_ITEMS = 1024;
+/** Most partitions (parts) one handoff bundle may carry. */
+export const MAX_WIRE_HANDOFF_PARTS = 1024;
+const handoffItems = v.pipe(v.array(v.object({ key, versions: versionSetSchema })), v.maxLength(MAX_WIRE_HANDOFF_ITEMS));
 
 /** Schema of every message a node accepts. */
 export const messageSchema = v.variant('type', [
@@ -158,15 +165,22 @@ export const messageSchema = v.variant('type', [
   v.object({ type: v.literal('ae-fetch'), requestId, keys: v.pipe(v.array(key), v.maxLength(MAX_WIRE_FETCH_KEYS)) }),
   v.object({ type: v.literal('ae-fetch-reply'), requestId, versions: v.pipe(v.array(v.nullable(versionSetSchema)), v.maxLength(MAX_WIRE_FETCH_KEYS)) }),
   v.object({ type: v.literal('handoff-start'), requestId, partition, keys: counter }),
-  v.object({
-    type: v.literal('handoff-batch'),
-    requestId,
-    partition,
-    items: v.pipe(v.array(v.object({ key, versions: versionSetSchema })), v.maxLength(MAX_WIRE_HANDOFF_ITEMS)),
-  }),
+  v.object({ type: v.literal('handoff-batch'), requestId, partition, items: handoffItems }),
   v.object({ type: v.literal('handoff-finish'), requestId, partition, keys: counter }),
   v.object({ type: v.literal('handoff-pull'), requestId, partition }),
-  v.object({ type: v.literal('handoff-reply'), requestId, accepted: v.boolean() }),
+  // `bundles`: the receiver takes handoff-bundle (earlier versions leave it out, and get batches).
+  v.object({ type: v.literal('handoff-reply'), requestId, accepted: v.boolean(), bundles: v.optional(v.literal(true)) }),
+  v.object({
+    type: v.literal('handoff-bundle'),
+    requestId,
+    // Per partition: objects, and `finish` when they end what the sender holds of it (handoff-finish).
+    parts: v.pipe(
+      v.array(v.object({ partition, items: handoffItems, finish: v.optional(v.literal(true)) })),
+      v.maxLength(MAX_WIRE_HANDOFF_PARTS),
+      v.check((parts) => parts.reduce((n, part) => n + part.items.length, 0) <= MAX_WIRE_HANDOFF_ITEMS, `at most ${MAX_WIRE_HANDOFF_ITEMS} objects over all parts`),
+    ),
+  }),
+  v.object({ type: v.literal('handoff-bundle-reply'), requestId, refused: v.pipe(v.array(partition), v.maxLength(MAX_WIRE_HANDOFF_PARTS)) }),
   v.object({ type: v.literal('replica-get'), requestId, key }),
   // \`complete\`: false when the replica is still receiving the key's partition (or does not hold it),
   // so its answer must not count towards a quorum (paper §4.9). Absent means true.
@@ -216,6 +230,7 @@ export type ReplyMessage = Extract<
       | 'ae-leaves-reply'
       | 'ae-fetch-reply'
       | 'handoff-reply'
+      | 'handoff-bundle-reply'
       | 'error-reply';
   }
 >;
@@ -278,6 +293,10 @@ export function checkMessage(message: Message): string | undefined {
       );
     case 'handoff-batch':
       return firstOf(message.items, (item, i) => keyProblem(item.key, `items.${i}.key`) ?? versionSetProblem(item.versions, `items.${i}.versions`));
+    case 'handoff-bundle':
+      return firstOf(message.parts, (part, p) =>
+        firstOf(part.items, (item, i) => keyProblem(item.key, `parts.${p}.items.${i}.key`) ?? versionSetProblem(item.versions, `parts.${p}.items.${i}.versions`)),
+      );
     case 'ae-fetch':
       return firstOf(message.keys, (key, i) => keyProblem(key, `keys.${i}`));
     case 'ae-leaves-reply':

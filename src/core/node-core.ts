@@ -236,7 +236,14 @@ export class NodeCore {
       merkle: () => this.merkle,
       localObjects: (keys) => this.store.getObjects(keys),
       mergeBatch: (items) => this.replica.mergeBatch(items),
-      dropIfUnchanged: (key, digest) => this.replica.dropIfUnchanged(key, digest, () => this.handoff.replicates(this.currentRing.partitionOfKey(key))),
+      dropIfUnchanged: async (items) => {
+        // One key (one durable transaction) at a time: the replica has no batch form of the drop.
+        let dropped = 0;
+        for (const { key, digest } of items) {
+          if (await this.replica.dropIfUnchanged(key, digest, () => this.handoff.replicates(this.currentRing.partitionOfKey(key)))) dropped++;
+        }
+        return dropped;
+      },
       publish: (pendingPartitions, handoffPartitions) => this.ownRecord.update({ pendingPartitions, handoffPartitions }),
       onDrained: () => this.ownRecord.drained(),
       now: () => this.clock.now(),
@@ -324,7 +331,7 @@ export class NodeCore {
       isHealthy: (id) => this.isHealthy(id) && this.detector.status(id) === 'alive',
       request: (to, body, timeoutMs) => this.requests.request(to, body, timeoutMs),
       merkle,
-      localObject: (key) => this.store.getObject(key),
+      localObjects: (keys) => this.store.getObjects(keys),
       mergeLocal: (key, versions) => this.replica.merge(key, versions),
       random: this.random,
       timeoutMs: () => this.config.requestTimeoutMs,

@@ -4,15 +4,18 @@
  *
  *   pending   a partition becomes pending when the ring gives it to this node (the manager,
  *             ownership-handoff.ts, says so); its answers do not count towards R or W meanwhile
- *   receive   handoff-start / handoff-batch / handoff-finish from holders: accepted only while this
- *             node replicates the partition; batches are merged durably before they are acknowledged
+ *   receive   handoff-bundle from holders: the objects of several partitions, merged durably in one
+ *             transaction before the answer, and the finish of each partition a holder has sent
+ *             completely; a part whose partition this node does not replicate is refused (and not
+ *             merged). Holders of earlier versions send handoff-start / handoff-batch /
+ *             handoff-finish for one partition at a time, taken the same way
  *   pull      when no node advertises the partition (its old holder was removed, or the cluster had
  *             fewer than N nodes), each complete replica is asked for it (handoff-pull), again after
  *             PULL_RETRY_MS without its finish
  *   settle    the partition is received once every advertising holder — or, without holders, every
  *             reachable complete replica — finished to this node
  */
-import type { HandoffPorts, HandoffRequest } from './ownership-handoff.js';
+import type { HandoffPart, HandoffPorts, HandoffRequest } from './ownership-handoff.js';
 import type { ReplyMessage } from './messages.js';
 import type { NodeId, VersionSet } from './types.js';
 
@@ -92,6 +95,29 @@ export class OwnershipHandoffReceiver {
     await this.ports.mergeBatch(items);
     this.keysReceived += items.length;
     return true;
+  }
+
+  /**
+   * A bundle of parts from `from`: the objects of the parts whose partition this node replicates are
+   * merged durably in one transaction, then their finishes are taken (see {@link onFinish}).
+   * @returns the partitions refused, ascending: not replicated here (nothing of theirs was merged), or
+   *   no longer replicated when their finish came to be taken.
+   * @throws what `mergeBatch` throws (StorageError, VersionSetTooLargeError): nothing was taken.
+   */
+  async onBundle(from: NodeId, parts: readonly HandoffPart[]): Promise<number[]> {
+    const refused = new Set<number>();
+    const accepted: HandoffPart[] = [];
+    for (const part of parts) {
+      if (this.manager.replicates(part.partition)) accepted.push(part);
+      else refused.add(part.partition);
+    }
+    const items = accepted.flatMap((part) => part.items);
+    if (items.length > 0) {
+      await this.ports.mergeBatch(items);
+      this.keysReceived += items.length;
+    }
+    for (const part of accepted) if (part.finish === true && !this.onFinish(from, part.partition)) refused.add(part.partition);
+    return [...refused].sort((a, b) => a - b);
   }
 
   /** `from` sent everything it had of `partition`; false when this node does not replicate it. */

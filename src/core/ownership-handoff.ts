@@ -10,17 +10,21 @@
  *   holder    it holds the partition's objects but is no longer among its N replicas. It advertises
  *             the partition in its gossiped record (`handoffPartitions`) and hands it to every current replica:
  *
- *               handoff-start  {partition, keys}        ──▶ accepted only by a node that replicates it
- *               handoff-batch  {partition, items[≤B]}   ──▶ merged durably, then acknowledged
- *               ...             one batch in flight per transfer, at most `ownershipHandoffConcurrency`
- *                               batches in flight per node (throttled; the small start and finish
- *                               messages are not); a failed batch is retried from the last
- *                               acknowledged one (resumable)
- *               handoff-finish {partition, keys}        ──▶ the receiver notes this holder is done
+ *               handoff-start  {partition}                           ──▶ once per peer: takes bundles?
+ *               handoff-bundle {parts: [{partition, items, finish?}]} ──▶ merged durably in one transaction,
+ *                                                                         then acknowledged (refusals named)
+ *               ...             the transfers to one peer share its stream of bundles: a bundle
+ *                               carries several partitions (≤ B objects, ≈ HANDOFF_BATCH_BYTES),
+ *                               at most `ownershipHandoffConcurrency` bundles in flight per node
+ *                               (throttled; the next is read while the last is merged); a partition
+ *                               whose objects all arrived gets its `finish` in the same bundle; a
+ *                               failed bundle is retried from the last acknowledged one (resumable)
  *
- *             Once every replica acknowledged the finish, it stops advertising the partition and
- *             deletes each object it sent — only if the object did not change since it was sent. What
- *             changed or arrived later is handed off again by a later sweep.
+ *             A peer of an earlier version gets handoff-batch {partition, items} and handoff-finish
+ *             {partition} per partition instead. Once every replica acknowledged the finish, the
+ *             holder stops advertising the partition and deletes each object it sent — only if the
+ *             object did not change since it was sent. What changed or arrived later is handed off
+ *             again by a later sweep.
  *   receiver  it replicates the partition now but did not before: the partition is pending (`pendingPartitions`) in its
  *             gossiped record until every advertising holder finished to it. When no node advertises
  *             the partition (the old holder was removed, or the cluster had fewer than N nodes), it
@@ -45,22 +49,25 @@ import { OwnershipHandoffReceiver } from './ownership-handoff-receiver.js';
 import { OwnershipHandoffSender, type TransferReport, type TransferState } from './ownership-handoff-sender.js';
 import { RequestDeadlines } from './request-deadlines.js';
 
-export { HANDOFF_BATCH_BYTES, VERIFY_ATTEMPTS, type TransferReport, type TransferState } from './ownership-handoff-sender.js';
+export { HANDOFF_BATCH_BYTES, TRANSFER_LISTINGS, VERIFY_ATTEMPTS, type TransferReport, type TransferState } from './ownership-handoff-sender.js';
 
 /** Settings of ownership handoff. */
 export interface OwnershipHandoffConfig {
   /** How often ownership handoff work is looked for, in ms. Default 500. */
   ownershipHandoffIntervalMs: number;
-  /** Most objects per handoff batch. Default 128. */
+  /**
+   * Most objects per handoff bundle (over all its partitions; at most 1024, what one message may
+   * carry), which also stops at about HANDOFF_BATCH_BYTES. Default 1024.
+   */
   ownershipHandoffBatchSize: number;
-  /** Most handoff batches in flight at once from one node (the throttle: transfers wait for a slot per batch). Default 2. */
+  /** Most handoff bundles in flight at once from one node (the throttle: transfers wait for a slot per bundle). Default 2. */
   ownershipHandoffConcurrency: number;
 }
 
 /** Defaults of {@link OwnershipHandoffConfig}. */
 export const DEFAULT_OWNERSHIP_HANDOFF_CONFIG: OwnershipHandoffConfig = {
   ownershipHandoffIntervalMs: 500,
-  ownershipHandoffBatchSize: 128,
+  ownershipHandoffBatchSize: 1024,
   ownershipHandoffConcurrency: 2,
 };
 
@@ -68,9 +75,16 @@ export const DEFAULT_OWNERSHIP_HANDOFF_CONFIG: OwnershipHandoffConfig = {
 export type HandoffRequest =
   | Omit<Extract<Message, { type: 'handoff-start' }>, 'requestId'>
   | Omit<Extract<Message, { type: 'handoff-batch' }>, 'requestId'>
+  | Omit<Extract<Message, { type: 'handoff-bundle' }>, 'requestId'>
   | Omit<Extract<Message, { type: 'handoff-finish' }>, 'requestId'>
   | Omit<Extract<Message, { type: 'handoff-pull' }>, 'requestId'>
   | Omit<Extract<Message, { type: 'ae-roots' }>, 'requestId'>;
+
+/**
+ * One partition's share of a handoff-bundle: objects of `partition` (possibly none) and, with `finish`,
+ * the word that they end what the holder has of it (the handoff-finish of earlier versions).
+ */
+export type HandoffPart = Extract<Message, { type: 'handoff-bundle' }>['parts'][number];
 
 /** What the ownership handoff needs from the node core. */
 export interface HandoffPorts {
@@ -86,8 +100,12 @@ export interface HandoffPorts {
   localObjects: (keys: readonly string[]) => Promise<(VersionSet | undefined)[]>;
   /** Merges a batch into this node's store durably, in one transaction (under the keys' locks). */
   mergeBatch: (items: readonly { key: string; versions: VersionSet }[]) => Promise<void>;
-  /** Deletes `key` if its stored version set still has `digest` (under the key's lock); true when deleted. */
-  dropIfUnchanged: (key: string, digest: Uint8Array) => Promise<boolean>;
+  /**
+   * Deletes each key of `items` whose stored version set still has its `digest`, unless this node
+   * replicates the key's partition again (under the keys' locks); resolves to how many it deleted.
+   * Rejects (StorageError) when the store fails; keys not deleted are left for the next sweep.
+   */
+  dropIfUnchanged: (items: readonly { key: string; digest: Uint8Array }[]) => Promise<number>;
   /** This node's pending or handed-off partitions changed: gossip them. */
   publish: (pendingPartitions: number[], handoffPartitions: number[]) => void;
   /** No partition left to hand off and no object of a partition this node does not replicate. */
@@ -287,6 +305,14 @@ export class OwnershipHandoff {
   /** handoff-batch: merged durably before the answer; false (nothing merged) when this node does not replicate `partition`. */
   onBatch(partition: number, items: readonly { key: string; versions: VersionSet }[]): Promise<boolean> {
     return this.receiver.onBatch(partition, items);
+  }
+
+  /**
+   * handoff-bundle: objects of several partitions merged durably in one transaction, then the finishes
+   * it carries taken. @returns the partitions refused (see OwnershipHandoffReceiver.onBundle).
+   */
+  onBundle(from: NodeId, parts: readonly HandoffPart[]): Promise<number[]> {
+    return this.receiver.onBundle(from, parts);
   }
 
   /** handoff-finish: `from` sent everything it had of `partition`; false when this node does not replicate it. */

@@ -92,12 +92,17 @@ export function requestHandlers(ports: HandlerPorts): Handlers {
       'ae-hashes': async (_from, m) => ({ type: 'ae-hashes-reply', hashes: await merkle().hashes(m.partition, m.level, m.indices) }),
       'ae-leaves': async (_from, m) => ({ type: 'ae-leaves-reply', items: await merkle().leafItems(m.partition, m.leaves) }),
       'ae-fetch': (_from, m) => ports.replica.onFetch(m),
-      'handoff-start': (_from, m) => Promise.resolve({ type: 'handoff-reply', accepted: ports.handoff.onStart(m.partition) }),
+      // `bundles`: this node takes handoff-bundle, so the holder sends several partitions per message.
+      'handoff-start': (_from, m) => Promise.resolve({ type: 'handoff-reply', accepted: ports.handoff.onStart(m.partition), bundles: true }),
       'handoff-batch': async (_from, m) => {
         for (const item of m.items) validateKey(item.key);
         return { type: 'handoff-reply', accepted: await ports.handoff.onBatch(m.partition, m.items) };
       },
       'handoff-finish': (from, m) => Promise.resolve({ type: 'handoff-reply', accepted: ports.handoff.onFinish(from, m.partition) }),
+      'handoff-bundle': async (from, m) => {
+        for (const part of m.parts) for (const item of part.items) validateKey(item.key);
+        return { type: 'handoff-bundle-reply', refused: await ports.handoff.onBundle(from, m.parts) };
+      },
       'handoff-pull': (from, m) => Promise.resolve({ type: 'handoff-reply', accepted: ports.handoff.onPull(from, m.partition) }),
     };
 }

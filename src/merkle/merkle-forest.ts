@@ -7,15 +7,17 @@
  * ```
  *   Forest ── trees: partition ─► PartitionTree      (only partitions holding keys)
  *          └─ keys: total over every tree
- *   set(key, digest) ─► ring.partitionOfKey(key) ─► tree.set(key, digest)
+ *   set(key, digest) ─► placeKey(key): one MD5 ─┬─► partition (its first log2 Q bits)
+ *                                                └─► tree.set(key, digest, placement): the leaf (the bits after)
  * ```
  *
- * Also here: `isVersionSetLike`, the shape check for what is digested (values read from the database,
- * and updates sent by the main thread).
+ * Also here: `fillForest`, which digests the chunks of a scan of the database into a forest (the
+ * worker's build), and `isVersionSetLike`, the shape check for what is digested (values read from the
+ * database, and updates sent by the main thread).
  */
-import { PartitionTree } from '../core/merkle-tree.js';
-import type { Ring } from '../core/ring.js';
+import { partitionOfPlacement, PartitionTree, placeKey, versionDigest } from '../core/merkle-tree.js';
 import type { VersionSet } from '../core/types.js';
+import type { ScannedChunk } from './merkle-database.js';
 
 /**
  * One partition tree per partition that has keys, and the partitioning they follow.
@@ -28,20 +30,18 @@ export class Forest {
   keys = 0;
   /**
    * An empty forest.
-   * @param ring places keys in partitions (only its partition count matters: an empty ring will do).
-   * @param partitionBits log2 of the ring's partition count, the shape of every tree.
+   * @param partitionBits log2 of the ring's partition count Q (an integer in [0, 16]): where keys go
+   *   (the partition of `Ring.partitionOfKey`) and the shape of every tree.
    */
-  constructor(
-    private readonly ring: Ring,
-    private readonly partitionBits: number,
-  ) {}
+  constructor(private readonly partitionBits: number) {}
 
   /**
    * Sets (or with `undefined` removes) `key`'s digest in its partition's tree.
    * @throws TypeError when `key` is not a string; RangeError when `digest` is not 16 bytes.
    */
   set(key: string, digest: Uint8Array | undefined): void {
-    const partition = this.ring.partitionOfKey(key);
+    const placement = placeKey(key);
+    const partition = partitionOfPlacement(placement, this.partitionBits);
     let tree = this.trees.get(partition);
     if (tree === undefined) {
       if (digest === undefined) return;
@@ -49,7 +49,7 @@ export class Forest {
       this.trees.set(partition, tree);
     }
     const before = tree.size;
-    tree.set(key, digest);
+    tree.set(key, digest, placement);
     this.keys += tree.size - before;
     if (tree.size === 0) this.trees.delete(partition);
   }
@@ -63,4 +63,53 @@ export function isVersionSetLike(value: unknown): value is VersionSet {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<VersionSet>;
   return Array.isArray(v.clock) && Array.isArray(v.siblings) && (v.dots === undefined || Array.isArray(v.dots));
+}
+
+/** What {@link fillForest} did: records, chunks, and its time split between waiting for chunks and digesting, ms. */
+export interface FillFigures {
+  scanned: number;
+  /** Records that were not (string key, version set) pairs, or whose digest failed. */
+  skipped: number;
+  chunks: number;
+  scanMs: number;
+  hashMs: number;
+}
+
+/**
+ * Digests the records of `chunks` (a scan of the `objects` store, in key order) into `forest`, skipping
+ * keys in `pending`: an update that came during the build is as new as what the scan read, or newer,
+ * and is applied after the scan (see the header of merkle-worker.ts). Records that are not (string
+ * key, version set) pairs are counted as skipped, never thrown on.
+ * @throws what `chunks` throws (the scan's IndexedDB errors).
+ */
+export async function fillForest(forest: Forest, chunks: AsyncIterable<ScannedChunk>, pending: ReadonlyMap<string, unknown>): Promise<FillFigures> {
+  const figures: FillFigures = { scanned: 0, skipped: 0, chunks: 0, scanMs: 0, hashMs: 0 };
+  const iterator = chunks[Symbol.asyncIterator]();
+  let mark = performance.now();
+  for (;;) {
+    const next = await iterator.next();
+    const hashing = performance.now();
+    figures.scanMs += hashing - mark;
+    if (next.done === true) break;
+    const { keys, values } = next.value;
+    figures.chunks++;
+    figures.scanned += keys.length;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const value = values[i];
+      if (typeof key !== 'string' || !isVersionSetLike(value)) {
+        figures.skipped++;
+        continue;
+      }
+      if (pending.has(key)) continue;
+      try {
+        forest.set(key, versionDigest(value));
+      } catch {
+        figures.skipped++;
+      }
+    }
+    mark = performance.now();
+    figures.hashMs += mark - hashing;
+  }
+  return figures;
 }

@@ -9,24 +9,30 @@
  * ```
  *   main thread                                   this worker
  *   ───────────                                   ───────────
- *   IdbStore ── putObject ─► IndexedDB ◄── readonly cursor, in chunks ── build()
- *   NodeCore ── update(key, versions) ─────────────────────────────────► digest + PartitionTree.set
+ *   IdbStore ── putObject ─► IndexedDB ◄── readonly getAllRecords, in chunks ── build()
+ *   NodeCore ── update(key, versions), gathered per task ── updateMany ─► digest + PartitionTree.set
  *   AntiEntropy ── hashes / leafItems / keyCounts ─────────────────────► answers from the trees
  * ```
  *
- * The worker opens the node's database itself and reads the `objects` store with a cursor, so the
- * store's contents never cross the main thread. It only reads: it opens the database without a version
+ * The worker opens the node's database itself and reads the `objects` store in chunks of records, so
+ * the store's contents never cross the main thread. It only reads: it opens the database without a version
  * (never causing an upgrade) and, if the database does not exist yet, aborts the implicit creation and
  * treats the node as empty, so that `IdbStore.open` later creates the schema from version 0 as usual.
  * The connection is held only while scanning and closes itself on a `versionchange`, so the worker
  * never blocks an upgrade or a deletion of the database by the page.
  *
- * Scanning in chunks. Each chunk (at most {@link SCAN_CHUNK_MAX} records or {@link SCAN_CHUNK_MS} ms of
- * cursor steps) is read in its own readonly transaction, resuming after the last key of the previous
- * chunk, and hashed after that transaction has ended.
- * One transaction over the whole store would, in Chromium, hold back every write of the node
- * (readwrite transactions wait for overlapping readonly ones) for the length of the scan; chunks let
- * writes and this worker's own messages (updates, queries) interleave.
+ * Scanning in chunks. Each chunk is one request for many records (`getAllRecords`, or `getAllKeys` and
+ * `getAll`, with a key range and a count) in its own readonly transaction, resuming after the last key
+ * of the previous chunk, and is hashed after that transaction has ended. Its count follows the read
+ * rate so that a transaction takes about 25 ms (`BUILD_SCAN` in merkle-database.ts). One transaction
+ * over the whole store would, in Chromium, hold back
+ * every write of the node (readwrite transactions wait for overlapping readonly ones) for the length
+ * of the scan; chunks let writes and this worker's own messages (updates, queries) interleave. A
+ * request per chunk instead of a cursor step per record is what makes a scan of 100k keys take well
+ * under a second (`npm run bench:merkle`).
+ *
+ * Hashing. Per record: one MD5 of the key places it in its partition and its tree's leaf
+ * (`placeKey`), one SHA-256 gives its version digest and one more its item hash (merkle-tree.ts).
  *
  * Updates that arrive during a build. The scan runs concurrently with the node's writes, so a key may
  * be written after its chunk was read (the scan saw the older state) or before (the scan saw the newer
@@ -53,22 +59,12 @@
  * updates until the new ones replace them.
  */
 import { expose } from 'comlink';
-import { wrap, type IDBPDatabase } from 'idb';
 import { StorageError } from '../core/errors.js';
 import { PartitionTree, versionDigest, type MerkleItem } from '../core/merkle-tree.js';
 import { Ring } from '../core/ring.js';
 import type { Dot, VersionSet } from '../core/types.js';
-import { openExisting, storageError } from './merkle-database.js';
-import { Forest, isVersionSetLike } from './merkle-forest.js';
-
-/** Most records read per readonly transaction while scanning the `objects` store. */
-export const SCAN_CHUNK_MAX = 4000;
-
-/**
- * Longest a scan's readonly transaction stays open, ms (checked after each record): the longest a
- * write of the node waits behind the scan. The chunk then closes and its records are hashed.
- */
-export const SCAN_CHUNK_MS = 25;
+import { BUILD_SCAN, openExisting, scanChunks, storageError } from './merkle-database.js';
+import { fillForest, Forest, isVersionSetLike } from './merkle-forest.js';
 
 /**
  * What the worker needs of a key's version set to compute its digest: `versionDigest` reads the clock,
@@ -98,6 +94,8 @@ export interface MerkleWorkerStats {
   hashMs: number;
   /** Records read by the last build's scan. */
   scanned: number;
+  /** Readonly transactions (chunks of records) the last build's scan took. */
+  chunks: number;
   /** Records of the last scan that were skipped: a key was not a string, or a value not a version set. */
   skipped: number;
   /** Updates that arrived during the last build and were applied after its scan. */
@@ -108,6 +106,14 @@ export interface MerkleWorkerStats {
   updates: number;
   /** Whether the database lacked the `objects` store (or did not exist) at the last build. */
   databaseMissing: boolean;
+}
+
+/** An entry of {@link merkleWorkerApi.updateMany} that was not applied, and why. */
+export interface UpdateFailure {
+  index: number;
+  /** The error's `name` (`TypeError` for a malformed entry). */
+  name: string;
+  message: string;
 }
 
 /** State of a build in progress. */
@@ -141,6 +147,7 @@ class MerkleWorker {
     scanMs: 0,
     hashMs: 0,
     scanned: 0,
+    chunks: 0,
     skipped: 0,
     updatesDuringBuild: 0,
     builds: 0,
@@ -175,7 +182,7 @@ class MerkleWorker {
     if (this.#build !== undefined) return this.#build.done;
     if (this.#dbName === undefined || this.#ring === undefined) throw new Error('rebuild: call open() first');
     const pending = new Map<string, Uint8Array | undefined>();
-    const done = this.#runBuild(this.#dbName, this.#ring, pending).finally(() => {
+    const done = this.#runBuild(this.#dbName, pending).finally(() => {
       this.#build = undefined;
     });
     this.#build = { pending, done };
@@ -255,65 +262,36 @@ class MerkleWorker {
     this.#stats.partitions = this.#current.trees.size;
   }
 
-  async #runBuild(dbName: string, ring: Ring, pending: Map<string, Uint8Array | undefined>): Promise<MerkleWorkerStats> {
+  async #runBuild(dbName: string, pending: Map<string, Uint8Array | undefined>): Promise<MerkleWorkerStats> {
     const started = now();
-    const forest = new Forest(ring, this.#partitionBits);
+    const forest = new Forest(this.#partitionBits);
     let scanMs = 0;
     let hashMs = 0;
     let scanned = 0;
+    let chunkCount = 0;
     let skipped = 0;
     let databaseMissing = false;
 
-    let mark = now();
+    const opening = now();
     let raw: IDBDatabase | undefined;
     try {
       raw = await openExisting(dbName);
     } catch (error) {
       throw storageError(error, dbName);
     }
+    scanMs += now() - opening;
     try {
       if (raw === undefined || !raw.objectStoreNames.contains('objects')) {
         databaseMissing = true;
       } else {
         // The schema is the store's, but only 'objects' is read, and its values are checked as they come.
-        const db = wrap(raw) as IDBPDatabase<{ objects: { key: string; value: unknown } }>;
-        let after: IDBValidKey | undefined;
-        let exhausted = false;
-        while (!exhausted) {
-          const chunk: [IDBValidKey, unknown][] = [];
-          const chunkStarted = now();
-          const tx = db.transaction('objects', 'readonly');
-          let cursor = await tx.store.openCursor(after === undefined ? null : IDBKeyRange.lowerBound(after, true));
-          for (;;) {
-            if (cursor === null) {
-              exhausted = true;
-              break;
-            }
-            chunk.push([cursor.key, cursor.value]);
-            if (chunk.length >= SCAN_CHUNK_MAX || now() - chunkStarted >= SCAN_CHUNK_MS) break;
-            cursor = await cursor.continue();
-          }
-          await tx.done;
-          const hashing = now();
-          scanMs += hashing - mark;
-          for (const [key, value] of chunk) {
-            scanned++;
-            if (typeof key !== 'string' || !isVersionSetLike(value)) {
-              skipped++;
-              continue;
-            }
-            // An update that came during the build is newer than, or as new as, what the scan read.
-            if (pending.has(key)) continue;
-            try {
-              forest.set(key, versionDigest(value));
-            } catch {
-              skipped++;
-            }
-          }
-          mark = now();
-          hashMs += mark - hashing;
-          if (chunk.length > 0) after = chunk[chunk.length - 1]![0];
-        }
+        const chunks = scanChunks(raw, 'objects', BUILD_SCAN);
+        const filled = await fillForest(forest, chunks, pending);
+        scanMs += filled.scanMs;
+        hashMs += filled.hashMs;
+        scanned = filled.scanned;
+        chunkCount = filled.chunks;
+        skipped = filled.skipped;
       }
     } catch (error) {
       if (error instanceof StorageError) throw error;
@@ -333,6 +311,7 @@ class MerkleWorker {
       scanMs,
       hashMs,
       scanned,
+      chunks: chunkCount,
       skipped,
       updatesDuringBuild: pending.size,
       builds: this.#stats.builds + 1,
@@ -371,6 +350,25 @@ export const merkleWorkerApi = {
    * computed here, in the worker. Must be called in write order per key.
    */
   update: (key: string, versions: DigestInput | null): void => worker.update(key, versions),
+  /**
+   * {@link merkleWorkerApi.update} for many keys in one message, in order (what the main thread sends:
+   * it gathers the updates made in one task). Each entry is applied on its own: @returns, per entry
+   * that failed, its index and the error's name and message (an empty list when every one applied).
+   */
+  updateMany: (entries: readonly (readonly [string, DigestInput | null])[]): UpdateFailure[] => {
+    if (!Array.isArray(entries)) throw new TypeError('updateMany: entries must be an array');
+    const failures: UpdateFailure[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      try {
+        const entry = entries[i];
+        if (!Array.isArray(entry)) throw new TypeError(`updateMany: entry ${i} is not a [key, versions] pair`);
+        worker.update(entry[0] as string, entry[1] as DigestInput | null);
+      } catch (error) {
+        failures.push({ index: i, name: error instanceof Error ? error.name : 'Error', message: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return failures;
+  },
   /** Hashes (16 bytes each) of nodes `indices` at `level` of `partition`'s tree; zeros for an empty partition. */
   hashes: (partition: number, level: number, indices: readonly number[]): Promise<Uint8Array[]> => worker.hashes(partition, level, indices),
   /** Root hashes of many partitions' trees in one call (zeros for empty partitions). */

@@ -2,7 +2,9 @@
  * The main thread's side of the Merkle worker (`merkle-worker.ts`): a `MerkleService` (the core's port
  * to its trees, paper §4.7) whose every call is a comlink message to a dedicated module worker. The
  * worker reads the node's IndexedDB itself, so building the trees costs the main thread nothing but a
- * few messages, and each later write costs it one `postMessage` of the key's stripped version set.
+ * few messages, and later writes cost it one `postMessage` per task: the updates made in one task
+ * (an ownership handoff batch merges hundreds of keys at once) are gathered and sent together, ahead
+ * of any other call, so the worker still sees every call in the order it was made.
  *
  * Errors. comlink carries a thrown error across the boundary as a plain `Error` with the original
  * `name`, `message` and `stack`: its class is lost. Callers must compare `error.name`
@@ -20,7 +22,7 @@ import { DynamoError } from '../core/errors.js';
 import type { MerkleItem } from '../core/merkle-tree.js';
 import type { MerkleService } from '../core/ports.js';
 import type { VersionSet } from '../core/types.js';
-import type { DigestInput, MerkleWorkerApi, MerkleWorkerStats } from './merkle-worker.js';
+import type { DigestInput, MerkleWorkerApi, MerkleWorkerStats, UpdateFailure } from './merkle-worker.js';
 
 export type { MerkleWorkerStats } from './merkle-worker.js';
 
@@ -45,6 +47,14 @@ function digestInput(versions: VersionSet): DigestInput {
   return input;
 }
 
+/** An update waiting to be sent, and its caller's promise. */
+interface QueuedUpdate {
+  key: string;
+  input: DigestInput | null;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * `MerkleService` backed by trees in a Web Worker. Create it with {@link WorkerMerkleService.start};
  * release it with {@link WorkerMerkleService.close}.
@@ -59,6 +69,8 @@ export class WorkerMerkleService implements MerkleService {
   readonly #kill: (error: MerkleWorkerError) => void;
   #failure: MerkleWorkerError | undefined;
   readonly #buildStats: MerkleWorkerStats;
+  /** Updates made in the current task, sent at its end (or before the next other call) in one message. */
+  #queued: QueuedUpdate[] = [];
 
   private constructor(
     worker: Worker,
@@ -130,9 +142,18 @@ export class WorkerMerkleService implements MerkleService {
    * Records `key`'s state after a local write (`undefined`: the key left the store). Only the clock,
    * dot cloud and sibling dots are posted — the digest ignores sibling data — and the worker computes
    * the digest. Calls must come in write order per key (the core makes them under the key's lock).
+   * Sent with the other updates of the same task in one message, at the task's end or before the
+   * next other call of this service; resolves once the worker applied it.
+   * @throws MerkleWorkerError when the worker failed or was closed; a `TypeError` (by name) for a
+   *   malformed key or version set.
    */
   update(key: string, versions: VersionSet | undefined): Promise<void> {
-    return this.#call(() => this.#remote.update(key, versions === undefined ? null : digestInput(versions)));
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const input = versions === undefined ? null : digestInput(versions);
+    return new Promise<void>((resolve, reject) => {
+      if (this.#queued.length === 0) queueMicrotask(() => this.#flush());
+      this.#queued.push({ key, input, resolve, reject });
+    });
   }
 
   /** Hashes of nodes `indices` at `level` of `partition`'s tree, 16 bytes each. */
@@ -183,6 +204,7 @@ export class WorkerMerkleService implements MerkleService {
   close(): void {
     if (this.#failure !== undefined) return;
     this.#failure = new MerkleWorkerError('the Merkle worker was closed');
+    for (const update of this.#queued.splice(0)) update.reject(this.#failure);
     this.#kill(this.#failure);
     this.#remote[releaseProxy]();
     this.#worker.terminate();
@@ -191,14 +213,47 @@ export class WorkerMerkleService implements MerkleService {
   #fail(error: MerkleWorkerError): void {
     if (this.#failure !== undefined) return;
     this.#failure = error;
+    for (const update of this.#queued.splice(0)) update.reject(error);
     this.#kill(error);
     this.#worker.terminate();
     this.#onFailure?.(error);
   }
 
   #call<T>(body: () => Promise<T>): Promise<T> {
+    // Updates made before this call reach the worker before it, as if each had been sent when made.
+    this.#flush();
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return Promise.race([body(), this.#dead]);
+  }
+
+  /** Sends the queued updates in one `updateMany` message and settles each caller's promise. */
+  #flush(): void {
+    if (this.#queued.length === 0) return;
+    const batch = this.#queued;
+    this.#queued = [];
+    if (this.#failure !== undefined) {
+      for (const update of batch) update.reject(this.#failure);
+      return;
+    }
+    const sent = Promise.race([this.#remote.updateMany(batch.map((u) => [u.key, u.input] as const)), this.#dead]);
+    sent.then(
+      (failures: UpdateFailure[]) => {
+        const failed = new Map(failures.map((f) => [f.index, f]));
+        for (const [i, update] of batch.entries()) {
+          const failure = failed.get(i);
+          if (failure === undefined) {
+            update.resolve();
+          } else {
+            const error = new Error(failure.message);
+            error.name = failure.name;
+            update.reject(error);
+          }
+        }
+      },
+      (error: unknown) => {
+        for (const update of batch) update.reject(error);
+      },
+    );
   }
 }
 

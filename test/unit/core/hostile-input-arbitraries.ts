@@ -22,6 +22,7 @@ import {
   MAX_WIRE_CLOCK_ENTRIES,
   MAX_WIRE_FETCH_KEYS,
   MAX_WIRE_HANDOFF_ITEMS,
+  MAX_WIRE_HANDOFF_PARTS,
   MAX_WIRE_MEMBERS,
   MAX_WIRE_SIBLINGS,
   MAX_WIRE_TREE_ITEMS,
@@ -62,6 +63,7 @@ const REQUEST_TYPES = [
   'handoff-batch',
   'handoff-finish',
   'handoff-pull',
+  'handoff-bundle',
   'replica-get',
   'replica-put',
   'coordinate-get',
@@ -74,6 +76,7 @@ const REPLY_TYPES = [
   'ae-leaves-reply',
   'ae-fetch-reply',
   'handoff-reply',
+  'handoff-bundle-reply',
   'replica-get-reply',
   'replica-put-reply',
   'coordinate-get-reply',
@@ -331,7 +334,16 @@ export function messageOf(ctx: HostileContext, type: MessageType): Arb<Json> {
     case 'handoff-pull':
       return object({ partition: partition() });
     case 'handoff-reply':
-      return object({ accepted: fc.boolean() });
+      return fc.record({ type: fc.constant(type), requestId: rid, accepted: fc.boolean(), bundles: fc.constant(true) }, { requiredKeys: ['type', 'requestId', 'accepted'] }) as Arb<Json>;
+    case 'handoff-bundle':
+      return object({
+        parts: fc.array(
+          fc.record({ partition: partition(), items: fc.array(fc.record({ key: k, versions: versionSet(ctx) }), { maxLength: 8 }), finish: fc.constant(true) }, { requiredKeys: ['partition', 'items'] }),
+          { maxLength: 4 },
+        ),
+      });
+    case 'handoff-bundle-reply':
+      return object({ refused: fc.array(partition(), { maxLength: 8 }) });
     case 'replica-get':
       return object({ key: k });
     case 'replica-get-reply':
@@ -406,7 +418,7 @@ export function replyTo(ctx: HostileContext, request: { requestId: number }): Ar
 // ─── malformed input ────────────────────────────────────────────────────────────────────────────
 
 /** Fields the schema lets a message leave out. */
-const OPTIONAL_FIELDS = new Set(['suspects', 'loads', 'removals', 'complete', 'answered', 'needed', 'replicas', 'dots', 'publicKey', 'signature']);
+const OPTIONAL_FIELDS = new Set(['suspects', 'loads', 'removals', 'complete', 'answered', 'needed', 'replicas', 'dots', 'publicKey', 'signature', 'bundles', 'finish']);
 
 /** A leaf (or container) of a message and how to reach it. */
 interface Site {
@@ -537,7 +549,9 @@ function mutation(): Arb<Mutation> {
       answeredBy: 64,
       history: 1024,
       pending: 65_536,
-      items: m.type === 'handoff-batch' ? MAX_WIRE_HANDOFF_ITEMS : MAX_WIRE_TREE_ITEMS,
+      items: m.type === 'handoff-batch' || m.type === 'handoff-bundle' ? MAX_WIRE_HANDOFF_ITEMS : MAX_WIRE_TREE_ITEMS,
+      parts: MAX_WIRE_HANDOFF_PARTS,
+      refused: MAX_WIRE_HANDOFF_PARTS,
       versions: MAX_WIRE_FETCH_KEYS,
     };
     const arrays = sites(m).filter((s) => Array.isArray(s.value) && (s.value as unknown[]).length > 0 && limits[String(s.name)] !== undefined);
@@ -616,6 +630,11 @@ function badContent(ctx: HostileContext): Arb<{ message: Json; why: string }> {
     fc.tuple(rid, key(ctx), badSet).map(([id, k, { versions, why }]) => ({ message: { type: 'replica-put', requestId: id, key: k, versions }, why })),
     fc.tuple(rid, key(ctx), badSet, nodeId(ctx)).map(([id, k, { versions, why }, to]) => ({ message: { type: 'hinted-put', requestId: id, key: k, versions, intendedFor: to }, why })),
     fc.tuple(rid, key(ctx), badSet).map(([id, k, { versions, why }]) => ({ message: { type: 'handoff-batch', requestId: id, partition: 0, items: [{ key: k, versions }] }, why })),
+    fc.tuple(rid, key(ctx), badSet).map(([id, k, { versions, why }]) => ({
+      message: { type: 'handoff-bundle', requestId: id, parts: [{ partition: 0, items: [] }, { partition: 1, items: [{ key: k, versions }], finish: true }] },
+      why,
+    })),
+    fc.tuple(rid, badKey).map(([id, k]) => ({ message: { type: 'handoff-bundle', requestId: id, parts: [{ partition: 2, items: [{ key: k, versions: { clock: [], siblings: [] } }] }] }, why: `key ${JSON.stringify(k)}` })),
     fc.tuple(rid, badSet).map(([id, { versions, why }]) => ({ message: { type: 'replica-get-reply', requestId: id, versions }, why })),
     fc.tuple(rid, badSet).map(([id, { versions, why }]) => ({ message: { type: 'ae-fetch-reply', requestId: id, versions: [null, versions] }, why })),
     fc.tuple(rid, badSet).map(([id, { versions, why }]) => ({ message: { type: 'coordinate-get-reply', requestId: id, versions, answeredBy: [] }, why })),

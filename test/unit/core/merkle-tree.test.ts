@@ -22,6 +22,8 @@ import {
   MERKLE_MAX_LEAF_BITS,
   type MerkleItem,
   PartitionTree,
+  partitionOfPlacement,
+  placeKey,
   versionDigest,
 } from '../../../src/core/merkle-tree.js';
 import { differingKeys, differingLeaves } from '../../../src/core/merkle-diff.js';
@@ -154,9 +156,68 @@ function disguise(v: VersionSet, rng: Rng): VersionSet {
   return out;
 }
 
+/**
+ * Reference version digest, from the definition in merkle-tree.ts with node:crypto: format byte 1, then
+ * sections C (clock entries with counter > 0), D (dot cloud) and S (sibling dots), each a tag, a 32-bit
+ * count and its (node, counter) pairs sorted by node id (code units) then counter, a pair being a
+ * 32-bit length, the id's UTF-8 bytes and the counter as a float64 (-0 as 0); SHA-256, first 16 bytes.
+ */
+function refVersionDigest(v: VersionSet): string {
+  const encode = (entries: readonly { node: string; counter: number }[]) =>
+    entries.map((e) => ({ node: e.node, bytes: Buffer.from(e.node, 'utf8'), counter: e.counter + 0 })).sort((a, b) => byCodeUnit(a.node, b.node) || a.counter - b.counter);
+  const sections: [number, ReturnType<typeof encode>][] = [
+    [0x43, encode(v.clock.filter((e) => e.counter > 0))],
+    [0x44, encode(v.dots ?? [])],
+    [0x53, encode(v.siblings.map((sibling) => sibling.dot))],
+  ];
+  const parts: Buffer[] = [Buffer.of(1)];
+  for (const [tag, entries] of sections) {
+    const head = Buffer.alloc(5);
+    head[0] = tag;
+    head.writeUInt32BE(entries.length, 1);
+    parts.push(head);
+    for (const e of entries) {
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(e.bytes.length);
+      const counter = Buffer.alloc(8);
+      counter.writeDoubleBE(e.counter);
+      parts.push(length, e.bytes, counter);
+    }
+  }
+  return createHash('sha256').update(Buffer.concat(parts)).digest().subarray(0, DIGEST_BYTES).toString('hex');
+}
+
 // ----------------------------------------------------------------------------------------------
 
 describe('versionDigest', () => {
+  it('is the definition, over random version sets in any order, with zero, negative and -0 counters and ids of any script', () => {
+    const ids = ['a', 'b', 'node-7', 'ключ', '鍵😀', 'a'.repeat(64)];
+    for (const seed of [4, 5, 6]) {
+      const rng = seeded(seed);
+      for (let i = 0; i < 400; i++) {
+        const v = disguise(randomVersionSet(rng), rng);
+        // Renamed ids, and now and then a counter of 0, -1 or -0 in the clock or the cloud.
+        const rename = <T extends { node: string }>(e: T): T => ({ ...e, node: ids[(e.node.charCodeAt(0) + seed) % ids.length]! });
+        const odd = [0, -1, -0];
+        const clock = v.clock.map((e) => ({ ...rename(e), counter: rng.chance(0.1) ? rng.pick(odd) : e.counter }));
+        const dots = v.dots?.map((d) => ({ ...rename(d), counter: rng.chance(0.1) ? rng.pick(odd) : d.counter }));
+        const w: VersionSet = { clock, siblings: v.siblings.map((sibling) => ({ ...sibling, dot: rename(sibling.dot) })) };
+        if (dots !== undefined) w.dots = dots;
+        expect(hex(versionDigest(w)), `seed ${seed}, set ${i}: ${JSON.stringify(w)}`).toBe(refVersionDigest(w));
+      }
+    }
+  });
+
+  it('reports a malformed entry with a TypeError, and digests the next set as if nothing had happened', () => {
+    const good: VersionSet = { clock: [{ node: 'a', counter: 1, timestampMs: 0 }], siblings: [{ dot: { node: 'a', counter: 1, timestampMs: 0 }, data: null }] };
+    const before = hex(versionDigest(good));
+    expect(() => versionDigest({ clock: [null as unknown as ClockEntry], siblings: [] })).toThrow(TypeError);
+    expect(() => versionDigest({ clock: [], siblings: [{ dot: null as unknown as Dot, data: null }] })).toThrow(TypeError);
+    expect(hex(versionDigest(good))).toBe(before);
+    expect(before).toBe(refVersionDigest(good));
+  });
+
+
   it('is 16 fresh bytes, deterministic, and pins the format on the empty set', () => {
     const v: VersionSet = { clock: [{ node: 'a', counter: 1, timestampMs: 5 }], siblings: [{ dot: { node: 'a', counter: 1, timestampMs: 5 }, data: null }] };
     const d1 = versionDigest(v);
@@ -331,6 +392,28 @@ describe('PartitionTree: shape and placement', () => {
         expect(tree.leafOf(key), `${JSON.stringify(shape)} ${key}`).toBe(refLeaf(key, shape.partitionBits, leafBits));
       }
     }
+  });
+
+  it('places a key with one MD5: its partition is the ring\'s and its leaf the tree\'s, and set takes the placement', () => {
+    const rng = seeded(8);
+    for (const q of [1, 2, 256, 4096]) {
+      const ring = Ring.build([{ id: 'a', capacity: 1 }], q);
+      const bits = Math.log2(q);
+      const tree = new PartitionTree({ partitionBits: bits });
+      const told = new PartitionTree({ partitionBits: bits });
+      for (let i = 0; i < 300; i++) {
+        const key = randomKey(rng, 1_000_000);
+        const placement = placeKey(key);
+        expect(placement.keyBytes).toEqual(new TextEncoder().encode(key));
+        expect(partitionOfPlacement(placement, bits), `Q = ${q}, ${key}`).toBe(ring.partitionOfKey(key));
+        const digest = rng.bytes(DIGEST_BYTES);
+        tree.set(key, digest);
+        told.set(key, digest, placement);
+      }
+      expect(treeLevels(told), `Q = ${q}`).toEqual(treeLevels(tree));
+      expect(itemsAsHex(told.items())).toEqual(itemsAsHex(tree.items()));
+    }
+    expect(() => placeKey(7 as unknown as string)).toThrow(TypeError);
   });
 
   it("spreads one partition's keys over all of its leaves", () => {

@@ -52,6 +52,15 @@ const valid: Record<MessageType, () => Json> = {
   'handoff-finish': () => ({ type: 'handoff-finish', requestId: 13, partition: 17, keys: 300 }),
   'handoff-pull': () => ({ type: 'handoff-pull', requestId: 14, partition: 17 }),
   'handoff-reply': () => ({ type: 'handoff-reply', requestId: 14, accepted: false }),
+  'handoff-bundle': () => ({
+    type: 'handoff-bundle',
+    requestId: 15,
+    parts: [
+      { partition: 17, items: [{ key: 'cart:alice', versions: versions() }] },
+      { partition: 18, items: [], finish: true },
+    ],
+  }),
+  'handoff-bundle-reply': () => ({ type: 'handoff-bundle-reply', requestId: 15, refused: [18] }),
   'replica-get': () => ({ type: 'replica-get', requestId: 7, key: 'cart:alice' }),
   'replica-get-reply': () => ({ type: 'replica-get-reply', requestId: 7, versions: versions() }),
   'replica-put': () => ({ type: 'replica-put', requestId: 8, key: 'cart:alice', versions: versions() }),
