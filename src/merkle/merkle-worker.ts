@@ -9,7 +9,7 @@
  * ```
  *   main thread                                   this worker
  *   ───────────                                   ───────────
- *   IdbStore ── putObject ─► IndexedDB ◄── readonly getAllRecords, in chunks ── build()
+ *   IdbStore ── putObject ─► IndexedDB ◄── readonly getAll, in chunks ───────── build()
  *   NodeCore ── update(key, versions), gathered per task ── updateMany ─► digest + PartitionTree.set
  *   AntiEntropy ── hashes / leafItems / keyCounts ─────────────────────► answers from the trees
  * ```
@@ -21,15 +21,15 @@
  * The connection is held only while scanning and closes itself on a `versionchange`, so the worker
  * never blocks an upgrade or a deletion of the database by the page.
  *
- * Scanning in chunks. Each chunk is one request for many records (`getAllRecords`, or `getAllKeys` and
- * `getAll`, with a key range and a count) in its own readonly transaction, resuming after the last key
- * of the previous chunk, and is hashed after that transaction has ended. Its count follows the read
- * rate so that a transaction takes about 25 ms (`BUILD_SCAN` in merkle-database.ts). One transaction
- * over the whole store would, in Chromium, hold back
- * every write of the node (readwrite transactions wait for overlapping readonly ones) for the length
- * of the scan; chunks let writes and this worker's own messages (updates, queries) interleave. A
- * request per chunk instead of a cursor step per record is what makes a scan of 100k keys take well
- * under a second (`npm run bench:merkle`).
+ * Scanning in chunks. Each chunk is read with two requests for many records (`getAllKeys` and
+ * `getAll` over one key range, with a count) in its own readonly transaction, committed as soon as
+ * asked, resuming after the last key of the previous chunk; the next chunk is asked for as soon as
+ * this one's keys are known, so the backend reads it while this one is hashed. Its count follows the
+ * read rate so that a transaction takes about 25 ms (`BUILD_SCAN` in merkle-database.ts). One
+ * transaction over the whole store would, in Chromium, hold back every write of the node (readwrite
+ * transactions wait for overlapping readonly ones) for the length of the scan; chunks let writes and
+ * this worker's own messages (updates, queries) interleave. A request per chunk instead of a cursor
+ * step per record reads 100k keys several times faster than the cursor did (`npm run bench:merkle`).
  *
  * Hashing. Per record: one MD5 of the key places it in its partition and its tree's leaf
  * (`placeKey`), one SHA-256 gives its version digest and one more its item hash (merkle-tree.ts).
