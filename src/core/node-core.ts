@@ -237,12 +237,14 @@ export class NodeCore {
       localObjects: (keys) => this.store.getObjects(keys),
       mergeBatch: (items) => this.replica.mergeBatch(items),
       dropIfUnchanged: async (items) => {
-        // One key (one durable transaction) at a time: the replica has no batch form of the drop.
-        let dropped = 0;
-        for (const { key, digest } of items) {
-          if (await this.replica.dropIfUnchanged(key, digest, () => this.handoff.replicates(this.currentRing.partitionOfKey(key)))) dropped++;
-        }
-        return dropped;
+        // All at once, each under its key's lock: the store commits their deletes together (group
+        // commit) rather than in a durable transaction each.
+        const outcomes = await Promise.allSettled(
+          items.map(({ key, digest }) => this.replica.dropIfUnchanged(key, digest, () => this.handoff.replicates(this.currentRing.partitionOfKey(key)))),
+        );
+        const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+        if (failure !== undefined) throw failure.reason;
+        return outcomes.filter((outcome) => outcome.status === 'fulfilled' && outcome.value).length;
       },
       publish: (pendingPartitions, handoffPartitions) => this.ownRecord.update({ pendingPartitions, handoffPartitions }),
       onDrained: () => this.ownRecord.drained(),
