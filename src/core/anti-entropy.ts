@@ -4,7 +4,10 @@
  * days, a write that reached only W of N replicas.
  *
  * One round, every `antiEntropyIntervalMs` (± 25% jitter), with the next healthy peer that shares
- * partitions with this node (round-robin; a peer that just came back goes first):
+ * partitions with this node (round-robin; a peer that just came back goes first). An idle node backs
+ * off: after every peer in turn was found in sync, the period doubles, up to `antiEntropyMaxBackoff`
+ * times the interval; a difference found, a change to this node's stored keys, a ring change or a
+ * peer coming back restores the interval at once (its next round is at most one interval away).
  *
  *   ae-roots    a digest of this node's roots of every shared partition;   ──▶ `same`: nothing to do
  *               the peer answers `same` or every root, in one message        or: partitions that differ
@@ -46,6 +49,11 @@ export interface AntiEntropyConfig {
   antiEntropyMaxPartitions: number;
   /** Most differing keys repaired per partition per round. Default 256. */
   antiEntropyMaxKeys: number;
+  /**
+   * Largest back-off of an idle node: rounds that find everything in sync double the period up to this
+   * many times `antiEntropyIntervalMs` (1: never back off). Default 8.
+   */
+  antiEntropyMaxBackoff: number;
 }
 
 /** Defaults of {@link AntiEntropyConfig}. */
@@ -54,6 +62,7 @@ export const DEFAULT_ANTI_ENTROPY_CONFIG: AntiEntropyConfig = {
   antiEntropyIntervalMs: 1000,
   antiEntropyMaxPartitions: 16,
   antiEntropyMaxKeys: 256,
+  antiEntropyMaxBackoff: 8,
 };
 
 /** What one exchange with a peer found and did. */
@@ -113,6 +122,11 @@ const equalBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): boole
 /** The anti-entropy engine of one node. */
 export class AntiEntropy {
   private nextRoundAtMs = 0;
+  /** When the last round started, ms; and the current period's multiple of the interval (idle back-off). */
+  private lastRoundAtMs = 0;
+  private backoff = 1;
+  /** Rounds in a row that found every shared partition in sync. */
+  private inSyncStreak = 0;
   private running = false;
   private peerCursor = 0;
   private readonly priority: NodeId[] = [];
@@ -131,12 +145,15 @@ export class AntiEntropy {
   tick(nowMs: number): void {
     if (!this.config.antiEntropy || this.running || nowMs < this.nextRoundAtMs) return;
     const jitter = 0.75 + 0.5 * this.ports.random.next();
-    this.nextRoundAtMs = nowMs + this.config.antiEntropyIntervalMs * jitter;
+    this.lastRoundAtMs = nowMs;
+    this.nextRoundAtMs = nowMs + this.config.antiEntropyIntervalMs * this.backoff * jitter;
     const peer = this.nextPeer();
     if (peer === undefined) return;
     this.running = true;
+    const ring = this.ports.ring();
     void this.exchange(peer, nowMs)
-      .catch(() => undefined)
+      .then((report) => this.roundEnded(report.partitionsDiffering.length === 0 && this.ports.ring() === ring))
+      .catch(() => this.roundEnded(false))
       .finally(() => (this.running = false));
   }
 
@@ -144,6 +161,38 @@ export class AntiEntropy {
   peerBack(peer: NodeId, nowMs: number): void {
     if (!this.priority.includes(peer)) this.priority.push(peer);
     this.nextRoundAtMs = Math.min(this.nextRoundAtMs, nowMs);
+    this.resetBackoff();
+  }
+
+  /** This node's stored keys or its ring changed: rounds go back to every interval (idle back-off ends). */
+  changed(): void {
+    this.resetBackoff();
+  }
+
+  /** The period's current multiple of `antiEntropyIntervalMs` (1 unless idle). */
+  currentBackoff(): number {
+    return this.backoff;
+  }
+
+  private resetBackoff(): void {
+    this.inSyncStreak = 0;
+    if (this.backoff === 1) return;
+    this.backoff = 1;
+    this.nextRoundAtMs = Math.min(this.nextRoundAtMs, this.lastRoundAtMs + this.config.antiEntropyIntervalMs);
+  }
+
+  /** After each round: once every sharing peer in turn was found in sync, the period doubles (up to the cap). */
+  private roundEnded(inSync: boolean): void {
+    if (!inSync) {
+      this.resetBackoff();
+      return;
+    }
+    this.inSyncStreak++;
+    const peers = Math.max(1, this.sharedCache?.byPeer.size ?? 1);
+    if (this.inSyncStreak >= peers) {
+      this.inSyncStreak = 0;
+      this.backoff = Math.min(this.backoff * 2, Math.max(1, this.config.antiEntropyMaxBackoff));
+    }
   }
 
   /** Sync state of every partition compared so far, by partition. */

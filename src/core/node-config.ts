@@ -116,6 +116,7 @@ export function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeCon
   positiveInt('antiEntropyIntervalMs', 3_600_000);
   positiveInt('antiEntropyMaxPartitions', 65_536);
   positiveInt('antiEntropyMaxKeys', 256);
+  positiveInt('antiEntropyMaxBackoff', 1024);
   positiveInt('ownershipHandoffIntervalMs', 3_600_000);
   positiveInt('ownershipHandoffBatchSize', 1024);
   positiveInt('ownershipHandoffConcurrency', 64);

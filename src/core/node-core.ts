@@ -159,6 +159,7 @@ export class NodeCore {
     this.replica = new Replica({
       store: this.store,
       merkle: () => this.merkle,
+      storedChanged: () => this.antiEntropy?.changed(),
       emit: this.emit,
       reportError,
       maxVersionSetBytes: () => config.maxVersionSetBytes,
@@ -544,6 +545,7 @@ export class NodeCore {
       const before = this.currentRing;
       this.currentRing = Ring.build(ringMembers, this.config.partitionCount);
       this.handoff.ringChanged(before, this.currentRing);
+      this.antiEntropy?.changed();
       if (Ring.movedPartitions(before, this.currentRing) > 0 || before.members.length !== this.currentRing.members.length) {
         this.emit({ type: 'ring', owners: this.currentRing.owners() });
       }

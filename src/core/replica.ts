@@ -28,6 +28,8 @@ export interface ReplicaPorts {
   store: Store;
   /** The node's Merkle trees, once built. */
   merkle(): MerkleService | undefined;
+  /** Told after each change of a stored key (anti-entropy ends its idle back-off). */
+  storedChanged(): void;
   emit(event: NodeEvent): void;
   reportError(error: unknown, context: string): void;
   /** Largest version set a key may have, in bytes (`maxVersionSetBytes`). */
@@ -169,6 +171,7 @@ export class Replica {
 
   /** Tells the Merkle trees of a local change (in order per key: calls are made under the key's lock). */
   private treeUpdate(key: string, versions: VersionSet | undefined): void {
+    this.ports.storedChanged();
     this.ports.merkle()?.update(key, versions).catch((error: unknown) => this.ports.reportError(error, `updating the Merkle tree of ${key}`));
   }
 }

@@ -109,4 +109,65 @@ describe('anti-entropy repairs', () => {
     expect(mostMerging).toBe(Math.max(...partitions.map((p) => pulled.filter((key) => ring.partitionOfKey(key) === p).length)));
     expect(mostMerging).toBeGreaterThan(1);
   });
+
+  it('an idle node backs off: the period doubles after every peer was found in sync, up to the cap, and a change restores it', async () => {
+    const ring = Ring.build(
+      ['a', 'b', 'c'].map((id) => ({ id, capacity: 1, joinedAtMs: 0 })),
+      4,
+    );
+    const a = await replica(ring);
+    await a.put('k', write('a', 1, 'v'));
+    const rounds: number[] = [];
+    let nowMs = 0;
+    let differ = false;
+    const engine = new AntiEntropy(
+      { ...DEFAULT_ANTI_ENTROPY_CONFIG, antiEntropyIntervalMs: 1000, antiEntropyMaxBackoff: 4 },
+      {
+        self: 'a',
+        n: () => 3,
+        ring: () => ring,
+        isHealthy: () => true,
+        request: async (_to, body: AntiEntropyRequest): Promise<ReplyMessage> => {
+          if (body.type === 'ae-roots') {
+            rounds.push(nowMs);
+            // The peers hold what this node holds, unless told to differ (then every hash differs).
+            const roots = await a.merkle.roots(body.partitions);
+            return { type: 'ae-hashes-reply', requestId: 0, hashes: differ ? roots.map(() => new Uint8Array(16)) : roots };
+          }
+          if (body.type === 'ae-hashes') return { type: 'ae-hashes-reply', requestId: 0, hashes: body.indices.map(() => new Uint8Array(16)) };
+          if (body.type === 'ae-leaves') return { type: 'ae-leaves-reply', requestId: 0, items: [] };
+          return { type: 'ae-fetch-reply', requestId: 0, versions: [] };
+        },
+        merkle: a.merkle,
+        localObjects: (keys) => a.store.getObjects(keys),
+        mergeLocal: (key, versions) => a.put(key, versions),
+        random: { next: () => 0.5 },
+        timeoutMs: () => 1_000,
+        onExchange: () => undefined,
+        onPartitionState: () => undefined,
+      },
+    );
+    const runUntil = async (endMs: number): Promise<void> => {
+      for (; nowMs <= endMs; nowMs += 100) {
+        engine.tick(nowMs);
+        for (let i = 0; i < 20; i++) await Promise.resolve();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    await runUntil(20_000);
+    // Two peers: two rounds at each period, 1 s, then 2 s, then 4 s (the cap), and 4 s from then on.
+    expect(rounds).toEqual([0, 1000, 2000, 4000, 6000, 10_000, 14_000, 18_000]);
+    expect(engine.currentBackoff()).toBe(4);
+    // A change at 20.1 s: the round due at 22 s comes at once (one interval after the last one, at 18 s,
+    // has passed), and the period is the interval again.
+    engine.changed();
+    expect(engine.currentBackoff()).toBe(1);
+    await runUntil(22_000);
+    expect(rounds.slice(8)).toEqual([20_100, 21_100]);
+    // Rounds that find differences keep the period at the interval.
+    differ = true;
+    await runUntil(30_000);
+    expect(rounds.slice(10)).toEqual([22_100, 23_100, 24_100, 25_100, 26_100, 27_100, 28_100, 29_100]);
+    expect(engine.currentBackoff()).toBe(1);
+  });
 });
