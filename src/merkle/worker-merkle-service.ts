@@ -71,6 +71,15 @@ export class WorkerMerkleService implements MerkleService {
   readonly #buildStats: MerkleWorkerStats;
   /** Updates made in the current task, sent at its end (or before the next other call) in one message. */
   #queued: QueuedUpdate[] = [];
+  /**
+   * Answers of `roots` and `keyCounts` kept while no update or rebuild came since they were read, so
+   * that an idle node (anti-entropy rounds, load reports, ownership-handoff checks) does not ask the
+   * worker again for what cannot have changed. `#generation` counts the updates and rebuilds made.
+   */
+  #generation = 0;
+  #cachedRoots = new Map<number, Uint8Array>();
+  #cachedRootsGeneration = 0;
+  #cachedCounts: { generation: number; counts: Map<number, number> } | undefined;
 
   private constructor(
     worker: Worker,
@@ -150,6 +159,7 @@ export class WorkerMerkleService implements MerkleService {
   update(key: string, versions: VersionSet | undefined): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const input = versions === undefined ? null : digestInput(versions);
+    this.#generation++;
     return new Promise<void>((resolve, reject) => {
       if (this.#queued.length === 0) queueMicrotask(() => this.#flush());
       this.#queued.push({ key, input, resolve, reject });
@@ -161,9 +171,21 @@ export class WorkerMerkleService implements MerkleService {
     return this.#call(() => this.#remote.hashes(partition, level, [...indices]));
   }
 
-  /** Root hashes of `partitions`' trees, in one round trip to the worker. */
-  roots(partitions: readonly number[]): Promise<Uint8Array[]> {
-    return this.#call(() => this.#remote.roots([...partitions]));
+  /**
+   * Root hashes of `partitions`' trees, in one round trip to the worker — or none, when every one of
+   * them was read since the last update (the hashes returned are shared: do not modify them).
+   */
+  async roots(partitions: readonly number[]): Promise<Uint8Array[]> {
+    if (this.#cachedRootsGeneration !== this.#generation) {
+      this.#cachedRoots.clear();
+      this.#cachedRootsGeneration = this.#generation;
+    }
+    const cached = partitions.map((p) => this.#cachedRoots.get(p));
+    if (cached.every((root) => root !== undefined) && this.#failure === undefined) return cached;
+    const generation = this.#generation;
+    const roots = await this.#call(() => this.#remote.roots([...partitions]));
+    if (generation === this.#generation && this.#cachedRootsGeneration === generation) partitions.forEach((p, i) => this.#cachedRoots.set(p, roots[i]!));
+    return roots;
   }
 
   /** The (key, digest) items of `leaves` of `partition`'s tree, sorted by key. */
@@ -176,9 +198,14 @@ export class WorkerMerkleService implements MerkleService {
     return { ...this.#shape };
   }
 
-  /** Keys per partition, for partitions that hold keys. */
-  keyCounts(): Promise<Map<number, number>> {
-    return this.#call(() => this.#remote.keyCounts());
+  /** Keys per partition, for partitions that hold keys (from the worker unless nothing changed since the last read). */
+  async keyCounts(): Promise<Map<number, number>> {
+    const cached = this.#cachedCounts;
+    if (cached !== undefined && cached.generation === this.#generation && this.#failure === undefined) return new Map(cached.counts);
+    const generation = this.#generation;
+    const counts = await this.#call(() => this.#remote.keyCounts());
+    if (generation === this.#generation) this.#cachedCounts = { generation, counts: new Map(counts) };
+    return counts;
   }
 
   /** The worker's current figures (keys, partitions, last build's time split between scan and hashing). */
@@ -197,7 +224,8 @@ export class WorkerMerkleService implements MerkleService {
    * the trees are kept up to date by {@link update} and never need it.)
    */
   rebuild(): Promise<MerkleWorkerStats> {
-    return this.#call(() => this.#remote.rebuild());
+    this.#generation++;
+    return this.#call(() => this.#remote.rebuild()).finally(() => this.#generation++);
   }
 
   /** Terminates the worker. Later calls, and calls still waiting, reject with {@link MerkleWorkerError}. */
