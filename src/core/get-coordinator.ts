@@ -51,14 +51,16 @@ export class GetCoordinator {
     const ports = this.ports;
     this.getsCoordinated++;
     const { targets, fallbacks } = ports.targets(key);
-    const isTarget = targets.some((t) => t.node === ports.self);
-    const local = isTarget ? { node: ports.self, value: await ports.replica.localState(key), complete: ports.partitionComplete(key) } : undefined;
-    const accumulator = new QuorumAccumulator<VersionSet | undefined>('get', r, targets, fallbacks, ports.self, local);
+    // This node, when it is a target, is asked like the others: its read runs while the remote ones
+    // travel (a failed local read is replaced by a fallback, as a silent replica would be).
+    const accumulator = new QuorumAccumulator<VersionSet | undefined>('get', r, targets, fallbacks, ports.self);
     const { quorum, done } = fanOut(ports, accumulator, timeoutMs, (node) =>
-      ports.request(node, { type: 'replica-get', key }, replicaDeadlineMs(ports.settings().replicaTimeoutMs, timeoutMs)).then((reply) => {
-        if (reply.type !== 'replica-get-reply') throw new RemoteError('UnexpectedReply', `${node} answered ${reply.type}`);
-        return { value: reply.versions ?? undefined, complete: reply.complete ?? true };
-      }),
+      node === ports.self
+        ? ports.replica.localState(key).then((value) => ({ value, complete: ports.partitionComplete(key) }))
+        : ports.request(node, { type: 'replica-get', key }, replicaDeadlineMs(ports.settings().replicaTimeoutMs, timeoutMs)).then((reply) => {
+            if (reply.type !== 'replica-get-reply') throw new RemoteError('UnexpectedReply', `${node} answered ${reply.type}`);
+            return { value: reply.versions ?? undefined, complete: reply.complete ?? true };
+          }),
     );
     const answers = await quorum;
     let versions: VersionSet | undefined;

@@ -77,6 +77,29 @@ class GatedStore extends MemoryStore {
     this.#gate = undefined;
   }
 
+  readsWaiting = 0;
+  #readGate: Promise<void> | undefined;
+  #openReads: (() => void) | undefined;
+
+  /** Holds every later getObject until `releaseReads()`. */
+  holdReads(): void {
+    this.#readGate = new Promise<void>((resolve) => (this.#openReads = resolve));
+  }
+
+  releaseReads(): void {
+    this.#openReads?.();
+    this.#readGate = undefined;
+  }
+
+  override async getObject(key: string): Promise<VersionSet | undefined> {
+    if (this.#readGate !== undefined) {
+      this.readsWaiting++;
+      await this.#readGate;
+      this.readsWaiting--;
+    }
+    return super.getObject(key);
+  }
+
   override async putObject(key: string, versions: VersionSet): Promise<void> {
     if (this.#gate !== undefined) {
       this.writesWaiting++;
@@ -461,6 +484,22 @@ describe('put quorum failure', () => {
 });
 
 describe('get as coordinator (paper §4.5, R = 2)', () => {
+  it('reads locally while the replica-gets travel: they leave before the local read is done', async () => {
+    const node = await startNode();
+    await node.store.putObject(node.localKey, versionSet({ a: 1 }, [['a', 1, 'mine']]));
+    node.store.holdReads();
+    const get = track(node.core.get(node.localKey));
+    await until(() => node.transport.ofType('replica-get').length === 2 && node.store.readsWaiting === 1, 'the replica-gets and the local read');
+    const answering = node.others[0]!;
+    node.core.receive(answering, { type: 'replica-get-reply', requestId: requestTo(node, 'replica-get', answering).requestId, versions: null });
+    for (let i = 0; i < 5; i++) await drain();
+    expect(get.state, 'R = 2 needs the local read too (the other replica is silent)').toBe('pending');
+    node.store.releaseReads();
+    await until(() => get.state !== 'pending', 'the get to settle');
+    expect(get.value!.siblings.map((sibling) => sibling.value)).toEqual(['mine']);
+    expect([...get.value!.answeredBy].sort()).toEqual(['a', answering].sort());
+  });
+
   it('asks the other replicas and answers after one remote reply with the merge of it and the local read', async () => {
     const node = await startNode();
     // a holds an old write; one replica holds a later write that overwrote it.
@@ -521,6 +560,7 @@ describe('get as coordinator (paper §4.5, R = 2)', () => {
     const node = await startNode();
     const get = track(node.core.get(node.localKey));
     await until(() => node.transport.ofType('replica-get').length === 2, 'two replica-get requests');
+    for (let i = 0; i < 5; i++) await drain(); // the local read (the one answer)
     node.advance(TIMEOUT_MS);
     await until(() => get.state !== 'pending', 'the get to settle');
     expect(get.state).toBe('rejected');
@@ -866,6 +906,7 @@ describe('serving requests from peers', () => {
     const node = await startNode();
     node.core.receive('e', { type: 'coordinate-get', requestId: 78, key: node.localKey, r: 2, timeoutMs: 1000 });
     await until(() => node.transport.ofType('replica-get').length === 2, 'two replica-get requests');
+    for (let i = 0; i < 5; i++) await drain(); // the local read (the one answer)
     node.advance(1000);
     await until(() => node.transport.ofType('error-reply').length === 1, 'the error-reply');
     expect(node.transport.ofType('error-reply')[0]).toMatchObject({
@@ -911,6 +952,7 @@ describe('replies that nothing waits for', () => {
     const node = await startNode();
     const get = track(node.core.get(node.localKey));
     await until(() => node.transport.ofType('replica-get').length === 2, 'two replica-get requests');
+    for (let i = 0; i < 5; i++) await drain(); // the local read (the one answer)
     node.advance(TIMEOUT_MS);
     await until(() => get.state !== 'pending', 'the get to settle');
     expect(get.state).toBe('rejected');
