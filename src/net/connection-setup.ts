@@ -22,6 +22,7 @@ import { connectionErrorKey } from './peerjs-errors.js';
 import type { SignalingRouter } from './signaling-router.js';
 import { countError, SetupTimes, type TransportCounters } from './transport-stats.js';
 import type { WritePath } from './write-path.js';
+import { LINK_FEATURES } from './batching.js';
 
 /** What connection setup works with. */
 export interface SetupOptions {
@@ -129,6 +130,8 @@ export class ConnectionSetup {
     this.setupTimes.record(counters.connectionsOpened, Date.now() - connection.createdMs);
     if (connection.openTimer) clearTimeout(connection.openTimer);
     this.options.writes.flush(connection);
+    // Small messages of one turn may come to this node as one batch (batching.ts).
+    this.options.writes.writeNow(connection, LINK_FEATURES);
     // An accepted connection may have taken the cap over while the others were still opening:
     // back under it as soon as one of those is open and can be drained.
     if (table.overCap()) table.closeConnections(false);

@@ -24,6 +24,11 @@ export interface Connection extends ConnectionView {
   createdMs: number;
   /** Frames waiting for it to open, in order. */
   queue: Uint8Array[];
+  /** The other end reads batches (it sent `link-features`, batching.ts). */
+  takesBatches: boolean;
+  /** Encoded messages of this turn of the event loop, to be written as one batch at its end. */
+  outbox: Uint8Array[];
+  outboxBytes: number;
   /** Its open timeout while it opens; its close timer while it drains. */
   openTimer: ReturnType<typeof setTimeout> | undefined;
   /** No longer tracked (its PeerJS connection may still be waiting to be closed, see close-queue.ts). */
@@ -45,6 +50,9 @@ export function newConnection(node: NodeId, outbound: boolean, nowMs: number): C
     open: false,
     superseded: false,
     queue: [],
+    takesBatches: false,
+    outbox: [],
+    outboxBytes: 0,
     createdMs: nowMs,
     lastUsedMs: nowMs,
     openTimer: undefined,

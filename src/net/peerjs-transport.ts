@@ -40,6 +40,8 @@ import { openRoutedPeer } from './routed-peer.js';
 import { SignalingRouter, type GiveUpReason, type SignalingRouterOptions } from './signaling-router.js';
 import { countConnectFailure, countError, newTransportCounters, SETUP_SAMPLES, type TransportCounters, type TransportStats } from './transport-stats.js';
 import { framesOf, WritePath } from './write-path.js';
+import { batchMessages, isLinkBatch, isLinkFeatures } from './batching.js';
+import { decodeMessage, encodeMessage } from './wire.js';
 
 export type { AuthenticationStats, ConnectionPath, ConnectionState, TransportStats };
 export { DRAIN_MS, SETUP_SAMPLES };
@@ -236,7 +238,9 @@ export class PeerjsTransport implements Transport {
   /** Sends a message, opening a connection when needed. Best effort: a failure drops it silently (the core times out). */
   send(to: NodeId, message: Message): void {
     if (this.closed || this.offline) return;
-    this.sendFrames(to, framesOf(message));
+    // A connection that could not even be started (connection-dialer.ts) is dropped already: the
+    // write path counts the message lost, and the core times out.
+    this.writes.sendEncoded(this.table.toUse(to) ?? this.dialer.connect(to), encodeMessage(message));
   }
 
   /** Sends raw bytes as one framed message (tests use it to deliver malformed messages). */
@@ -396,7 +400,40 @@ export class PeerjsTransport implements Transport {
       this.signaling?.receiveRelay(connection.node, message);
       return;
     }
+    if (isLinkFeatures(message)) {
+      connection.takesBatches = message.batches === true;
+      return;
+    }
+    if (isLinkBatch(message)) {
+      this.deliverBatch(connection, message);
+      return;
+    }
     this.onMessage(connection.node, message);
+  }
+
+  /** Delivers each message of a batch in order, as if it had come alone; a malformed batch is dropped whole. */
+  private deliverBatch(connection: Connection, batch: unknown): void {
+    let messages: Uint8Array[];
+    try {
+      messages = batchMessages(batch);
+    } catch (error) {
+      this.onDrop(connection.node, (error as Error).message);
+      return;
+    }
+    this.counters.batchesReceived++;
+    for (const bytes of messages) {
+      let message: unknown;
+      try {
+        message = decodeMessage(bytes);
+      } catch (error) {
+        this.onDrop(connection.node, `decoding: ${(error as Error).message}`);
+        continue;
+      }
+      // Batches carry messages, not batches or handshakes: nothing nests.
+      if (isLinkBatch(message)) this.onDrop(connection.node, 'link-batch: a batch inside a batch');
+      else this.deliver(connection, message);
+      if (connection.dropped) return;
+    }
   }
 
   /**

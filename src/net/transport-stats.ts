@@ -20,6 +20,9 @@ export interface TransportStats {
   framesReceived: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Data-channel messages that carried several messages of one turn (batching.ts), sent and received. */
+  batchesSent: number;
+  batchesReceived: number;
   /** Messages lost before they were written: queued on a connection that closed or never opened, with no other open one to the node. */
   messagesDroppedUnsent: number;
   /** Connections this node opened that had to wait for a setup slot (see `maxOpening`). */
@@ -53,6 +56,8 @@ export function newTransportCounters(): TransportCounters {
     framesReceived: 0,
     bytesSent: 0,
     bytesReceived: 0,
+    batchesSent: 0,
+    batchesReceived: 0,
     messagesDroppedUnsent: 0,
     connectsQueued: 0,
     errors: {},

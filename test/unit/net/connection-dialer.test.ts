@@ -14,13 +14,18 @@ import { Events } from './stand-in-events.js';
 
 class StandInConnection extends Events {
   readonly serialization = 'raw';
-  readonly sent: Uint8Array[] = [];
+  /** Every frame written, the transport's own `link-features` announcement included. */
+  readonly frames: Uint8Array[] = [];
   closed = false;
   constructor(readonly peer: string) {
     super();
   }
   send(data: Uint8Array): void {
-    this.sent.push(data);
+    this.frames.push(data);
+  }
+  /** The frames written but the `link-features` announcement each open connection starts with. */
+  get sent(): Uint8Array[] {
+    return this.frames.filter((frame) => (decode(frame.subarray(8)) as { type?: string }).type !== 'link-features');
   }
   close(): void {
     this.closed = true;
@@ -274,5 +279,59 @@ describe('the cap', () => {
     expect(decodeAll(peer.connects[0]!)).toEqual([]);
     expect(transport.isConnected('b')).toBe(true);
     expect(transport.isConnected('d')).toBe(false);
+  });
+});
+
+describe('batches of one turn (batching.ts)', () => {
+  const decodeFrame = (frame: Uint8Array): { type?: string; messages?: Uint8Array[] } => decode(frame.subarray(8)) as { type?: string; messages?: Uint8Array[] };
+
+  it('announces on open that it reads batches, and sends one only to a peer that announced it too', async () => {
+    const { peer, transport } = setup(6);
+    transport.send('b', ping);
+    const b = peer.connects[0]!;
+    b.emit('open');
+    // What waited for the open goes first, then the announcement.
+    expect(b.frames.map((frame) => decodeFrame(frame).type)).toEqual(['ping', 'link-features']);
+    // The peer has not said it reads batches: two messages of one turn go as two.
+    transport.send('b', { type: 'ping', requestId: 2 });
+    transport.send('b', { type: 'ping', requestId: 3 });
+    await Promise.resolve();
+    expect(b.sent.map((frame) => decodeFrame(frame))).toEqual([ping, { type: 'ping', requestId: 2 }, { type: 'ping', requestId: 3 }]);
+    // Now it has: three small messages of one turn leave as one batch, in order, at the turn's end.
+    b.emit('data', toFrames(encode({ type: 'link-features', batches: true }))[0]);
+    for (const requestId of [4, 5, 6]) transport.send('b', { type: 'ping', requestId });
+    expect(b.sent).toHaveLength(3);
+    await Promise.resolve();
+    expect(b.sent).toHaveLength(4);
+    const batch = decodeFrame(b.sent[3]!);
+    expect(batch.type).toBe('link-batch');
+    expect(batch.messages!.map((bytes) => decode(bytes))).toEqual([4, 5, 6].map((requestId) => ({ type: 'ping', requestId })));
+    expect(transport.stats().batchesSent).toBe(1);
+    // A lone message of a turn goes as it is; a large one goes alone, after what waited before it.
+    transport.send('b', { type: 'ping', requestId: 7 });
+    await Promise.resolve();
+    expect(decodeFrame(b.sent.at(-1)!)).toEqual({ type: 'ping', requestId: 7 });
+    transport.send('b', { type: 'ping', requestId: 8 });
+    transport.send('b', { type: 'replica-put-reply', requestId: 9, pad: new Uint8Array(20_000) } as never);
+    expect(b.sent.slice(-2).map((frame) => decodeFrame(frame).type)).toEqual(['ping', 'replica-put-reply']);
+    expect(transport.stats().messagesDroppedUnsent).toBe(0);
+  });
+
+  it('delivers the messages of a received batch in order; a malformed batch is dropped whole and counted', () => {
+    const { peer, transport } = setup(6);
+    const received: unknown[] = [];
+    const drops: string[] = [];
+    transport.listen((_from, message) => received.push(message), (_from, reason) => drops.push(reason));
+    transport.send('b', ping);
+    const b = peer.connects[0]!;
+    b.emit('open');
+    const messages = [1, 2, 3].map((requestId) => encode({ type: 'ping-reply', requestId }));
+    b.emit('data', toFrames(encode({ type: 'link-batch', messages }))[0]);
+    expect(received).toEqual([1, 2, 3].map((requestId) => ({ type: 'ping-reply', requestId })));
+    expect(transport.stats().batchesReceived).toBe(1);
+    b.emit('data', toFrames(encode({ type: 'link-batch', messages: ['not bytes'] }))[0]);
+    b.emit('data', toFrames(encode({ type: 'link-batch', messages: [encode({ type: 'link-batch', messages: [] })] }))[0]);
+    expect(received).toHaveLength(3);
+    expect(drops).toEqual(['link-batch: a message is not bytes', 'link-batch: a batch inside a batch']);
   });
 });
