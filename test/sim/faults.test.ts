@@ -32,6 +32,27 @@ describe('replay', () => {
     const other = await runMixedSeed({ seed: seed + 1 });
     expect(other.traceHash).not.toBe(first.traceHash);
   });
+
+  it('a seed replays exactly inside a busy suite: alone, then beside two other seeds on a loaded event loop, the same trace hash', async () => {
+    const seed = 30_011;
+    const alone = await runMixedSeed({ seed });
+    // A busy suite: other simulations interleave with this one in the same process, and the event loop
+    // is loaded (a timer that keeps the CPU busy), so that anything real — time, the order of I/O
+    // callbacks, module state left by other runs — reaching a run would change its trace.
+    const burn = setInterval(() => {
+      const until = performance.now() + 2;
+      while (performance.now() < until) {
+        // busy
+      }
+    }, 3);
+    try {
+      const [busy] = await Promise.all([runMixedSeed({ seed }), runMixedSeed({ seed: 1 }), runMixedSeed({ seed: 2 })]);
+      expect(busy.traceHash, `seed=${seed} ran differently inside a busy suite`).toBe(alone.traceHash);
+      expect(busy.messages).toEqual(alone.messages);
+    } finally {
+      clearInterval(burn);
+    }
+  });
 });
 
 describe('the fault schedule generator', () => {
