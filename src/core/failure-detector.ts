@@ -140,6 +140,19 @@ export class FailureDetector {
     }
   }
 
+  /**
+   * This node's own event loop was stalled for `stalledMs` (Lifeguard's "local health": a slow node
+   * must not blame its peers): time it could not listen does not count as silence. Every peer's last
+   * news and every suspicion's start move forward by `stalledMs`, so no suspicion turns into
+   * "unreachable", and no gossiped suspicion is adopted, for lack of news this node could not read.
+   */
+  localStall(stalledMs: number): void {
+    for (const state of this.peers.values()) {
+      state.lastHeardMs += stalledMs;
+      if (state.status === 'suspect') state.sinceMs += stalledMs;
+    }
+  }
+
   /** Any message from `id` proves it is up: it becomes alive. */
   heardFrom(id: NodeId, nowMs: number): void {
     const state = this.peers.get(id);

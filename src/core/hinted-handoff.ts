@@ -8,6 +8,10 @@
  *   pass       a leaving node cannot wait for an unreachable replica: it passes the hints on to a node
  *              that stays, which keeps them as its own
  *   redirect   hints for a node that left the ring go to the key's current replicas instead
+ *   expire     a hint older than `hintTtlMs` for a node still not back goes to the key's current
+ *              replicas (other than that node); it is dropped once one of them acknowledged it, so
+ *              that the node, should it ever return, is repaired by anti-entropy from that replica —
+ *              never while no other replica holds what it carries
  *
  * Each of the three hands a hint on the same way ({@link HintedHandoff.handOn}): send it, and delete
  * it only after the send was acknowledged and only if it did not change meanwhile (a newer hinted
@@ -32,7 +36,7 @@ export interface HintedHandoffPorts {
   store: Store;
   clock: Clock;
   replica: Replica;
-  settings(): { n: number; hintIntervalMs: number; hintBatchSize: number; requestTimeoutMs: number; maxVersionSetBytes: number };
+  settings(): { n: number; hintIntervalMs: number; hintBatchSize: number; hintTtlMs: number; requestTimeoutMs: number; maxVersionSetBytes: number };
   ring(): Ring;
   member(id: NodeId): MemberRecord | undefined;
   reachability(id: NodeId): Reachability;
@@ -53,6 +57,8 @@ export class HintedHandoff {
   hintsStored = 0;
   hintsDelivered = 0;
   hintsPassed = 0;
+  /** Hints dropped after `hintTtlMs`, once another replica of their key held what they carried. */
+  hintsExpired = 0;
 
   constructor(private readonly ports: HintedHandoffPorts) {}
 
@@ -159,6 +165,7 @@ export class HintedHandoff {
         }
         if (this.ports.reachability(target) !== 'alive' || record === undefined) {
           if (this.passing) budget -= await this.pass(target, budget);
+          else budget -= await this.expire(target, budget);
           continue;
         }
         const hints = await this.hintsFor(target, budget);
@@ -229,6 +236,44 @@ export class HintedHandoff {
       });
     }
     if (hints.length > 0) this.soon();
+    return hints.length;
+  }
+
+  /**
+   * Hands the hints held for the unreachable `target` that are older than `hintTtlMs` to the key's
+   * current replicas other than `target` (merged here when this node is one), and drops each once one
+   * of them holds it: anti-entropy repairs `target` from there if it ever returns. A hint no other
+   * replica took stays. Only the first `limit` hints of `target` (by key) are looked at in a round.
+   * @returns hints looked at.
+   */
+  private async expire(target: NodeId, limit: number): Promise<number> {
+    const { clock, ring, self, isHealthy } = this.ports;
+    const { hintTtlMs, n, requestTimeoutMs } = this.ports.settings();
+    const nowMs = clock.now();
+    const hints = (await this.hintsFor(target, limit)).filter((hint) => nowMs - hint.createdAtMs >= hintTtlMs);
+    let expired = 0;
+    await Promise.all(
+      hints.map(async (hint) => {
+        const dropped = await this.handOn(hint, async () => {
+          const replicas = ring().preferenceList(hint.key).slice(0, n).filter((id) => id !== target);
+          const outcomes = await Promise.allSettled(
+            replicas.map((replica) =>
+              replica === self
+                ? this.ports.replica.merge(hint.key, hint.versions)
+                : isHealthy(replica)
+                  ? this.ports.request(replica, { type: 'replica-put', key: hint.key, versions: hint.versions }, requestTimeoutMs)
+                  : Promise.reject(new Error(`${replica} is unreachable`)),
+            ),
+          );
+          if (!outcomes.some((outcome) => outcome.status === 'fulfilled')) throw new Error(`no other replica of ${hint.key} took the expired hint`);
+        });
+        if (dropped) expired++;
+      }),
+    );
+    if (expired > 0) {
+      this.hintsExpired += expired;
+      this.ports.emit({ type: 'hints-expired', intendedFor: target, count: expired });
+    }
     return hints.length;
   }
 

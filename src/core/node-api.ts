@@ -74,6 +74,8 @@ export type NodeEvent =
   | { type: 'hints-delivered'; peer: NodeId; count: number }
   /** A leaving node passed `count` hints it held for the unreachable `intendedFor` to `to`, which keeps them now. */
   | { type: 'hints-passed'; intendedFor: NodeId; to: NodeId; count: number }
+  /** `count` hints held for `intendedFor`, unreachable for longer than `hintTtlMs`, were dropped: another replica of each key held it. */
+  | { type: 'hints-expired'; intendedFor: NodeId; count: number }
   | ({ type: 'anti-entropy' } & ExchangeReport)
   | ({ type: 'partition-sync' } & PartitionSyncState)
   | ({ type: 'ownership-handoff' } & TransferReport)
@@ -98,11 +100,20 @@ export interface NodeStats {
   pendingRequests: number;
   /** Writes this node sent to fallbacks in place of unreachable replicas. */
   fallbackWrites: number;
+  /**
+   * Stalls of this node's own event loop noticed between its ticks (a long task, a saturated CPU),
+   * and their total length in ms: the node reprieved what fell due meanwhile instead of blaming its
+   * peers (local-stalls.ts).
+   */
+  localStalls: number;
+  localStallMs: number;
   /** Hints this node stored for other nodes, and delivered (acknowledged, then deleted). */
   hintsStored: number;
   hintsDelivered: number;
   /** Hints a leaving node passed to a node that stays, for nodes it could not reach (acknowledged, then deleted here). */
   hintsPassed: number;
+  /** Hints dropped after `hintTtlMs` (their node stayed away), each once another replica of its key held it. */
+  hintsExpired: number;
   /** Times this node raised its incarnation to refute a suspicion of itself. */
   refutations: number;
   /** Gossiped member records refused: unsigned, signed by another key, or not the key of their id (issue 16). */

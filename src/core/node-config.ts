@@ -52,6 +52,12 @@ export interface NodeConfig extends AntiEntropyConfig, OwnershipHandoffConfig {
   hintIntervalMs: number;
   /** Most hints delivered per round (throttling, so handoff never starves foreground requests). Default 32. */
   hintBatchSize: number;
+  /**
+   * How long a hint is kept for a node that does not come back, in ms: after it, the hint goes to the
+   * key's other current replicas and is dropped once one of them holds it (anti-entropy repairs the
+   * node from there should it return). Sized to a long outage. Default 7 days.
+   */
+  hintTtlMs: number;
 }
 
 /** Defaults of {@link NodeConfig}: (N, R, W) = (3, 2, 2), Q = 256. */
@@ -69,6 +75,7 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   ...DEFAULT_FAILURE_DETECTOR_CONFIG,
   hintIntervalMs: 500,
   hintBatchSize: 32,
+  hintTtlMs: 7 * 24 * 3600 * 1000,
   hintedHandoff: true,
   ...DEFAULT_ANTI_ENTROPY_CONFIG,
   ...DEFAULT_OWNERSHIP_HANDOFF_CONFIG,
@@ -113,6 +120,7 @@ export function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeCon
   positiveInt('suspicionTimeoutMs', 3_600_000);
   positiveInt('hintIntervalMs', 3_600_000);
   positiveInt('hintBatchSize', 10_000);
+  positiveInt('hintTtlMs', 10 * 365 * 24 * 3600 * 1000);
   positiveInt('antiEntropyIntervalMs', 3_600_000);
   positiveInt('antiEntropyMaxPartitions', 65_536);
   positiveInt('antiEntropyMaxKeys', 256);

@@ -36,6 +36,7 @@ import { Gossip } from './gossip.js';
 import { OwnershipHandoff } from './ownership-handoff.js';
 import { HintedHandoff } from './hinted-handoff.js';
 import { LoadReports } from './load-reports.js';
+import { LocalStalls, MAX_REPRIEVE_MS } from './local-stalls.js';
 import { InProcessMerkleService } from './merkle-service.js';
 import { Membership, withLegacyFieldNames, type MemberRecord, type MembershipAuthority, type Removal } from './membership.js';
 import { MembershipVerifier } from './membership-verifier.js';
@@ -99,6 +100,7 @@ export class NodeCore {
   private ringSignature = '';
   private startedAtMs = 0;
   private readonly requests: RequestTable;
+  private readonly stalls = new LocalStalls();
   private readonly detector: FailureDetector;
   private readonly replica: Replica;
   private readonly hints: HintedHandoff;
@@ -446,9 +448,12 @@ export class NodeCore {
       gossipRounds: gossip.gossipRounds,
       pendingRequests: this.requests.size,
       fallbackWrites: puts.fallbackWrites,
+      localStalls: this.stalls.count,
+      localStallMs: Math.round(this.stalls.totalMs),
       hintsStored: hints.hintsStored,
       hintsDelivered: hints.hintsDelivered,
       hintsPassed: hints.hintsPassed,
+      hintsExpired: hints.hintsExpired,
       refutations: gossip.refutations,
       recordsRejected: gossip.recordsRejected,
       removalsRejected: gossip.removalsRejected,
@@ -484,6 +489,12 @@ export class NodeCore {
   /** Advances the node to `nowMs`: request deadlines, then every background protocol that is due. */
   tick(nowMs: number): void {
     if (!this.running) return;
+    // This node's own stall is not its peers' silence (local-stalls.ts).
+    const stalledMs = this.stalls.tick(nowMs);
+    if (stalledMs > 0) {
+      this.requests.reprieve(nowMs, Math.min(stalledMs, MAX_REPRIEVE_MS));
+      this.detector.localStall(stalledMs);
+    }
     this.requests.expire(nowMs);
     if (!this.offline) {
       this.detector.tick(nowMs);

@@ -26,6 +26,8 @@ export type ReplyBody = ReplyMessage extends infer M ? (M extends ReplyMessage ?
 interface PendingRequest {
   to: NodeId;
   deadlineMs: number;
+  /** Its deadline fell in a stall of this node and was moved once already (see {@link RequestTable.reprieve}). */
+  reprieved?: boolean;
   resolve: (reply: ReplyMessage) => void;
   reject: (error: unknown) => void;
 }
@@ -34,6 +36,7 @@ interface Timer {
   atMs: number;
   fire: () => void;
   cancelled: boolean;
+  reprieved?: boolean;
 }
 
 /** Pending requests by id, and operation timers; time comes from the caller (`expire`). */
@@ -103,6 +106,30 @@ export class RequestTable {
       this.timers = this.timers.filter((t) => t.atMs > nowMs && !t.cancelled);
       for (const timer of due) if (!timer.cancelled) timer.fire();
     }
+  }
+
+  /**
+   * This node's own event loop was stalled until `nowMs` (a long task, a saturated CPU): the replies
+   * to requests whose deadlines passed meanwhile may be waiting in its task queue, unread. Each such
+   * request and timer gets `graceMs` more, once (a request is never reprieved twice, so even a node
+   * that stalls on every tick still times its requests out).
+   * @returns how many requests and timers were reprieved.
+   */
+  reprieve(nowMs: number, graceMs: number): number {
+    let reprieved = 0;
+    for (const request of this.pending.values()) {
+      if (request.deadlineMs > nowMs || request.reprieved) continue;
+      request.deadlineMs = nowMs + graceMs;
+      request.reprieved = true;
+      reprieved++;
+    }
+    for (const timer of this.timers) {
+      if (timer.cancelled || timer.atMs > nowMs || timer.reprieved) continue;
+      timer.atMs = nowMs + graceMs;
+      timer.reprieved = true;
+      reprieved++;
+    }
+    return reprieved;
   }
 
   /** Rejects every request waiting on `peer` with `error` (the peer is known to be unreachable). */

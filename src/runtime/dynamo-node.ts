@@ -203,7 +203,7 @@ export class DynamoNode {
 
   /**
    * Subscribes to events of one type ('membership', 'ring', 'put', 'get', 'read-repair', 'key-changed',
-   * 'gossip', 'reachability', 'hint-stored', 'hints-delivered', 'hints-passed', 'anti-entropy', 'partition-sync',
+   * 'gossip', 'reachability', 'hint-stored', 'hints-delivered', 'hints-passed', 'hints-expired', 'anti-entropy', 'partition-sync',
    * 'ownership-handoff', 'partition-received', 'membership-change', 'message-dropped', 'error', 'seeds',
    * 'connectivity'), or '*' for all; see {@link DynamoEvent} for their shapes. Returns the unsubscribe
    * function.

@@ -28,7 +28,7 @@ import type { RenderJob, RenderScheduler } from './render-scheduler.js';
 /** How often the header redraws while the signaling server's retry countdown runs, ms. */
 const COUNTDOWN_TICK_MS = 1000;
 /** Events after which the number of hints held may have changed (it is read again from the store). */
-const HINT_EVENTS: ReadonlySet<DynamoEvent['type']> = new Set(['hint-stored', 'hints-delivered', 'hints-passed', 'membership', 'removal', 'membership-change', 'connectivity']);
+const HINT_EVENTS: ReadonlySet<DynamoEvent['type']> = new Set(['hint-stored', 'hints-delivered', 'hints-passed', 'hints-expired', 'membership', 'removal', 'membership-change', 'connectivity']);
 
 /** What the header shows, as {@link NodeHeader.job} plans it (its JSON is the part's key). */
 interface HeaderView {

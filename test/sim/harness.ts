@@ -23,6 +23,11 @@
  *             `restart(id)`           a new NodeCore with the same id over that storage
  *             `wipeAndRestart(id)`    the storage was evicted: a fresh node under a NEW id; the old id
  *                                     stays a member that never comes back
+ *             `stall(id, ms)`         the tab's event loop is blocked (a long task, a saturated CPU):
+ *                                     nothing it receives is handled and it does not tick until the
+ *                                     stall ends; then its clock tick runs first and what arrived
+ *                                     meanwhile after it, in order (as a browser runs the timer task
+ *                                     that became due before the queued network tasks)
  */
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
@@ -184,6 +189,8 @@ export class Simulation {
   private readonly incarnations = new Map<NodeId, number>();
   /** The recipient of the message being sent right now (set around the network's `schedule` call). */
   private sendingTo: NodeId | undefined;
+  /** Stalled nodes: until when, and what reached each meanwhile (handled when the stall ends). */
+  private readonly stalls = new Map<NodeId, { untilMs: number; held: { from: NodeId; message: unknown }[] }>();
   private nextNodeIndex = 0;
 
   constructor(readonly options: SimulationOptions) {
@@ -269,7 +276,11 @@ export class Simulation {
     const nodeRandom = seededRandom((this.seed * 31 + hashId(id) + 7919 * incarnation) | 0);
     let core!: NodeCore;
     let self: SimNode | undefined;
-    const attached = this.network.attach(id, (from, message) => core.receive(from, message));
+    const attached = this.network.attach(id, (from, message) => {
+      const stall = this.stalls.get(id);
+      if (stall !== undefined) stall.held.push({ from, message });
+      else core.receive(from, message);
+    });
     // A crashed node's core may still be finishing work it had started (an await on its closed store);
     // whatever it tries to send after the crash goes nowhere.
     const transport: Transport = {
@@ -414,10 +425,28 @@ export class Simulation {
     return node;
   }
 
+  /**
+   * Blocks `id`'s event loop for `durationMs` of virtual time (see the module header): it neither
+   * ticks nor handles messages until then; at the end its tick runs first, then what arrived.
+   * @throws Error when `id` is not running or already stalled.
+   */
+  stall(id: NodeId, durationMs: number): void {
+    const node = this.node(id);
+    if (this.stalls.has(id)) throw new Error(`${id} is already stalled`);
+    const stall = { untilMs: this.nowMs + durationMs, held: [] as { from: NodeId; message: unknown }[] };
+    this.stalls.set(id, stall);
+    this.schedule(durationMs, () => {
+      this.stalls.delete(id);
+      if (this.nodes.get(id) !== node) return;
+      node.core.tick(this.nowMs);
+      for (const { from, message } of stall.held) node.core.receive(from, message);
+    });
+  }
+
   private scheduleTicks(node: SimNode): void {
     const tick = (): void => {
       if (this.nodes.get(node.id) !== node) return; // crashed or replaced
-      node.core.tick(this.nowMs);
+      if (!this.stalls.has(node.id)) node.core.tick(this.nowMs);
       this.schedule(this.tickIntervalMs, tick);
     };
     this.schedule(this.random.next() * this.tickIntervalMs, tick);

@@ -50,6 +50,8 @@ export class EventDescriber {
         return `holding a hint for ${event.intendedFor}: ${event.key}`;
       case 'hints-delivered':
         return `delivered ${event.count} hint${event.count === 1 ? '' : 's'} to ${event.peer}`;
+      case 'hints-expired':
+        return `dropped ${event.count} hint${event.count === 1 ? '' : 's'} for ${event.intendedFor}, away longer than hintTtlMs (another replica holds each)`;
       case 'hints-passed':
         return `passed ${event.count} hint${event.count === 1 ? '' : 's'} for ${event.intendedFor} to ${event.to} (leaving)`;
       case 'anti-entropy':

@@ -431,3 +431,25 @@ describe('connected peers first (Transport.isConnected)', () => {
     expect(lonely.open().map((p) => p.via).sort()).toEqual(['b', 'd']);
   });
 });
+
+describe('a stall of this node (local-stalls.ts)', () => {
+  it('does not count as its peers\' silence: a suspicion is not concluded, nor a gossiped one adopted, for the time it could not listen', () => {
+    const { fd, ports } = detector(['b', 'c']);
+    fd.unreachableReported('b', 100);
+    fd.heardFrom('c', 900);
+    // This node stalls from 1 s to 6 s. At its first tick after, b's suspicion is 5.9 s old by the
+    // clock, but for only 0.9 s of it could this node have read a refutation.
+    fd.localStall(5_000);
+    fd.tick(6_000);
+    expect(fd.status('b')).toBe('suspect');
+    // c was last heard 5.15 s ago by the clock, 0.15 s of listening: a suspicion gossiped now is not adopted.
+    fd.suspicionHeard('c', 0, 6_050);
+    expect(fd.status('c')).toBe('alive');
+    // b's suspicion runs out after 3 s of listening: at 100 + 5000 + 3000.
+    fd.tick(8_099);
+    expect(fd.status('b')).toBe('suspect');
+    fd.tick(8_100);
+    expect(fd.status('b')).toBe('unreachable');
+    expect(ports.changes).toEqual(['100 b alive->suspect', '8100 b suspect->unreachable']);
+  });
+});
