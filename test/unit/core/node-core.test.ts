@@ -58,64 +58,83 @@ class RecordingTransport implements Transport {
   }
 }
 
-/**
- * A MemoryStore whose object writes can be held back, to show what a node does (or does not do)
- * while a write is not yet durable.
- */
-class GatedStore extends MemoryStore {
-  writesWaiting = 0;
-  #gate: Promise<void> | undefined;
+/** A gate calls wait on while it is held: they resume when it is released, and it counts them meanwhile. */
+class Gate {
+  waiting = 0;
+  #held: Promise<void> | undefined;
   #open: (() => void) | undefined;
 
-  /** Holds every later putObject until `release()`. */
   hold(): void {
-    this.#gate = new Promise<void>((resolve) => (this.#open = resolve));
+    this.#held = new Promise<void>((resolve) => (this.#open = resolve));
   }
 
   release(): void {
     this.#open?.();
-    this.#gate = undefined;
+    this.#held = undefined;
   }
 
-  readsWaiting = 0;
-  #readGate: Promise<void> | undefined;
-  #openReads: (() => void) | undefined;
+  get held(): boolean {
+    return this.#held !== undefined;
+  }
+
+  /** Resolves at once while open, else at the release. */
+  async pass(): Promise<void> {
+    if (this.#held === undefined) return;
+    this.waiting++;
+    await this.#held;
+    this.waiting--;
+  }
+}
+
+/**
+ * A MemoryStore whose object writes (and, separately, reads) can be held back, to show what a node
+ * does (or does not do) while a write is not yet durable or a read not yet done.
+ */
+class GatedStore extends MemoryStore {
+  readonly #writes = new Gate();
+  readonly #reads = new Gate();
+
+  get writesWaiting(): number {
+    return this.#writes.waiting;
+  }
+
+  get readsWaiting(): number {
+    return this.#reads.waiting;
+  }
+
+  /** Holds every later putObject (and updateObject, once it made its version set) until `release()`. */
+  hold(): void {
+    this.#writes.hold();
+  }
+
+  release(): void {
+    this.#writes.release();
+  }
 
   /** Holds every later getObject until `releaseReads()`. */
   holdReads(): void {
-    this.#readGate = new Promise<void>((resolve) => (this.#openReads = resolve));
+    this.#reads.hold();
   }
 
   releaseReads(): void {
-    this.#openReads?.();
-    this.#readGate = undefined;
+    this.#reads.release();
   }
 
   override async getObject(key: string): Promise<VersionSet | undefined> {
-    if (this.#readGate !== undefined) {
-      this.readsWaiting++;
-      await this.#readGate;
-      this.readsWaiting--;
-    }
+    await this.#reads.pass();
     return super.getObject(key);
   }
 
   override async putObject(key: string, versions: VersionSet): Promise<void> {
-    if (this.#gate !== undefined) {
-      this.writesWaiting++;
-      await this.#gate;
-      this.writesWaiting--;
-    }
+    await this.#writes.pass();
     return super.putObject(key, versions);
   }
 
   /** Held like putObject, but after the update made its version set (as IndexedDB runs it before committing). */
   override async updateObject(key: string, update: (current: VersionSet | undefined) => VersionSet | undefined): Promise<{ before: VersionSet | undefined; after: VersionSet | undefined }> {
-    if (this.#gate === undefined) return super.updateObject(key, update);
+    if (!this.#writes.held) return super.updateObject(key, update);
     const after = update(await this.getObject(key));
-    this.writesWaiting++;
-    await this.#gate;
-    this.writesWaiting--;
+    await this.#writes.pass();
     return super.updateObject(key, () => after);
   }
 }
