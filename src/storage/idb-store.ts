@@ -246,8 +246,7 @@ export class IdbStore implements Store {
   #writeBatch(batch: readonly PendingWrite[]): Promise<WriteOutcome[]> {
     return this.#run('putObject', async (db) => {
       const tx = db.transaction('objects', 'readwrite', { durability: this.durability });
-      const done = tx.done;
-      try {
+      return completeOrAbort(tx, async () => {
         const readKeys = [...new Set(batch.filter((w) => w.reads).flatMap((w) => w.entries.map((e) => e.key)))];
         const read = await allRequests(readKeys, (key) => tx.store.get(key));
         const current = new Map<string, VersionSet | undefined>(readKeys.map((key, i) => [key, read[i] as VersionSet | undefined]));
@@ -273,17 +272,9 @@ export class IdbStore implements Store {
           return first ?? { before: undefined, after: undefined };
         });
         // Only the last state of each key is stored (the batch's writes of one key apply in order).
-        await Promise.all([allRequests([...changed], ([key, versions]) => (versions === null ? tx.store.delete(key) : tx.store.put(versions, key))), done]);
+        await allRequests([...changed], ([key, versions]) => (versions === null ? tx.store.delete(key) : tx.store.put(versions, key)));
         return outcomes;
-      } catch (error) {
-        done.catch(() => undefined);
-        try {
-          tx.abort();
-        } catch {
-          // Already aborted or finished.
-        }
-        throw error;
-      }
+      });
     });
   }
 
@@ -437,20 +428,30 @@ export class IdbStore implements Store {
   ): Promise<void> {
     await this.#run(operation, async (db) => {
       const tx = db.transaction(storeName, 'readwrite', { durability: this.durability });
-      const done = tx.done;
-      try {
-        await Promise.all([change(tx.store), done]);
-      } catch (error) {
-        // One failure is reported (the first); the transaction's own rejection is expected and ignored.
-        done.catch(() => undefined);
-        try {
-          tx.abort();
-        } catch {
-          // Already aborted or finished.
-        }
-        throw error;
-      }
+      await completeOrAbort(tx, () => change(tx.store));
     });
+  }
+}
+
+/**
+ * Runs `body` in `tx` and resolves with its result once the transaction completed (not just once its
+ * requests succeeded: a transaction can still abort at commit, e.g. with `QuotaExceededError`). On any
+ * failure the transaction is aborted and the first error is thrown (the transaction's own rejection
+ * that follows is expected and ignored).
+ */
+async function completeOrAbort<T>(tx: { done: Promise<void>; abort(): void }, body: () => Promise<T>): Promise<T> {
+  const done = tx.done;
+  try {
+    const [result] = await Promise.all([body(), done]);
+    return result;
+  } catch (error) {
+    done.catch(() => undefined);
+    try {
+      tx.abort();
+    } catch {
+      // Already aborted or finished.
+    }
+    throw error;
   }
 }
 
