@@ -1,8 +1,7 @@
 /**
  * The client operations of a node (paper §4.1): get, put and delete, with their per-request options
- * checked (R and W may be chosen per request, §4.5), and their results shaped for the caller: siblings
- * decoded, the context encoded. A get is coordinated here, whether or not this node is one of the key's
- * replicas (paper §6.4); a put or delete is routed to a coordinator among the replicas (forwarding.ts).
+ * checked (R and W may be chosen per request, §4.5), routed to a coordinator (forwarding.ts), and their
+ * results shaped for the caller: siblings decoded, the context encoded.
  */
 import { contextAfterPut, decodeContext, encodeContext } from './context.js';
 import { actorNode } from './epoch-actor.js';
@@ -47,10 +46,18 @@ export class ClientOperations {
     const r = this.quorumOption('r', options.r ?? this.ports.config.r);
     const timeoutMs = this.timeoutOption(options.timeoutMs);
     const startedMs = this.ports.now();
-    // Reads are coordinated by the node the client asked, replica of the key or not (paper §6.4,
-    // client-driven coordination: it knows the preference list, so it asks the replicas itself and
-    // saves the hop to one of them). Only writes go to a replica, whose actor numbers the new version.
-    const outcome = await this.ports.getCoordinator.coordinate(key, r, timeoutMs);
+    const outcome = await this.ports.forwarding.route(
+      'get',
+      this.ports.targets(key).replicas,
+      timeoutMs,
+      (ms) => this.ports.getCoordinator.coordinate(key, r, ms),
+      async (coordinator, budgetMs) => {
+        // The coordinator gets most of the budget; the rest covers the two hops.
+        const reply = await this.ports.request(coordinator, { type: 'coordinate-get', key, r, timeoutMs: Math.max(1, Math.floor(budgetMs * 0.8)) }, budgetMs);
+        if (reply.type !== 'coordinate-get-reply') throw new RemoteError('UnexpectedReply', `${coordinator} answered ${reply.type}`);
+        return { versions: reply.versions ?? undefined, answeredBy: reply.answeredBy };
+      },
+    );
     const siblings = toSiblingViews(outcome.versions);
     const result: GetResult = {
       siblings,

@@ -1,5 +1,5 @@
 /**
- * The one forwarding route of client writes (paper §4.5, §6.4): a node that is one of the key's N
+ * The one forwarding route of client operations (paper §4.5, §6.4): a node that is one of the key's N
  * replicas coordinates itself; any other node forwards to the healthy replicas — connected ones first,
  * else in preference-list order — and coordinates itself only when none of them answers.
  *

@@ -36,7 +36,7 @@ export interface GetOutcome {
   answeredBy: NodeId[];
 }
 
-/** Coordinates reads of any key: a node that is none of its replicas asks them all and reads nothing itself (paper §6.4). */
+/** Coordinates reads of the keys this node is a replica of (or stands in for when none answers). */
 export class GetCoordinator {
   getsCoordinated = 0;
   readRepairs = 0;

@@ -800,41 +800,69 @@ describe('forwarding to a replica (paper §4.1, §6.4)', () => {
     expect(node.transport.ofType('coordinate-put')).toHaveLength(2);
   });
 
-  it('get on a node that is none of the key\'s replicas: coordinates itself, asking the replicas (no forwarding hop, paper §6.4)', async () => {
+  it('get: sends coordinate-get to the first replica and resolves with its versions and answeredBy', async () => {
     const node = await startNode();
-    const get = track(node.core.get(node.remoteKey, { r: 2 }));
-    await until(() => node.transport.ofType('replica-get').length === 3, 'replica-get to the three replicas');
-    expect(node.transport.sent.map((s) => [s.to, s.message.type]).sort()).toEqual(node.remoteReplicas.map((r) => [r, 'replica-get']).sort());
-    expect(node.transport.ofType('coordinate-get')).toEqual([]);
-    const [first, second] = node.remoteReplicas as [NodeId, NodeId];
-    node.core.receive(first, { type: 'replica-get-reply', requestId: requestTo(node, 'replica-get', first).requestId, versions: versionSet({ b: 1 }, [['b', 1, 'x']]) });
-    for (let i = 0; i < 5; i++) await drain();
-    expect(get.state, 'one answer of the two needed').toBe('pending');
-    node.core.receive(second, { type: 'replica-get-reply', requestId: requestTo(node, 'replica-get', second).requestId, versions: versionSet({ c: 1 }, [['c', 1, 'y']]) });
+    const get = track(node.core.get(node.remoteKey, { r: 3 }));
+    const first = node.remoteReplicas[0]!;
+    await until(() => node.transport.sent.length > 0, 'a coordinate-get');
+    expect(node.transport.sent.map((s) => [s.to, s.message.type])).toEqual([[first, 'coordinate-get']]);
+    const request = requestTo(node, 'coordinate-get', first);
+    expect(request).toMatchObject({ key: node.remoteKey, r: 3, timeoutMs: Math.floor((TIMEOUT_MS / 2) * 0.8) });
+
+    const versions = versionSet({ b: 1, c: 1 }, [
+      ['b', 1, 'x'],
+      ['c', 1, 'y'],
+    ]);
+    node.core.receive(first, { type: 'coordinate-get-reply', requestId: request.requestId, versions, answeredBy: node.remoteReplicas });
     await until(() => get.state !== 'pending', 'the get to settle');
     expect(get.state).toBe('resolved');
-    expect(get.value!.siblings.map((s) => s.value).sort()).toEqual(['x', 'y']);
-    expect(get.value!.answeredBy).toEqual([first, second]);
+    expect(get.value!.siblings.map((s) => s.value)).toEqual(['x', 'y']);
+    expect(get.value!.answeredBy).toEqual(node.remoteReplicas);
     expect(decodeContext(get.value!.context).clock.map((e) => [e.node, e.counter])).toEqual([
       ['b', 1],
       ['c', 1],
     ]);
-    expect(node.store.data.objects.size, 'a read stores nothing on a node that is no replica').toBe(0);
-    expect(node.core.stats().requestsForwarded).toBe(0);
-    expect(node.core.stats().getsCoordinated).toBe(1);
   });
 
-  it('get on a node that is no replica: fails with QuorumNotReachedError when fewer than R replicas answer', async () => {
+  it('get: tries the next replica after a silent one, and ignores the silent one\'s late answer', async () => {
     const node = await startNode();
-    const get = track(node.core.get(node.remoteKey, { r: 2 }));
-    await until(() => node.transport.ofType('replica-get').length === 3, 'replica-get to the three replicas');
-    const first = node.remoteReplicas[0]!;
-    node.core.receive(first, { type: 'replica-get-reply', requestId: requestTo(node, 'replica-get', first).requestId, versions: null });
-    for (let i = 0; i < 5; i++) await drain();
-    node.advance(TIMEOUT_MS);
+    const get = track(node.core.get(node.remoteKey));
+    const [first, second] = node.remoteReplicas as [NodeId, NodeId];
+    await until(() => node.transport.ofType('coordinate-get').length === 1, 'a coordinate-get');
+    const stale = requestTo(node, 'coordinate-get', first);
+    node.advance(TIMEOUT_MS / 2 - 1);
+    await drain();
+    expect(node.transport.ofType('coordinate-get'), 'not retried before its share of the deadline').toHaveLength(1);
+    node.advance(1);
+    await until(() => node.transport.ofType('coordinate-get').length === 2, 'a second coordinate-get');
+    const retry = requestTo(node, 'coordinate-get', second);
+
+    node.core.receive(first, { type: 'coordinate-get-reply', requestId: stale.requestId, versions: versionSet({ d: 1 }, [['d', 1, 'late']]), answeredBy: [first] });
+    node.core.receive(second, { type: 'coordinate-get-reply', requestId: retry.requestId, versions: null, answeredBy: [second, first] });
     await until(() => get.state !== 'pending', 'the get to settle');
-    expect(get.error).toMatchObject({ name: 'QuorumNotReachedError', operation: 'get', answered: 1, needed: 2 });
-    expect(node.transport.ofType('coordinate-get')).toEqual([]);
+    expect(get.value!.siblings).toEqual([]);
+    expect(get.value!.context).toBe('');
+    expect(get.value!.answeredBy).toEqual([second, first]);
+  });
+
+  it('get: a coordinator\'s QuorumNotReachedError is surfaced with its numbers', async () => {
+    const node = await startNode();
+    const get = track(node.core.get(node.remoteKey));
+    const first = node.remoteReplicas[0]!;
+    await until(() => node.transport.ofType('coordinate-get').length === 1, 'a coordinate-get');
+    node.core.receive(first, {
+      type: 'error-reply',
+      requestId: requestTo(node, 'coordinate-get', first).requestId,
+      code: 'QuorumNotReachedError',
+      message: 'get: 1 of 2 needed replicas answered (3 asked)',
+      answered: 1,
+      needed: 2,
+      replicas: 3,
+    });
+    await until(() => get.state !== 'pending', 'the get to settle');
+    expect(get.error).toMatchObject({ name: 'QuorumNotReachedError', operation: 'get', answered: 1, needed: 2, replicas: 3 });
+    for (let i = 0; i < 5; i++) await drain();
+    expect(node.transport.ofType('coordinate-get')).toHaveLength(1);
   });
 });
 
