@@ -87,8 +87,12 @@ describe('examples/minimal on the library build', () => {
     expect(result).toBe('{"text":"hello from tabdynamo"}');
     expect(await page.textContent('#node')).toMatch(/^[0-9a-z]+$/);
     expect(await page.textContent('#merkle')).toBe('worker');
-    // The tick worker fails silently (the node falls back to a page timer): check that it loaded.
-    const workers = [...scripts].filter(([file]) => /\/(merkle|tick)-worker-/.test(file));
+    // The tick worker fails silently (the node falls back to a page timer): check that it loaded. Its
+    // script may still be on its way when the result shows, so wait for both workers' responses.
+    const workers = await waitFor('both workers\' scripts fetched', () => {
+      const fetched = [...scripts].filter(([file]) => /\/(merkle|tick)-worker-/.test(file));
+      return fetched.length === 2 ? fetched : undefined;
+    });
     expect(workers.map(([file, status]) => `${file.includes('merkle') ? 'merkle' : 'tick'} ${status}`).sort()).toEqual(['merkle 200', 'tick 200']);
     expect(errors).toEqual([]);
   });
