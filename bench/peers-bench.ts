@@ -69,13 +69,12 @@
  * folder than dist/. The default run took 20–25 minutes on a busy shared 2-core machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { closeWithin, runBench } from './bench-exit.js';
 import { peersProbeScript, type StorageBytes, type WireBytes } from './peers-probe.js';
-import { launchBrowser, REPO, startApp, waitFor } from '../test/e2e/fixtures.js';
+import { freePort, launchBrowser, REPO, startApp, waitFor } from '../test/e2e/fixtures.js';
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -1078,14 +1077,6 @@ function printReport(ours: Report | undefined, theirs: Report | undefined): void
 }
 
 // ─── y-webrtc's signaling server ────────────────────────────────────────────────────────────────────
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Starts y-webrtc's own signaling server (its bin/server.js, which takes PORT) as a child process. */
 async function startYjsSignaling(): Promise<{ child: ChildProcess; url: string }> {

@@ -214,6 +214,26 @@ function busiestReceiver(partitions: readonly number[], receiversOf: (p: number)
 
 const byNumber = (a: number, b: number): number => a - b;
 
+/**
+ * A holder of `partitionsWanted` partitions whose busiest receiver (two partitions or more) is the only
+ * healthy peer from 1 s on; at 1.5 s its transfers to that peer have started (handoff-starts answered).
+ */
+async function startedTowardsBusiest(
+  partitionsWanted: number,
+  perPartition: number,
+  config: Partial<OwnershipHandoffConfig> = {},
+): Promise<{ h: Awaited<ReturnType<typeof setup>>; peer: NodeId; its: number[] }> {
+  const healthy = new Set<NodeId>();
+  const h = await setup(partitionsWanted, perPartition, { config, isHealthy: (id) => healthy.has(id) });
+  const { peer, its } = busiestReceiver(h.partitions, h.receiversOf);
+  expect(its.length).toBeGreaterThanOrEqual(2);
+  healthy.add(peer);
+  await h.tickAt(1_000);
+  await h.tickAt(1_500);
+  await answerAll(h.sent, new Set(), (s) => s.body.type === 'handoff-start');
+  return { h, peer, its };
+}
+
 describe('partition handoff engine', () => {
   it('throttles bundles, not transfers: the transfers to one peer share its bundles, at most ownershipHandoffConcurrency bundles are in flight', async () => {
     const h = await setup(4, 5);
@@ -298,14 +318,7 @@ describe('partition handoff engine', () => {
   });
 
   it("sends a peer's next bundle while the last one is merged, never with the same transfer in both", async () => {
-    const healthy = new Set<NodeId>();
-    const h = await setup(3, 5, { config: { ownershipHandoffBatchSize: 4 }, isHealthy: (id) => healthy.has(id) });
-    const { peer, its } = busiestReceiver(h.partitions, h.receiversOf);
-    expect(its.length).toBeGreaterThanOrEqual(2);
-    healthy.add(peer);
-    await h.tickAt(1_000);
-    await h.tickAt(1_500);
-    await answerAll(h.sent, new Set(), (s) => s.body.type === 'handoff-start');
+    const { h, its } = await startedTowardsBusiest(3, 5, { ownershipHandoffBatchSize: 4 });
     const inFlight = h.open('handoff-bundle');
     expect(inFlight).toHaveLength(DEFAULT_OWNERSHIP_HANDOFF_CONFIG.ownershipHandoffConcurrency);
     const [one, two] = inFlight.map((b) => partsOf(b).map((part) => part.partition));
@@ -316,14 +329,7 @@ describe('partition handoff engine', () => {
   });
 
   it('a refused part fails only its own transfer; the others in the bundle complete', async () => {
-    const healthy = new Set<NodeId>();
-    const h = await setup(3, 2, { isHealthy: (id) => healthy.has(id) });
-    const { peer, its } = busiestReceiver(h.partitions, h.receiversOf);
-    expect(its.length).toBeGreaterThanOrEqual(2);
-    healthy.add(peer);
-    await h.tickAt(1_000);
-    await h.tickAt(1_500);
-    await answerAll(h.sent, new Set(), (s) => s.body.type === 'handoff-start');
+    const { h, peer, its } = await startedTowardsBusiest(3, 2);
     const [bundle] = h.open('handoff-bundle');
     const refusedPartition = its[0]!;
     bundle!.answer({ refused: [refusedPartition] });
@@ -335,14 +341,7 @@ describe('partition handoff engine', () => {
   });
 
   it('a bundle answered with an error sends each of its transfers alone next time', async () => {
-    const healthy = new Set<NodeId>();
-    const h = await setup(3, 2, { isHealthy: (id) => healthy.has(id) });
-    const { peer, its } = busiestReceiver(h.partitions, h.receiversOf);
-    expect(its.length).toBeGreaterThanOrEqual(2);
-    healthy.add(peer);
-    await h.tickAt(1_000);
-    await h.tickAt(1_500);
-    await answerAll(h.sent, new Set(), (s) => s.body.type === 'handoff-start');
+    const { h, peer, its } = await startedTowardsBusiest(3, 2);
     const [bundle] = h.open('handoff-bundle');
     expect(partsOf(bundle!)).toHaveLength(its.length);
     bundle!.answer({ reply: { type: 'error-reply', requestId: 0, code: 'StorageError', message: 'disk full' } });

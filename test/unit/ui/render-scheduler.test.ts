@@ -115,6 +115,15 @@ function setup(): { timers: FakeTimers; visibility: FakeVisibility; page: FakePa
   return { timers, visibility, page, scheduler };
 }
 
+/** {@link setup}, with the first redraw (every part) already drawn and taken. */
+function setupDrawn(): ReturnType<typeof setup> {
+  const parts = setup();
+  parts.scheduler.request();
+  parts.timers.advance(PERIOD_MIN_MS);
+  parts.page.take();
+  return parts;
+}
+
 afterEach(() => {
   vi.restoreAllMocks();
 });
@@ -136,10 +145,7 @@ describe('RenderScheduler', () => {
   });
 
   it('does not redraw when nothing changed: the plan is read, nothing is drawn, and it is counted as skipped', () => {
-    const { timers, page, scheduler } = setup();
-    scheduler.request();
-    timers.advance(PERIOD_MIN_MS);
-    page.take();
+    const { timers, page, scheduler } = setupDrawn();
     for (let i = 0; i < 20; i++) {
       scheduler.request();
       timers.advance(PERIOD_MIN_MS);
@@ -176,10 +182,7 @@ describe('RenderScheduler', () => {
   });
 
   it('draws nothing and sets no timer while the page is hidden, and redraws once when it is shown again', () => {
-    const { timers, visibility, page, scheduler } = setup();
-    scheduler.request();
-    timers.advance(PERIOD_MIN_MS);
-    page.take();
+    const { timers, visibility, page, scheduler } = setupDrawn();
     visibility.set(true);
     page.keys.members = 'm2';
     page.keys.ring = 'r2';
@@ -215,10 +218,7 @@ describe('RenderScheduler', () => {
   });
 
   it('draws a change of live keys alone at most every LIVE_PERIOD_MS, and with any other change at once', () => {
-    const { timers, page, scheduler } = setup();
-    scheduler.request();
-    timers.advance(PERIOD_MIN_MS);
-    page.take();
+    const { timers, page, scheduler } = setupDrawn();
 
     page.liveKeys.members = 'heard 2';
     scheduler.request();
@@ -237,10 +237,7 @@ describe('RenderScheduler', () => {
   });
 
   it('ticks a countdown with requestIn, whatever live parts wait', () => {
-    const { timers, page, scheduler } = setup();
-    scheduler.request();
-    timers.advance(PERIOD_MIN_MS);
-    page.take();
+    const { timers, page, scheduler } = setupDrawn();
     page.liveKeys.members = 'heard 2';
     scheduler.request();
     timers.advance(PERIOD_MIN_MS);
