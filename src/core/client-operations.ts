@@ -19,7 +19,10 @@ import { decodeValue, encodeValue, validateKey } from './value-codec.js';
 
 /** What client operations need from their node. */
 export interface ClientOperationPorts {
+  self: NodeId;
   config: NodeConfig;
+  /** A fresh id for a write this node forwards (at most 128 characters, unique across the cluster). */
+  newWriteId(): string;
   /** @throws NodeNotRunningError unless the node runs. */
   assertRunning(): void;
   now(): number;
@@ -97,13 +100,18 @@ export class ClientOperations {
     const w = this.quorumOption('w', options.w ?? this.ports.config.w);
     const timeoutMs = this.timeoutOption(options.timeoutMs);
     const startedMs = this.ports.now();
+    const { replicas } = this.ports.targets(key);
+    // A write forwarded to a coordinator may be retried at another when the first answers late; every
+    // attempt carries one id, so a coordinator that already holds the write answers with its dot
+    // instead of making it twice (two siblings of one value).
+    const writeId = replicas.includes(this.ports.self) ? undefined : this.ports.newWriteId();
     const outcome = await this.ports.forwarding.route(
       'put',
-      this.ports.targets(key).replicas,
+      replicas,
       timeoutMs,
-      (ms) => this.ports.putCoordinator.coordinate(key, data, context, w, ms),
+      (ms) => this.ports.putCoordinator.coordinate(key, data, context, w, ms, writeId),
       async (coordinator, budgetMs) => {
-        const body = { type: 'coordinate-put', key, data, context: context.clock, contextDots: context.dots, w, timeoutMs: Math.max(1, Math.floor(budgetMs * 0.8)) } as const;
+        const body = { type: 'coordinate-put', key, data, context: context.clock, contextDots: context.dots, w, timeoutMs: Math.max(1, Math.floor(budgetMs * 0.8)), ...(writeId !== undefined ? { writeId } : {}) } as const;
         const reply = await this.ports.request(coordinator, body, budgetMs);
         if (reply.type !== 'coordinate-put-reply') throw new RemoteError('UnexpectedReply', `${coordinator} answered ${reply.type}`);
         return { dot: reply.dot, acks: reply.answered };

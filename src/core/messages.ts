@@ -61,7 +61,9 @@ const data = v.nullable(
     `expected bytes of at most ${MAX_VALUE_BYTES}`,
   ),
 );
-const sibling = v.object({ dot, data });
+/** A write id (client-operations.ts: a node id, its clock and a counter): at most 128 characters. */
+const writeId = v.pipe(v.string(), v.maxLength(128));
+const sibling = v.object({ dot, data, writeId: v.optional(writeId) });
 /** Schema of a VersionSet on the wire. */
 export const versionSetSchema = v.object({
   clock,
@@ -198,6 +200,7 @@ export const messageSchema = v.variant('type', [
     contextDots: v.pipe(v.array(dot), v.maxLength(MAX_WIRE_CLOCK_ENTRIES)),
     w: quorum,
     timeoutMs,
+    writeId: v.optional(writeId),
   }),
   v.object({ type: v.literal('coordinate-put-reply'), requestId, dot, answered: counter }),
   v.object({

@@ -101,6 +101,8 @@ export class NodeCore {
   private startedAtMs = 0;
   private readonly requests: RequestTable;
   private readonly stalls = new LocalStalls();
+  /** Write ids made so far (client-operations.ts `newWriteId`). */
+  private writeIds = 0;
   private readonly detector: FailureDetector;
   private readonly replica: Replica;
   private readonly hints: HintedHandoff;
@@ -290,7 +292,10 @@ export class NodeCore {
       elapsedMs,
     });
     this.client = new ClientOperations({
+      self,
       config,
+      // This node, its clock and a counter: unique across its restarts, and no draw from Random.
+      newWriteId: () => `${self}.${Math.floor(this.clock.now()).toString(36)}.${(this.writeIds++).toString(36)}`,
       assertRunning: () => this.assertRunning(),
       now: () => this.clock.now(),
       targets: (key) => this.targetsOf(key),

@@ -68,7 +68,7 @@ export class PutCoordinator {
    * @throws NoReplicasError, VersionSetTooLargeError, ClockOverflowError, QuorumNotReachedError, StorageError
    *   (the local write, or the lease of an epoch, failed).
    */
-  async coordinate(key: string, data: Uint8Array | null, context: CausalContext, w: number, timeoutMs: number): Promise<PutOutcome> {
+  async coordinate(key: string, data: Uint8Array | null, context: CausalContext, w: number, timeoutMs: number, writeId?: string): Promise<PutOutcome> {
     const ports = this.ports;
     this.putsCoordinated++;
     const startedMs = ports.elapsedMs();
@@ -81,7 +81,7 @@ export class PutCoordinator {
     const { versions, dot } = await ports.replica.locks.run(key, async () => {
       const writeStartedMs = ports.elapsedMs();
       const make = (local: VersionSet | undefined): { versions: VersionSet; dot: Dot } => {
-        const result = applyPut(local, context.clock, actor, data, ports.now(), settings.maxClockEntries, context.dots);
+        const result = applyPut(local, context.clock, actor, data, ports.now(), settings.maxClockEntries, context.dots, writeId);
         assertFitsOneMessage(result.versions, settings.maxVersionSetBytes);
         return result;
       };

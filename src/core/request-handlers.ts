@@ -70,7 +70,7 @@ export function requestHandlers(ports: HandlerPorts): Handlers {
       'coordinate-put': (from, m) => {
         validateKey(m.key);
         return ports.served.once(from, m.requestId, async () => {
-          const outcome = await ports.putCoordinator.coordinate(m.key, m.data, { clock: m.context, dots: m.contextDots }, m.w, m.timeoutMs);
+          const outcome = await ports.putCoordinator.coordinate(m.key, m.data, { clock: m.context, dots: m.contextDots }, m.w, m.timeoutMs, m.writeId);
           return { type: 'coordinate-put-reply', dot: outcome.dot, answered: outcome.acks };
         });
       },

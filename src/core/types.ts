@@ -33,6 +33,12 @@ export interface Dot {
 export interface Sibling {
   dot: Dot;
   data: Uint8Array | null;
+  /**
+   * The id the node that first took the client's put gave it (client-operations.ts): a coordinator
+   * asked again for the same write (a retry after a late answer) finds it here and makes no second
+   * version. Absent on versions made before write ids, and on read repairs' merges of them.
+   */
+  writeId?: string;
 }
 
 /**

@@ -68,7 +68,9 @@ function sameDot(a: Dot, b: Dot): boolean {
 }
 
 function copySibling(s: Sibling): Sibling {
-  return { dot: { node: s.dot.node, counter: s.dot.counter, timestampMs: s.dot.timestampMs }, data: s.data };
+  const copy: Sibling = { dot: { node: s.dot.node, counter: s.dot.counter, timestampMs: s.dot.timestampMs }, data: s.data };
+  if (s.writeId !== undefined) copy.writeId = s.writeId;
+  return copy;
 }
 
 /**
@@ -229,6 +231,9 @@ export function truncateClock(clock: readonly ClockEntry[], maxEntries: number, 
  *   to choose which entries truncation drops.
  * @param maxClockEntries clock size limit, default {@link DEFAULT_MAX_CLOCK_ENTRIES}.
  * @param contextDots the context's separate dots (overwritten by this write, like its clock).
+ * @param writeId the write's id (a retry of one write carries the same): when `local` already holds a
+ *   sibling with it, the write was applied before and is not made again — `local` is returned as it
+ *   is, with that sibling's dot.
  * @returns the new state to store (siblings sorted by dot, clock by node) and the new write's dot.
  * @throws RangeError when `nowMs` is not finite or `maxClockEntries` is not an integer >= 1;
  *   ClockOverflowError when `node`'s counter in `local` or the context is already Number.MAX_SAFE_INTEGER.
@@ -241,8 +246,11 @@ export function applyPut(
   nowMs: number,
   maxClockEntries: number = DEFAULT_MAX_CLOCK_ENTRIES,
   contextDots: readonly Dot[] = [],
+  writeId?: string,
 ): { versions: VersionSet; dot: Dot } {
   if (!Number.isFinite(nowMs)) throw new RangeError(`applyPut: nowMs must be finite, got ${nowMs}`);
+  const applied = writeId === undefined ? undefined : local?.siblings.find((s) => s.writeId === writeId);
+  if (applied !== undefined) return { versions: local!, dot: { ...applied.dot } };
   const base = local ?? emptyVersionSet();
   // The new counter exceeds every counter of this node anywhere in sight, so a dot is never reused.
   let highest = Math.max(counterOf(base.clock, node), counterOf(context, node));
@@ -255,7 +263,7 @@ export function applyPut(
   const dot: Dot = { node, counter, timestampMs: nowMs };
 
   const survivors = base.siblings.filter((s) => !coversWithDots(context, contextDots, s.dot)).map(copySibling);
-  const siblings = [...survivors, { dot: { ...dot }, data }].sort((x, y) => compareDots(x.dot, y.dot));
+  const siblings = [...survivors, { dot: { ...dot }, data, ...(writeId !== undefined ? { writeId } : {}) }].sort((x, y) => compareDots(x.dot, y.dot));
 
   const joined = mergeClocks(base.clock, context).filter((e) => e.node !== node);
   joined.push({ node, counter, timestampMs: nowMs });

@@ -737,6 +737,9 @@ describe('forwarding to a replica (paper §4.1, §6.4)', () => {
     await until(() => node.transport.ofType('coordinate-put').length === 2, 'a second coordinate-put');
     const retry = requestTo(node, 'coordinate-put', second);
     expect(retry.key).toBe(node.remoteKey);
+    // Both attempts carry one write id, so a coordinator that already holds the write makes it once.
+    expect(retry.writeId).toMatch(/^a\./);
+    expect(retry.writeId).toBe(stale.writeId);
     expect(put.state).toBe('pending');
 
     // The first replica's answer now comes too late and is ignored.
@@ -947,6 +950,27 @@ describe('serving requests from peers', () => {
       message: { type: 'coordinate-put-reply', requestId: 77, dot: { node: ACTOR, counter: 1, timestampMs: START_MS }, answered: 2 },
     });
     expect(valuesOf(await node.store.getObject(node.localKey))).toEqual(['via e']);
+  });
+
+  it('coordinate-put retried with the write id of a write already held here: answers its dot and makes no second version', async () => {
+    const node = await startNode();
+    // The first coordinator wrote it (as b's 4th write) and sent it here before the forwarder gave up on it.
+    const held = versionSet({ b: 4 }, [['b', 4, 'via e']]);
+    held.siblings[0]!.writeId = 'e.w1';
+    await node.store.putObject(node.localKey, held);
+    node.core.receive('e', { type: 'coordinate-put', requestId: 79, key: node.localKey, data: encodeValue('via e'), context: [], contextDots: [], w: 2, timeoutMs: TIMEOUT_MS, writeId: 'e.w1' });
+    await until(() => node.transport.ofType('replica-put').length === 2, 'two replica-put requests');
+    const x = node.others[0]!;
+    node.core.receive(x, { type: 'replica-put-reply', requestId: requestTo(node, 'replica-put', x).requestId });
+    await until(() => node.transport.ofType('coordinate-put-reply').length === 1, 'the coordinate-put-reply');
+    expect(node.transport.ofType('coordinate-put-reply')[0]!.message).toMatchObject({ requestId: 79, dot: { node: 'b', counter: 4 }, answered: 2 });
+    const stored = await node.store.getObject(node.localKey);
+    expect(valuesOf(stored)).toEqual(['via e']);
+    expect(stored!.siblings.map((sibling) => [sibling.dot.node, sibling.dot.counter, sibling.writeId])).toEqual([['b', 4, 'e.w1']]);
+    // Another write id is another write: a second sibling.
+    node.core.receive('e', { type: 'coordinate-put', requestId: 80, key: node.localKey, data: encodeValue('via e'), context: [], contextDots: [], w: 1, timeoutMs: TIMEOUT_MS, writeId: 'e.w2' });
+    await until(() => node.transport.ofType('coordinate-put-reply').length === 2, 'the second coordinate-put-reply');
+    expect(valuesOf(await node.store.getObject(node.localKey))).toEqual(['via e', 'via e']);
   });
 
   it('coordinate-get: a quorum failure here is answered with an error-reply carrying answered/needed/replicas', async () => {
