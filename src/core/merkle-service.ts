@@ -7,6 +7,7 @@
 import { partitionOfPlacement, PartitionTree, placeKey, versionDigest, type MerkleItem } from './merkle-tree.js';
 import type { Ring } from './ring.js';
 import type { VersionSet } from './types.js';
+import { deletedAtMs } from './version-set.js';
 import type { MerkleService, Store } from './ports.js';
 
 /**
@@ -15,6 +16,8 @@ import type { MerkleService, Store } from './ports.js';
  */
 export class InProcessMerkleService implements MerkleService {
   private readonly trees = new Map<number, PartitionTree>();
+  /** Tombstone-only keys and when they were deleted (ms). */
+  private readonly deleted = new Map<string, number>();
   private readonly partitionBits: number;
 
   /** `ring` gives the partition count Q (fixed for a cluster's life, §6.2 strategy 3); keys are placed by it. */
@@ -57,7 +60,14 @@ export class InProcessMerkleService implements MerkleService {
     return new Map([...this.trees].map(([partition, tree]) => [partition, tree.size]));
   }
 
+  async tombstones(deletedBeforeMs: number, limit: number): Promise<string[]> {
+    return oldTombstones(this.deleted, deletedBeforeMs, limit);
+  }
+
   private set(key: string, versions: VersionSet | undefined): void {
+    const deleted = versions === undefined ? undefined : deletedAtMs(versions);
+    if (deleted === undefined) this.deleted.delete(key);
+    else this.deleted.set(key, deleted);
     const placement = placeKey(key);
     const partition = partitionOfPlacement(placement, this.partitionBits);
     let tree = this.trees.get(partition);
@@ -68,4 +78,17 @@ export class InProcessMerkleService implements MerkleService {
     }
     tree.set(key, versions === undefined ? undefined : versionDigest(versions), placement);
   }
+}
+
+/**
+ * Up to `limit` keys of `deleted` (key → deletion time, ms) deleted before `deletedBeforeMs`: what both
+ * Merkle services answer to `tombstones` (ports.ts).
+ */
+export function oldTombstones(deleted: ReadonlyMap<string, number>, deletedBeforeMs: number, limit: number): string[] {
+  const keys: string[] = [];
+  for (const [key, atMs] of deleted) {
+    if (keys.length >= limit) break;
+    if (atMs < deletedBeforeMs) keys.push(key);
+  }
+  return keys;
 }

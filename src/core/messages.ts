@@ -29,6 +29,10 @@
  *                                                the finish of each partition sent completely; the reply names
  *                                                the partitions refused (a receiver that knows bundles says so
  *                                                with `bundles` in its handoff-reply to a handoff-start)
+ *   purge-check    →  purge-check-reply          what a member holds of tombstone sets a key's first replica
+ *                                                would purge: nothing, exactly that, or something else (a
+ *                                                hint, another version) (tombstone-purge.ts)
+ *   purge          →  purge-reply                delete those tombstone sets where they are still unchanged
  *   any request    →  error-reply                the request failed at the peer
  */
 import * as v from 'valibot';
@@ -77,6 +81,8 @@ export const MAX_WIRE_TREE_NODES = 4096;
 export const MAX_WIRE_TREE_ITEMS = 20_000;
 /** Most keys one anti-entropy fetch may ask for. */
 export const MAX_WIRE_FETCH_KEYS = 256;
+/** Most keys one purge-check or purge may name (tombstone-purge.ts MAX_PURGE_KEYS). */
+export const MAX_WIRE_PURGE_KEYS = 256;
 
 const partition = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65_535));
 const treeLevel = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(16));
@@ -85,6 +91,7 @@ function fixedBytes(length: number) {
   return v.custom<Uint8Array>((bytes) => bytes instanceof Uint8Array && bytes.byteLength === length, `expected ${length} bytes`);
 }
 const treeHash = v.custom<Uint8Array>((bytes) => bytes instanceof Uint8Array && bytes.byteLength === 16, 'expected a 16-byte hash');
+const purgeItems = v.pipe(v.array(v.object({ key, digest: treeHash })), v.maxLength(MAX_WIRE_PURGE_KEYS));
 
 /** Most entries of a member's ring history (joins, capacity changes, leaves) on the wire. */
 export const MAX_WIRE_HISTORY = 1024;
@@ -166,6 +173,11 @@ export const messageSchema = v.variant('type', [
   }),
   v.object({ type: v.literal('ae-fetch'), requestId, keys: v.pipe(v.array(key), v.maxLength(MAX_WIRE_FETCH_KEYS)) }),
   v.object({ type: v.literal('ae-fetch-reply'), requestId, versions: v.pipe(v.array(v.nullable(versionSetSchema)), v.maxLength(MAX_WIRE_FETCH_KEYS)) }),
+  v.object({ type: v.literal('purge-check'), requestId, items: purgeItems }),
+  // Per item: 0 nothing of the key, 1 exactly that tombstone set, 2 anything else (tombstone-purge.ts).
+  v.object({ type: v.literal('purge-check-reply'), requestId, held: v.pipe(v.array(v.picklist([0, 1, 2])), v.maxLength(MAX_WIRE_PURGE_KEYS)) }),
+  v.object({ type: v.literal('purge'), requestId, items: purgeItems }),
+  v.object({ type: v.literal('purge-reply'), requestId, purged: counter }),
   v.object({ type: v.literal('handoff-start'), requestId, partition, keys: counter }),
   v.object({ type: v.literal('handoff-batch'), requestId, partition, items: handoffItems }),
   v.object({ type: v.literal('handoff-finish'), requestId, partition, keys: counter }),
@@ -232,6 +244,8 @@ export type ReplyMessage = Extract<
       | 'ae-hashes-reply'
       | 'ae-leaves-reply'
       | 'ae-fetch-reply'
+      | 'purge-check-reply'
+      | 'purge-reply'
       | 'handoff-reply'
       | 'handoff-bundle-reply'
       | 'error-reply';
@@ -303,6 +317,8 @@ export function checkMessage(message: Message): string | undefined {
     case 'ae-fetch':
       return firstOf(message.keys, (key, i) => keyProblem(key, `keys.${i}`));
     case 'ae-leaves-reply':
+    case 'purge-check':
+    case 'purge':
       return firstOf(message.items, (item, i) => keyProblem(item.key, `items.${i}.key`));
     case 'ae-fetch-reply':
       return firstOf(message.versions, (versions, i) => (versions === null ? undefined : versionSetProblem(versions, `versions.${i}`)));

@@ -76,6 +76,8 @@ export type NodeEvent =
   | { type: 'hints-passed'; intendedFor: NodeId; to: NodeId; count: number }
   /** `count` hints held for `intendedFor`, unreachable for longer than `hintTtlMs`, were dropped: another replica of each key held it. */
   | { type: 'hints-expired'; intendedFor: NodeId; count: number }
+  /** `count` tombstone-only keys were deleted from this node's store for good (tombstone-purge.ts). */
+  | { type: 'tombstones-purged'; count: number }
   | ({ type: 'anti-entropy' } & ExchangeReport)
   | ({ type: 'partition-sync' } & PartitionSyncState)
   | ({ type: 'ownership-handoff' } & TransferReport)
@@ -114,6 +116,14 @@ export interface NodeStats {
   hintsPassed: number;
   /** Hints dropped after `hintTtlMs` (their node stayed away), each once another replica of its key held it. */
   hintsExpired: number;
+  /**
+   * Tombstone-only keys this node deleted for good (their delete older than `tombstoneGraceMs`, held the
+   * same by every replica, hinted nowhere), and purge rounds it ran as a first replica and those held back
+   * because a member could not be asked (tombstone-purge.ts).
+   */
+  tombstonesPurged: number;
+  purgeRounds: number;
+  purgeRoundsBlocked: number;
   /** Times this node raised its incarnation to refute a suspicion of itself. */
   refutations: number;
   /** Gossiped member records refused: unsigned, signed by another key, or not the key of their id (issue 16). */

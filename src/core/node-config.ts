@@ -8,10 +8,11 @@ import { InvalidOptionError } from './errors.js';
 import { DEFAULT_FAILURE_DETECTOR_CONFIG } from './failure-detector.js';
 import { DEFAULT_OWNERSHIP_HANDOFF_CONFIG, type OwnershipHandoffConfig } from './ownership-handoff.js';
 import { DEFAULT_PARTITION_COUNT } from './ring.js';
+import { DEFAULT_TOMBSTONE_PURGE_CONFIG, type TombstonePurgeConfig } from './tombstone-purge.js';
 import { DEFAULT_MAX_CLOCK_ENTRIES } from './version-set.js';
 
 /** Cluster-wide settings of a node (DESIGN.md §3). */
-export interface NodeConfig extends AntiEntropyConfig, OwnershipHandoffConfig {
+export interface NodeConfig extends AntiEntropyConfig, OwnershipHandoffConfig, TombstonePurgeConfig {
   /**
    * Sloppy quorum with hinted handoff (paper §4.6). Off: requests go to the N replicas only and a
    * write that misses one is repaired by read repair and anti-entropy alone. Default on.
@@ -79,6 +80,7 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   hintedHandoff: true,
   ...DEFAULT_ANTI_ENTROPY_CONFIG,
   ...DEFAULT_OWNERSHIP_HANDOFF_CONFIG,
+  ...DEFAULT_TOMBSTONE_PURGE_CONFIG,
 };
 
 /** Settings renamed since earlier versions, with their current names (issue 18: one word per concept). */
@@ -128,7 +130,9 @@ export function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeCon
   positiveInt('ownershipHandoffIntervalMs', 3_600_000);
   positiveInt('ownershipHandoffBatchSize', 1024);
   positiveInt('ownershipHandoffConcurrency', 64);
-  for (const flag of ['hintedHandoff', 'antiEntropy'] as const) {
+  positiveInt('tombstoneGraceMs', 10 * 365 * 24 * 3600 * 1000);
+  positiveInt('tombstonePurgeIntervalMs', 3_600_000);
+  for (const flag of ['hintedHandoff', 'antiEntropy', 'tombstonePurge'] as const) {
     if (typeof config[flag] !== 'boolean') throw new InvalidOptionError(`${flag} must be true or false, got ${String(config[flag])}`);
   }
   if (!Number.isFinite(config.capacity) || config.capacity <= 0) throw new InvalidOptionError(`capacity must be a positive number, got ${config.capacity}`);

@@ -12,10 +12,11 @@
  *   gossip                         gossip.ts (+ own-record.ts, load-reports.ts; §4.8)
  *   ping / ping-req                failure-detector.ts (SWIM, §4.8.3)
  *   ae-*                           anti-entropy.ts and the Merkle trees (§4.7)
+ *   purge-check / purge            tombstone-purge.ts (a key's first replica purges its old tombstones)
  *   ownership-handoff-*            ownership-handoff.ts (§4.9)
  *   replies                        request-table.ts
- *   tick(now)                      request deadlines, failure detector, anti-entropy, ownership
- *                                  handoff, hinted handoff, gossip
+ *   tick(now)                      request deadlines, failure detector, anti-entropy, tombstone
+ *                                  purging, ownership handoff, hinted handoff, gossip
  *
  * Handlers return their replies (request-handlers.ts); this root adds the request id and sends them
  * (an error becomes an error-reply). The node acts only through its ports (ports.ts): Transport,
@@ -53,6 +54,8 @@ import { requestHandlers, type Handler, type Handlers } from './request-handlers
 import { errorReply, RequestTable, type ReplyBody, type RequestMessage } from './request-table.js';
 import { Ring } from './ring.js';
 import { StageTimings, type Stage, type StageSummary } from './stage-timings.js';
+import { TombstonePurge } from './tombstone-purge.js';
+import { versionDigest } from './merkle-tree.js';
 import type { NodeId } from './types.js';
 import { validateKey } from './value-codec.js';
 
@@ -96,6 +99,7 @@ export class NodeCore {
   private offline = false;
   private merkle: MerkleService | undefined;
   private antiEntropy: AntiEntropy | undefined;
+  private purger: TombstonePurge | undefined;
   /** Members, capacities and histories the current ring was built from (a ring is rebuilt only when they change). */
   private ringSignature = '';
   private startedAtMs = 0;
@@ -316,6 +320,7 @@ export class NodeCore {
       getCoordinator: this.getCoordinator,
       putCoordinator: this.putCoordinator,
       probedPeers: () => this.membership.peers(),
+      purger: () => this.purger,
       request,
     });
   }
@@ -349,6 +354,21 @@ export class NodeCore {
         if (report.partitionsDiffering.length > 0) this.emit({ type: 'anti-entropy', ...report });
       },
       onPartitionState: (state) => this.emit({ type: 'partition-sync', ...state }),
+    });
+    this.purger = new TombstonePurge(this.config, {
+      self: this.id,
+      n: () => this.config.n,
+      ring: () => this.currentRing,
+      members: () => this.membership.peers(),
+      isHealthy: (id) => this.isHealthy(id),
+      request: (to, body, timeoutMs) => this.requests.request(to, body, timeoutMs),
+      merkle,
+      digests: async (keys) => (await this.store.getObjects(keys)).map((versions) => (versions === undefined ? undefined : versionDigest(versions))),
+      holdings: (items) => this.replica.purgeHoldings(items),
+      purge: (items) => this.replica.purge(items),
+      timeoutMs: () => this.config.requestTimeoutMs,
+      onPurged: (count) => this.emit({ type: 'tombstones-purged', count }),
+      reportError: (error, context) => this.reportError(error, context),
     });
     await this.handoff.refreshCounts();
     this.running = true;
@@ -466,6 +486,9 @@ export class NodeCore {
       indirectProbeRounds: this.detector.indirectRounds,
       antiEntropyRounds: this.antiEntropy?.rounds ?? 0,
       antiEntropyRepairs: this.antiEntropy?.repairs ?? 0,
+      tombstonesPurged: this.purger?.purged ?? 0,
+      purgeRounds: this.purger?.rounds ?? 0,
+      purgeRoundsBlocked: this.purger?.roundsBlocked ?? 0,
       ownershipHandoffKeysSent: handoff.keysSent,
       ownershipHandoffKeysReceived: handoff.keysReceived,
       ownershipHandoffTransfers: handoff.transfersCompleted,
@@ -504,6 +527,7 @@ export class NodeCore {
     if (!this.offline) {
       this.detector.tick(nowMs);
       this.antiEntropy?.tick(nowMs);
+      this.purger?.tick(nowMs);
       this.handoff.tick(nowMs);
     }
     this.hints.tick(nowMs);

@@ -121,4 +121,10 @@ export interface MerkleService {
   shape(): { fanout: number; depth: number };
   /** Keys held per partition (for the explorer and for choosing what to compare). */
   keyCounts(): Promise<Map<number, number>>;
+  /**
+   * Up to `limit` tombstone-only keys (every sibling a tombstone, `deletedAtMs` in version-set.ts)
+   * deleted before `deletedBeforeMs` (ms), in no particular order: the candidates of tombstone purging
+   * (tombstone-purge.ts).
+   */
+  tombstones(deletedBeforeMs: number, limit: number): Promise<string[]>;
 }

@@ -8,6 +8,7 @@
  *   merge              a version set from a coordinator, read repair, anti-entropy or a delivered hint
  *   mergeBatch         many version sets in one durable transaction (ownership handoff, §4.9)
  *   dropIfUnchanged    a handed-off key, deleted once its new replicas have it, unless it changed since
+ *   purge              a tombstone set deleted for good (tombstone-purge.ts), unless it changed since
  *
  * Reads (`localState`) include the hints this node holds for the key: a fallback answers reads with
  * what it keeps for the replica it stands for.
@@ -20,7 +21,9 @@ import type { MerkleService, Store } from './ports.js';
 import type { StageTimings } from './stage-timings.js';
 import type { VersionSet } from './types.js';
 import { validateKey } from './value-codec.js';
-import { mergeVersionSets, versionSetsEqual } from './version-set.js';
+import { deletedAtMs, mergeVersionSets, versionSetsEqual } from './version-set.js';
+import { sameBytes } from './bytes.js';
+import { PURGE_ABSENT, PURGE_OTHER, PURGE_SAME, type PurgeHolding, type PurgeItem } from './tombstone-purge.js';
 import { assertFitsOneMessage } from './version-set-limits.js';
 
 /** What the replica needs from its node. */
@@ -145,6 +148,43 @@ export class Replica {
     });
   }
 
+  /**
+   * What this node holds of each item of a purge-check (tombstone-purge.ts): PURGE_OTHER when it holds
+   * a hint for the key or a version set other than exactly that tombstone set, PURGE_SAME when it holds
+   * exactly that, PURGE_ABSENT when nothing.
+   */
+  async purgeHoldings(items: readonly PurgeItem[]): Promise<PurgeHolding[]> {
+    const stored = await this.ports.store.getObjects(items.map((item) => item.key));
+    return Promise.all(
+      items.map(async (item, i) => {
+        if (await this.hinted(item.key)) return PURGE_OTHER;
+        const versions = stored[i];
+        if (versions === undefined) return PURGE_ABSENT;
+        return isPurgeable(versions, item.digest) ? PURGE_SAME : PURGE_OTHER;
+      }),
+    );
+  }
+
+  /**
+   * Deletes each item's key if it still holds exactly that tombstone set and no hint for it (each under
+   * the key's lock, as every change). @returns the keys deleted.
+   */
+  async purge(items: readonly PurgeItem[]): Promise<number> {
+    const deleted = await Promise.all(
+      items.map((item) =>
+        this.locks.run(item.key, async () => {
+          if (await this.hinted(item.key)) return false;
+          const current = await this.ports.store.getObject(item.key);
+          if (current === undefined || !isPurgeable(current, item.digest)) return false;
+          await this.ports.store.deleteObject(item.key);
+          this.treeUpdate(item.key, undefined);
+          return true;
+        }),
+      ),
+    );
+    return deleted.filter(Boolean).length;
+  }
+
   /** replica-get (paper §4.5): this node's state of the key, and whether its partition is complete here. */
   async onGet(message: Extract<RequestMessage, { type: 'replica-get' }>): Promise<ReplyBody> {
     validateKey(message.key);
@@ -169,9 +209,18 @@ export class Replica {
     return { type: 'ae-fetch-reply', versions };
   }
 
+  private async hinted(key: string): Promise<boolean> {
+    return this.ports.holdsHints() && (await this.ports.store.hintsForKey(key)).length > 0;
+  }
+
   /** Tells the Merkle trees of a local change (in order per key: calls are made under the key's lock). */
   private treeUpdate(key: string, versions: VersionSet | undefined): void {
     this.ports.storedChanged();
     this.ports.merkle()?.update(key, versions).catch((error: unknown) => this.ports.reportError(error, `updating the Merkle tree of ${key}`));
   }
+}
+
+/** Whether `versions` is tombstone-only with digest `digest` (what a purge may delete). */
+function isPurgeable(versions: VersionSet, digest: Uint8Array): boolean {
+  return deletedAtMs(versions) !== undefined && sameBytes(versionDigest(versions), digest);
 }

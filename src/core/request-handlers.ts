@@ -8,6 +8,7 @@
  *   coordinate-get, coordinate-put         the coordinators, a coordinate-put once per request id
  *   ping, ping-req                         failure detection (SWIM probes, paper §4.8.3)
  *   ae-roots, ae-hashes, ae-leaves         the Merkle trees (anti-entropy, §4.7)
+ *   purge-check, purge                     tombstone purging (tombstone-purge.ts) and the replica
  *   handoff-*                              ownership handoff (§4.9)
  */
 import { InvalidOptionError, NodeNotRunningError } from './errors.js';
@@ -19,6 +20,7 @@ import type { ReplyMessage } from './messages.js';
 import type { NodeConfig } from './node-config.js';
 import type { MerkleService } from './ports.js';
 import type { PutCoordinator } from './put-coordinator.js';
+import type { TombstonePurge } from './tombstone-purge.js';
 import type { Replica } from './replica.js';
 import type { ReplyBody, RequestBody, RequestMessage } from './request-table.js';
 import type { NodeId } from './types.js';
@@ -45,6 +47,8 @@ export interface HandlerPorts {
   putCoordinator: PutCoordinator;
   /** The members this node's failure detector watches (the only ones a ping-req may name). */
   probedPeers(): NodeId[];
+  /** Tombstone purging, once the node started. */
+  purger(): TombstonePurge | undefined;
   request(to: NodeId, body: RequestBody, timeoutMs: number): Promise<ReplyMessage>;
 }
 
@@ -92,6 +96,12 @@ export function requestHandlers(ports: HandlerPorts): Handlers {
       'ae-hashes': async (_from, m) => ({ type: 'ae-hashes-reply', hashes: await merkle().hashes(m.partition, m.level, m.indices) }),
       'ae-leaves': async (_from, m) => ({ type: 'ae-leaves-reply', items: await merkle().leafItems(m.partition, m.leaves) }),
       'ae-fetch': (_from, m) => ports.replica.onFetch(m),
+      'purge-check': async (_from, m) => ({ type: 'purge-check-reply', held: await ports.replica.purgeHoldings(m.items) }),
+      purge: async (from, m) => {
+        const purger = ports.purger();
+        if (!purger) throw new NodeNotRunningError('the node is not running');
+        return { type: 'purge-reply', purged: await purger.onPurge(from, m.items) };
+      },
       // `bundles`: this node takes handoff-bundle, so the holder sends several partitions per message.
       'handoff-start': (_from, m) => Promise.resolve({ type: 'handoff-reply', accepted: ports.handoff.onStart(m.partition), bundles: true }),
       'handoff-batch': async (_from, m) => {

@@ -357,6 +357,22 @@ export function isTombstoneOnly(v: VersionSet): boolean {
 }
 
 /**
+ * When a tombstone-only state was deleted: the newest of its tombstones' dot times (ms, the
+ * coordinators' wall clocks); `undefined` when it is not tombstone-only ({@link isTombstoneOnly}).
+ * Takes the sibling dots and data only, so the Merkle worker's stripped form (a tombstone keeps
+ * `data: null`) answers the same. Tombstone purging waits a grace period from this time.
+ */
+export function deletedAtMs<T extends { siblings: readonly { dot: { timestampMs: number }; data?: unknown }[] }>(v: T): number | undefined {
+  if (v.siblings.length === 0) return undefined;
+  let newest = -Infinity;
+  for (const s of v.siblings) {
+    if (s.data !== null) return undefined;
+    if (s.dot.timestampMs > newest) newest = s.dot.timestampMs;
+  }
+  return newest;
+}
+
+/**
  * Approximate size of a state on the wire, in bytes: the sum of sibling data lengths, plus for every
  * sibling and every clock entry its node id length + 24 bytes (counter, timestamp and framing).
  * Used to enforce message limits (`VersionSetTooLargeError`), not for exact accounting.

@@ -17,6 +17,7 @@
  */
 import { partitionOfPlacement, PartitionTree, placeKey, versionDigest } from '../core/merkle-tree.js';
 import type { VersionSet } from '../core/types.js';
+import { deletedAtMs } from '../core/version-set.js';
 import type { ScannedChunk } from './merkle-database.js';
 
 /**
@@ -28,6 +29,8 @@ export class Forest {
   readonly trees = new Map<number, PartitionTree>();
   /** Keys over every tree. */
   keys = 0;
+  /** Tombstone-only keys and when they were deleted (ms; `deletedAtMs` of version-set.ts). */
+  readonly deleted = new Map<string, number>();
   /**
    * An empty forest.
    * @param partitionBits log2 of the ring's partition count Q (an integer in [0, 16]): where keys go
@@ -36,11 +39,14 @@ export class Forest {
   constructor(private readonly partitionBits: number) {}
 
   /**
-   * Sets (or with `undefined` removes) `key`'s digest in its partition's tree.
+   * Sets (or with `undefined` removes) `key`'s digest in its partition's tree, and records whether it
+   * is tombstone-only (`deletedAt`: when it was deleted, ms; `undefined`: it holds a value or is gone).
    * @throws TypeError when `key` is not a string; RangeError when `digest` is not 16 bytes.
    */
-  set(key: string, digest: Uint8Array | undefined): void {
+  set(key: string, digest: Uint8Array | undefined, deletedAt?: number): void {
     const placement = placeKey(key);
+    if (digest === undefined || deletedAt === undefined) this.deleted.delete(key);
+    else this.deleted.set(key, deletedAt);
     const partition = partitionOfPlacement(placement, this.partitionBits);
     let tree = this.trees.get(partition);
     if (tree === undefined) {
@@ -103,7 +109,7 @@ export async function fillForest(forest: Forest, chunks: AsyncIterable<ScannedCh
       }
       if (pending.has(key)) continue;
       try {
-        forest.set(key, versionDigest(value));
+        forest.set(key, versionDigest(value), deletedAtMs(value));
       } catch {
         figures.skipped++;
       }

@@ -61,8 +61,10 @@
 import { expose } from 'comlink';
 import { StorageError } from '../core/errors.js';
 import { PartitionTree, versionDigest, type MerkleItem } from '../core/merkle-tree.js';
+import { oldTombstones } from '../core/merkle-service.js';
 import { Ring } from '../core/ring.js';
 import type { Dot, VersionSet } from '../core/types.js';
+import { deletedAtMs } from '../core/version-set.js';
 import { BUILD_SCAN, openExisting, scanChunks, storageError } from './merkle-database.js';
 import { fillForest, Forest, isVersionSetLike } from './merkle-forest.js';
 
@@ -70,13 +72,17 @@ import { fillForest, Forest, isVersionSetLike } from './merkle-forest.js';
  * What the worker needs of a key's version set to compute its digest: `versionDigest` reads the clock,
  * the dot cloud and the siblings' dots, never the siblings' data (nor any timestamp). The main thread
  * sends this stripped form so that values of up to 1 MiB are not cloned across for nothing; a whole
- * `VersionSet` is accepted too.
+ * `VersionSet` is accepted too. A tombstone sibling keeps `data: null`, so the worker knows which keys
+ * are deleted (the candidates of tombstone purging) without the values.
  */
 export interface DigestInput {
   clock: VersionSet['clock'];
   dots?: Dot[];
-  siblings: { dot: Dot }[];
+  siblings: { dot: Dot; data?: null }[];
 }
+
+/** An update that came during a build: the key's digest (`undefined`: removed) and when it was deleted, if tombstone-only. */
+type PendingUpdate = readonly [digest: Uint8Array | undefined, deletedAt: number | undefined];
 
 /** Figures of the worker's trees and of its last build. */
 export interface MerkleWorkerStats {
@@ -119,7 +125,7 @@ export interface UpdateFailure {
 /** State of a build in progress. */
 interface Build {
   /** Newest digest (or `undefined` for a removal) of every key updated since the build started. */
-  readonly pending: Map<string, Uint8Array | undefined>;
+  readonly pending: Map<string, PendingUpdate>;
   readonly done: Promise<MerkleWorkerStats>;
 }
 
@@ -181,7 +187,7 @@ class MerkleWorker {
   rebuild(): Promise<MerkleWorkerStats> {
     if (this.#build !== undefined) return this.#build.done;
     if (this.#dbName === undefined || this.#ring === undefined) throw new Error('rebuild: call open() first');
-    const pending = new Map<string, Uint8Array | undefined>();
+    const pending = new Map<string, PendingUpdate>();
     const done = this.#runBuild(this.#dbName, pending).finally(() => {
       this.#build = undefined;
     });
@@ -195,11 +201,12 @@ class MerkleWorker {
     this.#stats.updates++;
     // The digest ignores sibling data (see DigestInput), so the stripped form stands in for a VersionSet.
     const digest = versions === null ? undefined : versionDigest(versions as VersionSet);
-    this.#build?.pending.set(key, digest);
+    const deletedAt = versions === null ? undefined : deletedAtMs(versions);
+    this.#build?.pending.set(key, [digest, deletedAt]);
     // With no trees and no build yet, the update is dropped: the scan, which starts later, reads this
     // write or a newer state (see the module header).
     if (this.#current !== undefined) {
-      this.#current.set(key, digest);
+      this.#current.set(key, digest, deletedAt);
       this.#refreshCounts();
     }
   }
@@ -222,6 +229,11 @@ class MerkleWorker {
     if (!Array.isArray(leaves)) throw new TypeError('leafItems: leaves must be an array');
     const items = leaves.flatMap((leaf) => tree.leafItems(leaf));
     return items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async tombstones(deletedBeforeMs: number, limit: number): Promise<string[]> {
+    if (typeof deletedBeforeMs !== 'number' || !Number.isInteger(limit) || limit < 0) throw new TypeError('tombstones: a time (ms) and a non-negative integer limit');
+    return oldTombstones((await this.#forest()).deleted, deletedBeforeMs, limit);
   }
 
   async keyCounts(): Promise<Map<number, number>> {
@@ -262,7 +274,7 @@ class MerkleWorker {
     this.#stats.partitions = this.#current.trees.size;
   }
 
-  async #runBuild(dbName: string, pending: Map<string, Uint8Array | undefined>): Promise<MerkleWorkerStats> {
+  async #runBuild(dbName: string, pending: Map<string, PendingUpdate>): Promise<MerkleWorkerStats> {
     const started = now();
     const forest = new Forest(this.#partitionBits);
     let scanMs = 0;
@@ -301,7 +313,7 @@ class MerkleWorker {
     }
 
     const applying = now();
-    for (const [key, digest] of pending) forest.set(key, digest);
+    for (const [key, [digest, deletedAt]] of pending) forest.set(key, digest, deletedAt);
     hashMs += now() - applying;
     this.#current = forest;
     this.#stats = {
@@ -377,6 +389,8 @@ export const merkleWorkerApi = {
   leafItems: (partition: number, leaves: readonly number[]): Promise<MerkleItem[]> => worker.leafItems(partition, leaves),
   /** Keys per partition, for partitions holding at least one key. */
   keyCounts: (): Promise<Map<number, number>> => worker.keyCounts(),
+  /** Up to `limit` tombstone-only keys deleted before `deletedBeforeMs` (ms): purge candidates. */
+  tombstones: (deletedBeforeMs: number, limit: number): Promise<string[]> => worker.tombstones(deletedBeforeMs, limit),
   /** Fan-out and depth of every tree. */
   shape: (): { fanout: number; depth: number } => worker.shape(),
   /** Figures of the trees and of the last build. */

@@ -42,7 +42,7 @@ export interface WorkerMerkleServiceOptions {
 
 /** The parts of a version set the digest reads (see `DigestInput` in the worker). */
 function digestInput(versions: VersionSet): DigestInput {
-  const input: DigestInput = { clock: versions.clock, siblings: versions.siblings.map((s) => ({ dot: s.dot })) };
+  const input: DigestInput = { clock: versions.clock, siblings: versions.siblings.map((s) => (s.data === null ? { dot: s.dot, data: null } : { dot: s.dot })) };
   if (versions.dots !== undefined) input.dots = versions.dots;
   return input;
 }
@@ -191,6 +191,11 @@ export class WorkerMerkleService implements MerkleService {
   /** The (key, digest) items of `leaves` of `partition`'s tree, sorted by key. */
   leafItems(partition: number, leaves: readonly number[]): Promise<MerkleItem[]> {
     return this.#call(() => this.#remote.leafItems(partition, [...leaves]));
+  }
+
+  /** Up to `limit` tombstone-only keys deleted before `deletedBeforeMs` (ms), from the worker. */
+  tombstones(deletedBeforeMs: number, limit: number): Promise<string[]> {
+    return this.#call(() => this.#remote.tombstones(deletedBeforeMs, limit));
   }
 
   /** Tree shape, read once at start. */

@@ -5,11 +5,13 @@
  * ```
  *   /?cluster=demo&n=3&r=2&w=2&q=256&capacity=1&maxConnections=8&hints=off&adopt=off#invite=<secret>
  *     └─ query: DynamoNodeOptions ─────────────────────────────────────────────────┘ └─ fragment ──┘
+ *   (also tombstoneGraceMs=…, the time a delete is kept before it may be purged)
  * ```
  *
  * Query parameters (README, "The page"): cluster (default "default"); n, r, w, q (partitions),
  * capacity, maxConnections (numbers); hints=off turns hinted handoff off (a strict quorum, to watch
- * anti-entropy repair on its own); adopt=off keeps a new tab from taking over a closed tab's node.
+ * anti-entropy repair on its own); adopt=off keeps a new tab from taking over a closed tab's node;
+ * tombstoneGraceMs (a number) sets how long deletes are kept before they may be purged.
  * The fragment `#invite=…` (issue 16) carries the cluster secret; once the node has it, the page removes
  * it from the address bar ({@link forgetInvitation}). The routes (`#/notes`) are read by router.ts.
  */
@@ -37,14 +39,23 @@ export function nodeOptionsFromUrl(location: PageLocation): UrlNodeOptions {
     ...optional('q', intParam(params, 'q')),
     ...optional('capacity', intParam(params, 'capacity')),
     ...optional('maxConnections', intParam(params, 'maxConnections')),
-    // hints=off turns hinted handoff off (strict quorum), e.g. to watch anti-entropy repair on its own.
-    ...(params.get('hints') === 'off' ? { config: { hintedHandoff: false } } : {}),
+    ...pageConfig(params),
     // A new tab takes over a closed tab's node (and its data) unless adopt=off.
     adoptClosedNodes: params.get('adopt') !== 'off',
     signaling: peerClientOptions(location),
     // An invitation link's fragment carries the cluster secret; without one the browser's own is used (or made).
     invitation: location.hash,
   };
+}
+
+/** The node settings the query may set: hints=off, tombstoneGraceMs. */
+function pageConfig(params: URLSearchParams): { config?: NonNullable<DynamoNodeOptions['config']> } {
+  const config: NonNullable<DynamoNodeOptions['config']> = {};
+  // hints=off turns hinted handoff off (strict quorum), e.g. to watch anti-entropy repair on its own.
+  if (params.get('hints') === 'off') config.hintedHandoff = false;
+  const graceMs = intParam(params, 'tombstoneGraceMs');
+  if (graceMs !== undefined) config.tombstoneGraceMs = graceMs;
+  return Object.keys(config).length > 0 ? { config } : {};
 }
 
 /**

@@ -17,6 +17,7 @@
  *   counts       keyCounts: keys per partition holding keys (an overwrite counts once)
  *   order        an update is seen by every query made after it, before its promise settles
  *   build        a service built over a store that holds keys equals one that was told of them
+ *   tombstones   the tombstone-only keys deleted before a time, built or told, and kept current
  */
 import { PartitionTree, versionDigest, type MerkleItem } from '../../src/core/merkle-tree.js';
 import type { MerkleService } from '../../src/core/ports.js';
@@ -396,6 +397,31 @@ export const merkleServiceContract: MerkleContractCase[] = [
       await built.update('key:4', undefined);
       await told.update('key:4', undefined);
       equal(await snapshot(built, Q), await snapshot(told, Q), 'built and told, after more updates');
+    },
+  },
+  {
+    name: 'tombstones lists the tombstone-only keys deleted before the time asked, built or told, up to the limit, and follows updates',
+    async run(fixture) {
+      const stored = sampleKeys();
+      const expected = (before: number): string[] =>
+        stored.filter(({ versions: v }) => v.siblings.every((s) => s.data === null) && Math.max(...v.siblings.map((s) => s.dot.timestampMs)) < before).map(({ key }) => key).sort();
+      const sorted = (keys: string[]): string[] => [...keys].sort();
+      const cut = 1_700_000_000_000 + 20;
+      const built = await fixture.open(Q, stored);
+      const told = await fixture.open(Q);
+      await updateAll(told, stored);
+      check(expected(cut).length > 0 && expected(cut).length < expected(Infinity).length, 'the sample has tombstones on both sides of the cut');
+      for (const [service, what] of [[built, 'built'], [told, 'told']] as const) {
+        equal(sorted(await service.tombstones(cut, 1000)), expected(cut), `${what}: tombstones before the cut`);
+        equal(sorted(await service.tombstones(Infinity, 1000)), expected(Infinity), `${what}: every tombstone`);
+        equal((await service.tombstones(Infinity, 2)).length, 2, `${what}: at most the limit`);
+      }
+      // A value written over a tombstone, a new delete, and a removal are followed.
+      const [first, second] = expected(Infinity);
+      await told.update(first!, versions('n3', 500));
+      await told.update('gone-now', versions('n3', 1, null));
+      await told.update(second!, undefined);
+      equal(sorted(await told.tombstones(Infinity, 1000)), sorted([...expected(Infinity).filter((k) => k !== first && k !== second), 'gone-now']), 'after updates');
     },
   },
 ];

@@ -52,6 +52,8 @@ export class EventDescriber {
         return `delivered ${event.count} hint${event.count === 1 ? '' : 's'} to ${event.peer}`;
       case 'hints-expired':
         return `dropped ${event.count} hint${event.count === 1 ? '' : 's'} for ${event.intendedFor}, away longer than hintTtlMs (another replica holds each)`;
+      case 'tombstones-purged':
+        return `purged ${event.count} tombstone${event.count === 1 ? '' : 's'}: deleted longer than tombstoneGraceMs ago, held the same by every replica`;
       case 'hints-passed':
         return `passed ${event.count} hint${event.count === 1 ? '' : 's'} for ${event.intendedFor} to ${event.to} (leaving)`;
       case 'anti-entropy':

@@ -21,6 +21,7 @@ import {
   MAX_NODE_ID_LENGTH,
   MAX_WIRE_CLOCK_ENTRIES,
   MAX_WIRE_FETCH_KEYS,
+  MAX_WIRE_PURGE_KEYS,
   MAX_WIRE_HANDOFF_ITEMS,
   MAX_WIRE_HANDOFF_PARTS,
   MAX_WIRE_MEMBERS,
@@ -59,6 +60,8 @@ const REQUEST_TYPES = [
   'ae-hashes',
   'ae-leaves',
   'ae-fetch',
+  'purge-check',
+  'purge',
   'handoff-start',
   'handoff-batch',
   'handoff-finish',
@@ -75,6 +78,8 @@ const REPLY_TYPES = [
   'ae-hashes-reply',
   'ae-leaves-reply',
   'ae-fetch-reply',
+  'purge-check-reply',
+  'purge-reply',
   'handoff-reply',
   'handoff-bundle-reply',
   'replica-get-reply',
@@ -326,6 +331,13 @@ export function messageOf(ctx: HostileContext, type: MessageType): Arb<Json> {
       return object({ keys: fc.array(k, { maxLength: MAX_WIRE_FETCH_KEYS }) });
     case 'ae-fetch-reply':
       return object({ versions: fc.array(fc.option(versionSet(ctx), { nil: null }), { maxLength: 16 }) });
+    case 'purge-check':
+    case 'purge':
+      return object({ items: fc.array(fc.record({ key: k, digest: hash() }), { maxLength: 64 }) });
+    case 'purge-check-reply':
+      return object({ held: fc.array(fc.constantFrom(0, 1, 2), { maxLength: MAX_WIRE_PURGE_KEYS }) });
+    case 'purge-reply':
+      return object({ purged: counter() });
     case 'handoff-start':
     case 'handoff-finish':
       return object({ partition: partition(), keys: counter() });
@@ -549,7 +561,8 @@ function mutation(): Arb<Mutation> {
       answeredBy: 64,
       history: 1024,
       pending: 65_536,
-      items: m.type === 'handoff-batch' || m.type === 'handoff-bundle' ? MAX_WIRE_HANDOFF_ITEMS : MAX_WIRE_TREE_ITEMS,
+      items: m.type === 'handoff-batch' || m.type === 'handoff-bundle' ? MAX_WIRE_HANDOFF_ITEMS : m.type === 'purge-check' || m.type === 'purge' ? MAX_WIRE_PURGE_KEYS : MAX_WIRE_TREE_ITEMS,
+      held: MAX_WIRE_PURGE_KEYS,
       parts: MAX_WIRE_HANDOFF_PARTS,
       refused: MAX_WIRE_HANDOFF_PARTS,
       versions: MAX_WIRE_FETCH_KEYS,
@@ -627,6 +640,7 @@ function badContent(ctx: HostileContext): Arb<{ message: Json; why: string }> {
     fc.tuple(rid, badKey, versionSet(ctx)).map(([id, k, versions]) => ({ message: { type: 'replica-put', requestId: id, key: k, versions }, why: `key ${JSON.stringify(k)}` })),
     fc.tuple(rid, badKey).map(([id, k]) => ({ message: { type: 'ae-fetch', requestId: id, keys: ['ok', k] }, why: `key ${JSON.stringify(k)}` })),
     fc.tuple(rid, badKey, hash()).map(([id, k, digest]) => ({ message: { type: 'ae-leaves-reply', requestId: id, items: [{ key: k, digest }] }, why: `key ${JSON.stringify(k)}` })),
+    fc.tuple(rid, badKey, hash(), fc.constantFrom('purge-check', 'purge')).map(([id, k, digest, type]) => ({ message: { type, requestId: id, items: [{ key: k, digest }] }, why: `key ${JSON.stringify(k)}` })),
     fc.tuple(rid, key(ctx), badSet).map(([id, k, { versions, why }]) => ({ message: { type: 'replica-put', requestId: id, key: k, versions }, why })),
     fc.tuple(rid, key(ctx), badSet, nodeId(ctx)).map(([id, k, { versions, why }, to]) => ({ message: { type: 'hinted-put', requestId: id, key: k, versions, intendedFor: to }, why })),
     fc.tuple(rid, key(ctx), badSet).map(([id, k, { versions, why }]) => ({ message: { type: 'handoff-batch', requestId: id, partition: 0, items: [{ key: k, versions }] }, why })),

@@ -91,6 +91,10 @@ const valid: Record<MessageType, () => Json> = {
   'ae-leaves-reply': () => ({ type: 'ae-leaves-reply', requestId: 20, items: [{ key: 'k', digest: new Uint8Array(16).fill(1) }] }),
   'ae-fetch': () => ({ type: 'ae-fetch', requestId: 21, keys: ['k', 'other'] }),
   'ae-fetch-reply': () => ({ type: 'ae-fetch-reply', requestId: 22, versions: [versions(), null] }),
+  'purge-check': () => ({ type: 'purge-check', requestId: 24, items: [{ key: 'k', digest: new Uint8Array(16).fill(3) }] }),
+  'purge-check-reply': () => ({ type: 'purge-check-reply', requestId: 25, held: [0, 1, 2] }),
+  purge: () => ({ type: 'purge', requestId: 26, items: [{ key: 'k', digest: new Uint8Array(16).fill(3) }] }),
+  'purge-reply': () => ({ type: 'purge-reply', requestId: 27, purged: 1 }),
 };
 
 /** Further well-formed messages at the edges of what is allowed. */
