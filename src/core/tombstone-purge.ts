@@ -42,7 +42,10 @@ export interface TombstonePurgeConfig {
    * longer than `hintTtlMs`'s 7.
    */
   tombstoneGraceMs: number;
-  /** Period of purge rounds, in ms. Default 60 000. */
+  /**
+   * Period of purge rounds, in ms; a shorter `tombstoneGraceMs` shortens it to that (a test's or a
+   * demo's grace of seconds purges within seconds). Default 60 000.
+   */
   tombstonePurgeIntervalMs: number;
 }
 
@@ -111,9 +114,10 @@ export class TombstonePurge {
   /** Starts a round when one is due (the first one interval after the first tick). */
   tick(nowMs: number): void {
     if (!this.config.tombstonePurge || this.running) return;
-    if (this.nextRoundAtMs === undefined) this.nextRoundAtMs = nowMs + this.config.tombstonePurgeIntervalMs;
+    const periodMs = Math.min(this.config.tombstonePurgeIntervalMs, this.config.tombstoneGraceMs);
+    if (this.nextRoundAtMs === undefined) this.nextRoundAtMs = nowMs + periodMs;
     if (nowMs < this.nextRoundAtMs) return;
-    this.nextRoundAtMs = nowMs + this.config.tombstonePurgeIntervalMs;
+    this.nextRoundAtMs = nowMs + periodMs;
     this.running = true;
     this.round(nowMs)
       .catch((error: unknown) => this.ports.reportError(error, 'purging tombstones'))

@@ -193,3 +193,62 @@ describe('notes demo', () => {
     }
   });
 });
+
+describe('notes demo: deleted notes leave the index, and their tombstones every store', () => {
+  // A grace period of seconds (the page's tombstoneGraceMs parameter) instead of the default ten days.
+  const cluster = useCluster('notes-purge', 3, { query: 'adopt=off&tombstoneGraceMs=8000' });
+  const tabs = cluster.tabs;
+
+  it('notes deleted in one tab disappear from every tab and from the index; after the grace period no store holds their tombstones', async () => {
+    await Promise.all(tabs.map((tab) => tab.page.evaluate(() => (location.hash = '#/notes'))));
+    await Promise.all(tabs.map((tab) => tab.page.locator('#notes-view').waitFor({ state: 'visible' })));
+    const [a, b] = tabs.map((t) => t.page);
+    const kept = await createNote(a!, 'Keep me', 'stays');
+    const doomed = [await createNote(a!, 'Delete me 1', 'goes'), await createNote(a!, 'Delete me 2', 'goes too')];
+    for (const tab of tabs) {
+      await waitFor('all three notes synced in every tab', async () => {
+        for (const id of [kept, ...doomed]) if ((await noteState(tab, id))?.sync !== 'synced') return false;
+        return true;
+      }, 20_000);
+    }
+    for (const id of doomed) {
+      await openNote(b!, id);
+      b!.once('dialog', (dialog) => void dialog.accept());
+      await b!.getByRole('button', { name: 'Delete' }).click();
+      await waitFor('the delete synced in B', async () => {
+        const state = await noteState(tabs[1]!, id);
+        return state?.deleted === true && state.sync === 'synced';
+      }, 10_000);
+    }
+    const keysOf = (tab: NodeTab): Promise<string[]> => tab.page.evaluate(() => window.dynamo!.localKeys());
+    // Within the grace period every replica keeps the tombstones.
+    const tombstones = (await Promise.all(tabs.map(keysOf))).flat().filter((key) => doomed.some((id) => key === `note:${id}`)).length;
+    const indexIds = (tab: NodeTab): Promise<string[]> =>
+      tab.page.evaluate(async () => {
+        const got = await window.dynamo!.get('notes:index');
+        return got.siblings.flatMap((s) => (s.value as { ids: string[] }).ids);
+      });
+    // Every tab stops listing them at once (their tombstones are still stored).
+    for (const tab of tabs) {
+      await waitFor('the deleted notes gone from the list', async () => {
+        const listed = await tab.page.locator('#notes-list li').evaluateAll((items) => items.map((li) => li.getAttribute('data-note')));
+        return listed.includes(kept) && doomed.every((id) => !listed.includes(id));
+      }, 20_000);
+    }
+    // After the grace period: purged from every store, and from the index.
+    for (const tab of tabs) {
+      await waitFor('no tombstone of the deleted notes in this tab’s store', async () => (await keysOf(tab)).every((key) => !doomed.some((id) => key === `note:${id}`)), 60_000);
+    }
+    await waitFor('the index no longer lists the deleted notes', async () => {
+      const ids = await indexIds(tabs[2]!);
+      return ids.includes(kept) && doomed.every((id) => !ids.includes(id));
+    }, 30_000);
+    const purged = await Promise.all(tabs.map((tab) => tab.page.evaluate(() => window.dynamo!.stats().tombstonesPurged)));
+    console.log(`tombstones of ${doomed.length} deleted notes: ${tombstones} held before the grace period, purged per tab ${purged.join(', ')}`);
+    expect(tombstones).toBeGreaterThanOrEqual(doomed.length * 2);
+    expect(purged.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(tombstones);
+    // The note kept is untouched, everywhere.
+    for (const tab of tabs) expect((await noteState(tab, kept))?.sync).toBe('synced');
+    await tabs[0]!.screenshot('notes-after-purge');
+  });
+});

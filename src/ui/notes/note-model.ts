@@ -5,8 +5,12 @@
  * {@link NOTES_INDEX_KEY} as a set of ids. Both are plain JSON values of the store, so any node can read
  * them, and both can have siblings after concurrent writes:
  *
- * - index siblings merge mechanically: the union of their ids (an id is never removed; a deleted note
- *   is a tombstone under its own key, so an edit concurrent with the delete still finds the note);
+ * - index siblings merge mechanically: the union of their ids, less the union of their removed ids. A
+ *   deleted note stays listed while its tombstone lives (an edit concurrent with the delete still finds
+ *   the note); once the store purged the tombstone (tombstone-purge.ts), a tab that saw the delete and
+ *   now reads nothing under the key removes the id, recording when, so that copies of the index that
+ *   still list it do not bring it back. A removal is itself forgotten after the store's grace period;
+ *   that bounds the index (a tab away longer than that may list the id again: it reads as nothing);
  * - note siblings are shown to the user, who merges them. To propose a three-way merge the app needs
  *   the versions' common ancestor: every version carries its lineage (the revision ids it descends
  *   from, newest first) and `base`, the text of the last version its writer knew the cluster had
@@ -56,6 +60,14 @@ export interface NoteValue extends NoteRevision {
 export interface NotesIndex {
   kind: 'notes-index';
   ids: string[];
+  /** Ids removed (their notes deleted and purged) and when, ms since the epoch; absent when none. */
+  removed?: RemovedNote[];
+}
+
+/** A note id removed from the index, and when (ms since the epoch, the remover's clock). */
+export interface RemovedNote {
+  id: string;
+  atMs: number;
 }
 
 const revisionSchema = v.object({
@@ -77,6 +89,7 @@ const noteSchema = v.object({
 const indexSchema = v.object({
   kind: v.literal('notes-index'),
   ids: v.pipe(v.array(v.pipe(v.string(), v.regex(NOTE_ID))), v.maxLength(100_000)),
+  removed: v.optional(v.pipe(v.array(v.object({ id: v.pipe(v.string(), v.regex(NOTE_ID)), atMs: v.pipe(v.number(), v.finite()) })), v.maxLength(100_000))),
 });
 
 /** Thrown when a title or body is too long; nothing is written. */
@@ -107,11 +120,27 @@ export function parseIndex(value: unknown): NotesIndex | undefined {
   return result.success ? result.output : undefined;
 }
 
-/** The union of index siblings (invalid ones contribute nothing), ids sorted. */
+/**
+ * The merge of index siblings (invalid ones contribute nothing): the union of their ids less every id
+ * removed in any of them, sorted, and the removals (latest time per id, sorted by id; absent when none).
+ */
 export function mergeIndexes(values: unknown[]): NotesIndex {
   const ids = new Set<string>();
-  for (const value of values) for (const id of parseIndex(value)?.ids ?? []) ids.add(id);
-  return { kind: 'notes-index', ids: [...ids].sort() };
+  const removed = new Map<string, number>();
+  for (const value of values) {
+    const index = parseIndex(value);
+    for (const id of index?.ids ?? []) ids.add(id);
+    for (const { id, atMs } of index?.removed ?? []) removed.set(id, Math.max(atMs, removed.get(id) ?? -Infinity));
+  }
+  return indexValue(ids, removed);
+}
+
+/** The index listing `ids` less `removed`'s ids, with `removed` (id → when, ms). */
+export function indexValue(ids: Iterable<string>, removed: ReadonlyMap<string, number>): NotesIndex {
+  const listed = [...ids].filter((id) => !removed.has(id)).sort();
+  if (removed.size === 0) return { kind: 'notes-index', ids: listed };
+  const entries = [...removed].map(([id, atMs]) => ({ id, atMs })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { kind: 'notes-index', ids: listed, removed: entries };
 }
 
 /**

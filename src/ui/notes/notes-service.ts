@@ -71,8 +71,8 @@ export class NotesService {
     this.outbox = new NotesOutbox(slots);
     this.revisions = new KnownRevisions(slots);
     this.seen = new SeenRecorder(seenStore, node.id, now, emit);
-    this.index = new NotesIndexSync({ node, quorum: this.quorum, seen: this.seen, outbox: this.outbox, emit });
-    this.outboxSync = new OutboxSync({ node, quorum: this.quorum, outbox: this.outbox, index: this.index, refreshNote: (id) => this.refreshNote(id), emit });
+    this.index = new NotesIndexSync({ node, quorum: this.quorum, seen: this.seen, outbox: this.outbox, emit, now });
+    this.outboxSync = new OutboxSync({ node, quorum: this.quorum, outbox: this.outbox, index: this.index, refreshNote: async (id) => void (await this.refreshNote(id)), emit });
     for (const [id, entry] of this.outbox.list()) {
       this.index.include(id);
       this.notes.set(id, noteState(id, entry.value === null ? [] : [entry.value], entry.value === null ? [{ by: node.id, atMs: entry.savedAtMs }] : [], 0, entry.context, 'local'));
@@ -212,11 +212,15 @@ export class NotesService {
     await this.write(id, value, state.context);
   }
 
-  /** Reads the index and every listed note; syncs the outbox when the cluster is reachable. Never throws. */
+  /**
+   * Reads the index and every listed note; syncs the outbox when the cluster is reachable. Notes found
+   * purged (deleted, and now nothing under their key) leave the index, written at once. Never throws.
+   */
   async refreshAll(): Promise<void> {
     try {
       await this.index.refresh();
-      await Promise.all(this.index.ids().map((id) => this.refreshNote(id)));
+      const purged = await Promise.all(this.index.ids().map((id) => this.refreshNote(id)));
+      if (purged.includes('purged')) await this.index.refresh();
       this.emit({ type: 'notes' });
       await this.outboxSync.sync();
     } catch (error) {
@@ -259,11 +263,20 @@ export class NotesService {
   /**
    * Reads note `id` and shows what was read: one version (synced), several (a conflict), or nothing new
    * — an edit still in the outbox that the read does not show yet, or an older state read from this
-   * node alone than the one this browser saw, keeps what is shown.
+   * node alone than the one this browser saw, keeps what is shown. A note this tab saw deleted that now
+   * reads as nothing with the quorum had its tombstone purged (tombstone-purge.ts): it leaves the index
+   * and this tab (`'purged'`).
    */
-  private async refreshNote(id: string): Promise<void> {
+  private async refreshNote(id: string): Promise<'purged' | undefined> {
     const got = await this.quorum.read(noteKey(id));
     const pending = this.outbox.get(id);
+    const before = this.notes.get(id);
+    if (got.quorum && got.siblings.length === 0 && !pending && before !== undefined && before.deleted && !before.cached) {
+      this.notes.delete(id);
+      this.index.forget(id);
+      this.emit({ type: 'note', id });
+      return 'purged';
+    }
     if (got.context === '') {
       // Nothing on the nodes read: keep what this tab knows (offline, and not a replica of the note).
       return;
@@ -290,7 +303,6 @@ export class NotesService {
       return;
     }
     if (pending && sync === 'synced' && !this.quorum.canReachQuorum(noteKey(id))) sync = 'local';
-    const before = this.notes.get(id);
     const next = noteState(id, versions, deletions, unreadable, got.context, sync);
     // This node alone (no quorum) holds an older state than the one this browser saw (a replica that
     // missed writes while its tab was closed): keep showing the newer one.
@@ -298,6 +310,7 @@ export class NotesService {
     this.notes.set(id, next);
     this.seen.note(next, got.quorum && sync === 'synced');
     if (!before || before.cached || before.context !== next.context || before.sync !== next.sync) this.emit({ type: 'note', id });
+    return undefined;
   }
 
   /** Reads a key that changed (NotesRefresh): the index and the notes it newly lists, or one note. */
@@ -305,7 +318,7 @@ export class NotesService {
     if (key === NOTES_INDEX_KEY) {
       await this.index.refresh();
       await Promise.all(this.index.ids().filter((id) => !this.notes.has(id)).map((id) => this.refreshNote(id)));
-    } else await this.refreshNote(key.slice(NOTE_KEY_PREFIX.length));
+    } else if ((await this.refreshNote(key.slice(NOTE_KEY_PREFIX.length))) === 'purged') await this.index.refresh();
   }
 
   /**

@@ -55,6 +55,16 @@ describe('the notes index', () => {
     expect(merged).toEqual({ kind: 'notes-index', ids: ['a', 'b', 'c'] });
     expect(parseIndex({ kind: 'notes-index', ids: ['A!'] })).toBeUndefined();
   });
+
+  it('leaves out ids removed in any sibling, keeping the latest removal of each, so a stale copy does not bring one back', () => {
+    const merged = mergeIndexes([
+      { kind: 'notes-index', ids: ['a', 'b', 'c'] },
+      { kind: 'notes-index', ids: ['a', 'c'], removed: [{ id: 'b', atMs: 5 }] },
+      { kind: 'notes-index', ids: ['d'], removed: [{ id: 'b', atMs: 9 }, { id: 'c', atMs: 2 }] },
+    ]);
+    expect(merged).toEqual({ kind: 'notes-index', ids: ['a', 'd'], removed: [{ id: 'b', atMs: 9 }, { id: 'c', atMs: 2 }] });
+    expect(parseIndex({ kind: 'notes-index', ids: [], removed: [{ id: 'b', atMs: 'x' }] })).toBeUndefined();
+  });
 });
 
 describe('common ancestor', () => {
