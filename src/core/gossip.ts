@@ -3,7 +3,7 @@
  * load reports riding along. A round to a member first sends a digest of all of it (issue 19): only
  * views that differ exchange records and loads.
  *
- *   every gossipIntervalMs (±20% jitter)   this node ──gossip{members, removals, suspects, loads, reply}──▶ peer
+ *   every gossipIntervalMs (±20% jitter)   this node ──gossip{members, removals, suspects, loads, checkpoint, reply}──▶ peer
  *                                          peer merges, and answers with its own view (push-pull)
  *
  * A round goes to an unconfirmed seed while there is one (a new node joins quickly, §4.8.2), else to
@@ -22,6 +22,7 @@ import { MAX_WIRE_MEMBERS, type Message } from './messages.js';
 import type { NodeEvent } from './node-api.js';
 import type { OwnRecord } from './own-record.js';
 import type { Clock, Random } from './ports.js';
+import type { RingCheckpoint } from './ring.js';
 import type { NodeId } from './types.js';
 
 /** One gossip round in this many goes to any member, connected or not (see `Transport.isConnected`). */
@@ -52,6 +53,8 @@ export interface GossipPorts {
   running(): boolean;
   send(to: NodeId, message: Message): void;
   membershipChanged(): void;
+  /** A ring checkpoint a peer gossiped (member-compaction.ts): @returns whether it was taken. */
+  offerCheckpoint(checkpoint: RingCheckpoint): boolean;
   recordDrop(from: NodeId, reason: string): void;
   emit(event: NodeEvent): void;
   reportError(error: unknown, context: string): void;
@@ -115,7 +118,7 @@ export class Gossip {
       return;
     }
     for (const load of gossip.loads ?? []) this.ports.loads.merge(load);
-    this.merge(from, gossip.members, gossip.removals ?? [], gossip.reply, gossip.suspects ?? [], digestOf(message));
+    this.merge(from, gossip.members, gossip.removals ?? [], gossip.reply, gossip.suspects ?? [], digestOf(message), gossip.checkpoint);
   }
 
   private round(): void {
@@ -156,7 +159,7 @@ export class Gossip {
       this.ports.recordDrop(from, `a removal of ${removal.target} not signed by a member (${removal.by})`);
     }
     for (const load of message.loads ?? []) this.ports.loads.merge(load);
-    this.merge(from, members, removals, message.reply, message.suspects ?? [], digestOf(message));
+    this.merge(from, members, removals, message.reply, message.suspects ?? [], digestOf(message), message.checkpoint);
   }
 
   /**
@@ -186,6 +189,7 @@ export class Gossip {
         suspects: this.ports.detector.suspicions(),
         // Loads are part of the digest: a digest-only round carries none.
         ...(full ? { loads: this.ports.loads.reports() } : {}),
+        ...(full && membership.checkpoint !== undefined ? { checkpoint: membership.checkpoint } : {}),
         digest: this.digest(),
       });
     };
@@ -199,7 +203,7 @@ export class Gossip {
 
   /** The digest of this node's view: records as gossiped, removals, and load reports. */
   private digest(): Uint8Array {
-    return membershipDigest(this.ports.membership.gossipRecords(), this.ports.membership.removals(), this.ports.loads.reports());
+    return membershipDigest(this.ports.membership.gossipRecords(), this.ports.membership.removals(), this.ports.loads.reports(), this.ports.membership.checkpoint);
   }
 
   /** Signs this node's current record (the signing of one version is shared by everyone waiting for it). */
@@ -221,11 +225,21 @@ export class Gossip {
    *                                a digest-only reply when the views are now the same
    * `digest` is the sender's `{ digestOnly, digest }`, undefined for a sender of an earlier version.
    */
-  private merge(from: NodeId, members: MemberRecord[], removals: readonly Removal[], reply: boolean, suspects: { id: NodeId; incarnation: number }[], sent: { digestOnly: boolean; digest: Uint8Array } | undefined): void {
+  private merge(
+    from: NodeId,
+    members: MemberRecord[],
+    removals: readonly Removal[],
+    reply: boolean,
+    suspects: { id: NodeId; incarnation: number }[],
+    sent: { digestOnly: boolean; digest: Uint8Array } | undefined,
+    checkpoint: RingCheckpoint | undefined,
+  ): void {
     const { membership, self, detector, ownRecord } = this.ports;
+    // A later checkpoint first: records of members it compacts are then not taken.
+    let changed = checkpoint !== undefined && this.ports.offerCheckpoint(checkpoint);
     // Others' records are hearsay taken by version (and, where signed, by their node's signature); no
     // peer may rewrite this node's own record.
-    let changed = membership.merge(members.filter((r) => r.id !== self));
+    changed = membership.merge(members.filter((r) => r.id !== self)) || changed;
     this.seeds.delete(from);
     for (const r of members) this.seeds.delete(r.id);
     for (const removal of removals) {

@@ -15,9 +15,15 @@
  * view the rest of the core reads (`get`, `all`, `ringMembers`) applies them: a removed member shows
  * as `left`, its history closed with capacity 0. The raw records (`raw`, `gossipRecords`) are what is
  * signed and gossiped.
+ *
+ * Compaction (issue 20). Records of members that left are needed only by the ring's replay of history.
+ * Once the map holds a ring checkpoint (ring.ts `RingCheckpoint`: the replay's state at a time T, made
+ * long after T, see member-compaction.ts), the records of members that left at or before T are dropped,
+ * and such records arriving by gossip are not taken again; the checkpoint is gossiped instead (the
+ * latest one wins). Removal statements are kept: a removed node stays refused.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import type { RingEvent, RingMember } from './ring.js';
+import type { RingCheckpoint, RingEvent, RingMember } from './ring.js';
 import type { NodeId } from './types.js';
 
 /**
@@ -115,6 +121,11 @@ export function newerRecord(a: MemberRecord, b: MemberRecord): MemberRecord {
   return recordKey(a) >= recordKey(b) ? a : b;
 }
 
+/** A checkpoint's content as a string, to compare and digest. */
+function checkpointKey(c: RingCheckpoint): string {
+  return `${c.atMs}|${c.members.map((m) => `${m.id}:${m.joinedAtMs}:${m.capacity}`).join(',')}|${c.owners.join(',')}`;
+}
+
 function recordKey(r: MemberRecord): string {
   return `${r.status}|${r.capacity}|${r.joinedAtMs}|${r.incarnation}|${JSON.stringify(r.history)}|${r.pendingPartitions.join(',')}|${r.handoffPartitions.join(',')}`;
 }
@@ -125,14 +136,55 @@ function recordKey(r: MemberRecord): string {
 export class Membership {
   private readonly records = new Map<NodeId, MemberRecord>();
   private readonly removed = new Map<NodeId, Removal>();
+  /** The ring checkpoint records were compacted into, if any. */
+  private latestCheckpoint: RingCheckpoint | undefined;
+  /** Records dropped by compaction (statistics). */
+  compacted = 0;
 
   constructor(readonly self: NodeId) {}
+
+  /** The ring checkpoint the ring is replayed from, if records were compacted. */
+  get checkpoint(): RingCheckpoint | undefined {
+    return this.latestCheckpoint;
+  }
+
+  /**
+   * Takes `checkpoint` when it is later than the one held (at equal times, the one whose content sorts
+   * first, so every node keeps the same), and drops the records of members that left at or before it.
+   * @returns true when it changed the view.
+   */
+  compact(checkpoint: RingCheckpoint): boolean {
+    const current = this.latestCheckpoint;
+    if (current !== undefined && (checkpoint.atMs < current.atMs || (checkpoint.atMs === current.atMs && checkpointKey(checkpoint) >= checkpointKey(current)))) return false;
+    this.latestCheckpoint = { atMs: checkpoint.atMs, members: checkpoint.members.map((m) => ({ ...m })), owners: [...checkpoint.owners] };
+    for (const id of [...this.records.keys()]) {
+      if (id !== this.self && this.departedBy(this.get(id)!)) {
+        this.records.delete(id);
+        this.compacted++;
+      }
+    }
+    return true;
+  }
+
+  /** Whether `view` (removals applied) left the ring at or before the checkpoint: its record is not needed. */
+  private departedBy(view: MemberRecord): boolean {
+    const checkpoint = this.latestCheckpoint;
+    if (checkpoint === undefined || view.status !== 'left') return false;
+    const last = view.history[view.history.length - 1];
+    return last !== undefined && last.capacity === 0 && last.atMs <= checkpoint.atMs;
+  }
 
   /** The record of `id` as the core sees it (removals applied), if known. */
   get(id: NodeId): MemberRecord | undefined {
     const record = this.records.get(id);
     const removal = this.removed.get(id);
     return record !== undefined && removal !== undefined ? removedView(record, removal) : record;
+  }
+
+  /** `record` as the core would see it (its removal applied). */
+  private viewOf(record: MemberRecord): MemberRecord {
+    const removal = this.removed.get(record.id);
+    return removal !== undefined ? removedView(record, removal) : record;
   }
 
   /** The record of `id` as its member wrote it (what is signed and gossiped). */
@@ -212,6 +264,11 @@ export class Membership {
     let changed = false;
     for (const record of incoming) {
       const current = this.records.get(record.id);
+      // A member that left before the checkpoint: compacted, not taken again.
+      if (record.id !== this.self && this.departedBy(this.viewOf(record))) {
+        if (current !== undefined) this.records.delete(record.id);
+        continue;
+      }
       if (current === undefined) {
         this.records.set(record.id, { ...record });
         changed = true;
@@ -309,11 +366,12 @@ export function fromStoredRecord<T extends Partial<MemberRecord> & LegacyRecordF
 
 /**
  * One 16-byte hash of a membership view: every record as gossiped (all its fields, signatures
- * included), every removal statement, and the members' load reports by sequence number, in id order.
+ * included), every removal statement, the members' load reports by sequence number, in id order, and
+ * the ring checkpoint.
  * Two nodes whose digests agree hold the same records, removals and loads (up to a collision of
  * SHA-256), so an idle gossip round exchanges this hash instead of all of them (issue 19).
  */
-export function membershipDigest(records: readonly MemberRecord[], removals: readonly Removal[], loads: readonly { id: NodeId; seq: number }[] = []): Uint8Array {
+export function membershipDigest(records: readonly MemberRecord[], removals: readonly Removal[], loads: readonly { id: NodeId; seq: number }[] = [], checkpoint?: RingCheckpoint): Uint8Array {
   const hex = (bytes: Uint8Array | undefined): string => (bytes === undefined ? '-' : Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(''));
   const lines = [...records]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -322,5 +380,6 @@ export function membershipDigest(records: readonly MemberRecord[], removals: rea
     lines.push(`x|${removal.target}|${removal.by}|${removal.atMs}|${hex(removal.signature)}`);
   }
   for (const load of [...loads].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) lines.push(`l|${load.id}|${load.seq}`);
+  if (checkpoint !== undefined) lines.push(`c|${checkpointKey(checkpoint)}`);
   return sha256(new TextEncoder().encode(lines.join('\n'))).slice(0, 16);
 }

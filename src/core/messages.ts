@@ -97,6 +97,11 @@ const purgeItems = v.pipe(v.array(v.object({ key, digest: treeHash })), v.maxLen
 export const MAX_WIRE_HISTORY = 1024;
 const capacityValue = v.pipe(v.number(), v.finite(), v.minValue(Number.MIN_VALUE), v.maxValue(1_000_000));
 const partitionList = v.pipe(v.array(partition), v.maxLength(65_536));
+const ringCheckpoint = v.object({
+  atMs: timestampMs,
+  members: v.pipe(v.array(v.object({ id: nodeId, joinedAtMs: timestampMs, capacity: capacityValue })), v.maxLength(MAX_WIRE_MEMBERS)),
+  owners: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(-1), v.maxValue(MAX_WIRE_MEMBERS - 1))), v.maxLength(65_536)),
+});
 
 const memberRecordFields = v.object({
   id: nodeId,
@@ -154,6 +159,8 @@ export const messageSchema = v.variant('type', [
     // The sender's digest of its membership view (membership.ts membershipDigest). A message with a
     // digest and no records is a digest-only round: views that hash the same exchange no records.
     digest: v.optional(treeHash),
+    // The ring checkpoint the sender compacted departed members into (ring.ts RingCheckpoint; issue 20).
+    checkpoint: v.optional(ringCheckpoint),
   }),
   v.object({ type: v.literal('ping'), requestId }),
   v.object({ type: v.literal('ping-req'), requestId, target: nodeId, timeoutMs }),

@@ -124,6 +124,9 @@ export interface NodeStats {
   tombstonesPurged: number;
   purgeRounds: number;
   purgeRoundsBlocked: number;
+  /** Records of departed members dropped into a ring checkpoint (member-compaction.ts), and records now held. */
+  membersCompacted: number;
+  memberRecords: number;
   /** Times this node raised its incarnation to refute a suspicion of itself. */
   refutations: number;
   /** Gossiped member records refused: unsigned, signed by another key, or not the key of their id (issue 16). */

@@ -59,6 +59,11 @@ export interface NodeConfig extends AntiEntropyConfig, OwnershipHandoffConfig, T
    * node from there should it return). Sized to a long outage. Default 7 days.
    */
   hintTtlMs: number;
+  /**
+   * How long after a member left its record is kept, in ms: after it, the ring's replay is checkpointed
+   * past the departure and the record is no longer stored or gossiped (member-compaction.ts). Default 14 days.
+   */
+  memberCompactionMs: number;
 }
 
 /** Defaults of {@link NodeConfig}: (N, R, W) = (3, 2, 2), Q = 256. */
@@ -77,6 +82,7 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   hintIntervalMs: 500,
   hintBatchSize: 32,
   hintTtlMs: 7 * 24 * 3600 * 1000,
+  memberCompactionMs: 14 * 24 * 3600 * 1000,
   hintedHandoff: true,
   ...DEFAULT_ANTI_ENTROPY_CONFIG,
   ...DEFAULT_OWNERSHIP_HANDOFF_CONFIG,
@@ -123,6 +129,7 @@ export function resolveConfig(partial: Partial<NodeConfig> | undefined): NodeCon
   positiveInt('hintIntervalMs', 3_600_000);
   positiveInt('hintBatchSize', 10_000);
   positiveInt('hintTtlMs', 10 * 365 * 24 * 3600 * 1000);
+  positiveInt('memberCompactionMs', 10 * 365 * 24 * 3600 * 1000);
   positiveInt('antiEntropyIntervalMs', 3_600_000);
   positiveInt('antiEntropyMaxPartitions', 65_536);
   positiveInt('antiEntropyMaxKeys', 256);

@@ -9,7 +9,7 @@
  *   replica-get / replica-put      replica.ts (the vnode: stored keys and key locks)
  *   hinted-put                     hinted-handoff.ts (§4.6)
  *   coordinate-get / -put          the coordinators, once per request (forwarding.ts ServedRequests)
- *   gossip                         gossip.ts (+ own-record.ts, load-reports.ts; §4.8)
+ *   gossip                         gossip.ts (+ own-record.ts, load-reports.ts, member-compaction.ts; §4.8)
  *   ping / ping-req                failure-detector.ts (SWIM, §4.8.3)
  *   ae-*                           anti-entropy.ts and the Merkle trees (§4.7)
  *   purge-check / purge            tombstone-purge.ts (a key's first replica purges its old tombstones)
@@ -44,7 +44,8 @@ import { MembershipVerifier } from './membership-verifier.js';
 import { checkMessage, isReply, parseMessage, type Message } from './messages.js';
 import type { GetOptions, GetResult, NodeEvent, NodeStats, OwnershipHandoffStatus, PutOptions, PutResult } from './node-api.js';
 import { resolveConfig, type NodeConfig } from './node-config.js';
-import { META_MEMBERS, META_REMOVALS, OwnRecord } from './own-record.js';
+import { META_CHECKPOINT, META_MEMBERS, META_REMOVALS, OwnRecord } from './own-record.js';
+import { MemberCompaction } from './member-compaction.js';
 import type { Clock, MerkleService, Random, Store, Transport } from './ports.js';
 import { requestTargets, type RequestTargets } from './preference-targets.js';
 import { PutCoordinator } from './put-coordinator.js';
@@ -114,6 +115,7 @@ export class NodeCore {
   private readonly loads: LoadReports;
   private readonly ownRecord: OwnRecord;
   private readonly gossip: Gossip;
+  private readonly compaction: MemberCompaction;
   private readonly forwarding: Forwarding;
   private readonly served = new ServedRequests();
   private readonly getCoordinator: GetCoordinator;
@@ -216,6 +218,13 @@ export class NodeCore {
       holdsHints: () => this.hints.holdsHints(),
       passHints: () => this.hints.startPassing(this.clock.now()),
     });
+    this.compaction = new MemberCompaction({
+      membership: this.membership,
+      partitionCount: () => config.partitionCount,
+      compactionMs: () => config.memberCompactionMs,
+      compacted: () => this.membershipChanged(),
+      reportError,
+    });
     this.gossip = new Gossip({
       self,
       clock: this.clock,
@@ -231,6 +240,7 @@ export class NodeCore {
       running,
       send: (to, message) => this.send(to, message),
       membershipChanged: () => this.membershipChanged(),
+      offerCheckpoint: (checkpoint) => this.compaction.offer(checkpoint, this.clock.now()),
       recordDrop: (from, reason) => this.recordDrop(from, reason),
       emit: this.emit,
       reportError,
@@ -489,6 +499,8 @@ export class NodeCore {
       tombstonesPurged: this.purger?.purged ?? 0,
       purgeRounds: this.purger?.rounds ?? 0,
       purgeRoundsBlocked: this.purger?.roundsBlocked ?? 0,
+      membersCompacted: this.membership.compacted,
+      memberRecords: this.membership.size,
       ownershipHandoffKeysSent: handoff.keysSent,
       ownershipHandoffKeysReceived: handoff.keysReceived,
       ownershipHandoffTransfers: handoff.transfersCompleted,
@@ -532,6 +544,7 @@ export class NodeCore {
     }
     this.hints.tick(nowMs);
     this.gossip.tick(nowMs);
+    this.compaction.tick(nowMs);
   }
 
   /**
@@ -579,11 +592,12 @@ export class NodeCore {
   /** Rebuilds the ring when the ring's members changed, and tells the detector, the store and listeners. */
   private membershipChanged(): void {
     const ringMembers = this.membership.ringMembers();
-    const signature = JSON.stringify(ringMembers.map((m) => [m.id, m.history]));
+    const checkpoint = this.membership.checkpoint;
+    const signature = JSON.stringify([checkpoint?.atMs, ringMembers.map((m) => [m.id, m.history])]);
     if (signature !== this.ringSignature) {
       this.ringSignature = signature;
       const before = this.currentRing;
-      this.currentRing = Ring.build(ringMembers, this.config.partitionCount);
+      this.currentRing = Ring.build(ringMembers, this.config.partitionCount, checkpoint);
       this.handoff.ringChanged(before, this.currentRing);
       this.antiEntropy?.changed();
       if (Ring.movedPartitions(before, this.currentRing) > 0 || before.members.length !== this.currentRing.members.length) {
@@ -595,6 +609,7 @@ export class NodeCore {
     // Stored as gossiped (signed as written by each member); removals beside them.
     this.store.putMeta(META_MEMBERS, this.membership.gossipRecords().map(withLegacyFieldNames)).catch((error: unknown) => this.reportError(error, 'saving the membership'));
     this.store.putMeta(META_REMOVALS, this.membership.removals()).catch((error: unknown) => this.reportError(error, 'saving the removals'));
+    if (checkpoint !== undefined) this.store.putMeta(META_CHECKPOINT, checkpoint).catch((error: unknown) => this.reportError(error, 'saving the ring checkpoint'));
   }
 
   /** What each member last reported of its load, and when the report reached this node (ms). */

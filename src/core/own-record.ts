@@ -12,13 +12,15 @@ import { fromStoredRecord, inRing, removalSigningFields, withLegacyFieldNames, t
 import type { NodeEvent } from './node-api.js';
 import { checkCapacity } from './node-config.js';
 import type { Clock, Store } from './ports.js';
-import { Ring } from './ring.js';
+import { checkCheckpoint, Ring, type RingCheckpoint } from './ring.js';
 import type { NodeId } from './types.js';
 
 /** Store metadata names. */
 export const META_SELF = 'self';
 export const META_MEMBERS = 'members';
 export const META_REMOVALS = 'removals';
+/** The ring checkpoint departed members were compacted into (member-compaction.ts). */
+export const META_CHECKPOINT = 'ring-checkpoint';
 
 /** This node's own record as saved in the store's metadata. */
 type StoredSelf = Partial<MemberRecord> & LegacyRecordFields & { version: number };
@@ -68,6 +70,16 @@ export class OwnRecord {
       // kv679): the host must start a new identity instead.
       throw new StoredStateLostError(`the stored state of node ${id} is gone; start this node under a new id`);
     }
+    // The checkpoint first: records of members it compacted are not taken back.
+    const checkpoint = await store.getMeta<RingCheckpoint>(META_CHECKPOINT);
+    if (checkpoint !== undefined) {
+      try {
+        checkCheckpoint(checkpoint, partitionCount);
+        membership.compact(checkpoint);
+      } catch (error) {
+        this.ports.reportError(error, 'reading the stored ring checkpoint');
+      }
+    }
     const known = await store.getMeta<(MemberRecord & LegacyRecordFields)[]>(META_MEMBERS);
     if (Array.isArray(known)) membership.merge(known.filter((r) => r.id !== id && Array.isArray(r.history)).map(fromStoredRecord));
     const removals = await store.getMeta<Removal[]>(META_REMOVALS);
@@ -79,7 +91,7 @@ export class OwnRecord {
     const history = self?.history ?? [{ atMs: joinedAtMs, capacity }];
     const status = self?.status ?? 'up';
     if (self?.history !== undefined) membership.updateSelf({ history: self.history, joinedAtMs, capacity: self.capacity ?? capacity }, self.version);
-    const before = Ring.build(membership.ringMembers(), partitionCount);
+    const before = Ring.build(membership.ringMembers(), partitionCount, membership.checkpoint);
     // A configured capacity different from the remembered one is a capacity change (paper §2).
     const last = history[history.length - 1]!;
     const changedCapacity = status === 'up' && last.capacity > 0 && last.capacity !== capacity;

@@ -25,6 +25,13 @@
  * 0 holding no quota. A departed member is kept in the replay so that its departure moves only its own
  * partitions.
  *
+ * Checkpoints (issue 20, compaction of departed members). The replay's state after every event up to a
+ * time T — each partition's owner and each member's capacity — is all that later events depend on: a
+ * member at capacity 0 that holds nothing never wins a tie, and the tie-breaks compare members only by
+ * their relative join order, which leaving others out does not change. So a replay may start from that
+ * state (`ReplayState`) and take only the events after T, and members whose whole history is at or
+ * before T and who were out of the ring at T need not be known at all: their records can be dropped.
+ *
  * Measured in test/unit/core/ring.test.ts: counts are exact (floor or ceil of the share); a join moves the
  * minimum number of partitions; consecutive partitions belong to unrelated nodes, so a preference list
  * meets N distinct nodes about as fast as with independently drawn owners.
@@ -103,6 +110,16 @@ function claimScore(partition: number, seedA: number, seedB: number): number {
 }
 
 /**
+ * Where a replay stands after every event up to `atMs`: each partition's owner (an index into the
+ * replay's members, -1 for none) and each member's capacity then (0: out of the ring).
+ */
+export interface ReplayState {
+  atMs: number;
+  owner: Int32Array;
+  weight: Float64Array;
+}
+
+/**
  * Replays the joins of `members` (already in join order) and returns the owner of every partition
  * as an index into `members` (module header, steps 1–3; paper §6.2 strategy 3).
  *
@@ -111,10 +128,13 @@ function claimScore(partition: number, seedA: number, seedB: number): number {
  *
  * @param members in join order (`joinedAtMs`, then id), already checked by `Ring.build`.
  * @param partitionCount Q, a power of two in [1, 65536].
- * @returns a fresh `Int32Array` of length Q: the owner's index into `members`, or -1 for every
- *   partition when no member is in the ring at the end of the replay.
+ * @param from a state to start from (indices into `members`): only events after its `atMs` are replayed.
+ * @param untilMs replay only the events at or before this time (a checkpoint's state).
+ * @returns the state at the end: `owner`, a fresh `Int32Array` of length Q (the owner's index into
+ *   `members`, or -1 for every partition when no member is in the ring at the end of the replay), and
+ *   each member's capacity then.
  */
-export function replayJoins(members: readonly RingMember[], partitionCount: number): Int32Array {
+export function replay(members: readonly RingMember[], partitionCount: number, from?: ReplayState, untilMs = Infinity): { owner: Int32Array; weight: Float64Array } {
   const n = members.length;
   const seeds = new Uint32Array(2 * n);
   members.forEach((m, i) => {
@@ -124,16 +144,20 @@ export function replayJoins(members: readonly RingMember[], partitionCount: numb
     seeds[2 * i + 1] = view.getUint32(4);
   });
   const score = (p: number, i: number): number => claimScore(p, seeds[2 * i]!, seeds[2 * i + 1]!);
-  const owner = new Int32Array(partitionCount).fill(-1);
+  const owner = from ? Int32Array.from(from.owner) : new Int32Array(partitionCount).fill(-1);
   const counts = new Int32Array(n);
+  for (const i of owner) if (i >= 0) counts[i]!++;
+  const afterMs = from?.atMs ?? -Infinity;
   // Events in time order; at equal times a member's own entries keep their order, then joins (and
   // capacity changes) come before departures, then members in join order.
   const events: { atMs: number; seq: number; capacity: number; i: number }[] = [];
   members.forEach((m, i) => {
-    historyOf(m).forEach((e, seq) => events.push({ atMs: e.atMs, seq, capacity: e.capacity, i }));
+    historyOf(m).forEach((e, seq) => {
+      if (e.atMs > afterMs && e.atMs <= untilMs) events.push({ atMs: e.atMs, seq, capacity: e.capacity, i });
+    });
   });
   events.sort((a, b) => a.atMs - b.atMs || (a.i === b.i ? a.seq - b.seq : (a.capacity === 0 ? 1 : 0) - (b.capacity === 0 ? 1 : 0) || a.i - b.i));
-  const weight = new Float64Array(n); // capacity while active, 0 otherwise
+  const weight = from ? Float64Array.from(from.weight) : new Float64Array(n); // capacity while active, 0 otherwise
   for (const event of events) {
     weight[event.i] = event.capacity;
     if (!weight.some((w) => w > 0)) {
@@ -168,5 +192,5 @@ export function replayJoins(members: readonly RingMember[], partitionCount: numb
       counts[i]!++;
     }
   }
-  return owner;
+  return { owner, weight };
 }

@@ -28,7 +28,7 @@
 import { md5 } from '@noble/hashes/legacy.js';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
 import { InvalidOptionError } from './errors.js';
-import { historyOf, replayJoins } from './ring-placement.js';
+import { historyOf, replay, type ReplayState } from './ring-placement.js';
 import type { NodeId } from './types.js';
 
 /** Default number of partitions Q of a cluster (DESIGN.md §3). Fixed for the life of a cluster. */
@@ -85,6 +85,19 @@ export interface RingEvent {
 }
 
 /**
+ * The ring's replay state at `atMs` (ring-placement.ts "Checkpoints"; issue 20): the members in the
+ * ring then, with their join times (which order the replay) and capacities, and the owner of each
+ * partition as an index into `members` (-1: none). A ring built from a checkpoint and the members'
+ * events after it equals the ring built from every event, so records of members that left before it
+ * can be dropped.
+ */
+export interface RingCheckpoint {
+  atMs: number;
+  members: { id: NodeId; joinedAtMs: number; capacity: number }[];
+  owners: number[];
+}
+
+/**
  * An immutable assignment of Q equal partitions to member nodes, and the preference lists derived
  * from it (paper §4.2, §4.3, §6.2 strategy 3). Build one with `Ring.build`; build a new one whenever
  * the membership changes (adding or removing a node is explicit, paper §4.8.1).
@@ -138,7 +151,7 @@ export class Ring {
    *   not a finite number > 0, an id is not a non-empty string, ids repeat, or there are more than
    *   65536 members.
    */
-  static build(members: readonly RingMember[], partitionCount: number = DEFAULT_PARTITION_COUNT): Ring {
+  static build(members: readonly RingMember[], partitionCount: number = DEFAULT_PARTITION_COUNT, checkpoint?: RingCheckpoint): Ring {
     if (
       typeof partitionCount !== 'number' ||
       !Number.isInteger(partitionCount) ||
@@ -148,63 +161,38 @@ export class Ring {
     ) {
       throw new InvalidOptionError(`partitionCount must be a power of two between 1 and ${MAX_PARTITION_COUNT}, got ${String(partitionCount)}`);
     }
-    if (members.length > MAX_MEMBERS) {
-      throw new InvalidOptionError(`a ring holds at most ${MAX_MEMBERS} members, got ${members.length}`);
-    }
-    for (const member of members) {
-      if (typeof member.id !== 'string' || member.id.length === 0) {
-        throw new InvalidOptionError(`a ring member's id must be a non-empty string, got ${JSON.stringify(member.id)}`);
-      }
-      const { capacity } = member;
-      if (typeof capacity !== 'number' || !Number.isFinite(capacity) || capacity <= 0) {
-        throw new InvalidOptionError(`capacity of ${member.id} must be a finite number > 0, got ${String(capacity)}`);
-      }
-    }
-    for (const member of members) {
-      for (const field of ['joinedAtMs', 'leftAtMs'] as const) {
-        const value = member[field];
-        if (value !== undefined && !Number.isFinite(value)) {
-          throw new InvalidOptionError(`${field} of ${member.id} must be a finite number, got ${String(value)}`);
-        }
-      }
-    }
-    for (const member of members) {
-      if (member.history === undefined) continue;
-      if (!Array.isArray(member.history) || member.history.length === 0) {
-        throw new InvalidOptionError(`history of ${member.id} must be a non-empty array`);
-      }
-      for (const event of member.history) {
-        if (!Number.isFinite(event.atMs) || !Number.isFinite(event.capacity) || event.capacity < 0) {
-          throw new InvalidOptionError(`history of ${member.id} has an invalid entry ${JSON.stringify(event)}`);
-        }
-      }
-    }
-    const all = members
-      .map((m) => {
-        const history = historyOf(m);
-        return Object.freeze({
-          id: m.id,
-          capacity: m.capacity,
-          joinedAtMs: history[0]!.atMs,
-          ...(history[history.length - 1]!.capacity === 0 ? { leftAtMs: history[history.length - 1]!.atMs } : {}),
-          history,
-        });
-      })
-      .sort((a, b) => compareIds(a.id, b.id));
-    for (let i = 1; i < all.length; i++) {
-      if (all[i]!.id === all[i - 1]!.id) throw new InvalidOptionError(`duplicate ring member id ${all[i]!.id}`);
-    }
-    const sorted = all.filter((m) => m.leftAtMs === undefined);
-    for (let i = 1; i < sorted.length; i++) {
-      if (sorted[i]!.id === sorted[i - 1]!.id) throw new InvalidOptionError(`duplicate ring member id ${sorted[i]!.id}`);
-    }
+    checkMembers(members);
+    if (checkpoint !== undefined) checkCheckpoint(checkpoint, partitionCount);
+    const { joinOrder, from } = prepareReplay(members, partitionCount, checkpoint);
+    const { owner: ownerIndex, weight } = replay(joinOrder, partitionCount, from);
+    // In the ring now: last history entry > 0 (with a checkpoint: a capacity > 0 at the end of the replay).
+    const sorted = joinOrder.filter((m, i) => (checkpoint ? weight[i]! > 0 : m.leftAtMs === undefined)).sort((a, b) => compareIds(a.id, b.id));
     const frozenMembers = Object.freeze(sorted);
-    if (sorted.length === 0) return new Ring(partitionCount, frozenMembers, Object.freeze([]));
-    const joinOrder = [...all].sort((a, b) => a.joinedAtMs - b.joinedAtMs || compareIds(a.id, b.id));
-    const ownerIndex = replayJoins(joinOrder, partitionCount);
-    if (ownerIndex.every((i) => i === -1)) return new Ring(partitionCount, frozenMembers, Object.freeze([]));
+    if (sorted.length === 0 || ownerIndex.every((i) => i === -1)) return new Ring(partitionCount, frozenMembers, Object.freeze([]));
     const owners = Object.freeze(Array.from(ownerIndex, (i) => joinOrder[i]!.id));
     return new Ring(partitionCount, frozenMembers, owners);
+  }
+
+  /**
+   * The replay's state at `atMs` (every history event at or before it; ring-placement.ts
+   * "Checkpoints"), starting from `base` when given: a ring built from it and the members' later events
+   * is the ring built from every event. Members out of the ring at `atMs` whose history ends by then
+   * are not needed by such a ring any more.
+   * @throws InvalidOptionError as {@link Ring.build}; RangeError when `atMs` is before `base.atMs`.
+   */
+  static checkpoint(members: readonly RingMember[], partitionCount: number, atMs: number, base?: RingCheckpoint): RingCheckpoint {
+    if (base !== undefined && atMs < base.atMs) throw new RangeError(`a checkpoint at ${atMs} cannot follow one at ${base.atMs}`);
+    Ring.build([], partitionCount); // checks the partition count
+    checkMembers(members);
+    const { joinOrder, from } = prepareReplay(members, partitionCount, base);
+    const { owner, weight } = replay(joinOrder, partitionCount, from, atMs);
+    const kept = joinOrder.map((m, i) => ({ id: m.id, joinedAtMs: m.joinedAtMs, capacity: weight[i]!, i })).filter((m) => m.capacity > 0);
+    const indexOf = new Map(kept.map((m, k) => [m.i, k]));
+    return {
+      atMs,
+      members: kept.map(({ id, joinedAtMs, capacity }) => ({ id, joinedAtMs, capacity })),
+      owners: Array.from(owner, (i) => (i === -1 ? -1 : (indexOf.get(i) ?? -1))),
+    };
   }
 
   /**
@@ -319,6 +307,108 @@ export class Ring {
 
 /** The preference list of every partition of an empty ring. */
 const EMPTY_LIST: readonly NodeId[] = Object.freeze([]);
+
+/**
+ * Checks ring members as {@link Ring.build} documents.
+ * @throws InvalidOptionError naming the first problem.
+ */
+function checkMembers(members: readonly RingMember[]): void {
+  if (members.length > MAX_MEMBERS) {
+    throw new InvalidOptionError(`a ring holds at most ${MAX_MEMBERS} members, got ${members.length}`);
+  }
+  for (const member of members) {
+    if (typeof member.id !== 'string' || member.id.length === 0) {
+      throw new InvalidOptionError(`a ring member's id must be a non-empty string, got ${JSON.stringify(member.id)}`);
+    }
+    const { capacity } = member;
+    if (typeof capacity !== 'number' || !Number.isFinite(capacity) || capacity <= 0) {
+      throw new InvalidOptionError(`capacity of ${member.id} must be a finite number > 0, got ${String(capacity)}`);
+    }
+  }
+  for (const member of members) {
+    for (const field of ['joinedAtMs', 'leftAtMs'] as const) {
+      const value = member[field];
+      if (value !== undefined && !Number.isFinite(value)) {
+        throw new InvalidOptionError(`${field} of ${member.id} must be a finite number, got ${String(value)}`);
+      }
+    }
+  }
+  for (const member of members) {
+    if (member.history === undefined) continue;
+    if (!Array.isArray(member.history) || member.history.length === 0) {
+      throw new InvalidOptionError(`history of ${member.id} must be a non-empty array`);
+    }
+    for (const event of member.history) {
+      if (!Number.isFinite(event.atMs) || !Number.isFinite(event.capacity) || event.capacity < 0) {
+        throw new InvalidOptionError(`history of ${member.id} has an invalid entry ${JSON.stringify(event)}`);
+      }
+    }
+  }
+  const ids = members.map((m) => m.id).sort(compareIds);
+  for (let i = 1; i < ids.length; i++) if (ids[i] === ids[i - 1]) throw new InvalidOptionError(`duplicate ring member id ${ids[i]}`);
+}
+
+/**
+ * Checks a checkpoint's shape against a ring of `partitionCount` partitions.
+ * @throws InvalidOptionError naming the first problem.
+ */
+export function checkCheckpoint(checkpoint: RingCheckpoint, partitionCount: number): void {
+  const { atMs, members, owners } = checkpoint;
+  if (!Number.isFinite(atMs)) throw new InvalidOptionError(`a checkpoint's time must be finite, got ${String(atMs)}`);
+  if (!Array.isArray(owners) || owners.length !== partitionCount) throw new InvalidOptionError(`a checkpoint names an owner for each of the ${partitionCount} partitions`);
+  const ids = new Set<NodeId>();
+  for (const m of members) {
+    if (typeof m.id !== 'string' || m.id.length === 0 || ids.has(m.id)) throw new InvalidOptionError(`a checkpoint's member ids must be distinct non-empty strings, got ${JSON.stringify(m.id)}`);
+    if (!Number.isFinite(m.joinedAtMs) || !Number.isFinite(m.capacity) || m.capacity <= 0) throw new InvalidOptionError(`checkpoint member ${m.id} has an invalid join time or capacity`);
+    ids.add(m.id);
+  }
+  for (const i of owners) if (!Number.isInteger(i) || i < -1 || i >= members.length) throw new InvalidOptionError(`a checkpoint's owner index ${String(i)} names no member`);
+}
+
+/** A member as the replay takes it: its history frozen, join time from its first entry. */
+type ReplayMember = Readonly<RingMember> & { joinedAtMs: number; history: readonly RingEvent[] };
+
+/**
+ * The replay's members in join order and, with a checkpoint, the state it starts from: the
+ * checkpoint's members (from their records when known) and every member with an event after it.
+ */
+function prepareReplay(members: readonly RingMember[], partitionCount: number, checkpoint: RingCheckpoint | undefined): { joinOrder: ReplayMember[]; from: ReplayState | undefined } {
+  const byId = new Map<NodeId, ReplayMember>();
+  for (const m of members) {
+    const history = historyOf(m);
+    byId.set(
+      m.id,
+      Object.freeze({
+        id: m.id,
+        capacity: m.capacity,
+        joinedAtMs: history[0]!.atMs,
+        ...(history[history.length - 1]!.capacity === 0 ? { leftAtMs: history[history.length - 1]!.atMs } : {}),
+        history,
+      }),
+    );
+  }
+  if (checkpoint === undefined) {
+    const joinOrder = [...byId.values()].sort((a, b) => a.joinedAtMs - b.joinedAtMs || compareIds(a.id, b.id));
+    return { joinOrder, from: undefined };
+  }
+  const atT = new Map(checkpoint.members.map((m) => [m.id, m]));
+  const kept: ReplayMember[] = [];
+  for (const m of byId.values()) {
+    const at = atT.get(m.id);
+    // The checkpoint fixes the join time it was made with, so every node orders the replay alike.
+    if (at !== undefined) kept.push(Object.freeze({ ...m, joinedAtMs: at.joinedAtMs }));
+    else if (m.history.some((e) => e.atMs > checkpoint.atMs)) kept.push(m);
+  }
+  for (const at of checkpoint.members) {
+    if (!byId.has(at.id)) kept.push(Object.freeze({ id: at.id, capacity: at.capacity, joinedAtMs: at.joinedAtMs, history: Object.freeze([Object.freeze({ atMs: at.joinedAtMs, capacity: at.capacity })]) }));
+  }
+  const joinOrder = kept.sort((a, b) => a.joinedAtMs - b.joinedAtMs || compareIds(a.id, b.id));
+  const indexOf = new Map(joinOrder.map((m, i) => [m.id, i]));
+  const weight = new Float64Array(joinOrder.length);
+  for (const at of checkpoint.members) weight[indexOf.get(at.id)!] = at.capacity;
+  const owner = Int32Array.from(checkpoint.owners, (k) => (k === -1 ? -1 : indexOf.get(checkpoint.members[k]!.id)!));
+  return { joinOrder, from: { atMs: checkpoint.atMs, owner, weight } };
+}
 
 /** Code-unit order of ids, the same in every JavaScript engine. */
 function compareIds(a: NodeId, b: NodeId): number {

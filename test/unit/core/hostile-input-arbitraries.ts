@@ -294,6 +294,12 @@ function gossip(ctx: HostileContext): Arb<Json> {
         fc.record({ target: nodeId(ctx), by: nodeId(ctx), atMs: timestampMs(), signature: fc.uint8Array({ minLength: 64, maxLength: 64 }) }, { requiredKeys: ['target', 'by', 'atMs'] }),
         { maxLength: 2 },
       ),
+      // A ring checkpoint (member compaction): owners of every partition of a small ring, or a wrong length.
+      checkpoint: fc.record({
+        atMs: timestampMs(),
+        members: fc.array(fc.record({ id: nodeId(ctx), joinedAtMs: timestampMs(), capacity: fc.constantFrom(1, 2, 0.5) }), { minLength: 1, maxLength: 3 }),
+        owners: fc.array(fc.integer({ min: -1, max: 3 }), { minLength: 0, maxLength: 300 }),
+      }),
     },
     { requiredKeys: ['type', 'members', 'reply'] },
   );
