@@ -66,6 +66,8 @@ export class Gossip {
   private nextRoundAtMs = 0;
   /** The signing of this node's record in progress, and the version it signs. */
   private signing: { version: number; done: Promise<void> } | undefined;
+  /** The last digest of this node's view, and the generations of the membership and loads it covers. */
+  private cachedDigest: { membership: number; loads: number; digest: Uint8Array } | undefined;
   gossipRounds = 0;
   /** Times this node raised its incarnation to refute a suspicion of itself. */
   refutations = 0;
@@ -201,9 +203,17 @@ export class Gossip {
     void this.signOwnRecord(authority).then(send, (error: unknown) => this.ports.reportError(error, "signing this node's record"));
   }
 
-  /** The digest of this node's view: records as gossiped, removals, and load reports. */
+  /**
+   * The digest of this node's view: records as gossiped, removals, load reports and the checkpoint;
+   * computed again only after one of them changed.
+   */
   private digest(): Uint8Array {
-    return membershipDigest(this.ports.membership.gossipRecords(), this.ports.membership.removals(), this.ports.loads.reports(), this.ports.membership.checkpoint);
+    const { membership, loads } = this.ports;
+    const cached = this.cachedDigest;
+    if (cached !== undefined && cached.membership === membership.generation && cached.loads === loads.generation) return cached.digest;
+    const digest = membershipDigest(membership.gossipRecords(), membership.removals(), loads.reports(), membership.checkpoint);
+    this.cachedDigest = { membership: membership.generation, loads: loads.generation, digest };
+    return digest;
   }
 
   /** Signs this node's current record (the signing of one version is shared by everyone waiting for it). */

@@ -27,6 +27,8 @@ export interface LoadReportPorts {
 export class LoadReports {
   private readonly loads = new Map<NodeId, { keys: number; hints: number; seq: number; receivedAtMs: number }>();
   private refreshing = false;
+  /** Bumped whenever a report changes (gossip caches its digest by it). */
+  generation = 0;
 
   constructor(private readonly ports: LoadReportPorts) {}
 
@@ -38,7 +40,10 @@ export class LoadReports {
       .ownCounts()
       .then(({ keys, hints }) => {
         const own = this.loads.get(this.ports.self);
-        if (own?.keys !== keys || own.hints !== hints) this.loads.set(this.ports.self, { keys, hints, seq: (own?.seq ?? 0) + 1, receivedAtMs: this.ports.now() });
+        if (own?.keys !== keys || own.hints !== hints) {
+          this.loads.set(this.ports.self, { keys, hints, seq: (own?.seq ?? 0) + 1, receivedAtMs: this.ports.now() });
+          this.generation++;
+        }
       })
       .catch(() => undefined)
       .finally(() => (this.refreshing = false));
@@ -53,7 +58,10 @@ export class LoadReports {
   merge(load: LoadReport): void {
     if (load.id === this.ports.self || !this.ports.isMember(load.id)) return;
     const known = this.loads.get(load.id);
-    if (known === undefined || load.seq > known.seq) this.loads.set(load.id, { keys: load.keys, hints: load.hints, seq: load.seq, receivedAtMs: this.ports.now() });
+    if (known === undefined || load.seq > known.seq) {
+      this.loads.set(load.id, { keys: load.keys, hints: load.hints, seq: load.seq, receivedAtMs: this.ports.now() });
+      this.generation++;
+    }
   }
 
   /** Objects a member last reported, if any. */

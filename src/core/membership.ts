@@ -140,6 +140,8 @@ export class Membership {
   private latestCheckpoint: RingCheckpoint | undefined;
   /** Records dropped by compaction (statistics). */
   compacted = 0;
+  /** Bumped on every change of the records, removals or checkpoint (gossip caches its digest by it). */
+  generation = 0;
 
   constructor(readonly self: NodeId) {}
 
@@ -156,6 +158,7 @@ export class Membership {
   compact(checkpoint: RingCheckpoint): boolean {
     const current = this.latestCheckpoint;
     if (current !== undefined && (checkpoint.atMs < current.atMs || (checkpoint.atMs === current.atMs && checkpointKey(checkpoint) >= checkpointKey(current)))) return false;
+    this.generation++;
     this.latestCheckpoint = { atMs: checkpoint.atMs, members: checkpoint.members.map((m) => ({ ...m })), owners: [...checkpoint.owners] };
     for (const id of [...this.records.keys()]) {
       if (id !== this.self && this.departedBy(this.get(id)!)) {
@@ -232,13 +235,17 @@ export class Membership {
     const winner = known === undefined ? removal : earlierRemoval(known, removal);
     if (known !== undefined && (winner === known || (winner.atMs === known.atMs && winner.by === known.by))) return false;
     this.removed.set(removal.target, { ...removal });
+    this.generation++;
     return true;
   }
 
   /** Sets the signature of a record this node holds, if it is still at `version`. */
   setSignature(id: NodeId, version: number, signature: Uint8Array): void {
     const record = this.records.get(id);
-    if (record?.version === version) record.signature = signature;
+    if (record?.version === version) {
+      record.signature = signature;
+      this.generation++;
+    }
   }
 
   /** Ids of every known member other than this node. */
@@ -266,17 +273,22 @@ export class Membership {
       const current = this.records.get(record.id);
       // A member that left before the checkpoint: compacted, not taken again.
       if (record.id !== this.self && this.departedBy(this.viewOf(record))) {
-        if (current !== undefined) this.records.delete(record.id);
+        if (current !== undefined) {
+          this.records.delete(record.id);
+          this.generation++;
+        }
         continue;
       }
       if (current === undefined) {
         this.records.set(record.id, { ...record });
+        this.generation++;
         changed = true;
         continue;
       }
       const winner = newerRecord(current, record);
       if (winner !== current) {
         this.records.set(record.id, { ...record });
+        this.generation++;
         changed = true;
       }
     }
@@ -309,6 +321,7 @@ export class Membership {
       ...((change.publicKey ?? current?.publicKey) !== undefined ? { publicKey: change.publicKey ?? current?.publicKey } : {}),
     };
     this.records.set(id, record);
+    this.generation++;
     return record;
   }
 }

@@ -53,7 +53,7 @@ import { Replica } from './replica.js';
 import { EpochActor } from './epoch-actor.js';
 import { requestHandlers, type Handler, type Handlers } from './request-handlers.js';
 import { errorReply, RequestTable, type ReplyBody, type RequestMessage } from './request-table.js';
-import { Ring } from './ring.js';
+import { Ring, type RingCheckpoint } from './ring.js';
 import { StageTimings, type Stage, type StageSummary } from './stage-timings.js';
 import { TombstonePurge } from './tombstone-purge.js';
 import { versionDigest } from './merkle-tree.js';
@@ -416,6 +416,14 @@ export class NodeCore {
   /** The ring computed from the current membership. */
   ring(): Ring {
     return this.currentRing;
+  }
+
+  /**
+   * What a full gossip message of this node carries, as gossiped: every record as its member wrote it,
+   * the removals, and the ring checkpoint departed members were compacted into (member-compaction.ts).
+   */
+  gossipView(): { records: MemberRecord[]; removals: Removal[]; checkpoint: RingCheckpoint | undefined } {
+    return { records: this.membership.gossipRecords(), removals: this.membership.removals(), checkpoint: this.membership.checkpoint };
   }
 
   /** The key's preference list: every ring node, the N replicas first (paper §4.3). @throws InvalidKeyError */
