@@ -293,6 +293,9 @@ export class Gossip {
       }
     }
     const same = sent !== undefined && sameBytes(sent.digest, this.digest());
+    // The peer holds this node's current record (same view), or the one it sent back.
+    const seen = same ? selfRecord?.version : theirView?.version;
+    if (seen !== undefined) ownRecord.seenBy(from, seen);
     if (sent?.digestOnly === true) {
       if (same) {
         if (reply) this.send(from, false, false);

@@ -49,6 +49,8 @@ export interface OwnRecordPorts {
 /** This node's record, its persistence and the explicit membership changes. */
 export class OwnRecord {
   private leaveWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** The version of this node's `left` record that another member must hold before leave() resolves. */
+  private leftVersion: number | undefined;
 
   constructor(private readonly ports: OwnRecordPorts) {}
 
@@ -175,7 +177,9 @@ export class OwnRecord {
   }
 
   /**
-   * Takes this node out of the ring (paper §4.9); resolves once it has left (see {@link drained}).
+   * Takes this node out of the ring (paper §4.9); resolves once it has left (see {@link drained}) and
+   * another member holds its `left` record (gossip spreads it from there, so the tab may close at once:
+   * no member is left thinking it is still leaving).
    * @throws NodeNotRunningError when the node stops before it finished leaving.
    */
   async leave(): Promise<void> {
@@ -197,8 +201,16 @@ export class OwnRecord {
       this.ports.passHints();
       return;
     }
-    this.update({ status: 'left', pendingPartitions: [], handoffPartitions: [] });
+    const record = this.update({ status: 'left', pendingPartitions: [], handoffPartitions: [] });
     this.ports.emit({ type: 'membership-change', change: 'left', node: this.ports.self, capacity: 0 });
+    if (this.ports.membership.peers().length === 0) this.settleLeave();
+    else this.leftVersion = record.version;
+  }
+
+  /** Gossip found that `peer` holds this node's record at `version` (or later). */
+  seenBy(peer: NodeId, version: number): void {
+    if (this.leftVersion === undefined || version < this.leftVersion) return;
+    this.leftVersion = undefined;
     this.settleLeave();
   }
 

@@ -26,8 +26,9 @@ describe('member compaction', () => {
         const left = await sim.settle(within(sim, sim.node(id).core.leave(), 60_000), 61_000);
         expect(left.ok, `seed=${seed} ${id} left`).toBe(true);
       }
-      await sim.runFor(5_000); // their last record spreads (leave() resolves before others know: see the closing note)
-      for (const id of leavers) sim.crash(id); // their tabs close for good
+      // Their tabs close for good as soon as leave() resolved: it waited until another member held the
+      // `left` record (before, the last leaver's record could stay `leaving` everywhere, never compacted).
+      for (const id of leavers) sim.crash(id);
       const stayers = ['n0', 'n1', 'n2'];
       const ringBefore = sim.node('n0').core.ring().owners().join();
       expect(stayers.every((id) => sim.node(id).core.stats().memberRecords === 8), 'records kept before memberCompactionMs').toBe(true);

@@ -143,8 +143,7 @@ export async function runSoak(options: { seed: number; minutes: number; sampleEv
         churn.push(`${minute}: ${id} leaves`);
         const left = await sim.settle(within(sim, sim.node(id).core.leave(), 5 * MINUTE_MS), 5 * MINUTE_MS + 1000);
         churn.push(`${minute}: ${id} ${left.ok ? 'left' : `did not leave (${left.error})`}`);
-        await sim.runFor(10_000); // its last record spreads; then its tab closes for good
-        sim.crash(id);
+        sim.crash(id); // its tab closes for good as soon as it has left
       } else {
         const joiner = await sim.addNode(sim.nextFreshId());
         joiner.core.addSeeds([pick(clients())]);
