@@ -1,7 +1,7 @@
 /**
  * What one message can carry of a key (paper §4.5 sends a key's whole version set in one message):
- * at most MAX_WIRE_SIBLINGS siblings, MAX_WIRE_CLOCK_ENTRIES clock entries and `maxVersionSetBytes`
- * bytes. A replica stores nothing it could not send: its peers would drop every message carrying it
+ * at most MAX_WIRE_SIBLINGS siblings, MAX_WIRE_CLOCK_ENTRIES clock entries, as many dots in its dot
+ * cloud, and `maxVersionSetBytes` bytes. A replica stores nothing it could not send: its peers would drop every message carrying it
  * (reads, repairs, handoff batches), so writes, merges and hints that would exceed it are refused.
  */
 import { VersionSetTooLargeError } from './errors.js';
@@ -19,6 +19,10 @@ export function versionSetLimitProblem(versions: VersionSet, maxBytes: number): 
   }
   if (versions.clock.length > MAX_WIRE_CLOCK_ENTRIES) {
     return new VersionSetTooLargeError(size, maxBytes, `the key's clock would have ${versions.clock.length} entries (limit ${MAX_WIRE_CLOCK_ENTRIES}); its writers are too many to track`);
+  }
+  const dots = versions.dots?.length ?? 0;
+  if (dots > MAX_WIRE_CLOCK_ENTRIES) {
+    return new VersionSetTooLargeError(size, maxBytes, `the key's context would name ${dots} writes beyond its clock (limit ${MAX_WIRE_CLOCK_ENTRIES}); ${collapse}`);
   }
   return undefined;
 }
