@@ -324,7 +324,24 @@ export function mergeVersionSets(a: VersionSet | undefined, b: VersionSet | unde
   }
   siblings.sort((x, y) => compareDots(x.dot, y.dot));
   const context = compactContext(mergeClocks(left.clock, right.clock), [...(left.dots ?? []), ...(right.dots ?? [])]);
-  return makeVersionSet(context.clock, siblings, context.dots);
+  return makeVersionSet(context.clock, withoutRetriedTwins(siblings), context.dots);
+}
+
+/**
+ * `siblings` (sorted by dot) less the later twins of a retried write: two siblings with the same write
+ * id and the same data are one client write that two coordinators each made a version of (a retry
+ * that reached the second before the first's version did, issue 20). The one with the smaller dot is
+ * kept; the merged clock covers the other's dot, so it is overwritten everywhere it arrives, and every
+ * replica keeps the same one.
+ */
+function withoutRetriedTwins(siblings: Sibling[]): Sibling[] {
+  if (siblings.length < 2 || !siblings.some((s) => s.writeId !== undefined)) return siblings;
+  return siblings.filter((s, i) => s.writeId === undefined || !siblings.slice(0, i).some((t) => t.writeId === s.writeId && sameData(t.data, s.data)));
+}
+
+function sameData(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**

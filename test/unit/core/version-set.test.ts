@@ -179,12 +179,18 @@ describe('mergeVersionSets on random states', () => {
     const contexts: CausalContext[] = [emptyContext()];
     const pool: VersionSet[] = [emptyVersionSet()];
     const maxEntries = 2 + rnd.int(3);
+    let lastPut: { ctx: CausalContext; data: Uint8Array | null; writeId: string | undefined } | undefined;
     for (let step = 0; step < 40; step++) {
       const n = nodes[rnd.int(nodes.length)]!;
       if (rnd.next() < 0.6) {
-        const ctx = contexts[rnd.int(contexts.length)]!;
-        const data = rnd.next() < 0.2 ? null : bytes(`${seed}-${step}`);
-        const { versions, dot } = applyPut(replicas.get(n), ctx.clock, n, data, step, maxEntries, ctx.dots);
+        // Sometimes the retry of the last write (same write id, data and context) at another
+        // coordinator, which may not hold the first attempt's version yet (issue 20): twins.
+        const retry = lastPut !== undefined && rnd.next() < 0.2 ? lastPut : undefined;
+        const ctx = retry?.ctx ?? contexts[rnd.int(contexts.length)]!;
+        const data = retry !== undefined ? retry.data : rnd.next() < 0.2 ? null : bytes(`${seed}-${step}`);
+        const writeId = retry?.writeId ?? (rnd.next() < 0.5 ? `w${seed}.${step}` : undefined);
+        const { versions, dot } = applyPut(replicas.get(n), ctx.clock, n, data, step, maxEntries, ctx.dots, writeId);
+        lastPut = { ctx, data, writeId };
         replicas.set(n, versions);
         contexts.push({ clock: versions.clock, dots: [] }, contextAfterPut(ctx, dot));
         pool.push(versions);
@@ -198,7 +204,23 @@ describe('mergeVersionSets on random states', () => {
     return pool;
   }
 
-  it('is commutative, associative and idempotent, and keeps the invariants', () => {
+  /** Whether the states hold, between them, two siblings of one write id and data under different dots. */
+  function hasTwins(states: readonly VersionSet[]): boolean {
+    const seen = new Map<string, string>();
+    for (const v of states) {
+      for (const s of v.siblings) {
+        if (s.writeId === undefined) continue;
+        const key = `${s.writeId}|${text(s)}`;
+        const dot = `${s.dot.node}:${s.dot.counter}`;
+        if (seen.has(key) && seen.get(key) !== dot) return true;
+        seen.set(key, dot);
+      }
+    }
+    return false;
+  }
+
+  it('is commutative, associative (up to retried twins, which converge) and idempotent, and keeps the invariants', () => {
+    let twinTrials = 0;
     for (let seed = 1; seed <= 60; seed++) {
       const rnd = prng(seed * 7919);
       const pool = randomStates(seed);
@@ -218,12 +240,37 @@ describe('mergeVersionSets on random states', () => {
         const ab = mergeVersionSets(a, b);
         expectWellFormed(ab, `seed ${seed}`);
         expect(ab, `seed ${seed} commutative`).toEqual(mergeVersionSets(b, a));
-        expect(mergeVersionSets(ab, c), `seed ${seed} associative`).toEqual(mergeVersionSets(a, mergeVersionSets(b, c)));
+        const left = mergeVersionSets(ab, c);
+        const right = mergeVersionSets(a, mergeVersionSets(b, c));
+        if (!hasTwins([a, b, c])) expect(left, `seed ${seed} associative`).toEqual(right);
+        else {
+          // Retried twins collapse to one, which a context that knew only the other cannot overwrite:
+          // the orders may differ for a while, and meet at one state once merged with each other.
+          twinTrials++;
+          const met = mergeVersionSets(left, right);
+          expect(mergeVersionSets(met, left), `seed ${seed} twins converge`).toEqual(met);
+          expect(mergeVersionSets(met, right), `seed ${seed} twins converge`).toEqual(met);
+        }
         expect(mergeVersionSets(a, a), `seed ${seed} idempotent`).toEqual(a);
         expect(mergeVersionSets(ab, b), `seed ${seed} absorbs`).toEqual(ab);
         expect(versionSetsEqual(ab, mergeVersionSets(b, a))).toBe(true);
       }
     }
+    expect(twinTrials, 'the generator must make retried twins').toBeGreaterThan(0);
+  });
+
+  it('collapses the twins of a retried write (same write id and data, two coordinators) to the smaller dot everywhere; different data stays apart', () => {
+    const data = bytes('buy milk');
+    const first = applyPut(undefined, [], 'a', data, 1, 10, [], 'x.1.0').versions;
+    const retried = applyPut(undefined, [], 'b', data, 2, 10, [], 'x.1.0').versions;
+    const merged = mergeVersionSets(first, retried);
+    expect(merged.siblings.map((s) => s.dot.node)).toEqual(['a']);
+    expect(mergeVersionSets(retried, first)).toEqual(merged);
+    expect(coversWithDots(merged.clock, merged.dots, retried.siblings[0]!.dot), 'the twin dropped is covered').toBe(true);
+    // The twin arriving again later is overwritten.
+    expect(mergeVersionSets(merged, retried)).toEqual(merged);
+    const other = applyPut(undefined, [], 'b', bytes('buy bread'), 2, 10, [], 'x.1.0').versions;
+    expect(mergeVersionSets(first, other).siblings).toHaveLength(2);
   });
 
   it('never drops a sibling unless the other side covers it, and invents none', () => {
@@ -241,6 +288,8 @@ describe('mergeVersionSets on random states', () => {
         ] as const) {
           for (const s of mine.siblings) {
             if (hasDot(merged, s.dot)) continue;
+            // A retried twin gives way to the other with the smaller dot.
+            if (s.writeId !== undefined && merged.siblings.some((t) => t.writeId === s.writeId && text(t) === text(s) && (t.dot.node < s.dot.node || (t.dot.node === s.dot.node && t.dot.counter < s.dot.counter)))) continue;
             dropped++;
             expect(coversWithDots(other.clock, other.dots, s.dot), `seed ${seed}: dropped ${s.dot.node}:${s.dot.counter} not covered`).toBe(true);
             expect(hasDot(other, s.dot), `seed ${seed}: dropped a sibling both sides hold`).toBe(false);
