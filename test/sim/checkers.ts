@@ -127,8 +127,10 @@ export interface WriteRecord {
  *
  * A write with an unknown dot can still account for others when its tag is a final sibling; it cannot
  * be accounted for through others, since no reader saw it (which is fine: it was not acknowledged).
+ * A write retried at a second coordinator may have had two versions (`dotsOfTag`: every dot its tag was
+ * seen under); replicas keep one of the twins, and a later write that saw either accounts for it.
  */
-export function checkCausalAccounting(writes: readonly WriteRecord[], finalReads: ReadonlyMap<string, FinalRead>): Violation[] {
+export function checkCausalAccounting(writes: readonly WriteRecord[], finalReads: ReadonlyMap<string, FinalRead>, dotsOfTag: ReadonlyMap<string, ReadonlySet<string>> = new Map()): Violation[] {
   const violations: Violation[] = [];
   const byKey = new Map<string, WriteRecord[]>();
   for (const w of writes) {
@@ -152,8 +154,9 @@ export function checkCausalAccounting(writes: readonly WriteRecord[], finalReads
       const known = memo.get(w);
       if (known !== undefined) return known;
       memo.set(w, false); // a cycle would be a broken history; it accounts for nothing
-      let ok = finalTags.has(w.tag) || (w.dot !== undefined && finalDots.has(w.dot));
-      if (!ok && w.dot !== undefined) ok = (seenBy.get(w.dot) ?? []).some((later) => later !== w && accounted(later));
+      const dots = new Set([...(w.dot !== undefined ? [w.dot] : []), ...(w.dot !== undefined ? (dotsOfTag.get(w.tag) ?? []) : [])]);
+      let ok = finalTags.has(w.tag) || [...dots].some((d) => finalDots.has(d));
+      if (!ok) ok = [...dots].some((d) => (seenBy.get(d) ?? []).some((later) => later !== w && accounted(later)));
       memo.set(w, ok);
       return ok;
     };

@@ -163,11 +163,19 @@ export interface SetWorkload {
   dotOfTag: Map<string, string>;
   /** The tag each dot was seen with (put results and reads); one dot with two tags is a reused dot (kv679). */
   tagOfDot: Map<string, string>;
+  /**
+   * Every dot each tag was seen under (put results and reads): a write retried at a second coordinator
+   * may have had two versions (twins, merged into one by replicas), each of which later writes may see.
+   */
+  dotsOfTag: Map<string, Set<string>>;
   violations: Violation[];
 }
 
 /** Records that `dot` named the write of `tag`; a dot already seen with another tag is a violation. */
 function bindDot(w: SetWorkload, key: string, dot: string, tag: string): void {
+  const dots = w.dotsOfTag.get(tag) ?? new Set<string>();
+  dots.add(dot);
+  w.dotsOfTag.set(tag, dots);
   const known = w.tagOfDot.get(`${key} ${dot}`);
   if (known === undefined) w.tagOfDot.set(`${key} ${dot}`, tag);
   else if (known !== tag) w.violations.push({ checker: 'dot-reuse', message: `${key}: dot ${dot} names two writes, ${known} and ${tag}` });
@@ -175,7 +183,7 @@ function bindDot(w: SetWorkload, key: string, dot: string, tag: string): void {
 
 /** A fresh {@link SetWorkload} for `keys`. */
 export function setWorkload(keys: readonly string[], violations: Violation[]): SetWorkload {
-  return { attempted: new Set(), acknowledged: new Map(keys.map((k) => [k, new Set<string>()])), writes: [], dotOfTag: new Map(), tagOfDot: new Map(), violations };
+  return { attempted: new Set(), acknowledged: new Map(keys.map((k) => [k, new Set<string>()])), writes: [], dotOfTag: new Map(), tagOfDot: new Map(), dotsOfTag: new Map(), violations };
 }
 
 /**
@@ -510,7 +518,7 @@ export async function runMixedSeed(options: MixedRunOptions): Promise<SeedReport
   for (const w of writes) if (w.dot === undefined) w.dot = dotOfTag.get(w.tag);
   for (const [key, read] of finals) if (read.ok) for (const s of read.siblings) if (s.tag !== undefined) bindDot(workload, key, s.dot, s.tag);
   const setFull = checkSetFull(acknowledged, finals, stored);
-  violations.push(...setFull.violations, ...checkCausalAccounting(writes, finals));
+  violations.push(...setFull.violations, ...checkCausalAccounting(writes, finals, workload.dotsOfTag));
 
   // Everything observable goes into the trace hash.
   note(`network ${JSON.stringify(sim.network.stats)} harness ${JSON.stringify(sim.stats)}`);
