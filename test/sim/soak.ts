@@ -54,6 +54,9 @@ export interface SoakSample {
   tombstonesMax: number;
   /** Hints held, over all nodes. */
   hints: number;
+  /** Partitions being handed off, and partitions waiting to be received, over all running nodes. */
+  handingOff: number;
+  pending: number;
   /** Member records per node, max. */
   memberRecordsMax: number;
   /** Bytes of the largest full gossip message (records, removals, checkpoint). */
@@ -79,7 +82,13 @@ export interface SoakReport {
  * Runs a soak of `minutes` virtual minutes with `seed`, sampling every `sampleEveryMinutes`.
  * `onSample` sees each sample as it is taken (the script prints them).
  */
-export async function runSoak(options: { seed: number; minutes: number; sampleEveryMinutes: number; times?: SoakTimes; onSample?: (sample: SoakSample) => void }): Promise<SoakReport> {
+export async function runSoak(options: {
+  seed: number;
+  minutes: number;
+  sampleEveryMinutes: number;
+  times?: SoakTimes;
+  onSample?: (sample: SoakSample, sim: Simulation) => void;
+}): Promise<SoakReport> {
   const { seed, minutes, sampleEveryMinutes } = options;
   const times = options.times ?? DEFAULT_SOAK_TIMES;
   const config: Partial<NodeConfig> = { ...times, tombstonePurgeIntervalMs: MINUTE_MS };
@@ -145,8 +154,9 @@ export async function runSoak(options: { seed: number; minutes: number; sampleEv
         churn.push(`${minute}: ${id} ${left.ok ? 'left' : `did not leave (${left.error})`}`);
         sim.crash(id); // its tab closes for good as soon as it has left
       } else {
+        const seedNode = pick(clients());
         const joiner = await sim.addNode(sim.nextFreshId());
-        joiner.core.addSeeds([pick(clients())]);
+        joiner.core.addSeeds([seedNode]);
         churn.push(`${minute}: ${joiner.id} joins`);
       }
     }
@@ -155,7 +165,7 @@ export async function runSoak(options: { seed: number; minutes: number; sampleEv
     if (minute % sampleEveryMinutes === 0) {
       const sample = takeSample(sim, minute, written, deleted);
       samples.push(sample);
-      options.onSample?.(sample);
+      options.onSample?.(sample, sim);
     }
   }
 
@@ -193,6 +203,8 @@ function takeSample(sim: Simulation, minute: number, written: number, deleted: n
     tombstonesMean: mean(tombstones),
     tombstonesMax: Math.max(...tombstones),
     hints,
+    handingOff: ids.reduce((n, id) => n + sim.node(id).core.ownershipHandoffStatus().handoffPartitions.length, 0),
+    pending: ids.reduce((n, id) => n + sim.node(id).core.ownershipHandoffStatus().pendingPartitions.length, 0),
     memberRecordsMax: Math.max(...ids.map((id) => sim.node(id).core.stats().memberRecords)),
     gossipBytesMax: Math.max(...gossipBytes),
     written,
@@ -208,6 +220,7 @@ export function formatSample(s: SoakSample): string {
     `${s.objectsMean.toFixed(0)}/${s.objectsMax}`.padStart(11),
     `${s.tombstonesMean.toFixed(0)}/${s.tombstonesMax}`.padStart(11),
     String(s.hints).padStart(6),
+    `${s.handingOff}/${s.pending}`.padStart(9),
     String(s.memberRecordsMax).padStart(8),
     String(s.gossipBytesMax).padStart(9),
     `${s.written}/${s.deleted}`.padStart(12),
@@ -215,4 +228,4 @@ export function formatSample(s: SoakSample): string {
 }
 
 /** The header of {@link formatSample}'s rows. */
-export const SAMPLE_HEADER = `${'minute'.padStart(6)} ${'nodes'.padStart(7)} ${'keys/node'.padStart(11)} ${'tombstones'.padStart(11)} ${'hints'.padStart(6)} ${'records'.padStart(8)} ${'gossip B'.padStart(9)} ${'put/deleted'.padStart(12)}`;
+export const SAMPLE_HEADER = `${'minute'.padStart(6)} ${'nodes'.padStart(7)} ${'keys/node'.padStart(11)} ${'tombstones'.padStart(11)} ${'hints'.padStart(6)} ${'handoff'.padStart(9)} ${'records'.padStart(8)} ${'gossip B'.padStart(9)} ${'put/deleted'.padStart(12)}`;
