@@ -23,11 +23,12 @@
  * does not suffer (paper §6.5). Tombstones have digests like any version set, so deletes spread too
  * and are never resurrected by a replica that missed them.
  *
- * Tombstone purging: this version keeps every tombstone. A purge must follow this rule: a replica may
- * drop a tombstone-only key only once (1) every one of the key's N replicas has been seen, by an
- * anti-entropy comparison with each, to hold exactly that tombstone set, (2) no node holds a hint for
- * the key, and (3) a grace period longer than any outage the cluster is meant to survive has passed
- * since the delete — otherwise a replica that missed the delete would bring the value back.
+ * Tombstone purging (tombstone-purge.ts) follows this rule: a replica may drop a tombstone-only key only
+ * once (1) every one of the key's N replicas holds exactly that tombstone set, (2) no node holds a hint
+ * for the key (nor any other version of it), and (3) a grace period longer than any outage the cluster
+ * is meant to survive has passed since the delete — otherwise a replica that missed the delete would
+ * bring the value back. A purge whose message was lost leaves a copy, which anti-entropy spreads back
+ * (a tombstone, never a value) and the next purge round takes.
  */
 import { sameBytes } from './bytes.js';
 import type { MerkleItem } from './merkle-tree.js';
