@@ -5,10 +5,11 @@
  * Every node's event loop stalls now and then, as tabs on a saturated machine do: on average once every
  * 8 s, for 300–1500 ms (uniform), at random, independently per node, while one client writes 10 keys a
  * second through random nodes. No node crashes, so every hint, fallback write and suspicion is caused by
- * stalls alone. "without" runs the same seeds with each node's stall detection switched off (its
+ * stalls alone. The stalls and the writes come from a generator of their own, the same in both runs.
+ * "without" runs the same seeds with each node's stall detection switched off (its
  * `LocalStalls.tick` made to report no stall: the code before item 6); "with" is the product as it is.
  */
-import { Simulation } from '../test/sim/harness.js';
+import { seededRandom, Simulation } from '../test/sim/harness.js';
 import { within } from '../test/sim/workload.js';
 
 const NODES = Number(process.argv[2] ?? 30);
@@ -21,7 +22,8 @@ async function run(detectStalls: boolean): Promise<Record<string, number>> {
   if (!(await sim.settleCluster(120_000))) throw new Error('the cluster did not settle');
   if (!detectStalls) for (const id of sim.liveIds()) (sim.node(id).core as unknown as { stalls: { tick: () => number } }).stalls.tick = () => 0;
   const before = new Map(sim.liveIds().map((id) => [id, sim.node(id).events.length]));
-  const random = sim.random;
+  // The stalls and the writes draw from their own generator, so both runs get the same ones.
+  const random = seededRandom(SEED * 7919 + 17);
   const scheduleStall = (id: string): void => {
     sim.schedule(-Math.log(1 - random.next()) * 8_000, () => {
       const durationMs = 300 + random.next() * 1_200;
