@@ -56,7 +56,6 @@ import { errorReply, RequestTable, type ReplyBody, type RequestMessage } from '.
 import { Ring, type RingCheckpoint } from './ring.js';
 import { StageTimings, type Stage, type StageSummary } from './stage-timings.js';
 import { TombstonePurge } from './tombstone-purge.js';
-import { versionDigest } from './merkle-tree.js';
 import type { NodeId } from './types.js';
 import { validateKey } from './value-codec.js';
 
@@ -373,8 +372,7 @@ export class NodeCore {
       isHealthy: (id) => this.isHealthy(id),
       request: (to, body, timeoutMs) => this.requests.request(to, body, timeoutMs),
       merkle,
-      digests: async (keys) => (await this.store.getObjects(keys)).map((versions) => (versions === undefined ? undefined : versionDigest(versions))),
-      holdings: (items) => this.replica.purgeHoldings(items),
+      candidates: (keys) => this.replica.purgeCandidates(keys),
       purge: (items) => this.replica.purge(items),
       timeoutMs: () => this.config.requestTimeoutMs,
       onPurged: (count) => this.emit({ type: 'tombstones-purged', count }),

@@ -140,8 +140,7 @@ export class Replica {
       if (replicated()) return false;
       const current = await this.ports.store.getObject(key);
       if (current === undefined) return false;
-      const now = versionDigest(current);
-      if (now.length !== digest.length || !now.every((x, i) => x === digest[i])) return false;
+      if (!sameBytes(versionDigest(current), digest)) return false;
       await this.ports.store.deleteObject(key);
       this.treeUpdate(key, undefined);
       return true;
@@ -163,6 +162,22 @@ export class Replica {
         return isPurgeable(versions, item.digest) ? PURGE_SAME : PURGE_OTHER;
       }),
     );
+  }
+
+  /**
+   * Those of `keys` this node stores as tombstones only, holding no hint for them, each with the digest
+   * of its tombstone set: what its purge-check asks the others about (tombstone-purge.ts).
+   */
+  async purgeCandidates(keys: readonly string[]): Promise<PurgeItem[]> {
+    const stored = await this.ports.store.getObjects(keys);
+    const items = await Promise.all(
+      keys.map(async (key, i) => {
+        const versions = stored[i];
+        if (versions === undefined || deletedAtMs(versions) === undefined || (await this.hinted(key))) return undefined;
+        return { key, digest: versionDigest(versions) };
+      }),
+    );
+    return items.filter((item) => item !== undefined);
   }
 
   /**

@@ -85,10 +85,8 @@ export interface TombstonePurgePorts {
   isHealthy(id: NodeId): boolean;
   request(to: NodeId, body: PurgeRequest, timeoutMs: number): Promise<ReplyMessage>;
   merkle: MerkleService;
-  /** The digests of the stored version sets of `keys` (`undefined` where absent). */
-  digests(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>;
-  /** What this node holds of each item (replica.ts `purgeHoldings`). */
-  holdings(items: readonly PurgeItem[]): Promise<PurgeHolding[]>;
+  /** Those of `keys` this node holds as tombstones only and hints nowhere, with their digests (replica.ts `purgeCandidates`). */
+  candidates(keys: readonly string[]): Promise<PurgeItem[]>;
   /** Deletes each item still holding exactly that tombstone set and no hint (replica.ts `purge`). @returns keys deleted */
   purge(items: readonly PurgeItem[]): Promise<number>;
   timeoutMs(): number;
@@ -141,14 +139,7 @@ export class TombstonePurge {
       this.roundsBlocked++;
       return 0;
     }
-    const digests = await ports.digests(candidates);
-    const items: PurgeItem[] = [];
-    candidates.forEach((key, i) => {
-      const digest = digests[i];
-      if (digest !== undefined) items.push({ key, digest });
-    });
-    const own = await ports.holdings(items);
-    const checked = items.filter((_, i) => own[i] === PURGE_SAME);
+    const checked = await ports.candidates(candidates);
     if (checked.length === 0) return 0;
     const timeoutMs = ports.timeoutMs();
     const answers = await Promise.all(

@@ -58,6 +58,16 @@ describe('replica purge-check and purge', () => {
     expect(held).toEqual([PURGE_SAME, PURGE_OTHER, PURGE_OTHER, PURGE_OTHER, PURGE_OTHER, PURGE_ABSENT]);
   });
 
+  it('offers as candidates only keys stored as tombstones alone and hinted nowhere here, with their digests', async () => {
+    const store = new MemoryStore();
+    const replica = replicaOver(store);
+    await store.putObject('gone', tombstone(2));
+    await store.putObject('alive', value(2));
+    await store.putObject('hinted', tombstone(3));
+    await store.putHint({ intendedFor: 'n9', key: 'hinted', versions: value(1), createdAtMs: 0 });
+    expect(await replica.purgeCandidates(['gone', 'alive', 'hinted', 'nothing'])).toEqual([{ key: 'gone', digest: versionDigest(tombstone(2)) }]);
+  });
+
   it('a purge deletes only keys that are still that tombstone set and hinted nowhere here', async () => {
     const store = new MemoryStore();
     const replica = replicaOver(store);
